@@ -1,0 +1,3 @@
+//! The My Number Card's applications, read through typed sessions.
+
+pub mod profile;

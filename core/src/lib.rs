@@ -1,0 +1,7 @@
+//! honnin core: reads a My Number Card through a platform-supplied transport and verifies it.
+//!
+//! The core knows no platform: NFC, PC/SC, keys, clock and randomness reach it through traits.
+
+pub mod apdu;
+pub mod card;
+pub mod transport;
