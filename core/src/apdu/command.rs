@@ -17,7 +17,7 @@ impl Le {
     pub fn new(bytes: usize) -> Option<Self> {
         (1..=MAX_EXTENDED_LE)
             .contains(&bytes)
-            .then(|| Self(bytes as u32))
+            .then_some(Self(bytes as u32))
     }
 
     pub const fn short_max() -> Self {
