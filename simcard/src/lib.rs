@@ -1,0 +1,1 @@
+//! A software My Number Card that answers APDUs as `shared/card-model.md` describes.
