@@ -4,4 +4,6 @@
 
 pub mod apdu;
 pub mod card;
+pub mod reader;
+pub mod tlv;
 pub mod transport;

@@ -70,7 +70,7 @@ impl std::fmt::Debug for Command {
 }
 
 /// The command could not be decoded from bytes (used by the software card and trace replay).
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum CommandParseError {
     #[error("command APDU is {0} bytes; a command needs at least the 4 header bytes")]
     TooShort(usize),

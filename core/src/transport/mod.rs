@@ -58,6 +58,13 @@ pub enum TransportError {
 pub trait CardTransport {
     fn capabilities(&self) -> TransportCapabilities;
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError>;
+
+    /// Called after [`TransportError::TagLost`] before the reader tries again: the platform waits
+    /// (bounded) for the card to come back and reconnects to it. The card's security state is gone
+    /// after this; the reader re-selects what it needs.
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
 }
 
 impl<T: CardTransport + ?Sized> CardTransport for &mut T {
@@ -67,6 +74,9 @@ impl<T: CardTransport + ?Sized> CardTransport for &mut T {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         (**self).transmit(command)
     }
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        (**self).reconnect()
+    }
 }
 
 impl<T: CardTransport + ?Sized> CardTransport for Box<T> {
@@ -75,5 +85,8 @@ impl<T: CardTransport + ?Sized> CardTransport for Box<T> {
     }
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         (**self).transmit(command)
+    }
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        (**self).reconnect()
     }
 }

@@ -244,6 +244,10 @@ impl<T: CardTransport> CardTransport for TracingTransport<T> {
         });
         result
     }
+
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        self.inner.reconnect()
+    }
 }
 
 /// Plays a recorded trace back, failing loudly when the reader deviates from it.
