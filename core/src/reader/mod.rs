@@ -9,6 +9,8 @@ mod counters;
 mod error;
 mod events;
 mod read_binary;
+#[cfg(test)]
+mod tests;
 
 pub use counters::{Counters, OperationStats};
 pub use error::CardError;

@@ -182,6 +182,19 @@ impl<T: CardTransport> CardSession<T> {
     }
 }
 
+/// The short Le the engine settles on for a card that accepts at most `limit` bytes.
+#[cfg(test)]
+pub(super) fn smallest_step_at_most(limit: usize) -> usize {
+    if limit > MAX_SHORT_LE {
+        return limit;
+    }
+    SHORT_LE_STEPS
+        .iter()
+        .copied()
+        .find(|step| *step <= limit)
+        .unwrap_or(1)
+}
+
 fn read_binary_command(offset: usize, want: usize) -> Result<Command, CardError> {
     let le = Le::new(want).ok_or(CardError::Malformed {
         operation: "READ BINARY",
