@@ -7,3 +7,4 @@ pub mod card;
 pub mod reader;
 pub mod tlv;
 pub mod transport;
+pub mod verify;
