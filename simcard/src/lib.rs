@@ -1,1 +1,3 @@
 //! A software My Number Card that answers APDUs as `shared/card-model.md` describes.
+
+pub mod vpcd;
