@@ -161,9 +161,10 @@ impl Trace {
             if raw.is_empty() || raw.starts_with('#') {
                 continue;
             }
-            let (marker, rest) = raw.split_at(1);
-            let rest = rest.trim();
-            match marker {
+            let mut chars = raw.chars();
+            let marker = chars.next().map(String::from).unwrap_or_default();
+            let rest = chars.as_str().trim();
+            match marker.as_str() {
                 ">" => {
                     if pending.is_some() {
                         return Err(syntax("a command follows a command without an answer"));
@@ -174,7 +175,7 @@ impl Trace {
                     let command = pending
                         .take()
                         .ok_or_else(|| syntax("an answer with no command before it"))?;
-                    let outcome = match (marker, rest) {
+                    let outcome = match (marker.as_str(), rest) {
                         ("<", hex) => TraceOutcome::Response(
                             parse_hex(hex).ok_or_else(|| syntax("response is not hex"))?,
                         ),
@@ -364,6 +365,11 @@ mod tests {
         assert!(matches!(
             Trace::parse("> 00\n< XYZ"),
             Err(TraceError::Syntax { line: 2, .. })
+        ));
+        // Found by the trace fuzz target: a line starting with a multi-byte character.
+        assert!(matches!(
+            Trace::parse("Շ"),
+            Err(TraceError::Syntax { line: 1, .. })
         ));
     }
 }

@@ -79,6 +79,8 @@ pub enum Reason {
     UnsupportedAlgorithm,
     /// SHA-1 accepted because the card profile uses it; reported so the sender sees it.
     Sha1Accepted,
+    /// A certificate carries a critical extension that honnin does not process (RFC 5280 §4.2).
+    UnknownCriticalExtension,
     Revoked,
     NotRevoked,
     NoRevocationList,
@@ -182,6 +184,11 @@ impl Reason {
                 "sha1_accepted",
                 "verified; the card profile uses SHA-1 here",
                 "検証済み（カードがSHA-1を使用）",
+            ),
+            UnknownCriticalExtension => (
+                "unknown_critical_extension",
+                "a certificate carries a critical extension that honnin does not understand",
+                "証明書に処理できない重要（critical）拡張があります",
             ),
             Revoked => (
                 "revoked",
