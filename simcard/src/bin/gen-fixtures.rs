@@ -1,0 +1,26 @@
+//! Regenerates the committed test fixtures: `cargo run -p honnin-simcard --release --bin
+//! gen-fixtures [-- OUT_DIR]` (default: the workspace's `fixtures/`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let out = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures"));
+    match honnin_simcard::generate::generate(&out, |step| eprintln!("gen-fixtures: {step}")) {
+        Ok(files) => {
+            eprintln!(
+                "gen-fixtures: wrote {} files under {}",
+                files.len(),
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gen-fixtures: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
