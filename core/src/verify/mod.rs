@@ -1,5 +1,7 @@
 //! Verification: certificate chains, issuer signatures, challenge signatures, and the verdict.
 
+pub mod addressee;
+pub mod challenge;
 pub mod check;
 pub mod time;
 
