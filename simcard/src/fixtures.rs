@@ -187,6 +187,20 @@ mod tests {
         }
     }
 
+    /// fixtures/cards/genuine/ must be what the genuine profile builds today.
+    #[test]
+    fn card_dumps_are_current() {
+        let card = crate::Profile::Genuine.build().expect("genuine card");
+        for (path, aid, fid) in names::genuine_card_dumps() {
+            let on_disk = std::fs::read(fixtures_dir().join(&path)).expect(&path);
+            assert_eq!(
+                Some(&on_disk[..]),
+                card.ef(&aid, fid),
+                "{path}: run gen-fixtures"
+            );
+        }
+    }
+
     #[test]
     fn face_photo_has_a_realistic_size() {
         let face = Fixtures::embedded()

@@ -119,3 +119,44 @@ pub fn key_path(name: &str) -> String {
 pub fn cert_path(name: &str) -> String {
     format!("pki/{name}.cert.der")
 }
+
+/// The genuine card's readable EFs, dumped under `cards/genuine/` for tests of parsers that cannot
+/// depend on this crate: `(file name, AID, FID)`. Input-support EF 0001 (the Individual Number)
+/// is deliberately absent.
+pub fn genuine_card_dumps() -> Vec<(String, [u8; 10], u16)> {
+    use honnin_core::card::profile::{aid, card_face, input_support, jpki};
+    let mut out = Vec::new();
+    for (app, aid, fids) in [
+        (
+            "jpki",
+            aid::JPKI,
+            &[
+                jpki::TOKEN,
+                jpki::AUTH_CERT,
+                jpki::AUTH_CA_CERT,
+                jpki::SIGN_CERT,
+                jpki::SIGN_CA_CERT,
+            ][..],
+        ),
+        (
+            "input-support",
+            aid::INPUT_SUPPORT,
+            &[
+                input_support::BASIC_ATTRIBUTES,
+                input_support::SIGNATURE,
+                input_support::CV_CERT,
+                input_support::AP_INFO,
+            ][..],
+        ),
+        (
+            "card-face",
+            aid::CARD_FACE,
+            &[card_face::FACE_DATA, card_face::CV_CERT][..],
+        ),
+    ] {
+        for fid in fids {
+            out.push((format!("cards/genuine/{app}-{fid:04X}.bin"), aid, *fid));
+        }
+    }
+    out
+}

@@ -125,6 +125,36 @@ impl Profile {
         }
     }
 
+    /// One line for a CLI's list of simulated cards.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Profile::Genuine => "genuine card, everything valid",
+            Profile::ForgedCa => "certificates and CV certificates from a forger with copied names",
+            Profile::Clone => "genuine data on another chip: chip signatures do not verify",
+            Profile::TamperedAttribute => {
+                "input-support address and card-face birth date altered after signing"
+            }
+            Profile::TamperedFace => "face photo altered after signing",
+            Profile::ExpiredCard => "card expiry 2025-04-01",
+            Profile::ExpiredCertificate => "JPKI certificates expired 2024-05-31",
+            Profile::NotYetValidCertificate => "JPKI certificates valid from 2031-06-01",
+            Profile::WrongKeyUsage => "JPKI certificates without the signing key usages",
+            Profile::Revoked => "JPKI certificates listed in the test CRLs",
+            Profile::PinOneTryLeft => "authentication PIN with one try left",
+            Profile::PinLocked => "authentication PIN locked",
+            Profile::MalformedTlv => "card-face and input-support data with an overrunning TLV",
+            Profile::TruncatedResponse => "every READ BINARY answer loses its status word",
+            Profile::TagLoss {
+                command_executed: false,
+                ..
+            } => "card leaves the field before exchange N (tag-loss:N)",
+            Profile::TagLoss { .. } => {
+                "card executes exchange N, then its answer is lost (tag-loss-executed:N)"
+            }
+            Profile::NoInternalAuth => "chip without INTERNAL AUTHENTICATE",
+        }
+    }
+
     /// Parses a profile name; the tag-loss profiles take an optional exchange number,
     /// `tag-loss:7`.
     pub fn from_name(name: &str) -> Result<Self, SimError> {

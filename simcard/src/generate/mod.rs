@@ -99,5 +99,14 @@ pub fn generate(out: &Path, mut progress: impl FnMut(&str)) -> Result<Vec<PathBu
             &mut written,
         )?;
     }
+
+    progress("dumping the genuine card's EFs");
+    let card = crate::Profile::Genuine.build_from(&crate::Fixtures::from_dir(out)?)?;
+    for (path, aid, fid) in names::genuine_card_dumps() {
+        let content = card
+            .ef(&aid, fid)
+            .ok_or_else(|| SimError::Encoding(format!("genuine card has no EF {fid:04X}")))?;
+        write(out, &path, content, &mut written)?;
+    }
     Ok(written)
 }
