@@ -1,0 +1,141 @@
+//! `--reader sim:<profile>` or `--reader pcsc[:<reader name>]`: which card to talk to.
+
+use std::str::FromStr;
+
+use honnin_core::transport::{CardTransport, TransportCapabilities, TransportError};
+use honnin_pcsc::{ConnectOptions, ExtendedLength, Pcsc, PcscTransport};
+use honnin_simcard::{LinkConfig, Profile, SoftwareCard};
+
+use crate::error::CliError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderSpec {
+    /// The software card, in-process, with one of its profiles.
+    Simulated(String),
+    /// A PC/SC reader: the named one, or the first with a card on it.
+    Pcsc(Option<String>),
+}
+
+impl FromStr for ReaderSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(profile) = text.strip_prefix("sim:") {
+            Profile::from_name(profile).map_err(|e| e.to_string())?;
+            return Ok(ReaderSpec::Simulated(profile.to_owned()));
+        }
+        if text == "pcsc" {
+            return Ok(ReaderSpec::Pcsc(None));
+        }
+        if let Some(name) = text.strip_prefix("pcsc:") {
+            return Ok(ReaderSpec::Pcsc(Some(name.to_owned())));
+        }
+        Err(format!(
+            "unknown reader {text:?}: use sim:<profile> (e.g. sim:genuine) or pcsc[:<reader name>]"
+        ))
+    }
+}
+
+impl std::fmt::Display for ReaderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReaderSpec::Simulated(profile) => write!(f, "sim:{profile}"),
+            ReaderSpec::Pcsc(None) => f.write_str("pcsc"),
+            ReaderSpec::Pcsc(Some(name)) => write!(f, "pcsc:{name}"),
+        }
+    }
+}
+
+/// How the link is set up: extended length on, off, or decided by the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtendedMode {
+    Auto,
+    On,
+    Off,
+}
+
+/// An open connection to a card, whichever kind.
+pub enum Reader {
+    Simulated(SoftwareCard),
+    Pcsc(PcscTransport),
+}
+
+impl Reader {
+    pub fn open(spec: &ReaderSpec, extended: ExtendedMode) -> Result<Self, CliError> {
+        match spec {
+            ReaderSpec::Simulated(name) => {
+                let profile =
+                    Profile::from_name(name).map_err(|e| CliError::Usage(e.to_string()))?;
+                let card = profile
+                    .build()
+                    .map_err(|e| CliError::Environment(format!("software card: {e}")))?;
+                let link = match extended {
+                    ExtendedMode::Auto | ExtendedMode::On => LinkConfig::EXTENDED,
+                    ExtendedMode::Off => LinkConfig::SHORT_ONLY,
+                };
+                Ok(Reader::Simulated(card.with_link(link)))
+            }
+            ReaderSpec::Pcsc(name) => {
+                let pcsc = Pcsc::establish().map_err(|e| CliError::Environment(e.to_string()))?;
+                let options = ConnectOptions {
+                    extended_length: match extended {
+                        ExtendedMode::Auto => ExtendedLength::Auto,
+                        ExtendedMode::On => ExtendedLength::Always,
+                        ExtendedMode::Off => ExtendedLength::Never,
+                    },
+                    ..ConnectOptions::default()
+                };
+                let transport = match name {
+                    Some(name) => pcsc.connect(name, options),
+                    None => pcsc.connect_first_with_card(options),
+                }
+                .map_err(|e| CliError::Environment(e.to_string()))?;
+                Ok(Reader::Pcsc(transport))
+            }
+        }
+    }
+}
+
+impl CardTransport for Reader {
+    fn capabilities(&self) -> TransportCapabilities {
+        match self {
+            Reader::Simulated(card) => card.capabilities(),
+            Reader::Pcsc(transport) => transport.capabilities(),
+        }
+    }
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        match self {
+            Reader::Simulated(card) => card.transmit(command),
+            Reader::Pcsc(transport) => transport.transmit(command),
+        }
+    }
+
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        match self {
+            Reader::Simulated(card) => card.reconnect(),
+            Reader::Pcsc(transport) => transport.reconnect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_reader_specs() {
+        assert_eq!(
+            "sim:genuine".parse::<ReaderSpec>(),
+            Ok(ReaderSpec::Simulated("genuine".into()))
+        );
+        assert_eq!("pcsc".parse::<ReaderSpec>(), Ok(ReaderSpec::Pcsc(None)));
+        assert_eq!(
+            "pcsc:Virtual PCD 00 00".parse::<ReaderSpec>(),
+            Ok(ReaderSpec::Pcsc(Some("Virtual PCD 00 00".into())))
+        );
+        let err = "sim:nonsense".parse::<ReaderSpec>().expect_err("unknown");
+        assert!(err.contains("genuine"), "{err}");
+        assert!("nfc".parse::<ReaderSpec>().is_err());
+    }
+}
