@@ -56,7 +56,7 @@ pub enum ExtendedMode {
 
 /// An open connection to a card, whichever kind.
 pub enum Reader {
-    Simulated(SoftwareCard),
+    Simulated(Box<SoftwareCard>),
     Pcsc(PcscTransport),
 }
 
@@ -73,7 +73,7 @@ impl Reader {
                     ExtendedMode::Auto | ExtendedMode::On => LinkConfig::EXTENDED,
                     ExtendedMode::Off => LinkConfig::SHORT_ONLY,
                 };
-                Ok(Reader::Simulated(card.with_link(link)))
+                Ok(Reader::Simulated(Box::new(card.with_link(link))))
             }
             ReaderSpec::Pcsc(name) => {
                 let pcsc = Pcsc::establish().map_err(|e| CliError::Environment(e.to_string()))?;
