@@ -46,7 +46,8 @@ impl SoftwareCard {
     }
 
     fn select(&mut self, c: &Command) -> Response {
-        if c.p2 != ins::P2_NO_FCI || c.le().is_some() {
+        // P2 0C: no FCI. An Le some middleware adds anyway is tolerated (nothing is returned).
+        if c.p2 != ins::P2_NO_FCI {
             return status(StatusWord::INCORRECT_P1P2);
         }
         match c.p1 {

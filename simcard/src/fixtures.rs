@@ -23,6 +23,7 @@ macro_rules! embedded {
 
 embedded![
     "images/address.png",
+    "images/face-swapped.jp2",
     "images/face.jp2",
     "images/name.png",
     "images/security-code.png",
@@ -157,6 +158,7 @@ mod tests {
                 names::ANCHOR_ROOT,
                 names::ANCHOR_DATA_ISSUER,
                 names::FACE_IMAGE,
+                names::SWAPPED_FACE_IMAGE,
                 names::NAME_IMAGE,
                 names::ADDRESS_IMAGE,
                 names::SECURITY_CODE_IMAGE,

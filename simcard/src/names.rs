@@ -108,6 +108,8 @@ pub const ANCHOR_DATA_ISSUER: &str = "pki/anchors/test-jlis-data-issuer.cert.pem
 
 /// Card-face images.
 pub const FACE_IMAGE: &str = "images/face.jp2";
+/// Another person's photo, for the tampered-face profile.
+pub const SWAPPED_FACE_IMAGE: &str = "images/face-swapped.jp2";
 pub const NAME_IMAGE: &str = "images/name.png";
 pub const ADDRESS_IMAGE: &str = "images/address.png";
 pub const SECURITY_CODE_IMAGE: &str = "images/security-code.png";

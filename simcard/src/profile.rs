@@ -37,7 +37,7 @@ pub enum Profile {
     Clone,
     /// Input-support address and card-face birth date changed after signing.
     TamperedAttribute,
-    /// Card-face photo changed after signing.
+    /// Card-face photo swapped for another person's after signing.
     TamperedFace,
     /// Card-face expiry (DF29) in the past.
     ExpiredCard,
@@ -134,7 +134,7 @@ impl Profile {
             Profile::TamperedAttribute => {
                 "input-support address and card-face birth date altered after signing"
             }
-            Profile::TamperedFace => "face photo altered after signing",
+            Profile::TamperedFace => "face photo swapped after signing",
             Profile::ExpiredCard => "card expiry 2025-04-01",
             Profile::ExpiredCertificate => "JPKI certificates expired 2024-05-31",
             Profile::NotYetValidCertificate => "JPKI certificates valid from 2031-06-01",
@@ -216,7 +216,7 @@ impl Profile {
                 spec.chip.face = fx.key(names::CLONE_FACE)?;
             }
             Profile::TamperedAttribute => return tampered_attribute(spec),
-            Profile::TamperedFace => return tampered_face(spec),
+            Profile::TamperedFace => return tampered_face(spec, fx),
             Profile::ExpiredCard => {
                 spec.holder = Holder {
                     card_expiry: EXPIRED_CARD_EXPIRY,
@@ -360,18 +360,13 @@ fn tampered_attribute(mut spec: CardSpec) -> Result<SoftwareCard, SimError> {
     Ok(card)
 }
 
-/// The face photo changes after the issuer signed it: same length, same JPEG 2000 header, bits
-/// flipped in the middle of the code stream.
-fn tampered_face(spec: CardSpec) -> Result<SoftwareCard, SimError> {
+/// The face photo is swapped for another person's after the issuer signed the data: a valid
+/// JPEG 2000 image (it decodes and shows a face), so only the signature over it fails.
+fn tampered_face(spec: CardSpec, fx: &Fixtures) -> Result<SoftwareCard, SimError> {
     let signature = genuine_face_signature(&spec)?;
-    let mut photo = spec.face_image.clone();
-    let middle = photo.len() / 2;
-    for byte in photo.iter_mut().skip(middle).take(16) {
-        *byte ^= 0x5A;
-    }
     let face = layout::card_face(
         &layout::CardFace {
-            face_image: &photo,
+            face_image: fx.file(names::SWAPPED_FACE_IMAGE)?,
             ..spec.card_face_data()
         },
         Signature::Copied(signature),

@@ -18,12 +18,42 @@ pub const FACE_HEIGHT: usize = 150;
 /// brief's read-cost figures assume.
 pub const FACE_RATE: &str = "16";
 
+/// What tells two synthetic portraits apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Portrait {
+    pub hair: [f32; 3],
+    pub skin: [f32; 3],
+    pub clothes: [f32; 3],
+    /// How far down the hair reaches, as a fraction of the height.
+    pub hair_line: f32,
+    pub seed: u32,
+}
+
+/// The holder's photo (`images/face.jp2`).
+pub const HOLDER_PORTRAIT: Portrait = Portrait {
+    hair: [45.0, 35.0, 30.0],
+    skin: [228.0, 190.0, 160.0],
+    clothes: [40.0, 55.0, 95.0],
+    hair_line: 0.34,
+    seed: 0x1234_5678,
+};
+
+/// Someone else's photo (`images/face-swapped.jp2`), which the tampered-face profile puts in
+/// place of the holder's: a valid image, only the issuer signature does not cover it.
+pub const SWAPPED_PORTRAIT: Portrait = Portrait {
+    hair: [120.0, 80.0, 40.0],
+    skin: [205.0, 160.0, 125.0],
+    clothes: [110.0, 40.0, 40.0],
+    hair_line: 0.38,
+    seed: 0x0BAD_F00D,
+};
+
 /// A synthetic passport-style portrait: graded background, shoulders, head, hair, eyes, mouth,
 /// plus a little deterministic texture so that the encoder has something real to do.
-pub fn face_rgb() -> Vec<u8> {
+pub fn face_rgb(p: &Portrait) -> Vec<u8> {
     let (w, h) = (FACE_WIDTH as f32, FACE_HEIGHT as f32);
     let mut out = Vec::with_capacity(FACE_WIDTH * FACE_HEIGHT * 3);
-    let mut noise: u32 = 0x1234_5678;
+    let mut noise: u32 = p.seed;
     for y in 0..FACE_HEIGHT {
         for x in 0..FACE_WIDTH {
             let (fx, fy) = (x as f32, y as f32);
@@ -37,7 +67,7 @@ pub fn face_rgb() -> Vec<u8> {
                 dx * dx + dy * dy <= 1.0
             };
             let head = inside(w * 0.5, h * 0.42, w * 0.24, h * 0.26);
-            let hair = inside(w * 0.5, h * 0.33, w * 0.27, h * 0.22) && fy < h * 0.34;
+            let hair = inside(w * 0.5, h * 0.33, w * 0.27, h * 0.22) && fy < h * p.hair_line;
             let eye = inside(w * 0.41, h * 0.42, 4.0, 2.5) || inside(w * 0.59, h * 0.42, 4.0, 2.5);
             let mouth = inside(w * 0.5, h * 0.57, 9.0, 2.0);
             let shoulders = inside(w * 0.5, h * 1.02, w * 0.48, h * 0.3);
@@ -48,11 +78,11 @@ pub fn face_rgb() -> Vec<u8> {
             } else if mouth {
                 [170.0, 80.0, 80.0]
             } else if hair {
-                [45.0, 35.0, 30.0]
+                p.hair
             } else if head || neck {
-                [228.0 * shade, 190.0 * shade, 160.0 * shade]
+                p.skin.map(|c| c * shade)
             } else if shoulders {
-                [40.0, 55.0, 95.0]
+                p.clothes
             } else {
                 [190.0 + fy * 0.2, 205.0 + fy * 0.15, 220.0]
             };
@@ -71,9 +101,9 @@ pub fn ppm(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
 
 /// Encodes the face photo to JPEG 2000 (JP2 file format) with `opj_compress` (Debian package
 /// libopenjp2-tools). The command line is printed in fixtures/README.md.
-pub fn encode_face_jp2(work_dir: &Path, out: &Path) -> Result<(), SimError> {
+pub fn encode_face_jp2(work_dir: &Path, portrait: &Portrait, out: &Path) -> Result<(), SimError> {
     let input = work_dir.join("face.ppm");
-    std::fs::write(&input, ppm(FACE_WIDTH, FACE_HEIGHT, &face_rgb()))
+    std::fs::write(&input, ppm(FACE_WIDTH, FACE_HEIGHT, &face_rgb(portrait)))
         .map_err(|e| SimError::io(&input, e))?;
     let status = Command::new("opj_compress")
         .arg("-i")
@@ -189,7 +219,11 @@ mod tests {
 
     #[test]
     fn face_is_deterministic() {
-        assert_eq!(face_rgb(), face_rgb());
-        assert_eq!(face_rgb().len(), FACE_WIDTH * FACE_HEIGHT * 3);
+        assert_eq!(face_rgb(&HOLDER_PORTRAIT), face_rgb(&HOLDER_PORTRAIT));
+        assert_ne!(face_rgb(&HOLDER_PORTRAIT), face_rgb(&SWAPPED_PORTRAIT));
+        assert_eq!(
+            face_rgb(&HOLDER_PORTRAIT).len(),
+            FACE_WIDTH * FACE_HEIGHT * 3
+        );
     }
 }

@@ -78,15 +78,24 @@ pub fn generate(out: &Path, mut progress: impl FnMut(&str)) -> Result<Vec<PathBu
     progress("drawing card-face images");
     let work = std::env::temp_dir().join(format!("honnin-gen-fixtures-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| SimError::io(&work, e))?;
-    let face = out.join(names::FACE_IMAGE);
-    if let Some(dir) = face.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| SimError::io(dir, e))?;
+    let mut encoded = Ok(());
+    for (path, portrait) in [
+        (names::FACE_IMAGE, images::HOLDER_PORTRAIT),
+        (names::SWAPPED_FACE_IMAGE, images::SWAPPED_PORTRAIT),
+    ] {
+        let face = out.join(path);
+        if let Some(dir) = face.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| SimError::io(dir, e))?;
+        }
+        encoded = images::encode_face_jp2(&work, &portrait, &face);
+        if encoded.is_err() {
+            break;
+        }
+        written.push(face);
     }
-    let encoded = images::encode_face_jp2(&work, &face);
     // The scratch directory goes whether or not the encoder succeeded.
     let _ = std::fs::remove_dir_all(&work);
     encoded?;
-    written.push(face);
     for (path, text) in [
         (names::NAME_IMAGE, TEST_HOLDER.name),
         (names::ADDRESS_IMAGE, TEST_HOLDER.address),
