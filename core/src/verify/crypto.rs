@@ -7,8 +7,8 @@
 //! 2^33 − 1 (the bound *ring* and RustCrypto use against "RSADoS"), and a signature of any other
 //! length than the modulus is simply "does not verify".
 
+use der::Decode;
 use der::asn1::ObjectIdentifier;
-use der::{Decode, Encode};
 use rsa::pkcs1v15::Pkcs1v15Sign;
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, PublicKey};
@@ -110,15 +110,15 @@ pub fn public_key_from_components(modulus: &[u8], exponent: &[u8]) -> Result<Pub
     let e = exponent
         .iter()
         .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte));
-    if e < 3 || e > MAX_EXPONENT || e & 1 == 0 {
+    if !(3..=MAX_EXPONENT).contains(&e) || e & 1 == 0 {
         return Err(KeyError::Exponent);
     }
     let precision = u32::try_from(modulus.len() * 8).map_err(|_| KeyError::ModulusSize { bits })?;
     let n = BoxedUint::from_be_slice(modulus, precision)
         .map_err(|_| KeyError::Encoding("modulus does not fit its own length".into()))?;
     let e = BoxedUint::from(e);
-    PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS).map_err(|error| {
-        match error {
+    PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS).map_err(
+        |error| match error {
             rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => {
                 KeyError::ModulusSize { bits }
             }
@@ -127,8 +127,8 @@ pub fn public_key_from_components(modulus: &[u8], exponent: &[u8]) -> Result<Pub
             }
             rsa::Error::InvalidModulus => KeyError::ExponentNotBelowModulus,
             other => KeyError::Encoding(other.to_string()),
-        }
-    })
+        },
+    )
 }
 
 /// The DER SubjectPublicKeyInfo of a key, as an X.509 certificate would carry it.
@@ -175,11 +175,6 @@ pub(crate) fn verify_pkcs1v15_sha1(key: &PublicKey, message: &[u8], signature: &
         && key
             .verify(Pkcs1v15Sign::new::<sha1::Sha1>(), &digest, signature)
             .is_ok()
-}
-
-/// The encoded DER of a value, or `None` if it cannot be encoded (never for parsed values).
-pub(crate) fn to_der<T: Encode>(value: &T) -> Option<Vec<u8>> {
-    value.to_der().ok()
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

@@ -3,7 +3,9 @@
 pub mod addressee;
 pub mod challenge;
 pub mod check;
+pub mod crypto;
 pub mod time;
+pub mod x509;
 
 pub use check::{CheckId, CheckResult, CheckState, Reason};
 pub use time::{Clock, FixedClock, RandomSource, SystemClock, UnixTime};

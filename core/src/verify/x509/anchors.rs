@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use rsa::PublicKey;
 
-use super::cert::{CertificateError, MAX_CERTIFICATE_LEN, ParsedCertificate};
+use super::cert::{CertificateError, ParsedCertificate};
 use crate::card::profile::KEY_ID_LEN;
 use crate::verify::crypto::{self, KeyError};
 
@@ -284,7 +284,7 @@ fn certificates_in(bytes: &[u8]) -> FileContents {
         };
         let is_certificate = block.starts_with(b"-----BEGIN CERTIFICATE-----");
         match der::pem::decode_vec(&block[..end]) {
-            Ok((label, der)) if label == "CERTIFICATE" => {
+            Ok(("CERTIFICATE", der)) => {
                 if let Err(e) = ParsedCertificate::parse(&der) {
                     return FileContents::Broken(e.to_string());
                 }

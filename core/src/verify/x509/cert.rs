@@ -30,8 +30,7 @@ pub(crate) mod oid {
     pub const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
     pub const ISSUER_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.18");
     pub const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-    pub const CRL_DISTRIBUTION_POINTS: ObjectIdentifier =
-        ObjectIdentifier::new_unwrap("2.5.29.31");
+    pub const CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
     pub const CERTIFICATE_POLICIES: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.32");
     pub const AUTHORITY_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
     pub const AUTHORITY_INFO_ACCESS: ObjectIdentifier =
@@ -197,10 +196,6 @@ impl ParsedCertificate {
     pub fn subject_text(&self) -> String {
         self.cert.tbs_certificate().subject().to_string()
     }
-
-    pub fn is_self_issued(&self) -> bool {
-        self.subject_der == self.issuer_der
-    }
 }
 
 /// Verifies `signature` over `message` with `key` under `algorithm`.
@@ -234,7 +229,9 @@ pub(crate) fn verify_signature(
 /// The outcome of checking one signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LinkCheck {
-    Verified { sha1: bool },
+    Verified {
+        sha1: bool,
+    },
     BadSignature,
     /// The algorithm (named) is not accepted, so the signature was not even tried.
     Unsupported(String),

@@ -1,0 +1,242 @@
+//! Revocation: an operator's X.509 v2 CRL (DER), checked against a validated chain.
+//!
+//! J-LIS gives revocation lists only to notified verifiers and platform operators, so on a
+//! courier's handheld there is usually none: then the result is "not checked" with
+//! [`Reason::NoRevocationList`], and the receiving side checks it. When a list is configured it
+//! is trusted only if the key that issued the end-entity certificate signed it, its issuer name is
+//! that CA's, and it is current at the check time: `thisUpdate ≤ at ≤ nextUpdate`. A list without
+//! `nextUpdate`, or one that is stale, is [`Reason::RevocationListInvalid`] — an old list cannot
+//! say that a certificate is *not* revoked. Delta CRLs, indirect CRLs, CRLs with an issuing
+//! distribution point (a partial list) and any other critical extension are refused the same way.
+
+use std::fmt;
+
+use der::Decode;
+use der::asn1::ObjectIdentifier;
+use x509_cert::crl::CertificateList;
+
+use super::cert::{
+    LinkCheck, SignatureAlgorithm, raw_first_element, unix_seconds, verify_signature,
+};
+use super::date;
+use super::report::{ChainReport, VerifiedChain};
+use crate::verify::check::{CheckId, CheckResult, Reason};
+use crate::verify::time::UnixTime;
+
+/// Lists larger than this are refused before parsing.
+pub const MAX_CRL_LEN: usize = 32 * 1024 * 1024;
+
+/// CRL extensions that are understood; a critical one not listed makes the list unusable.
+const UNDERSTOOD_CRL_EXTENSIONS: [ObjectIdentifier; 2] = [
+    ObjectIdentifier::new_unwrap("2.5.29.20"), // cRLNumber
+    ObjectIdentifier::new_unwrap("2.5.29.35"), // authorityKeyIdentifier
+];
+/// Entry extensions that are understood: reasonCode, invalidityDate.
+const UNDERSTOOD_ENTRY_EXTENSIONS: [ObjectIdentifier; 2] = [
+    ObjectIdentifier::new_unwrap("2.5.29.21"),
+    ObjectIdentifier::new_unwrap("2.5.29.24"),
+];
+
+/// Why a revocation list could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrlError {
+    #[error("the revocation list is {len} bytes, more than the {MAX_CRL_LEN} accepted")]
+    TooLarge { len: usize },
+    #[error("the revocation list is not valid DER X.509 CRL: {0}")]
+    Der(String),
+    #[error("the revocation list's two signature algorithm fields differ")]
+    AlgorithmMismatch,
+    #[error("the revocation list's signature has unused bits")]
+    SignatureBits,
+}
+
+/// A parsed CRL, not yet trusted: [`check_revocation`] verifies it against the chain's issuer.
+#[derive(Clone)]
+pub struct RevocationList {
+    list: CertificateList,
+    tbs: Vec<u8>,
+    signature: Vec<u8>,
+    algorithm: SignatureAlgorithm,
+    issuer_der: Vec<u8>,
+    this_update: i64,
+    next_update: Option<i64>,
+    /// The first critical extension (of the list or an entry) honnin does not process.
+    unknown_critical: Option<String>,
+}
+
+impl fmt::Debug for RevocationList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevocationList")
+            .field("issuer", &self.list.tbs_cert_list.issuer.to_string())
+            .field("entries", &self.len())
+            .field("this_update", &self.this_update)
+            .field("next_update", &self.next_update)
+            .finish()
+    }
+}
+
+impl RevocationList {
+    pub fn from_der(bytes: &[u8]) -> Result<Self, CrlError> {
+        if bytes.len() > MAX_CRL_LEN {
+            return Err(CrlError::TooLarge { len: bytes.len() });
+        }
+        let list = CertificateList::from_der(bytes).map_err(|e| CrlError::Der(e.to_string()))?;
+        let tbs = raw_first_element(bytes).map_err(|e| CrlError::Der(e.to_string()))?;
+        if list.signature_algorithm != list.tbs_cert_list.signature {
+            return Err(CrlError::AlgorithmMismatch);
+        }
+        let signature = list
+            .signature
+            .as_bytes()
+            .ok_or(CrlError::SignatureBits)?
+            .to_vec();
+        let issuer_der = der::Encode::to_der(&list.tbs_cert_list.issuer)
+            .map_err(|e| CrlError::Der(e.to_string()))?;
+        let tbs_list = &list.tbs_cert_list;
+        let mut unknown_critical = tbs_list
+            .crl_extensions
+            .iter()
+            .flatten()
+            .find(|e| e.critical && !UNDERSTOOD_CRL_EXTENSIONS.contains(&e.extn_id))
+            .map(|e| e.extn_id.to_string());
+        if unknown_critical.is_none() {
+            unknown_critical = tbs_list
+                .revoked_certificates
+                .iter()
+                .flatten()
+                .flat_map(|entry| entry.crl_entry_extensions.iter().flatten())
+                .find(|e| e.critical && !UNDERSTOOD_ENTRY_EXTENSIONS.contains(&e.extn_id))
+                .map(|e| e.extn_id.to_string());
+        }
+        Ok(Self {
+            algorithm: SignatureAlgorithm::of(&list.signature_algorithm),
+            this_update: unix_seconds(tbs_list.this_update),
+            next_update: tbs_list.next_update.map(unix_seconds),
+            tbs: tbs.to_vec(),
+            signature,
+            issuer_der,
+            unknown_critical,
+            list,
+        })
+    }
+
+    /// Number of revoked certificates listed.
+    pub fn len(&self) -> usize {
+        self.list
+            .tbs_cert_list
+            .revoked_certificates
+            .as_ref()
+            .map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn this_update(&self) -> UnixTime {
+        UnixTime(self.this_update)
+    }
+
+    pub fn next_update(&self) -> Option<UnixTime> {
+        self.next_update.map(UnixTime)
+    }
+
+    /// Whether this list names the CA that issued the chain's end entity (a hint for choosing a
+    /// list; trust still comes only from the signature in [`check_revocation`]).
+    pub fn names_issuer_of(&self, chain: &VerifiedChain) -> bool {
+        self.issuer_der == chain.issuer_subject_der
+    }
+
+    fn revocation_date(&self, serial: &[u8]) -> Option<i64> {
+        self.list
+            .tbs_cert_list
+            .revoked_certificates
+            .iter()
+            .flatten()
+            .find(|entry| entry.serial_number.as_bytes() == serial)
+            .map(|entry| unix_seconds(entry.revocation_date))
+    }
+}
+
+/// Picks, among configured lists, the one whose issuer name is the end entity's issuer.
+pub fn select_revocation_list<'a>(
+    chain: &VerifiedChain,
+    lists: &'a [RevocationList],
+) -> Option<&'a RevocationList> {
+    lists.iter().find(|list| list.names_issuer_of(chain))
+}
+
+/// The Revocation check for a chain report: "skipped" if the chain did not validate, "not
+/// checked" without a list, otherwise the list is verified and consulted.
+pub fn check_revocation(
+    report: &ChainReport,
+    list: Option<&RevocationList>,
+    at: UnixTime,
+) -> CheckResult {
+    match report.verified() {
+        None => CheckResult::not_checked(CheckId::Revocation, Reason::Skipped),
+        Some(chain) => check_revocation_of(chain, list, at),
+    }
+}
+
+/// The Revocation check for a validated chain.
+pub fn check_revocation_of(
+    chain: &VerifiedChain,
+    list: Option<&RevocationList>,
+    at: UnixTime,
+) -> CheckResult {
+    let id = CheckId::Revocation;
+    let Some(list) = list else {
+        return CheckResult::not_checked(id, Reason::NoRevocationList);
+    };
+    let invalid = |detail: String| CheckResult::failed(id, Reason::RevocationListInvalid, detail);
+    match verify_signature(
+        &chain.issuer_key,
+        &list.algorithm,
+        chain.policy.allow_sha1,
+        &list.tbs,
+        &list.signature,
+    ) {
+        LinkCheck::Verified { .. } => {}
+        LinkCheck::BadSignature => {
+            return invalid("the list is not signed by the key that issued the certificate".into());
+        }
+        LinkCheck::Unsupported(algorithm) => {
+            return invalid(format!(
+                "the list is signed with {algorithm}, which is not accepted"
+            ));
+        }
+    }
+    if list.issuer_der != chain.issuer_subject_der {
+        return invalid("the list's issuer name is not the certificate's issuer".into());
+    }
+    if let Some(oid) = &list.unknown_critical {
+        return invalid(format!(
+            "the list carries the critical extension {oid}, which honnin does not process"
+        ));
+    }
+    if at.0 < list.this_update {
+        return invalid(format!(
+            "the list was issued on {}, after the check time",
+            date(list.this_update)
+        ));
+    }
+    match list.next_update {
+        None => return invalid("the list has no nextUpdate, so its freshness is unknown".into()),
+        Some(next) if at.0 > next => {
+            return invalid(format!(
+                "the list is stale: its next update was due on {}",
+                date(next)
+            ));
+        }
+        Some(_) => {}
+    }
+    match list.revocation_date(chain.end_entity.serial()) {
+        // The serial number identifies a person's certificate: the detail gives only the date.
+        Some(revoked) => {
+            CheckResult::failed(id, Reason::Revoked, format!("revoked on {}", date(revoked)))
+        }
+        None => CheckResult::passed(id, Reason::NotRevoked),
+    }
+}

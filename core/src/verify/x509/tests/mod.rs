@@ -1,0 +1,7 @@
+//! Rule-by-rule tests: each negative test uses a certificate that breaks exactly one rule.
+
+mod anchors;
+mod crl;
+mod malformed;
+mod path;
+mod pki;
