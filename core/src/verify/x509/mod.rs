@@ -4,6 +4,7 @@
 //! - [`TrustAnchors`] — the configured anchors, trusted by key (never by name).
 //! - [`validate_chain`] — path building and validation; a [`VerifiedKey`] exists only after it.
 //! - [`check_revocation`] — an operator's CRL, verified with the issuing CA's key.
+//! - [`SigningCertificateAttributes`] — name, address, birth date and sex of a signing certificate.
 //!
 //! # What real JPKI certificates look like (public facts these rules follow)
 //! - The J-LIS roots in `shared/jpki-trust-anchors/` (2015 and 2023 generations, read with
@@ -23,12 +24,14 @@
 //!   `1.2.392.200149.8.5.1.3.30`; the JPKI test environment signs under `1.2.392.200149.8.5.1.0.20`.
 //!   A policy passes when it equals the profile arc (`jpki::POLICY_*`) or lies below it, so
 //!   production cards pass and test-environment cards do not.
+//! - Holder attributes: see [`SigningCertificateAttributes`].
 //!
 //! Anything the rules above do not cover is refused: unknown critical extensions, algorithms
 //! other than sha256WithRSAEncryption (and sha1WithRSAEncryption where a card profile allows it),
 //! RSA keys outside 2048–4096 bits.
 
 mod anchors;
+mod attributes;
 mod cert;
 mod crl;
 mod path;
@@ -41,6 +44,7 @@ pub(crate) mod test_keys;
 mod tests;
 
 pub use anchors::{AnchorError, TrustAnchor, TrustAnchors};
+pub use attributes::{AttributeError, Era, SigningCertificateAttributes};
 pub use cert::{CertificateError, MAX_CERTIFICATE_LEN};
 pub use crl::{
     CrlError, MAX_CRL_LEN, RevocationList, check_revocation, check_revocation_of,

@@ -1,7 +1,9 @@
 //! Rule-by-rule tests: each negative test uses a certificate that breaks exactly one rule.
 
 mod anchors;
+mod attributes;
 mod crl;
+mod fixtures;
 mod malformed;
 mod path;
 mod pki;
