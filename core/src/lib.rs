@@ -4,6 +4,7 @@
 
 pub mod apdu;
 pub mod card;
+pub mod check;
 pub mod image;
 pub mod reader;
 pub mod tlv;

@@ -77,6 +77,12 @@ impl InputSupportPin {
     pub fn parse(input: &str) -> Result<Self, SecretFormatError> {
         four_digits(input, input_support::PIN_LEN).map(Self)
     }
+
+    /// The same four digits as the authentication PIN: cards are issued with one 4-digit PIN for
+    /// both, and the holder is asked once.
+    pub fn from_auth_pin(pin: &AuthPin) -> Self {
+        Self(pin.0.clone())
+    }
 }
 
 impl SigningPassword {

@@ -45,6 +45,8 @@ pub enum CheckId {
     PinState,
     /// The courier compared face and name images with the person and confirmed.
     FaceConfirmation,
+    /// The card answered every command of the check (no removal, no malformed answer).
+    CardCommunication,
 }
 
 /// The state of one check.
@@ -101,6 +103,11 @@ pub enum Reason {
     NotConfirmed,
     /// An earlier step failed, so this one could not be reached.
     Skipped,
+    WrongPin,
+    CardRemoved,
+    CardDataMalformed,
+    CardRefusedCommand,
+    NotAMyNumberCard,
 }
 
 impl Reason {
@@ -284,6 +291,31 @@ impl Reason {
                 "skipped",
                 "not reached because an earlier step failed",
                 "前の手順が失敗したため実施していません",
+            ),
+            WrongPin => (
+                "wrong_pin",
+                "the PIN or 照合番号B was wrong",
+                "暗証番号または照合番号Bが違います",
+            ),
+            CardRemoved => (
+                "card_removed",
+                "the card left the reader; hold it still and check again",
+                "カードが離れました。動かさずにもう一度確認してください",
+            ),
+            CardDataMalformed => (
+                "card_data_malformed",
+                "the card's data is not laid out as on a My Number Card (damaged or not genuine)",
+                "カードのデータがマイナンバーカードの形式ではありません（破損または偽造）",
+            ),
+            CardRefusedCommand => (
+                "card_refused_command",
+                "the card refused a command a My Number Card accepts",
+                "マイナンバーカードが受け付けるコマンドをカードが拒否しました",
+            ),
+            NotAMyNumberCard => (
+                "not_a_my_number_card",
+                "this card has no JPKI or card-face application: not a My Number Card",
+                "マイナンバーカードではありません",
             ),
         }
     }

@@ -8,4 +8,4 @@ pub mod time;
 pub mod x509;
 
 pub use check::{CheckId, CheckResult, CheckState, Reason};
-pub use time::{Clock, FixedClock, RandomSource, SystemClock, UnixTime};
+pub use time::{Clock, FixedClock, RandomSource, SystemClock, SystemRandom, UnixTime};

@@ -65,6 +65,18 @@ pub trait RandomSource {
     fn fill(&mut self, out: &mut [u8]);
 }
 
+/// The operating system's random number generator.
+pub struct SystemRandom;
+
+impl RandomSource for SystemRandom {
+    fn fill(&mut self, out: &mut [u8]) {
+        // The OS generator failing is not recoverable by any caller, and a challenge without
+        // fresh randomness must never be made: stop.
+        #[allow(clippy::expect_used)]
+        getrandom::fill(out).expect("the operating system's random number generator failed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,259 @@
+//! The overall verdict, derived from the check results and nothing else.
+
+use serde::Serialize;
+
+use crate::verify::{CheckId, CheckResult, CheckState};
+
+/// The check level the sender's policy asks for (see BRIEF.md "The check, in levels").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Level {
+    /// 照合番号B, card-face data under the issuer signature, courier compares the face.
+    A,
+    /// 4-digit PIN: JPKI authentication key signs the challenge; basic four attributes.
+    B,
+    /// Signing password: JPKI signing key signs the challenge; the signing certificate's
+    /// attributes (the method 犯収法 names).
+    C,
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "A" | "a" => Ok(Level::A),
+            "B" | "b" => Ok(Level::B),
+            "C" | "c" => Ok(Level::C),
+            _ => Err(format!("unknown level {text:?}: use A, B or C")),
+        }
+    }
+}
+
+/// What the courier or clerk is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every check of the level passed (revocation may be "not checked on device", and a card
+    /// without INTERNAL AUTHENTICATE is reported as such).
+    Genuine,
+    /// A signature, hash, chain or chip check failed: the card is not what it claims.
+    Forged,
+    /// Nothing proved forgery, but the check could not confirm the card or the holder (expired,
+    /// revoked, card removed, courier did not confirm, …).
+    Inconclusive,
+    /// honnin refused to go on (PIN guard, locked PIN, wrong PIN): no verdict on the card.
+    Refused,
+    /// The card is genuine but its holder is not the addressee.
+    NotAddressee,
+}
+
+/// Checks whose failure means the card is not genuine.
+fn proves_forgery(check: CheckId) -> bool {
+    matches!(
+        check,
+        CheckId::CardFaceCvCertificate
+            | CheckId::CardFaceSignature
+            | CheckId::MatchingNumberConsistency
+            | CheckId::LiveChip
+            | CheckId::InputSupportCvCertificate
+            | CheckId::AttributesHash
+            | CheckId::InputSupportSignature
+            | CheckId::CertificateChain
+            | CheckId::KeyUsage
+            | CheckId::BasicConstraints
+            | CheckId::CertificatePolicy
+            | CheckId::ChallengeSignature
+    )
+}
+
+/// The checks each level must report; any of them not passed keeps the verdict from genuine,
+/// except where [`may_be_absent`] allows it.
+pub(crate) fn required_checks(level: Level) -> &'static [CheckId] {
+    use CheckId::*;
+    match level {
+        Level::A => &[
+            CardCommunication,
+            CardFaceCvCertificate,
+            PinState,
+            CardFaceSignature,
+            MatchingNumberConsistency,
+            LiveChip,
+            CardExpiry,
+            AddresseeMatch,
+            FaceConfirmation,
+        ],
+        Level::B => &[
+            CardCommunication,
+            CertificateChain,
+            CertificateValidity,
+            KeyUsage,
+            BasicConstraints,
+            CertificatePolicy,
+            Revocation,
+            PinState,
+            ChallengeSignature,
+            InputSupportCvCertificate,
+            AttributesHash,
+            InputSupportSignature,
+            AddresseeMatch,
+        ],
+        Level::C => &[
+            CardCommunication,
+            CertificateChain,
+            CertificateValidity,
+            KeyUsage,
+            BasicConstraints,
+            CertificatePolicy,
+            Revocation,
+            PinState,
+            ChallengeSignature,
+            AddresseeMatch,
+        ],
+    }
+}
+
+/// Not passed, yet no obstacle to a genuine verdict: revocation lists reach only entitled
+/// operators (the receiver checks), and a chip without INTERNAL AUTHENTICATE is said so.
+fn may_be_absent(result: &CheckResult) -> bool {
+    matches!(
+        (result.check, result.state),
+        (CheckId::Revocation, CheckState::NotChecked) | (CheckId::LiveChip, CheckState::NotPresent)
+    )
+}
+
+pub(crate) fn decide(level: Level, checks: &[CheckResult]) -> Verdict {
+    let failed = |pred: &dyn Fn(CheckId) -> bool| {
+        checks
+            .iter()
+            .any(|r| r.state == CheckState::Failed && pred(r.check))
+    };
+    if failed(&proves_forgery) {
+        return Verdict::Forged;
+    }
+    if failed(&|c| c == CheckId::PinState) {
+        return Verdict::Refused;
+    }
+    if failed(&|c| matches!(c, CheckId::AddresseeMatch | CheckId::FaceConfirmation)) {
+        return Verdict::NotAddressee;
+    }
+    if failed(&|_| true) {
+        return Verdict::Inconclusive;
+    }
+    let all_required_passed = required_checks(level).iter().all(|required| {
+        checks
+            .iter()
+            .find(|r| r.check == *required)
+            .is_some_and(|r| r.state == CheckState::Passed || may_be_absent(r))
+    });
+    if all_required_passed {
+        Verdict::Genuine
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Reason;
+
+    fn all_passed(level: Level) -> Vec<CheckResult> {
+        required_checks(level)
+            .iter()
+            .map(|c| CheckResult::passed(*c, Reason::Verified))
+            .collect()
+    }
+
+    fn with(mut checks: Vec<CheckResult>, replacement: CheckResult) -> Vec<CheckResult> {
+        for r in &mut checks {
+            if r.check == replacement.check {
+                *r = replacement.clone();
+            }
+        }
+        checks
+    }
+
+    #[test]
+    fn all_passed_is_genuine_at_every_level() {
+        for level in [Level::A, Level::B, Level::C] {
+            assert_eq!(decide(level, &all_passed(level)), Verdict::Genuine);
+        }
+    }
+
+    #[test]
+    fn a_missing_required_check_is_never_genuine() {
+        for level in [Level::A, Level::B, Level::C] {
+            for skip in required_checks(level) {
+                let checks: Vec<_> = all_passed(level)
+                    .into_iter()
+                    .filter(|r| r.check != *skip)
+                    .collect();
+                assert_eq!(
+                    decide(level, &checks),
+                    Verdict::Inconclusive,
+                    "{level:?} {skip:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn revocation_not_checked_and_live_chip_absent_still_genuine() {
+        let b = with(
+            all_passed(Level::B),
+            CheckResult::not_checked(CheckId::Revocation, Reason::NoRevocationList),
+        );
+        assert_eq!(decide(Level::B, &b), Verdict::Genuine);
+        let a = with(
+            all_passed(Level::A),
+            CheckResult::not_present(CheckId::LiveChip, Reason::NotSupportedByCard),
+        );
+        assert_eq!(decide(Level::A, &a), Verdict::Genuine);
+        // But a live-chip check that was possible and not run is not good enough.
+        let a = with(
+            all_passed(Level::A),
+            CheckResult::not_checked(CheckId::LiveChip, Reason::Skipped),
+        );
+        assert_eq!(decide(Level::A, &a), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn forgery_outranks_everything_else() {
+        let checks = with(
+            with(
+                all_passed(Level::B),
+                CheckResult::failed(CheckId::PinState, Reason::PinGuardRefused, ""),
+            ),
+            CheckResult::failed(CheckId::CertificateChain, Reason::SignatureInvalid, ""),
+        );
+        assert_eq!(decide(Level::B, &checks), Verdict::Forged);
+    }
+
+    #[test]
+    fn classes_of_failure() {
+        let cases = [
+            (CheckId::PinState, Verdict::Refused),
+            (CheckId::AddresseeMatch, Verdict::NotAddressee),
+            (CheckId::CertificateValidity, Verdict::Inconclusive),
+            (CheckId::Revocation, Verdict::Inconclusive),
+            (CheckId::CardCommunication, Verdict::Inconclusive),
+            (CheckId::ChallengeSignature, Verdict::Forged),
+        ];
+        for (check, verdict) in cases {
+            let checks = with(
+                all_passed(Level::B),
+                CheckResult::failed(check, Reason::Skipped, ""),
+            );
+            assert_eq!(decide(Level::B, &checks), verdict, "{check:?}");
+        }
+        let a = with(
+            all_passed(Level::A),
+            CheckResult::failed(CheckId::FaceConfirmation, Reason::RejectedByCourier, ""),
+        );
+        assert_eq!(decide(Level::A, &a), Verdict::NotAddressee);
+        let a = with(
+            all_passed(Level::A),
+            CheckResult::failed(CheckId::CardExpiry, Reason::CardExpired, ""),
+        );
+        assert_eq!(decide(Level::A, &a), Verdict::Inconclusive);
+    }
+}
