@@ -386,3 +386,121 @@ fn reports_never_contain_secrets_or_the_individual_number() {
     }
     let _ = Level::B;
 }
+
+fn level_c(profile: Profile) -> (DoorCheckReport, SoftwareCard) {
+    let card = profile.build().expect("builds");
+    let mut session = CardSession::new(card);
+    let report = verifier_with_crl().check_level_c(
+        &mut session,
+        &request(Some(addressee())),
+        &honnin_e2e::signing_password(),
+        &clock(),
+        &mut CountingRandom(0),
+    );
+    (report, session.into_transport())
+}
+
+#[test]
+fn level_c_genuine_card_is_genuine_with_the_signing_certificate_attributes() {
+    let (report, card) = level_c(Profile::Genuine);
+    assert_eq!(report.verdict(), Verdict::Genuine, "{report:#?}");
+    let attributes = report
+        .evidence()
+        .attributes
+        .as_ref()
+        .expect("verified attributes");
+    assert_eq!(attributes.source, "signing_certificate");
+    assert_eq!(attributes.name, honnin_simcard::holder::TEST_HOLDER.name);
+    assert_eq!(card.tries_left(PinId::Sign), Some(5));
+}
+
+#[test]
+fn level_c_catches_each_forgery_and_fault_with_its_own_reason() {
+    use CheckId::*;
+    let cases = [
+        (
+            Profile::ForgedCa,
+            Verdict::Forged,
+            CertificateChain,
+            Reason::SignatureInvalid,
+        ),
+        (
+            Profile::Clone,
+            Verdict::Forged,
+            ChallengeSignature,
+            Reason::SignatureInvalid,
+        ),
+        (
+            Profile::ExpiredCertificate,
+            Verdict::Inconclusive,
+            CertificateValidity,
+            Reason::Expired,
+        ),
+        (
+            Profile::NotYetValidCertificate,
+            Verdict::Inconclusive,
+            CertificateValidity,
+            Reason::NotYetValid,
+        ),
+        (
+            Profile::WrongKeyUsage,
+            Verdict::Forged,
+            KeyUsage,
+            Reason::KeyUsageMissing,
+        ),
+        (
+            Profile::Revoked,
+            Verdict::Inconclusive,
+            Revocation,
+            Reason::Revoked,
+        ),
+    ];
+    for (profile, verdict, check, reason) in cases {
+        let (report, card) = level_c(profile);
+        assert_eq!(report.verdict(), verdict, "{}: {report:#?}", profile.name());
+        let result = report.check(check).expect("reported");
+        assert_eq!(
+            (result.state, result.reason),
+            (CheckState::Failed, reason),
+            "{}: {report:#?}",
+            profile.name()
+        );
+        // Forged, expired and revoked certificates are caught on the free authentication chain,
+        // before the signing password is sent.
+        if profile != Profile::Clone {
+            assert_eq!(card.tries_left(PinId::Sign), Some(5), "{}", profile.name());
+            assert!(
+                !card.was_sent(&honnin_core::card::profile::aid::JPKI, 0x2A),
+                "{}",
+                profile.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_report_has_one_result_per_check_and_every_required_check() {
+    for profile in Profile::all() {
+        let (a, _) = level_a(*profile, FaceDecision::Confirmed);
+        let (b, _) = level_b(*profile);
+        let (c, _) = level_c(*profile);
+        for report in [a, b, c] {
+            let mut ids: Vec<_> = report
+                .checks()
+                .iter()
+                .map(|r| format!("{:?}", r.check))
+                .collect();
+            let count = ids.len();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(
+                ids.len(),
+                count,
+                "{} {:?}: {report:#?}",
+                profile.name(),
+                report.level()
+            );
+            assert!(count >= 9, "{} {:?}", profile.name(), report.level());
+        }
+    }
+}

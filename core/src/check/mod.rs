@@ -9,6 +9,7 @@
 mod jpki_steps;
 mod level_a;
 mod level_b;
+mod level_c;
 mod report;
 mod request;
 mod steps;
