@@ -19,9 +19,13 @@
 //! - power off, power on and reset call [`VirtualCard::reset`]: the card forgets the selected
 //!   application and verified PINs (try counters persist: they are in the card's memory);
 //! - a [`TransportError::TagLost`] or [`TransportError::NoCard`] from the card removes it: the
-//!   bridge closes the connection, pcscd sees the card go, the card is reset (no power), and the
-//!   bridge inserts it again after [`VpcdConfig::retry_interval`] — so fault profiles that drop the
-//!   tag mid-exchange look to PC/SC programs like a card pulled and put back;
+//!   bridge closes the connection, the card is reset (no power), and the bridge inserts it again
+//!   after [`VpcdConfig::with_removal_time`] (default 1 s) — so fault profiles that drop the tag
+//!   mid-exchange look to PC/SC programs like a card pulled and put back. The pause matters:
+//!   pcscd polls vpcd for presence every 400 ms, and a card back before the next poll would never
+//!   be seen leaving, so programs would go on talking to a card that silently lost its state.
+//!   (vpcd answers the interrupted `SCardTransmit` with an empty response, not an error; honnin's
+//!   PC/SC transport then sees the card gone and reports `TagLost`.)
 //! - any other card failure also closes the connection (pcscd reports a communication error).
 //!
 //! Limits: a response above 65,535 bytes cannot be framed (a 2-byte length); the bridge then
@@ -132,6 +136,7 @@ pub struct VpcdConfig {
     addr: String,
     atr: Vec<u8>,
     retry_interval: Duration,
+    removal_time: Duration,
     on_event: Option<EventSink>,
 }
 
@@ -141,6 +146,7 @@ impl std::fmt::Debug for VpcdConfig {
             .field("addr", &self.addr)
             .field("atr", &self.atr)
             .field("retry_interval", &self.retry_interval)
+            .field("removal_time", &self.removal_time)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +157,7 @@ impl Default for VpcdConfig {
             addr: DEFAULT_VPCD_ADDR.to_owned(),
             atr: MY_NUMBER_CARD_ATR.to_vec(),
             retry_interval: Duration::from_millis(200),
+            removal_time: Duration::from_secs(1),
             on_event: None,
         }
     }
@@ -170,9 +177,17 @@ impl VpcdConfig {
         self
     }
 
-    /// Pause between connection attempts, and before re-inserting a card that was removed.
+    /// Pause between connection attempts, and before reconnecting after vpcd closed the
+    /// connection.
     pub fn with_retry_interval(mut self, interval: Duration) -> Self {
         self.retry_interval = interval;
+        self
+    }
+
+    /// How long a card that left the reader because of a link failure (tag loss) stays out
+    /// before it is inserted again. Keep it above two of pcscd's 400 ms presence polls.
+    pub fn with_removal_time(mut self, time: Duration) -> Self {
+        self.removal_time = time;
         self
     }
 
@@ -421,11 +436,14 @@ where
     let bridge = Bridge::new(card, config.atr)?;
     let shared = Arc::new(Shared::default());
     let thread_shared = Arc::clone(&shared);
-    let retry = config.retry_interval;
+    let pauses = Pauses {
+        retry: config.retry_interval,
+        removal: config.removal_time.max(config.retry_interval),
+    };
     let on_event: EventSink = config.on_event.unwrap_or_else(|| Box::new(|_| {}));
     let thread = std::thread::Builder::new()
         .name("honnin-vicc".to_owned())
-        .spawn(move || run(bridge, addr, retry, &thread_shared, &*on_event))?;
+        .spawn(move || run(bridge, addr, pauses, &thread_shared, &*on_event))?;
     Ok(VpcdHandle { shared, thread })
 }
 
@@ -440,18 +458,24 @@ fn resolve(addr: &str) -> Result<SocketAddr, VpcdError> {
         .ok_or_else(|| bad("no address".to_owned()))
 }
 
+#[derive(Clone, Copy)]
+struct Pauses {
+    retry: Duration,
+    removal: Duration,
+}
+
 /// The reconnect loop of [`serve`].
 fn run<C: VirtualCard>(
     mut bridge: Bridge<C>,
     addr: SocketAddr,
-    retry: Duration,
+    pauses: Pauses,
     shared: &Shared,
     on_event: &dyn Fn(&BridgeEvent),
 ) -> C {
     let mut failing = false;
     while !shared.stop.load(Ordering::SeqCst) {
         if shared.held_out.load(Ordering::SeqCst) {
-            pause(retry, shared);
+            pause(pauses.retry, shared);
             continue;
         }
         let mut stream = match connect(addr) {
@@ -463,7 +487,7 @@ fn run<C: VirtualCard>(
                     });
                     failing = true;
                 }
-                pause(retry, shared);
+                pause(pauses.retry, shared);
                 continue;
             }
         };
@@ -490,12 +514,12 @@ fn run<C: VirtualCard>(
         shared.connected.store(false, Ordering::SeqCst);
         // Out of the reader, the card has no power.
         bridge.card_mut().reset();
-        let reason = match end {
-            Ok(ConnectionEnd::Closed) => "connection closed".to_owned(),
-            Err(e) => e.to_string(),
+        let (reason, out_for) = match end {
+            Ok(ConnectionEnd::Closed) => ("connection closed".to_owned(), pauses.retry),
+            Err(e) => (e.to_string(), pauses.removal),
         };
         on_event(&BridgeEvent::Removed { reason });
-        pause(retry, shared);
+        pause(out_for, shared);
     }
     bridge.into_card()
 }

@@ -246,6 +246,7 @@ fn tag_loss_drops_the_connection_then_the_card_returns() {
     let (tx, rx) = mpsc::channel();
     let config = VpcdConfig::new(addr)
         .with_retry_interval(Duration::from_millis(10))
+        .with_removal_time(Duration::from_millis(50))
         .on_event(move |e| {
             let _ = tx.send(e.clone());
         });
