@@ -1,6 +1,6 @@
 //! [`PcscTransport`]: one connected card, as a [`CardTransport`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use honnin_core::transport::{CardTransport, TransportCapabilities, TransportError};
 use zeroize::Zeroize;
@@ -17,6 +17,10 @@ pub const RECEIVE_BUFFER_LEN: usize = TransportCapabilities::EXTENDED.max_respon
 
 // pcsc-lite drops the client connection for receive lengths above its extended maximum.
 const _: () = assert!(RECEIVE_BUFFER_LEN <= pcsc::MAX_BUFFER_SIZE_EXTENDED);
+
+/// How long to wait, after a failed exchange, for the resource manager to notice that the card
+/// left (two of pcscd's 400 ms presence polls, and some slack).
+const PRESENCE_SETTLE: Duration = Duration::from_millis(1_000);
 
 /// Whether to send extended-length APDUs.
 ///
@@ -206,13 +210,23 @@ impl PcscTransport {
         Ok(())
     }
 
-    fn card_gone(card: &pcsc::Card) -> bool {
-        match card.status2_owned() {
-            Ok(status) => {
-                let st = status.status();
-                st.contains(pcsc::Status::ABSENT) || !st.contains(pcsc::Status::PRESENT)
+    /// Whether the card left, asked after a failed or empty exchange. The resource manager may
+    /// learn of a removal only at its next presence poll (pcscd polls some readers every 400
+    /// ms), so the question is asked for up to `settle`.
+    fn card_gone(card: &pcsc::Card, settle: Duration) -> bool {
+        let deadline = Instant::now() + settle;
+        loop {
+            let gone = match card.status2_owned() {
+                Ok(status) => {
+                    let st = status.status();
+                    st.contains(pcsc::Status::ABSENT) || !st.contains(pcsc::Status::PRESENT)
+                }
+                Err(_) => true,
+            };
+            if gone || Instant::now() >= deadline {
+                return gone;
             }
-            Err(_) => true,
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -228,9 +242,33 @@ impl PcscTransport {
             Err(_) => self.buffer.len(),
         };
         self.buffer[..used].zeroize();
+        let extended = is_extended(command);
         let err = match result {
-            Ok(response) => return Ok(response),
-            Err(e) => transport_error(e, is_extended(command), || Self::card_gone(card)),
+            Ok(response) if response.len() >= 2 => return Ok(response),
+            // No status word: not an answer from a card. Some drivers (vsmartcard's vpcd among
+            // them) report a card lost mid-exchange this way.
+            Ok(response) => {
+                if Self::card_gone(card, PRESENCE_SETTLE) {
+                    TransportError::TagLost
+                } else {
+                    TransportError::Reader(format!(
+                        "the reader returned {} bytes, without the card's status word",
+                        response.len()
+                    ))
+                }
+            }
+            // For an extended command the likelier cause is the reader refusing its length: ask
+            // once, without waiting, so that stepping down to short APDUs costs no time.
+            Err(e) => transport_error(e, extended, || {
+                Self::card_gone(
+                    card,
+                    if extended {
+                        Duration::ZERO
+                    } else {
+                        PRESENCE_SETTLE
+                    },
+                )
+            }),
         };
         if matches!(err, TransportError::TagLost | TransportError::NoCard) {
             // The handle is spent; the next exchange or `reconnect` makes a new one.

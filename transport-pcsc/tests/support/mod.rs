@@ -1,0 +1,209 @@
+//! A software card in a real PC/SC reader: pcscd (started if needed) with vsmartcard's vpcd,
+//! and the vpcd bridge serving the card from inside the test process.
+//!
+//! Tests that need pcscd call [`virtual_reader`]. When pcscd cannot be had:
+//! - with `CI` set, the test fails (CI must run these; `scripts/setup` installs the packages and
+//!   `scripts/start-pcscd` starts the daemon);
+//! - otherwise it prints why and passes without running, so `cargo test` works on a machine
+//!   without pcscd.
+//!
+//! One vpcd port takes one virtual card at a time, and other test processes (other crates'
+//! tests, another engineer's run) may want it too, so the reader is held under an exclusive file
+//! lock for as long as the [`VirtualReader`] lives.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use honnin_pcsc::{CardPresence, Pcsc};
+use honnin_simcard::vpcd::{
+    self, BridgeEvent, DEFAULT_VPCD_ADDR, MY_NUMBER_CARD_ATR, VirtualCard, VpcdConfig, VpcdHandle,
+};
+
+/// How long to wait for pcscd to start, for the virtual reader to appear, and for the card to
+/// show up in it.
+const STARTUP: Duration = Duration::from_secs(15);
+
+/// The software card, inserted in a vpcd reader that pcscd serves.
+pub struct VirtualReader<C> {
+    handle: Option<VpcdHandle<C>>,
+    /// PC/SC's name of the reader holding the card.
+    pub reader: String,
+    _lock: File,
+}
+
+impl<C> VirtualReader<C> {
+    pub fn handle(&self) -> &VpcdHandle<C> {
+        self.handle.as_ref().expect("the bridge runs until stop")
+    }
+
+    /// Takes the card out of the reader and hands it back (with its log of commands).
+    pub fn stop(mut self) -> C {
+        let card = self
+            .handle
+            .take()
+            .expect("the bridge runs until stop")
+            .stop()
+            .expect("the bridge thread ends cleanly");
+        wait_until_gone(&self.reader);
+        card
+    }
+}
+
+impl<C> Drop for VirtualReader<C> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.stop();
+            wait_until_gone(&self.reader);
+        }
+    }
+}
+
+/// Waits until pcscd has noticed that the card left, so that the next test does not see it
+/// (pcscd polls vpcd a few times a second).
+fn wait_until_gone(reader: &str) {
+    if let Ok(pcsc) = Pcsc::establish() {
+        let _ = pcsc.wait_for_removal(reader, STARTUP);
+    }
+}
+
+/// Inserts `card` into the first vpcd reader, or returns `None` (after saying why) when pcscd is
+/// not available and `CI` is not set.
+pub fn virtual_reader<C>(card: C) -> Option<VirtualReader<C>>
+where
+    C: VirtualCard + Send + 'static,
+{
+    let lock = lock_vpcd_port();
+    if let Err(reason) = ensure_pcscd() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "pcscd with the vsmartcard virtual reader is required in CI: {reason}\n\
+                 install it with scripts/setup and start it with scripts/start-pcscd"
+            );
+        }
+        eprintln!("SKIPPED (no pcscd; set CI=1 to make this a failure): {reason}");
+        return None;
+    }
+    let config = VpcdConfig::new(DEFAULT_VPCD_ADDR)
+        .with_retry_interval(Duration::from_millis(100))
+        .on_event(|e| {
+            if !matches!(e, BridgeEvent::Exchange { .. }) {
+                eprintln!("vicc: {e:?}");
+            }
+        });
+    let handle = vpcd::serve(card, config).expect("the vpcd bridge starts");
+    let reader = match wait_for_our_card() {
+        Ok(reader) => reader,
+        Err(reason) => {
+            let _ = handle.stop();
+            panic!("{reason}");
+        }
+    };
+    Some(VirtualReader {
+        handle: Some(handle),
+        reader,
+        _lock: lock,
+    })
+}
+
+fn lock_vpcd_port() -> File {
+    let path = std::env::temp_dir().join("honnin-vpcd-35963.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open lock file {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
+}
+
+/// Makes sure pcscd runs and shows a vpcd reader, starting pcscd if it does not run.
+fn ensure_pcscd() -> Result<(), String> {
+    if vpcd_readers().is_ok_and(|r| !r.is_empty()) {
+        return Ok(());
+    }
+    if Pcsc::establish().is_err() {
+        start_pcscd()?;
+    }
+    let deadline = Instant::now() + STARTUP;
+    loop {
+        match vpcd_readers() {
+            Ok(readers) if !readers.is_empty() => return Ok(()),
+            Ok(_) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "pcscd runs but shows no \"Virtual PCD\" reader within {STARTUP:?}; is \
+                     vsmartcard-vpcd installed (/etc/reader.conf.d/vpcd), and was pcscd started \
+                     after it? Restart pcscd."
+                ));
+            }
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("pcscd did not come up within {STARTUP:?}: {e}"));
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Starts our own pcscd in the foreground as a child that outlives the test; `--auto-exit` ends
+/// it a minute after its last client leaves, so a local run leaves nothing behind.
+fn start_pcscd() -> Result<(), String> {
+    let log_path: PathBuf = std::env::temp_dir().join("honnin-test-pcscd.log");
+    let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    Command::new("pcscd")
+        .args(["--foreground", "--auto-exit"])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "cannot start pcscd ({e}); install pcscd and vsmartcard-vpcd (scripts/setup) or \
+                 start it yourself (scripts/start-pcscd)"
+            )
+        })
+}
+
+fn vpcd_readers() -> Result<Vec<String>, String> {
+    let pcsc = Pcsc::establish().map_err(|e| e.to_string())?;
+    let readers = pcsc.list_readers().map_err(|e| e.to_string())?;
+    Ok(readers
+        .into_iter()
+        .filter(|r| r.starts_with("Virtual PCD"))
+        .collect())
+}
+
+/// The vpcd reader that shows our card (by its ATR). The first port's reader sorts first when
+/// several show the same ATR.
+fn wait_for_our_card() -> Result<String, String> {
+    let pcsc = Pcsc::establish().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + STARTUP;
+    loop {
+        let states = pcsc.reader_states().map_err(|e| e.to_string())?;
+        let mut ours: Vec<String> = states
+            .into_iter()
+            .filter(|r| r.name.starts_with("Virtual PCD"))
+            .filter(
+                |r| matches!(&r.card, CardPresence::Present { atr } if atr == &MY_NUMBER_CARD_ATR),
+            )
+            .map(|r| r.name)
+            .collect();
+        ours.sort();
+        if let Some(first) = ours.into_iter().next() {
+            return Ok(first);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the software card did not appear in a vpcd reader within {STARTUP:?} (is another \
+                 virtual card connected to {DEFAULT_VPCD_ADDR}?)"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
