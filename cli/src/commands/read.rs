@@ -148,39 +148,49 @@ pub fn run(spec: &ReaderSpec, extended: ExtendedMode, json: bool) -> Result<Exit
         total_apdus: totals.apdus,
         total_bytes: totals.bytes_on_air(),
     };
-    if json {
-        let text = serde_json::to_string_pretty(&readout)
+    let text = if json {
+        let mut json = serde_json::to_string_pretty(&readout)
             .map_err(|e| CliError::Io(format!("cannot print JSON: {e}")))?;
-        println!("{text}");
+        json.push('\n');
+        json
     } else {
-        print_text(&readout);
-    }
+        render_text(&readout)
+    };
+    crate::output::write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_text(readout: &Readout) {
-    println!(
+fn render_text(readout: &Readout) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "reader: {} (extended length: {})",
         readout.reader, readout.extended_length
     );
-    println!("JPKI token: {}", readout.jpki.token);
-    println!(
+    let _ = writeln!(text, "JPKI token: {}", readout.jpki.token);
+    let _ = writeln!(
+        text,
         "authentication certificate: {} bytes, SHA-256 {}",
         readout.jpki.authentication_certificate.bytes,
         readout.jpki.authentication_certificate.sha256
     );
-    println!(
+    let _ = writeln!(
+        text,
         "{:<40} {:>5} {:>8} {:>8}",
         "operation", "APDUs", "sent", "received"
     );
     for op in &readout.operations {
-        println!(
+        let _ = writeln!(
+            text,
             "{:<40} {:>5} {:>8} {:>8}",
             op.operation, op.apdus, op.bytes_sent, op.bytes_received
         );
     }
-    println!(
+    let _ = writeln!(
+        text,
         "total: {} APDUs, {} bytes on the air",
         readout.total_apdus, readout.total_bytes
     );
+    text
 }

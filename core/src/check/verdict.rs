@@ -46,6 +46,48 @@ pub enum Verdict {
     NotAddressee,
 }
 
+impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Genuine => "genuine",
+            Verdict::Forged => "forged",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Refused => "refused",
+            Verdict::NotAddressee => "not_addressee",
+        }
+    }
+
+    /// What the courier or clerk is told, in English.
+    pub fn message_en(self) -> &'static str {
+        match self {
+            Verdict::Genuine => "Genuine card of the addressee: hand over the item.",
+            Verdict::Forged => "FORGED card: do not hand over the item.",
+            Verdict::Inconclusive => {
+                "Not confirmed: do not hand over the item (see the failed or missing checks)."
+            }
+            Verdict::Refused => {
+                "Check stopped to protect the card (PIN): offer the check without PIN (level A)."
+            }
+            Verdict::NotAddressee => "The card is not the addressee's: do not hand over the item.",
+        }
+    }
+
+    /// What the courier or clerk is told, in Japanese.
+    pub fn message_ja(self) -> &'static str {
+        match self {
+            Verdict::Genuine => "受取人本人の真正なカードです。お渡しください。",
+            Verdict::Forged => "偽造カードです。お渡ししないでください。",
+            Verdict::Inconclusive => {
+                "確認できませんでした。お渡ししないでください（不合格・未実施の項目を確認）。"
+            }
+            Verdict::Refused => {
+                "カード保護のため中止しました（暗証番号）。暗証番号なしの確認（レベルA）をご案内ください。"
+            }
+            Verdict::NotAddressee => "受取人本人のカードではありません。お渡ししないでください。",
+        }
+    }
+}
+
 /// Checks whose failure means the card is not genuine.
 fn proves_forgery(check: CheckId) -> bool {
     matches!(

@@ -1,0 +1,257 @@
+//! `honnin check`: one door or counter check of one card, at the level the sender asks for.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use honnin_core::card::{AuthPin, CalendarDate, MatchingNumberB, SigningPassword};
+use honnin_core::check::{CheckRequest, DoorCheckReport, FaceDecision, Level, Verdict, Verifier};
+use honnin_core::reader::{CardSession, ReadEvent};
+use honnin_core::verify::addressee::Addressee;
+use honnin_core::verify::x509::{RevocationList, TrustAnchors};
+use honnin_core::verify::{Clock, FixedClock, SystemClock, SystemRandom, UnixTime};
+use honnin_simcard::Profile;
+
+use crate::error::CliError;
+use crate::face_art;
+use crate::output::{CheckOutput, render_text, write_stdout};
+use crate::reader_spec::{ExtendedMode, Reader, ReaderSpec};
+use crate::secrets::SecretSource;
+
+/// Everything `honnin check` was asked.
+pub struct CheckArgs {
+    pub reader: ReaderSpec,
+    pub extended: ExtendedMode,
+    pub level: Level,
+    pub item: String,
+    pub sender: String,
+    pub device: String,
+    pub addressee: Option<String>,
+    pub addressee_address: Option<String>,
+    pub addressee_birth_date: Option<String>,
+    pub trust_anchors: Option<PathBuf>,
+    pub crl: Vec<PathBuf>,
+    pub stdin: bool,
+    pub face_confirmed: bool,
+    pub check_time: Option<String>,
+    pub json: bool,
+}
+
+/// Exit codes: 0 genuine, 1 forged, 2 inconclusive, refused or not the addressee.
+fn exit_code(verdict: Verdict) -> ExitCode {
+    ExitCode::from(match verdict {
+        Verdict::Genuine => 0,
+        Verdict::Forged => 1,
+        Verdict::Inconclusive | Verdict::Refused | Verdict::NotAddressee => 2,
+    })
+}
+
+fn parse_date(text: &str, what: &str) -> Result<CalendarDate, CliError> {
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_digit).collect();
+    CalendarDate::parse_yyyymmdd(&digits)
+        .ok_or_else(|| CliError::Usage(format!("{what} must be a date YYYY-MM-DD, got {text:?}")))
+}
+
+fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
+    let directory = match (&args.trust_anchors, &args.reader) {
+        (Some(dir), _) => dir.clone(),
+        // The software card is made from the test PKI, so its anchors are the test anchors; a
+        // real reader never gets them by default.
+        (None, ReaderSpec::Simulated(_)) => honnin_simcard::fixtures::anchors_dir(),
+        (None, ReaderSpec::Pcsc(_)) => {
+            return Err(CliError::Usage(
+                "--trust-anchors <dir> is required with a PC/SC reader (see README: trust anchors)"
+                    .into(),
+            ));
+        }
+    };
+    let anchors = TrustAnchors::load_dir(&directory).map_err(|e| {
+        CliError::Environment(format!("trust anchors in {}: {e}", directory.display()))
+    })?;
+    let mut lists = Vec::new();
+    for path in &args.crl {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?;
+        lists.push(
+            RevocationList::from_der(&bytes)
+                .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?,
+        );
+    }
+    Ok(Verifier::new(anchors).with_revocation_lists(lists))
+}
+
+fn clock(args: &CheckArgs) -> Result<Box<dyn Clock>, CliError> {
+    match (&args.check_time, &args.reader) {
+        (None, _) => Ok(Box::new(SystemClock)),
+        (Some(text), ReaderSpec::Simulated(_)) => {
+            let date = parse_date(text, "--check-time")?;
+            Ok(Box::new(FixedClock(UnixTime::from_date(
+                i32::from(date.year),
+                u32::from(date.month),
+                u32::from(date.day),
+            ))))
+        }
+        // A real card is always checked at the real time.
+        (Some(_), ReaderSpec::Pcsc(_)) => Err(CliError::Usage(
+            "--check-time is only for the software card".into(),
+        )),
+    }
+}
+
+/// The secret the level needs. With the software card and no --stdin, the card's own test
+/// secrets are used (fiction printed on the simulated card), so the demo runs unattended.
+enum Secret {
+    MatchingNumber(MatchingNumberB),
+    Pin(AuthPin),
+    Password(SigningPassword),
+}
+
+fn read_secret(args: &CheckArgs, source: &SecretSource) -> Result<Secret, CliError> {
+    let simulated = match (&args.reader, args.stdin) {
+        (ReaderSpec::Simulated(name), false) => Some(
+            Profile::from_name(name)
+                .and_then(|p| p.build())
+                .map_err(|e| CliError::Usage(e.to_string()))?
+                .facts()
+                .clone(),
+        ),
+        _ => None,
+    };
+    let typed = |what: &str,
+                 simulated_value: Option<String>|
+     -> Result<zeroize::Zeroizing<String>, CliError> {
+        match simulated_value {
+            Some(value) => Ok(zeroize::Zeroizing::new(value)),
+            None => source.read(what),
+        }
+    };
+    let bad = |e: honnin_core::card::SecretFormatError| CliError::Usage(e.to_string());
+    Ok(match args.level {
+        Level::A => {
+            let text = typed(
+                "照合番号B (birth date YYMMDD + expiry year + security code)",
+                simulated.as_ref().map(|f| f.matching_number_b.clone()),
+            )?;
+            Secret::MatchingNumber(MatchingNumberB::parse(&text).map_err(bad)?)
+        }
+        Level::B => {
+            let text = typed(
+                "PIN (4 digits)",
+                simulated.as_ref().map(|f| f.auth_pin.to_owned()),
+            )?;
+            Secret::Pin(AuthPin::parse(&text).map_err(bad)?)
+        }
+        Level::C => {
+            let text = typed(
+                "signing password",
+                simulated.as_ref().map(|f| f.sign_password.to_owned()),
+            )?;
+            Secret::Password(SigningPassword::parse(&text).map_err(bad)?)
+        }
+    })
+}
+
+pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
+    let verifier = load_verifier(args)?;
+    let clock = clock(args)?;
+    let source = if args.stdin {
+        SecretSource::Stdin
+    } else {
+        SecretSource::Terminal
+    };
+    let addressee = match &args.addressee {
+        Some(name) => Some(Addressee {
+            name: name.clone(),
+            address: args.addressee_address.clone(),
+            birth_date: args
+                .addressee_birth_date
+                .as_deref()
+                .map(|d| parse_date(d, "--addressee-birth-date"))
+                .transpose()?,
+        }),
+        None => None,
+    };
+    let request = CheckRequest {
+        item_id: args.item.clone(),
+        sender_id: args.sender.clone(),
+        device_id: args.device.clone(),
+        addressee,
+    };
+    let secret = read_secret(args, &source)?;
+
+    let reader = Reader::open(&args.reader, args.extended)?;
+    let quiet = args.json;
+    let mut session = CardSession::new(reader).with_observer(move |event: &ReadEvent| {
+        if !quiet && let ReadEvent::TagLost { .. } = event {
+            eprintln!("the card moved away: hold it still on the reader…");
+        }
+    });
+    let mut random = SystemRandom;
+    let report = run_level(
+        args,
+        &verifier,
+        &mut session,
+        &request,
+        secret,
+        clock.as_ref(),
+        &mut random,
+        &source,
+    )?;
+    let counters = session.counters();
+    let output = CheckOutput::new(&args.reader, &request, &report, counters);
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&output)
+            .map_err(|e| CliError::Io(format!("cannot print JSON: {e}")))?;
+        json.push('\n');
+        json
+    } else {
+        render_text(&output)
+    };
+    write_stdout(&text)?;
+    Ok(exit_code(report.verdict()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_level(
+    args: &CheckArgs,
+    verifier: &Verifier,
+    session: &mut CardSession<Reader>,
+    request: &CheckRequest,
+    secret: Secret,
+    clock: &dyn Clock,
+    random: &mut SystemRandom,
+    source: &SecretSource,
+) -> Result<DoorCheckReport, CliError> {
+    Ok(match secret {
+        Secret::MatchingNumber(number) => {
+            let awaiting = verifier.check_level_a(session, request, &number, clock, random);
+            let decision = if args.face_confirmed {
+                FaceDecision::Confirmed
+            } else if awaiting.card_verdict() != Verdict::Genuine
+                || awaiting.images().face.is_none()
+            {
+                // Nothing to compare: the card itself failed, or shows no photo.
+                FaceDecision::NotGiven
+            } else if args.json || args.stdin {
+                // Scripted use without --face-confirmed: the person was not compared.
+                FaceDecision::NotGiven
+            } else {
+                if let Some(face) = &awaiting.images().face {
+                    eprint!("{}", face_art::render(face, 40));
+                }
+                if let Some(name) = &awaiting.images().name {
+                    eprint!("{}", face_art::render(name, 60));
+                }
+                if source.confirm("Does the photo show the person in front of you, and is the name the addressee's?")? {
+                    FaceDecision::Confirmed
+                } else {
+                    FaceDecision::Rejected
+                }
+            };
+            awaiting.confirm(decision)
+        }
+        Secret::Pin(pin) => verifier.check_level_b(session, request, &pin, clock, random),
+        Secret::Password(password) => {
+            verifier.check_level_c(session, request, &password, clock, random)
+        }
+    })
+}
