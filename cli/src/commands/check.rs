@@ -17,22 +17,51 @@ use crate::output::{CheckOutput, render_text, write_stdout};
 use crate::reader_spec::{ExtendedMode, Reader, ReaderSpec};
 use crate::secrets::SecretSource;
 
-/// Everything `honnin check` was asked.
+/// Everything `honnin check` is asked.
+#[derive(clap::Args)]
 pub struct CheckArgs {
+    #[arg(long, default_value = "sim:genuine")]
     pub reader: ReaderSpec,
+    #[arg(long, value_enum, default_value = "auto")]
     pub extended: ExtendedMode,
+    /// A: 照合番号B and the courier's look; B: 4-digit PIN; C: signing password.
+    #[arg(long)]
     pub level: Level,
+    /// The parcel's item id.
+    #[arg(long)]
     pub item: String,
+    /// The sender's id.
+    #[arg(long)]
     pub sender: String,
+    /// This device's id (bound into the challenge).
+    #[arg(long, default_value = "desktop")]
     pub device: String,
+    /// The addressee's name as on the parcel.
+    #[arg(long)]
     pub addressee: Option<String>,
+    /// The addressee's address, compared when given.
+    #[arg(long, requires = "addressee")]
     pub addressee_address: Option<String>,
+    /// The addressee's birth date YYYY-MM-DD, compared when given.
+    #[arg(long, requires = "addressee")]
     pub addressee_birth_date: Option<String>,
+    /// Directory of trust anchors (JPKI roots, card-data issuers). Required with PC/SC.
+    #[arg(long)]
     pub trust_anchors: Option<PathBuf>,
+    /// A revocation list (X.509 CRL, DER) of a JPKI CA; repeatable. Without one, revocation is
+    /// reported as not checked.
+    #[arg(long)]
     pub crl: Vec<PathBuf>,
+    /// Read the secret (and the face confirmation) one per line from stdin.
+    #[arg(long)]
     pub stdin: bool,
+    /// Level A: the operator has compared face and name already (scripted use).
+    #[arg(long)]
     pub face_confirmed: bool,
+    /// Check as of this date (YYYY-MM-DD); only with the software card.
+    #[arg(long)]
     pub check_time: Option<String>,
+    #[arg(long)]
     pub json: bool,
 }
 
