@@ -45,6 +45,8 @@ enum Command {
     /// Check one card: is it genuine, and is its holder the addressee? Exit code 0 genuine,
     /// 1 forged, 2 inconclusive / refused / not the addressee, 64+ usage or environment errors.
     Check(CheckArgs),
+    /// The post-office counter: check card after card on a PC/SC reader.
+    Counter(commands::counter::CounterArgs),
     /// List the software card's profiles (for --reader sim:<profile>).
     Profiles,
 }
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
             json,
         } => commands::read::run(&reader, extended, json),
         Command::Check(args) => commands::check::run(&args),
+        Command::Counter(args) => commands::counter::run(&args),
         Command::Profiles => {
             for profile in honnin_simcard::Profile::all() {
                 println!("{}", profile.name());

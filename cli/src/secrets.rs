@@ -45,6 +45,24 @@ impl SecretSource {
         Ok(secret)
     }
 
+    /// A line of ordinary (non-secret) input, such as an item id.
+    pub fn read_line(&self, what: &str) -> Result<String, CliError> {
+        if let SecretSource::Terminal = self {
+            eprint!("{what}: ");
+        }
+        let mut line = String::new();
+        let read = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Io(format!("cannot read {what}: {e}")))?;
+        if read == 0 {
+            return Err(CliError::Usage(format!(
+                "input ended before {what} was given"
+            )));
+        }
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+
     /// A yes/no question (the courier's face confirmation) on the same channel.
     pub fn confirm(&self, question: &str) -> Result<bool, CliError> {
         eprint!("{question} [y/N] ");

@@ -80,7 +80,7 @@ fn parse_date(text: &str, what: &str) -> Result<CalendarDate, CliError> {
         .ok_or_else(|| CliError::Usage(format!("{what} must be a date YYYY-MM-DD, got {text:?}")))
 }
 
-fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
+pub fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
     let directory = match (&args.trust_anchors, &args.reader) {
         (Some(dir), _) => dir.clone(),
         // The software card is made from the test PKI, so its anchors are the test anchors; a
@@ -126,53 +126,52 @@ fn clock(args: &CheckArgs) -> Result<Box<dyn Clock>, CliError> {
     }
 }
 
-/// The secret the level needs. With the software card and no --stdin, the card's own test
-/// secrets are used (fiction printed on the simulated card), so the demo runs unattended.
-enum Secret {
+/// The secret the level needs.
+pub enum Secret {
     MatchingNumber(MatchingNumberB),
     Pin(AuthPin),
     Password(SigningPassword),
 }
 
-fn read_secret(args: &CheckArgs, source: &SecretSource) -> Result<Secret, CliError> {
-    let simulated = match (&args.reader, args.stdin) {
-        (ReaderSpec::Simulated(name), false) => Some(
-            Profile::from_name(name)
-                .and_then(|p| p.build())
-                .map_err(|e| CliError::Usage(e.to_string()))?
-                .facts()
-                .clone(),
-        ),
-        _ => None,
-    };
-    let typed = |what: &str,
-                 simulated_value: Option<String>|
-     -> Result<zeroize::Zeroizing<String>, CliError> {
-        match simulated_value {
-            Some(value) => Ok(zeroize::Zeroizing::new(value)),
-            None => source.read(what),
-        }
+/// With the software card and no --stdin, the card's own test secrets are used (fiction printed
+/// on the simulated card), so the demo runs unattended.
+fn simulated_facts(args: &CheckArgs) -> Result<Option<honnin_simcard::CardFacts>, CliError> {
+    match (&args.reader, args.stdin) {
+        (ReaderSpec::Simulated(name), false) => Profile::from_name(name)
+            .and_then(|p| p.build())
+            .map(|card| Some(card.facts().clone()))
+            .map_err(|e| CliError::Usage(e.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// Reads the secret for `level` from `source`, or takes the software card's own.
+pub fn read_secret(
+    level: Level,
+    source: &SecretSource,
+    simulated: Option<&honnin_simcard::CardFacts>,
+) -> Result<Secret, CliError> {
+    let typed = |what: &str, simulated_value: Option<String>| match simulated_value {
+        Some(value) => Ok(zeroize::Zeroizing::new(value)),
+        None => source.read(what),
     };
     let bad = |e: honnin_core::card::SecretFormatError| CliError::Usage(e.to_string());
-    Ok(match args.level {
+    Ok(match level {
         Level::A => {
             let text = typed(
                 "照合番号B (birth date YYMMDD + expiry year + security code)",
-                simulated.as_ref().map(|f| f.matching_number_b.clone()),
+                simulated.map(|f| f.matching_number_b.clone()),
             )?;
             Secret::MatchingNumber(MatchingNumberB::parse(&text).map_err(bad)?)
         }
         Level::B => {
-            let text = typed(
-                "PIN (4 digits)",
-                simulated.as_ref().map(|f| f.auth_pin.to_owned()),
-            )?;
+            let text = typed("PIN (4 digits)", simulated.map(|f| f.auth_pin.to_owned()))?;
             Secret::Pin(AuthPin::parse(&text).map_err(bad)?)
         }
         Level::C => {
             let text = typed(
                 "signing password",
-                simulated.as_ref().map(|f| f.sign_password.to_owned()),
+                simulated.map(|f| f.sign_password.to_owned()),
             )?;
             Secret::Password(SigningPassword::parse(&text).map_err(bad)?)
         }
@@ -205,63 +204,82 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         device_id: args.device.clone(),
         addressee,
     };
-    let secret = read_secret(args, &source)?;
+    let simulated = simulated_facts(args)?;
+    let secret = read_secret(args.level, &source, simulated.as_ref())?;
 
     let reader = Reader::open(&args.reader, args.extended)?;
-    let quiet = args.json;
+    let how = HowToAsk {
+        face_confirmed: args.face_confirmed,
+        interactive: !(args.json || args.stdin),
+        quiet: args.json,
+    };
+    let (report, counters) = perform(
+        reader,
+        &verifier,
+        &request,
+        secret,
+        clock.as_ref(),
+        &source,
+        how,
+    );
+    let output = CheckOutput::new(&args.reader, &request, &report, counters);
+    print_output(&output, args.json)?;
+    Ok(exit_code(report.verdict()))
+}
+
+/// Prints a check's outcome as JSON or as text for people.
+pub fn print_output(output: &CheckOutput, json: bool) -> Result<(), CliError> {
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(output)
+            .map_err(|e| CliError::Io(format!("cannot print JSON: {e}")))?;
+        text.push('\n');
+        text
+    } else {
+        render_text(output)
+    };
+    write_stdout(&text)
+}
+
+/// How the courier's confirmation is obtained at level A.
+#[derive(Clone, Copy)]
+pub struct HowToAsk {
+    /// Given up front (--face-confirmed).
+    pub face_confirmed: bool,
+    /// A person is at the terminal to look and answer.
+    pub interactive: bool,
+    /// No progress messages (JSON output).
+    pub quiet: bool,
+}
+
+/// Runs one check on an open reader and returns the report with what it cost on the air.
+pub fn perform(
+    reader: Reader,
+    verifier: &Verifier,
+    request: &CheckRequest,
+    secret: Secret,
+    clock: &dyn Clock,
+    source: &SecretSource,
+    how: HowToAsk,
+) -> (DoorCheckReport, honnin_core::reader::Counters) {
+    let quiet = how.quiet;
     let mut session = CardSession::new(reader).with_observer(move |event: &ReadEvent| {
         if !quiet && let ReadEvent::TagLost { .. } = event {
             eprintln!("the card moved away: hold it still on the reader…");
         }
     });
     let mut random = SystemRandom;
-    let report = run_level(
-        args,
-        &verifier,
-        &mut session,
-        &request,
-        secret,
-        clock.as_ref(),
-        &mut random,
-        &source,
-    )?;
-    let counters = session.counters();
-    let output = CheckOutput::new(&args.reader, &request, &report, counters);
-    let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&output)
-            .map_err(|e| CliError::Io(format!("cannot print JSON: {e}")))?;
-        json.push('\n');
-        json
-    } else {
-        render_text(&output)
-    };
-    write_stdout(&text)?;
-    Ok(exit_code(report.verdict()))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_level(
-    args: &CheckArgs,
-    verifier: &Verifier,
-    session: &mut CardSession<Reader>,
-    request: &CheckRequest,
-    secret: Secret,
-    clock: &dyn Clock,
-    random: &mut SystemRandom,
-    source: &SecretSource,
-) -> Result<DoorCheckReport, CliError> {
-    Ok(match secret {
+    let report = match secret {
         Secret::MatchingNumber(number) => {
-            let awaiting = verifier.check_level_a(session, request, &number, clock, random);
-            let decision = if args.face_confirmed {
+            let awaiting =
+                verifier.check_level_a(&mut session, request, &number, clock, &mut random);
+            let decision = if how.face_confirmed {
                 FaceDecision::Confirmed
             } else if awaiting.card_verdict() != Verdict::Genuine
                 || awaiting.images().face.is_none()
+                || !how.interactive
             {
-                // Nothing to compare: the card itself failed, or shows no photo.
-                FaceDecision::NotGiven
-            } else if args.json || args.stdin {
-                // Scripted use without --face-confirmed: the person was not compared.
+                // Nothing to compare (the card itself failed, or shows no photo), or nobody to
+                // compare (scripted use without --face-confirmed).
                 FaceDecision::NotGiven
             } else {
                 if let Some(face) = &awaiting.images().face {
@@ -270,17 +288,20 @@ fn run_level(
                 if let Some(name) = &awaiting.images().name {
                     eprint!("{}", face_art::render(name, 60));
                 }
-                if source.confirm("Does the photo show the person in front of you, and is the name the addressee's?")? {
-                    FaceDecision::Confirmed
-                } else {
-                    FaceDecision::Rejected
+                match source.confirm(
+                    "Does the photo show the person in front of you, and is the name the addressee's?",
+                ) {
+                    Ok(true) => FaceDecision::Confirmed,
+                    Ok(false) => FaceDecision::Rejected,
+                    Err(_) => FaceDecision::NotGiven,
                 }
             };
             awaiting.confirm(decision)
         }
-        Secret::Pin(pin) => verifier.check_level_b(session, request, &pin, clock, random),
+        Secret::Pin(pin) => verifier.check_level_b(&mut session, request, &pin, clock, &mut random),
         Secret::Password(password) => {
-            verifier.check_level_c(session, request, &password, clock, random)
+            verifier.check_level_c(&mut session, request, &password, clock, &mut random)
         }
-    })
+    };
+    (report, session.counters())
 }
