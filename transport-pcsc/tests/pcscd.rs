@@ -228,7 +228,7 @@ fn an_exclusive_connection_keeps_other_programs_out() {
 fn opensc(tool: &str, args: &[&str]) -> Option<std::process::Output> {
     match Command::new(tool).args(args).output() {
         Ok(out) => Some(out),
-        Err(e) if std::env::var_os("CI").is_some() => {
+        Err(e) if support::in_ci() => {
             panic!("{tool} is required in CI ({e}); install opensc with scripts/setup")
         }
         Err(e) => {
