@@ -310,6 +310,44 @@ mod tests {
         assert_eq!(parsed.to_vec(), encoded);
     }
 
+    proptest::proptest! {
+        /// Any sequence of encoded TLVs splits back into the same tags, values and exact bytes,
+        /// and every header reports the length its encoding carries.
+        #[test]
+        fn encode_then_split_round_trips(
+            items in proptest::collection::vec(
+                (proptest::sample::select(vec![0x81u32, 0x82, 0xDF21, 0xDF27, 0x5F4E, 0x5F37]),
+                 proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)),
+                0..6,
+            )
+        ) {
+            let encoded: Vec<Vec<u8>> = items.iter().map(|(tag, value)| encode(*tag, value)).collect();
+            let joined = encoded.concat();
+            let parsed = split(&joined).expect("splits");
+            proptest::prop_assert_eq!(parsed.len(), items.len());
+            for ((item, (tag, value)), bytes) in parsed.iter().zip(&items).zip(&encoded) {
+                proptest::prop_assert_eq!(item.tag, *tag);
+                proptest::prop_assert_eq!(item.value, value.as_slice());
+                proptest::prop_assert_eq!(item.encoded, bytes.as_slice());
+                let header = TlvHeader::parse(bytes).expect("header");
+                proptest::prop_assert_eq!(header.total_len(), Some(bytes.len()));
+            }
+        }
+
+        /// Any prefix of a valid encoding is either a clean error or a shorter valid split;
+        /// never a panic, never a span past the input.
+        #[test]
+        fn truncated_input_never_overreads(value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), cut in 0usize..410) {
+            let encoded = encode(0xDF22, &value);
+            let cut = cut.min(encoded.len());
+            if let Ok(items) = split(&encoded[..cut]) {
+                for item in items {
+                    proptest::prop_assert!(item.encoded.len() <= cut);
+                }
+            }
+        }
+    }
+
     #[test]
     fn constructed_child_with_broken_grandchild_is_rejected() {
         // 7F21 says 3 bytes follow, and they claim a 5F4E of 9 bytes.
