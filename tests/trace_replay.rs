@@ -1,0 +1,120 @@
+//! Recorded APDU traces of door checks against the software card, committed under
+//! fixtures/traces/: a check replayed from its trace reaches the same verdict, and a fresh
+//! recording equals the committed one, so any change in what honnin sends to a card shows up in
+//! review. Regenerate after an intended change with `HONNIN_UPDATE_TRACES=1 cargo test -p
+//! honnin-e2e --test trace_replay`.
+
+use std::path::PathBuf;
+
+use honnin_core::check::{DoorCheckReport, FaceDecision, Level};
+use honnin_core::reader::CardSession;
+use honnin_core::transport::{
+    CardTransport, ReplayTransport, Trace, TracingTransport, TransportCapabilities,
+};
+use honnin_e2e::{
+    CountingRandom, addressee, auth_pin, clock, matching_number_b, request, verifier_with_crl,
+};
+use honnin_simcard::{LinkConfig, Profile};
+
+fn trace_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/traces")
+        .join(name)
+}
+
+fn run_check<T: CardTransport>(level: Level, transport: T) -> (DoorCheckReport, T) {
+    let mut session = CardSession::new(transport);
+    let verifier = verifier_with_crl();
+    let request = request(Some(addressee()));
+    let report = match level {
+        Level::A => verifier
+            .check_level_a(
+                &mut session,
+                &request,
+                &matching_number_b(),
+                &clock(),
+                &mut CountingRandom(0),
+            )
+            .confirm(FaceDecision::Confirmed),
+        Level::B => verifier.check_level_b(
+            &mut session,
+            &request,
+            &auth_pin(),
+            &clock(),
+            &mut CountingRandom(0),
+        ),
+        Level::C => verifier.check_level_c(
+            &mut session,
+            &request,
+            &honnin_e2e::signing_password(),
+            &clock(),
+            &mut CountingRandom(0),
+        ),
+    };
+    (report, session.into_transport())
+}
+
+fn recorded(level: Level, link: LinkConfig) -> (DoorCheckReport, Trace) {
+    let card = Profile::Genuine.build().expect("builds").with_link(link);
+    let (report, tracer) = run_check(level, TracingTransport::new(card));
+    (report, tracer.into_parts().1)
+}
+
+#[test]
+fn committed_traces_replay_to_the_same_verdict_and_match_a_fresh_recording() {
+    let update = std::env::var_os("HONNIN_UPDATE_TRACES").is_some();
+    for (level, link, caps, name) in [
+        (
+            Level::A,
+            LinkConfig::EXTENDED,
+            TransportCapabilities::EXTENDED,
+            "genuine-level-a-extended.trace",
+        ),
+        (
+            Level::B,
+            LinkConfig::EXTENDED,
+            TransportCapabilities::EXTENDED,
+            "genuine-level-b-extended.trace",
+        ),
+        (
+            Level::B,
+            LinkConfig::SHORT_ONLY,
+            TransportCapabilities::SHORT_ONLY,
+            "genuine-level-b-short.trace",
+        ),
+        (
+            Level::C,
+            LinkConfig::EXTENDED,
+            TransportCapabilities::EXTENDED,
+            "genuine-level-c-extended.trace",
+        ),
+    ] {
+        let (fresh_report, fresh) = recorded(level, link);
+        let path = trace_path(name);
+        if update {
+            let header = format!(
+                "# honnin APDU trace: genuine software card, level {level:?}; VERIFY data masked\n"
+            );
+            std::fs::write(&path, header + &fresh.to_text()).expect("writes trace");
+        }
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let committed = Trace::parse(&text).expect("trace parses");
+        assert_eq!(
+            committed, fresh,
+            "{name}: what honnin sends changed; review and regenerate"
+        );
+        assert!(
+            !text.contains("32343638"),
+            "{name}: the PIN is in the trace"
+        );
+
+        let (replayed_report, replay) = run_check(level, ReplayTransport::new(committed, caps));
+        assert!(
+            replay.finished(),
+            "{name}: not every recorded exchange was replayed"
+        );
+        assert_eq!(replayed_report.verdict(), fresh_report.verdict(), "{name}");
+        assert_eq!(replayed_report.checks(), fresh_report.checks(), "{name}");
+    }
+}
