@@ -7,6 +7,8 @@ pub mod card;
 pub mod check;
 pub mod image;
 pub mod reader;
+pub mod record;
+pub mod store;
 pub mod tlv;
 pub mod transport;
 pub mod verify;

@@ -1,5 +1,7 @@
 //! Shared helpers of the end-to-end tests.
 
+pub mod virtual_reader;
+
 use honnin_core::card::{AuthPin, MatchingNumberB, SigningPassword};
 use honnin_simcard::holder::{AUTH_PIN, SIGN_PASSWORD, TEST_HOLDER};
 

@@ -1,9 +1,7 @@
 //! The PC/SC transport and OpenSC against the software card, through a real pcscd.
 //!
-//! Needs pcscd and vsmartcard-vpcd (and OpenSC for the OpenSC tests): see `support` for what
-//! happens when they are missing.
-
-mod support;
+//! Needs pcscd and vsmartcard-vpcd (and OpenSC for the OpenSC tests): see
+//! `honnin_e2e::virtual_reader` for what happens when they are missing.
 
 use std::process::Command;
 use std::time::Duration;
@@ -14,7 +12,7 @@ use honnin_core::transport::{CardTransport, TransportError};
 use honnin_pcsc::{ConnectOptions, Pcsc, PcscError, PcscTransport, Protocol, Sharing};
 use honnin_simcard::{Fault, PinId, Profile, SoftwareCard, When};
 
-use support::virtual_reader;
+use honnin_e2e::virtual_reader::{self as support, virtual_reader};
 
 const SELECT_JPKI: [u8; 15] = [
     0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01,

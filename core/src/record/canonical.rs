@@ -1,0 +1,182 @@
+//! Canonical JSON: the one byte string a record's signature and hash are computed over.
+//!
+//! This is RFC 8785 (JSON Canonicalization Scheme, JCS) restricted to the values a record holds:
+//! objects, arrays, strings, `true`/`false`/`null` and integers of magnitude at most 2^53 − 1.
+//! Within that subset JCS output is fully determined by a few rules, which are all a sender needs
+//! to re-implement it (docs/record-format.md repeats them):
+//! - no whitespace anywhere;
+//! - object members sorted by their names compared as arrays of UTF-16 code units;
+//! - strings as ECMAScript `JSON.stringify` writes them: `"` and `\` escaped with a backslash,
+//!   U+0008/0009/000A/000C/000D as `\b \t \n \f \r`, other characters below U+0020 as `\u00xx`
+//!   (lowercase hex), every other character as itself in UTF-8;
+//! - integers in plain decimal, `-` for negatives, no leading zeros, no exponent.
+//!
+//! Fractions and integers beyond 2^53 − 1 are refused rather than approximated: a JavaScript
+//! reader would round them, and the signature would then mean two different things.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+/// The largest integer every JSON reader (IEEE-754 doubles) represents exactly.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// Why a value has no canonical form in honnin's subset of JCS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CanonicalError {
+    #[error("a number in the record is not an integer of magnitude at most 2^53 - 1")]
+    NumberOutOfRange,
+}
+
+/// The canonical bytes of `value`.
+pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(1024);
+    write_value(&mut out, value)?;
+    Ok(out)
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => {
+            let integer = number
+                .as_i64()
+                .filter(|n| (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(n))
+                .ok_or(CanonicalError::NumberOutOfRange)?;
+            out.extend_from_slice(integer.to_string().as_bytes());
+        }
+        Value::String(text) => write_string(out, text),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+            sorted.sort_by(|a, b| utf16_order(a.0, b.0));
+            out.push(b'{');
+            for (i, (name, member)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(out, name);
+                out.push(b':');
+                write_value(out, member)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// JCS sorts member names by UTF-16 code units, which differs from UTF-8 byte order for
+/// characters above U+FFFF against U+E000–U+FFFF.
+fn utf16_order(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for c in text.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut buffer = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn canonical(value: Value) -> String {
+        String::from_utf8(to_canonical_bytes(&value).expect("canonical")).expect("utf-8")
+    }
+
+    #[test]
+    fn members_sorted_without_whitespace() {
+        let value = json!({"b": [1, {"z": null, "a": true}], "a": "x", "": false});
+        assert_eq!(
+            canonical(value),
+            r#"{"":false,"a":"x","b":[1,{"a":true,"z":null}]}"#
+        );
+    }
+
+    #[test]
+    fn strings_escape_as_ecmascript_does() {
+        let value = json!("\"\\\u{8}\t\n\u{c}\r\u{1}\u{1f}\u{7f}/é本\u{2028}😀");
+        assert_eq!(
+            canonical(value),
+            "\"\\\"\\\\\\b\\t\\n\\f\\r\\u0001\\u001f\u{7f}/é本\u{2028}😀\""
+        );
+    }
+
+    #[test]
+    fn names_sort_by_utf16_code_units() {
+        // U+1F600 is D83D DE00 in UTF-16, so it sorts before U+FB01 (ﬁ), unlike in UTF-8.
+        let value = json!({"\u{fb01}": 1, "\u{1f600}": 2});
+        assert_eq!(canonical(value), "{\"\u{1f600}\":2,\"\u{fb01}\":1}");
+    }
+
+    /// RFC 8785 §3.2.3's sorting example, integers only.
+    #[test]
+    fn rfc_8785_sorting_example() {
+        let value = json!({
+            "\u{20ac}": "Euro Sign",
+            "\r": "Carriage Return",
+            "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One",
+            "\u{1f600}": "Emoji: Grinning Face",
+            "\u{80}": "Control",
+            "\u{f6}": "Latin Small Letter O With Diaeresis"
+        });
+        let expected = "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\
+            \"\u{f6}\":\"Latin Small Letter O With Diaeresis\",\"\u{20ac}\":\"Euro Sign\",\
+            \"\u{1f600}\":\"Emoji: Grinning Face\",\"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}";
+        assert_eq!(canonical(value), expected);
+    }
+
+    #[test]
+    fn integers_only_within_the_safe_range() {
+        assert_eq!(
+            canonical(json!([0, -1, 42, MAX_SAFE_INTEGER])),
+            "[0,-1,42,9007199254740991]"
+        );
+        for bad in [json!(1.5), json!(MAX_SAFE_INTEGER + 1), json!(u64::MAX)] {
+            assert_eq!(
+                to_canonical_bytes(&bad),
+                Err(CanonicalError::NumberOutOfRange)
+            );
+        }
+    }
+
+    #[test]
+    fn parsing_and_reencoding_is_stable() {
+        let text = r#"{"b":"\u00e9\n","a":[true,null,-7]}"#;
+        let value: Value = serde_json::from_str(text).expect("parses");
+        let once = to_canonical_bytes(&value).expect("canonical");
+        let again: Value = serde_json::from_slice(&once).expect("parses");
+        assert_eq!(to_canonical_bytes(&again).expect("canonical"), once);
+    }
+}

@@ -1,0 +1,196 @@
+//! A signed record: the body, its canonical bytes, the device signature and the chain hash.
+//!
+//! Envelope (what is stored and sent): `{"body": <body>, "device_signature": <base64 r‖s>}`,
+//! itself written in canonical JSON. The signature is ECDSA P-256 / SHA-256 over the canonical
+//! body bytes; the record's hash, which the next record names in `prev_hash`, is SHA-256 of the
+//! same bytes. The signature is not part of the hash, so ECDSA's malleability cannot change a
+//! record's identity.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::body::{ChainLink, FORMAT_V1, RecordBody, RecordDraft};
+use super::canonical::to_canonical_bytes;
+use super::error::RecordError;
+use super::signer::{DeviceKey, DeviceSigner, hex_lower, parse_hex};
+
+/// A record with its device signature. [`SignedRecord::parse`] does not check the signature:
+/// call [`SignedRecord::verify`] with the device key the record should come from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedRecord {
+    body: RecordBody,
+    canonical_body: Vec<u8>,
+    signature: [u8; 64],
+    hash: [u8; 32],
+}
+
+impl std::fmt::Debug for SignedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SignedRecord({:?})", self.body)
+    }
+}
+
+impl SignedRecord {
+    /// Places `draft` at `link`, and signs it with `signer`, whose public key is `key`.
+    pub fn sign(
+        draft: RecordDraft,
+        record_id: &[u8; 16],
+        link: ChainLink,
+        signer: &dyn DeviceSigner,
+        key: &DeviceKey,
+    ) -> Result<Self, RecordError> {
+        let body = draft.into_body(record_id, link, key);
+        let canonical_body = canonical_body_bytes(&body)?;
+        let returned = signer.sign(&canonical_body)?;
+        let signature = key.accept_signature(&canonical_body, &returned)?;
+        let hash = Sha256::digest(&canonical_body).into();
+        Ok(Self {
+            body,
+            canonical_body,
+            signature,
+            hash,
+        })
+    }
+
+    /// Reads an envelope. Checks its shape and canonical form, not the signature.
+    pub fn parse(bytes: &[u8]) -> Result<Self, RecordError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed {
+            why: format!("not JSON (line {}, column {})", e.line(), e.column()),
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Reads an envelope already parsed as JSON.
+    pub fn from_value(value: Value) -> Result<Self, RecordError> {
+        let Value::Object(mut envelope) = value else {
+            return Err(malformed("the envelope is not a JSON object"));
+        };
+        if envelope.len() != 2 {
+            return Err(RecordError::NotCanonical {
+                why: "the envelope must hold exactly body and device_signature",
+            });
+        }
+        let body_value = envelope
+            .remove("body")
+            .ok_or_else(|| malformed("no body"))?;
+        let signature = match envelope.remove("device_signature") {
+            Some(Value::String(text)) => BASE64
+                .decode(text.as_bytes())
+                .ok()
+                .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+                .ok_or_else(|| malformed("device_signature is not 64 bytes in base64"))?,
+            _ => return Err(malformed("no device_signature")),
+        };
+        let canonical_body = to_canonical_bytes(&body_value)?;
+        let body: RecordBody = serde_json::from_value(body_value.clone())
+            // serde's message may quote a value, which can be personal: say only what is wrong.
+            .map_err(|_| malformed("the body does not have the fields of honnin.record.v1"))?;
+        if body.format != FORMAT_V1 {
+            return Err(malformed(
+                "unknown format (this honnin reads honnin.record.v1)",
+            ));
+        }
+        let again =
+            serde_json::to_value(&body).map_err(|_| malformed("the body cannot be re-encoded"))?;
+        if again != body_value {
+            return Err(RecordError::NotCanonical {
+                why: "a field is missing, or null where the format has a value",
+            });
+        }
+        check_hex::<16>(&body.record_id, "record_id")?;
+        check_hex::<32>(&body.prev_hash, "prev_hash")?;
+        check_hex::<32>(&body.device_key_id, "device_key_id")?;
+        let hash = Sha256::digest(&canonical_body).into();
+        Ok(Self {
+            body,
+            canonical_body,
+            signature,
+            hash,
+        })
+    }
+
+    /// Checks that `key` signed this record and is the key the record names.
+    pub fn verify(&self, key: &DeviceKey) -> Result<(), RecordError> {
+        if self.body.device_key_id != key.id_hex() {
+            return Err(RecordError::ForeignKey {
+                expected: key.id_hex(),
+                found: self.body.device_key_id.clone(),
+            });
+        }
+        if key.verifies(&self.canonical_body, &self.signature) {
+            Ok(())
+        } else {
+            Err(RecordError::SignatureInvalid)
+        }
+    }
+
+    pub fn body(&self) -> &RecordBody {
+        &self.body
+    }
+
+    /// SHA-256 of the canonical body: what the next record's `prev_hash` holds.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+
+    pub fn hash_hex(&self) -> String {
+        hex_lower(&self.hash)
+    }
+
+    /// The 64-byte `r ‖ s` device signature.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
+    /// The exact bytes the signature and the hash are over.
+    pub fn canonical_body(&self) -> &[u8] {
+        &self.canonical_body
+    }
+
+    /// Where this record sits in its chain.
+    pub fn link(&self) -> ChainLink {
+        ChainLink {
+            seq: self.body.seq,
+            prev_hash: parse_hex::<32>(&self.body.prev_hash).unwrap_or([0u8; 32]),
+        }
+    }
+
+    /// The canonical envelope bytes.
+    pub fn to_envelope_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.canonical_body.len() + 120);
+        // Canonical member order: "body" < "device_signature".
+        out.extend_from_slice(b"{\"body\":");
+        out.extend_from_slice(&self.canonical_body);
+        out.extend_from_slice(b",\"device_signature\":\"");
+        out.extend_from_slice(BASE64.encode(self.signature).as_bytes());
+        out.extend_from_slice(b"\"}");
+        out
+    }
+
+    /// The envelope as JSON (for pretty printing; sign and hash only over canonical bytes).
+    pub fn to_json_value(&self) -> Value {
+        serde_json::json!({
+            "body": serde_json::to_value(&self.body).unwrap_or(Value::Null),
+            "device_signature": BASE64.encode(self.signature),
+        })
+    }
+}
+
+fn canonical_body_bytes(body: &RecordBody) -> Result<Vec<u8>, RecordError> {
+    let value = serde_json::to_value(body).map_err(|_| malformed("the body cannot be encoded"))?;
+    Ok(to_canonical_bytes(&value)?)
+}
+
+fn check_hex<const N: usize>(text: &str, field: &str) -> Result<(), RecordError> {
+    parse_hex::<N>(text)
+        .map(|_| ())
+        .ok_or_else(|| malformed(&format!("{field} is not {N} bytes in lowercase hex")))
+}
+
+fn malformed(why: &str) -> RecordError {
+    RecordError::Malformed {
+        why: why.to_owned(),
+    }
+}

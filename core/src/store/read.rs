@@ -1,0 +1,225 @@
+//! Reading records back: one, a page, or the whole chain for verification.
+//!
+//! A row that does not open or parse is returned as such ([`RowError`]), never skipped.
+
+use rusqlite::{Row, params};
+
+use super::crypt::Purpose;
+use super::error::StoreError;
+use super::{Store, meta, schema};
+use crate::record::{
+    ChainExpectation, ChainProblem, ChainReport, ChainVerifier, Problem, RecordError, SignedRecord,
+    hex_lower,
+};
+use crate::verify::UnixTime;
+
+/// Why a stored row is not a readable record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("does not decrypt under the store key")]
+    DoesNotOpen,
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// A row of the store: the clear columns, and the record if it reads.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub position: u64,
+    pub record_id: String,
+    pub recorded_at: UnixTime,
+    pub synced_at: Option<UnixTime>,
+    pub record: Result<SignedRecord, RowError>,
+}
+
+/// What a store holds, for people.
+#[derive(Debug, Clone)]
+pub struct StoreInfo {
+    pub store_id: String,
+    pub schema_version: i64,
+    pub device: Option<super::DeviceBinding>,
+    pub records: u64,
+    pub pending_sync: u64,
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    /// The last acknowledged record.
+    pub head: u64,
+}
+
+const COLUMNS: &str = "seq, record_id, recorded_at, synced_at, sealed";
+
+impl Store {
+    pub(crate) fn row(&self, row: &Row<'_>) -> rusqlite::Result<StoredRecord> {
+        let seq: i64 = row.get(0)?;
+        let sealed: Vec<u8> = row.get(4)?;
+        let record = match self.sealer.open(Purpose::Record, &sealed) {
+            Err(_) => Err(RowError::DoesNotOpen),
+            Ok(plain) => SignedRecord::parse(&plain).map_err(RowError::Record),
+        };
+        Ok(StoredRecord {
+            position: u64::try_from(seq).unwrap_or(0),
+            record_id: row.get(1)?,
+            recorded_at: UnixTime(row.get(2)?),
+            synced_at: row.get::<_, Option<i64>>(3)?.map(UnixTime),
+            record,
+        })
+    }
+
+    /// Up to `limit` rows from position `from` on, in chain order.
+    pub fn list(&self, from: u64, limit: usize) -> Result<Vec<StoredRecord>, StoreError> {
+        let err = |e| StoreError::sqlite("listing records", e);
+        let mut statement = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM records WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+            ))
+            .map_err(err)?;
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement
+            .query_map(params![from, limit], |row| self.row(row))
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    /// The record with this id (32 hex digits) or at this position (`#12` or `12`).
+    pub fn get(&self, reference: &str) -> Result<StoredRecord, StoreError> {
+        let err = |e| StoreError::sqlite("reading a record", e);
+        let position = reference
+            .strip_prefix('#')
+            .unwrap_or(reference)
+            .parse::<i64>()
+            .ok()
+            .filter(|_| reference.len() < 32);
+        let found = match position {
+            Some(seq) => self.conn.query_row(
+                &format!("SELECT {COLUMNS} FROM records WHERE seq = ?1"),
+                [seq],
+                |row| self.row(row),
+            ),
+            None => self.conn.query_row(
+                &format!("SELECT {COLUMNS} FROM records WHERE record_id = ?1"),
+                [reference.to_ascii_lowercase()],
+                |row| self.row(row),
+            ),
+        };
+        match found {
+            Ok(row) => Ok(row),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Err(StoreError::NoSuchRecord {
+                reference: reference.chars().take(80).collect(),
+            }),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Checks the file (SQLite's quick check) and then the whole chain: every record opens,
+    /// parses, is signed by the store's device key, sits at its own position and names the hash
+    /// of the one before; none is missing up to the acknowledged head.
+    pub fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.quick_check()?;
+        let start = meta::start(&self.conn, &self.sealer)?;
+        let head = meta::head(&self.conn, &self.sealer)?;
+        let Some(device) = self.device()? else {
+            // Never written to: the only intact state is an empty chain. The device is bound in
+            // the transaction of the first record, so records without it mean an edited file.
+            let first = self.list(0, 1)?.first().map(|row| row.position);
+            let problem = match first {
+                Some(position) => Some((position, "the store holds records but names no device")),
+                None if head.0 > 0 => {
+                    Some((1, "the store acknowledged records but names no device"))
+                }
+                None => None,
+            };
+            return Ok(ChainReport {
+                checked: 0,
+                verified: 0,
+                first: None,
+                last: None,
+                problems: problem
+                    .map(|(position, why)| ChainProblem {
+                        position,
+                        problem: Problem::Unreadable { why: why.into() },
+                    })
+                    .into_iter()
+                    .collect(),
+                more_problems: 0,
+            });
+        };
+        let mut verifier = ChainVerifier::new(ChainExpectation {
+            device_id: device.device_id,
+            device_key: device.key,
+            start,
+            head: Some(head),
+        });
+        let err = |e| StoreError::sqlite("verifying the chain", e);
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS} FROM records ORDER BY seq"))
+            .map_err(err)?;
+        let rows = statement.query_map([], |row| self.row(row)).map_err(err)?;
+        for row in rows {
+            let row = row.map_err(err)?;
+            if let Ok(record) = &row.record {
+                if record.body().record_id() != row.record_id {
+                    verifier.problem(
+                        row.position,
+                        Problem::IndexMismatch {
+                            column: "record_id",
+                        },
+                    );
+                }
+                if record.body().time() != row.recorded_at {
+                    verifier.problem(
+                        row.position,
+                        Problem::IndexMismatch {
+                            column: "recorded_at",
+                        },
+                    );
+                }
+            }
+            verifier.push(row.position, row.record);
+        }
+        Ok(verifier.finish())
+    }
+
+    /// SQLite's structural check of the file (pages, b-trees, free list).
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite("checking the file", e);
+        let mut statement = self.conn.prepare("PRAGMA quick_check").map_err(err)?;
+        let lines: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .map_err(err)?
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                detail: lines.into_iter().take(5).collect::<Vec<_>>().join("; "),
+            })
+        }
+    }
+
+    pub fn info(&self) -> Result<StoreInfo, StoreError> {
+        let err = |e| StoreError::sqlite("reading the store's summary", e);
+        let (records, pending, first, last): (i64, i64, Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*), COUNT(*) - COUNT(synced_at), MIN(seq), MAX(seq) FROM records",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .map_err(err)?;
+        let to_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(StoreInfo {
+            store_id: hex_lower(&self.store_id),
+            schema_version: schema::version(&self.conn)?,
+            device: self.device()?,
+            records: to_u64(records),
+            pending_sync: to_u64(pending),
+            first: first.map(to_u64),
+            last: last.map(to_u64),
+            head: meta::head(&self.conn, &self.sealer)?.0,
+        })
+    }
+}

@@ -1,0 +1,341 @@
+//! Store unit tests on real SQLite files in temporary directories. The raw-bytes, tamper and
+//! crash tests through whole door checks are in tests/ (honnin-e2e).
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::card::{CalendarDate, Sex};
+use crate::check::{CheckRequest, DoorCheckReport, Evidence, Level, VerifiedAttributes};
+use crate::record::{AttributePolicy, Problem, RecordContext, RecordDraft, SoftwareSigner};
+use crate::verify::challenge::ChallengeInputs;
+use crate::verify::{CheckId, CheckResult, Reason, UnixTime};
+
+struct Counter(u64);
+impl RandomSource for Counter {
+    fn fill(&mut self, out: &mut [u8]) {
+        for b in out {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *b = (self.0 >> 56) as u8;
+        }
+    }
+}
+
+const DAY: i64 = 86_400;
+const T0: i64 = 1_795_564_800;
+
+fn draft(item: &str, time: i64, device: &str) -> RecordDraft {
+    let request = CheckRequest {
+        item_id: item.into(),
+        sender_id: "test-bank".into(),
+        device_id: device.into(),
+        addressee: None,
+    };
+    let evidence = Evidence {
+        challenge: Some(ChallengeInputs::fresh(
+            item,
+            "test-bank",
+            device,
+            UnixTime(time),
+            &mut Counter(time as u64),
+        )),
+        card_signature: Some(vec![0x5A; 256]),
+        certificates: vec![vec![0x30; 1200]],
+        attributes: Some(VerifiedAttributes {
+            name: "試験 太郎".into(),
+            address: "東京都千代田区".into(),
+            birth_date: CalendarDate::new(1990, 4, 1).expect("date"),
+            sex: Sex::Male,
+            source: "input_support",
+        }),
+        ..Evidence::default()
+    };
+    let report = DoorCheckReport::build(
+        Level::B,
+        vec![CheckResult::passed(
+            CheckId::CertificateChain,
+            Reason::Verified,
+        )],
+        evidence,
+    );
+    let context = RecordContext {
+        courier_id: "courier-7".into(),
+        time: UnixTime(time),
+        policy: AttributePolicy::ALL,
+    };
+    RecordDraft::from_check(&report, &request, &context).expect("draft")
+}
+
+fn keys() -> StaticKeyProvider {
+    StaticKeyProvider::new([0x11; 32])
+}
+
+fn signer() -> SoftwareSigner {
+    SoftwareSigner::from_secret_bytes(&[0x22; 32]).expect("valid scalar")
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("records.db");
+    Fixture { _dir: dir, path }
+}
+
+fn filled(n: u64) -> (Fixture, Store) {
+    let fixture = fixture();
+    let mut store =
+        Store::create_with(&fixture.path, &keys(), Box::new(Counter(1))).expect("creates");
+    for i in 0..n {
+        let time = T0 + i as i64 * 3600;
+        store
+            .append(
+                draft(&format!("JP-ITEM-{i:04}"), time, "handheld-01"),
+                &signer(),
+            )
+            .expect("appends");
+    }
+    (fixture, store)
+}
+
+#[test]
+fn appended_records_read_back_in_order_and_the_chain_verifies() {
+    let (_fixture, store) = filled(5);
+    let rows = store.list(0, 100).expect("lists");
+    assert_eq!(rows.len(), 5);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.position, i as u64 + 1);
+        let record = row.record.as_ref().expect("reads");
+        assert_eq!(record.body().item_id(), format!("JP-ITEM-{i:04}"));
+        assert_eq!(record.body().record_id(), row.record_id);
+    }
+    let report = store.verify_chain().expect("verifies");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.verified, 5);
+    let by_id = store.get(&rows[2].record_id).expect("by id");
+    assert_eq!(by_id.position, 3);
+    assert_eq!(store.get("#4").expect("by position").position, 4);
+    assert!(matches!(
+        store.get("#99"),
+        Err(StoreError::NoSuchRecord { .. })
+    ));
+}
+
+#[test]
+fn reopening_needs_the_same_key() {
+    let (fixture, store) = filled(2);
+    drop(store);
+    let store = Store::open(&fixture.path, &keys()).expect("reopens");
+    assert_eq!(store.info().expect("info").records, 2);
+    drop(store);
+    assert!(matches!(
+        Store::open(&fixture.path, &StaticKeyProvider::new([0x12; 32])),
+        Err(StoreError::WrongKey)
+    ));
+}
+
+#[test]
+fn a_store_belongs_to_one_device_and_key() {
+    let (_fixture, mut store) = filled(1);
+    let other_key = SoftwareSigner::from_secret_bytes(&[0x23; 32]).expect("valid scalar");
+    let result = store.append(draft("JP-X", T0, "handheld-01"), &other_key);
+    assert!(
+        matches!(result, Err(StoreError::ForeignDevice { .. })),
+        "{result:?}"
+    );
+    let result = store.append(draft("JP-X", T0, "handheld-02"), &signer());
+    assert!(
+        matches!(result, Err(StoreError::ForeignDevice { .. })),
+        "{result:?}"
+    );
+    assert_eq!(store.info().expect("info").records, 1);
+}
+
+#[test]
+fn missing_empty_and_foreign_files_are_refused_not_recreated() {
+    let fixture = fixture();
+    assert!(matches!(
+        Store::open(&fixture.path, &keys()),
+        Err(StoreError::NotFound { .. })
+    ));
+    std::fs::write(&fixture.path, b"").expect("writes");
+    assert!(matches!(
+        Store::open_or_create(&fixture.path, &keys()),
+        Err(StoreError::NotAStore { .. })
+    ));
+    std::fs::write(&fixture.path, b"hello, this is not a database at all").expect("writes");
+    assert!(matches!(
+        Store::open(&fixture.path, &keys()),
+        Err(StoreError::NotAStore { .. })
+    ));
+    assert!(matches!(
+        Store::create(&fixture.path, &keys()),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    // Still the foreign bytes: nothing overwrote them.
+    assert_eq!(
+        std::fs::read(&fixture.path).expect("reads"),
+        b"hello, this is not a database at all"
+    );
+}
+
+#[test]
+fn an_older_schema_is_migrated_and_a_newer_one_refused() {
+    let fixture = fixture();
+    {
+        let mut conn = rusqlite::Connection::open(&fixture.path).expect("opens");
+        schema::migrate_to(&mut conn, 1).expect("version 1");
+    }
+    // A version-1 file without the store's values is not a store, but migrating it works.
+    {
+        let mut conn = rusqlite::Connection::open(&fixture.path).expect("opens");
+        schema::migrate(&mut conn).expect("migrates");
+        assert_eq!(schema::version(&conn).expect("version"), schema::LATEST);
+        conn.pragma_update(None, "user_version", schema::LATEST + 1)
+            .expect("bumps");
+    }
+    let (store_fixture, store) = filled(1);
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(&store_fixture.path).expect("opens");
+        conn.pragma_update(None, "user_version", schema::LATEST + 1)
+            .expect("bumps");
+    }
+    assert!(matches!(
+        Store::open(&store_fixture.path, &keys()),
+        Err(StoreError::NewerSchema { .. })
+    ));
+}
+
+#[test]
+fn records_deleted_from_the_end_are_noticed_on_open() {
+    let (fixture, store) = filled(4);
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(&fixture.path).expect("opens");
+        conn.execute("DELETE FROM records WHERE seq >= 3", [])
+            .expect("deletes");
+    }
+    let error = Store::open(&fixture.path, &keys()).expect_err("refused");
+    assert!(
+        matches!(error, StoreError::RecordsMissing { from: 3, to: 4 }),
+        "{error:?}"
+    );
+    let store = Store::open_for_audit(&fixture.path, &keys()).expect("opens for audit");
+    let report = store.verify_chain().expect("verifies");
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+    assert_eq!(report.problems[0].position, 3);
+    assert_eq!(
+        report.problems[0].problem,
+        Problem::Missing { from: 3, to: 4 }
+    );
+}
+
+#[test]
+fn sync_state_and_purge_keep_the_chain_verifiable() {
+    let (_fixture, mut store) = filled(6);
+    let rows = store.list(0, 10).expect("lists");
+    // Records 1, 2, 3 and 5 synced on day 0; 4 not.
+    for i in [0, 1, 2, 4] {
+        store
+            .mark_synced(&rows[i].record_id, UnixTime(T0))
+            .expect("marks");
+    }
+    assert_eq!(store.pending_sync(10).expect("pending").len(), 2);
+    let retention = Retention {
+        keep_synced_days: 7,
+    };
+    // Too early: nothing is old enough.
+    let report = store
+        .purge_synced(retention, UnixTime(T0 + 6 * DAY))
+        .expect("purges");
+    assert_eq!(report.purged, 0);
+    // Later: the prefix 1–3 goes; 5 stays because 4 is not synced.
+    let report = store
+        .purge_synced(retention, UnixTime(T0 + 8 * DAY))
+        .expect("purges");
+    assert_eq!(
+        report,
+        PurgeReport {
+            purged: 3,
+            start: 4
+        }
+    );
+    let remaining: Vec<u64> = store
+        .list(0, 10)
+        .expect("lists")
+        .iter()
+        .map(|r| r.position)
+        .collect();
+    assert_eq!(remaining, [4, 5, 6]);
+    let chain = store.verify_chain().expect("verifies");
+    assert!(chain.is_intact(), "{chain:?}");
+    // A purged record put back is caught.
+    store
+        .append(draft("JP-NEW", T0 + 9 * DAY, "handheld-01"), &signer())
+        .expect("appends after a purge");
+    assert!(store.verify_chain().expect("verifies").is_intact());
+}
+
+#[test]
+fn a_days_export_sealed_and_clear() {
+    let (fixture, mut store) = filled(30);
+    // Records are an hour apart from T0: the first day holds 24.
+    let export = store
+        .export(UnixTime(T0), UnixTime(T0 + DAY))
+        .expect("exports");
+    assert_eq!(export.records.len(), 24);
+    let key = store.device().expect("device").expect("bound").key;
+    for record in &export.records {
+        record.verify(&key).expect("each record verifies");
+    }
+    let clear = export.to_clear_json();
+    assert!(String::from_utf8_lossy(&clear).contains("JP-ITEM-0000"));
+    let sealed = store.seal_export(&export);
+    let text = String::from_utf8_lossy(&sealed);
+    assert!(!text.contains("JP-ITEM") && !text.contains("試験"));
+    let opened = open_sealed_export(&sealed, &keys()).expect("opens");
+    assert_eq!(opened.records, export.records);
+    assert!(matches!(
+        open_sealed_export(&sealed, &StaticKeyProvider::new([0x13; 32])),
+        Err(StoreError::WrongKey)
+    ));
+    drop(store);
+    // An unreadable record in the period stops the export instead of being left out.
+    {
+        let conn = rusqlite::Connection::open(&fixture.path).expect("opens");
+        conn.execute(
+            "UPDATE records SET sealed = zeroblob(300) WHERE seq = 5",
+            [],
+        )
+        .expect("damages");
+    }
+    let store = Store::open(&fixture.path, &keys()).expect("opens");
+    assert!(matches!(
+        store.export(UnixTime(T0), UnixTime(T0 + DAY)),
+        Err(StoreError::Unreadable { position: 5, .. })
+    ));
+}
+
+#[test]
+fn sealed_records_hide_their_length_to_the_padding() {
+    let (fixture, store) = filled(3);
+    drop(store);
+    let conn = rusqlite::Connection::open(&fixture.path).expect("opens");
+    let lengths: Vec<i64> = conn
+        .prepare("SELECT length(sealed) FROM records")
+        .expect("prepares")
+        .query_map([], |row| row.get(0))
+        .expect("queries")
+        .collect::<Result<_, _>>()
+        .expect("reads");
+    for length in lengths {
+        let plain = length as usize - crypt::NONCE_LEN - crypt::TAG_LEN;
+        assert_eq!(plain % write::PAD_TO, 0);
+    }
+}

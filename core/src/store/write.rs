@@ -1,0 +1,124 @@
+//! Appending records: sign, seal, insert and move the head, in one durable transaction.
+
+use rusqlite::{TransactionBehavior, params};
+
+use super::crypt::Purpose;
+use super::error::StoreError;
+use super::{DeviceBinding, Store, meta};
+use crate::record::{ChainLink, DeviceKey, DeviceSigner, RecordDraft, SignedRecord, hex_lower};
+
+/// Sealed records are padded to a multiple of this many bytes, so a record's size says little
+/// about the length of the names or addresses in it.
+pub(crate) const PAD_TO: usize = 256;
+
+/// What the store acknowledges for a record: it is on disk when the caller sees this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's position in the chain, from 1.
+    pub seq: u64,
+    pub record_id: String,
+    pub hash: [u8; 32],
+}
+
+impl Store {
+    /// Signs `draft` with `signer`, appends it to the chain and returns once it is durable.
+    pub fn append(
+        &mut self,
+        draft: RecordDraft,
+        signer: &dyn DeviceSigner,
+    ) -> Result<Appended, StoreError> {
+        let mut appended = self.append_all(vec![draft], signer)?;
+        appended.pop().ok_or(StoreError::Sqlite {
+            context: "appending a record",
+            detail: "no record was appended".into(),
+        })
+    }
+
+    /// Appends several records in one transaction (imports, benchmarks): all or none.
+    pub fn append_all(
+        &mut self,
+        drafts: Vec<RecordDraft>,
+        signer: &dyn DeviceSigner,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let Some(first) = drafts.first() else {
+            return Ok(Vec::new());
+        };
+        let given = DeviceBinding {
+            device_id: first.device_id().to_owned(),
+            key: DeviceKey::from_spki_der(&signer.public_key_der()?)?,
+        };
+        let err = |e| StoreError::sqlite("appending a record", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        match meta::device(&tx, &self.sealer)? {
+            Some(bound) if bound != given => return Err(foreign(&bound, &given)),
+            Some(_) => {}
+            None => meta::put_device(&tx, &self.sealer, &given, self.random.as_mut())?,
+        }
+        let (mut head_seq, mut head_hash) = meta::head(&tx, &self.sealer)?;
+        let mut appended = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            if draft.device_id() != given.device_id {
+                let other = DeviceBinding {
+                    device_id: draft.device_id().to_owned(),
+                    key: given.key.clone(),
+                };
+                return Err(foreign(&given, &other));
+            }
+            let mut id = [0u8; 16];
+            self.random.fill(&mut id);
+            let link = ChainLink {
+                seq: head_seq + 1,
+                prev_hash: head_hash,
+            };
+            let time = draft.time();
+            let record = SignedRecord::sign(draft, &id, link, signer, &given.key)?;
+            let mut plain = zeroize::Zeroizing::new(record.to_envelope_bytes());
+            let padded = plain.len().div_ceil(PAD_TO) * PAD_TO;
+            plain.resize(padded, b' ');
+            let sealed = self
+                .sealer
+                .seal(Purpose::Record, &plain, self.random.as_mut());
+            let seq = i64::try_from(link.seq).map_err(|_| StoreError::Sqlite {
+                context: "appending a record",
+                detail: "the chain is full".into(),
+            })?;
+            tx.execute(
+                "INSERT INTO records (seq, record_id, recorded_at, sealed) VALUES (?1, ?2, ?3, ?4)",
+                params![seq, hex_lower(&id), time.0, sealed],
+            )
+            .map_err(err)?;
+            head_seq = link.seq;
+            head_hash = record.hash();
+            appended.push(Appended {
+                seq: link.seq,
+                record_id: hex_lower(&id),
+                hash: head_hash,
+            });
+        }
+        meta::put_head(
+            &tx,
+            &self.sealer,
+            (head_seq, head_hash),
+            self.random.as_mut(),
+        )?;
+        tx.commit().map_err(err)?;
+        Ok(appended)
+    }
+
+    /// The device this store belongs to; `None` before its first record.
+    pub fn device(&self) -> Result<Option<DeviceBinding>, StoreError> {
+        meta::device(&self.conn, &self.sealer)
+    }
+}
+
+fn foreign(bound: &DeviceBinding, given: &DeviceBinding) -> StoreError {
+    StoreError::ForeignDevice {
+        store_device: bound.device_id.clone(),
+        store_key: bound.key.id_hex(),
+        given_device: given.device_id.clone(),
+        given_key: given.key.id_hex(),
+    }
+}
