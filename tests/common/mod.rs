@@ -1,5 +1,6 @@
 //! Shared helpers of the end-to-end tests.
 
+pub mod records;
 pub mod virtual_reader;
 
 use honnin_core::card::{AuthPin, MatchingNumberB, SigningPassword};

@@ -90,6 +90,12 @@ impl StoreError {
                         detail: format!("not a database: {detail}"),
                     };
                 }
+                // SQLITE_IOERR_SHORT_READ: pages the file should hold are not there.
+                ErrorCode::SystemIoFailure if failure.extended_code == 522 => {
+                    return StoreError::Corrupt {
+                        detail: "the file is shorter than its pages: truncated".into(),
+                    };
+                }
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Busy,
                 ErrorCode::DiskFull => return StoreError::DiskFull,
                 _ => {}

@@ -1,0 +1,66 @@
+//! Helpers of the record-store tests: real door checks against the software card turned into
+//! record drafts, and the fixed test keys.
+
+use honnin_core::check::{DoorCheckReport, FaceDecision, Level};
+use honnin_core::reader::CardSession;
+use honnin_core::record::{AttributePolicy, RecordContext, RecordDraft, SoftwareSigner};
+use honnin_core::store::StaticKeyProvider;
+use honnin_simcard::Profile;
+
+use crate::{
+    CountingRandom, addressee, auth_pin, clock, matching_number_b, request, signing_password,
+    verifier_with_crl,
+};
+
+/// The tests' store key (fixed so a helper process and the test open the same store).
+pub const STORE_KEY: [u8; 32] = [0x42; 32];
+/// The tests' device key (secret scalar).
+pub const DEVICE_KEY: [u8; 32] = [0x24; 32];
+
+pub fn store_keys() -> StaticKeyProvider {
+    StaticKeyProvider::new(STORE_KEY)
+}
+
+pub fn device_signer() -> SoftwareSigner {
+    SoftwareSigner::from_secret_bytes(&DEVICE_KEY).expect("valid test scalar")
+}
+
+/// A genuine software card checked at `level` for the test request (item JP-ITEM-0001).
+pub fn genuine_report(level: Level) -> DoorCheckReport {
+    let card = Profile::Genuine.build().expect("genuine card builds");
+    let mut session = CardSession::new(card);
+    let verifier = verifier_with_crl();
+    let request = request(Some(addressee()));
+    let mut random = CountingRandom(level as u8);
+    match level {
+        Level::A => verifier
+            .check_level_a(
+                &mut session,
+                &request,
+                &matching_number_b(),
+                &clock(),
+                &mut random,
+            )
+            .confirm(FaceDecision::Confirmed),
+        Level::B => {
+            verifier.check_level_b(&mut session, &request, &auth_pin(), &clock(), &mut random)
+        }
+        Level::C => verifier.check_level_c(
+            &mut session,
+            &request,
+            &signing_password(),
+            &clock(),
+            &mut random,
+        ),
+    }
+}
+
+/// The draft of `report`, made by courier `courier-7` at the test clock's time.
+pub fn draft_of(report: &DoorCheckReport, policy: AttributePolicy) -> RecordDraft {
+    let context = RecordContext {
+        courier_id: "courier-7".into(),
+        time: honnin_core::verify::Clock::now(&clock()),
+        policy,
+    };
+    RecordDraft::from_check(report, &request(Some(addressee())), &context).expect("draft")
+}
