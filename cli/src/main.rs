@@ -47,6 +47,9 @@ enum Command {
     Check(CheckArgs),
     /// The post-office counter: check card after card on a PC/SC reader.
     Counter(commands::counter::CounterArgs),
+    /// Proof records in the device's store: list, show, verify-chain, export, purge.
+    #[command(subcommand)]
+    Records(commands::records::RecordsCommand),
     /// List the software card's profiles (for --reader sim:<profile>).
     Profiles,
 }
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         } => commands::read::run(&reader, extended, json),
         Command::Check(args) => commands::check::run(&args),
         Command::Counter(args) => commands::counter::run(&args),
+        Command::Records(command) => commands::records::run(&command),
         Command::Profiles => {
             for profile in honnin_simcard::Profile::all() {
                 println!("{}", profile.name());

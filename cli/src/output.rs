@@ -28,6 +28,15 @@ pub struct CardCost {
     pub tag_losses: u32,
 }
 
+/// Where the check's signed record was stored (`honnin check --store`).
+#[derive(Serialize, Clone)]
+pub struct RecordLine {
+    /// Position in the store's chain.
+    pub seq: u64,
+    pub id: String,
+    pub store: String,
+}
+
 #[derive(Serialize)]
 pub struct CheckOutput {
     pub schema: &'static str,
@@ -40,6 +49,9 @@ pub struct CheckOutput {
     pub message_ja: &'static str,
     pub checks: Vec<CheckLine>,
     pub card: CardCost,
+    /// Present when the record was stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordLine>,
 }
 
 impl CheckOutput {
@@ -75,6 +87,7 @@ impl CheckOutput {
                 bytes_on_air: counters.bytes_on_air(),
                 tag_losses: counters.tag_losses,
             },
+            record: None,
         }
     }
 }
@@ -136,5 +149,12 @@ pub fn render_text(output: &CheckOutput) -> String {
             String::new()
         }
     );
+    if let Some(record) = &output.record {
+        let _ = writeln!(
+            text,
+            "record #{} {} stored in {}",
+            record.seq, record.id, record.store
+        );
+    }
     text
 }

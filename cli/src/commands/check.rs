@@ -63,6 +63,8 @@ pub struct CheckArgs {
     pub check_time: Option<String>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub record: crate::commands::records::RecordArgs,
 }
 
 /// Exit codes: 0 genuine, 1 forged, 2 inconclusive, refused or not the addressee.
@@ -207,6 +209,8 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     let simulated = simulated_facts(args)?;
     let secret = read_secret(args.level, &source, simulated.as_ref())?;
 
+    // Before the card: a store that cannot be written must not cost a PIN try.
+    let mut recorder = crate::commands::records::Recorder::open(&args.record, &args.device)?;
     let reader = Reader::open(&args.reader, args.extended)?;
     let how = HowToAsk {
         face_confirmed: args.face_confirmed,
@@ -222,8 +226,14 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         &source,
         how,
     );
-    let output = CheckOutput::new(&args.reader, &request, &report, counters);
+    let stored = recorder
+        .as_mut()
+        .map(|r| r.record(&report, &request, clock.now()))
+        .transpose();
+    let mut output = CheckOutput::new(&args.reader, &request, &report, counters);
+    output.record = stored.as_ref().ok().cloned().flatten();
     print_output(&output, args.json)?;
+    stored?;
     Ok(exit_code(report.verdict()))
 }
 

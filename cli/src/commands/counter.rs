@@ -74,6 +74,7 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
         face_confirmed: false,
         check_time: None,
         json: args.json,
+        record: Default::default(),
     })?;
     let source = if args.stdin {
         SecretSource::Stdin

@@ -1,3 +1,4 @@
 pub mod check;
 pub mod counter;
 pub mod read;
+pub mod records;
