@@ -50,6 +50,10 @@ enum Command {
     /// Proof records in the device's store: list, show, verify-chain, export, purge.
     #[command(subcommand)]
     Records(commands::records::RecordsCommand),
+    /// Re-verify a proof record (or an entry of the receiver's feed) as a sender: device
+    /// signature, certificate chain, challenge bound to the item, card signature. Exit code 0
+    /// verified, 1 a check failed, 64+ usage or input errors.
+    VerifyRecord(commands::verify_record::VerifyRecordArgs),
     /// List the software card's profiles (for --reader sim:<profile>).
     Profiles,
 }
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         } => commands::read::run(&reader, extended, json),
         Command::Check(args) => commands::check::run(&args),
         Command::Counter(args) => commands::counter::run(&args),
+        Command::VerifyRecord(args) => commands::verify_record::run(&args),
         Command::Records(command) => commands::records::run(&command),
         Command::Profiles => {
             for profile in honnin_simcard::Profile::all() {

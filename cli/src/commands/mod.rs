@@ -2,3 +2,4 @@ pub mod check;
 pub mod counter;
 pub mod read;
 pub mod records;
+pub mod verify_record;

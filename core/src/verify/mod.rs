@@ -4,6 +4,7 @@ pub mod addressee;
 pub mod challenge;
 pub mod check;
 pub mod crypto;
+pub mod record;
 pub mod time;
 pub mod x509;
 

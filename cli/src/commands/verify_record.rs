@@ -1,0 +1,199 @@
+//! `honnin verify-record`: a sender re-verifies a proof record itself, from the record and its own
+//! trust anchors, without trusting the handheld or the receiver (see
+//! `honnin_core::verify::record`).
+//!
+//! Input is a record envelope (`{"body": …, "device_signature": …}`) or an entry of the
+//! receiver's feed (`{"record": <envelope>, "device_key": <base64 SPKI>, …}`). The device key
+//! comes from `--device-key` (what the sender learnt at enrolment) or, failing that, from the
+//! feed entry. Exit codes: 0 verified, 1 a check failed, 64+ usage or input errors.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::check::Verifier;
+use honnin_core::record::{DeviceKey, SignedRecord};
+use honnin_core::verify::CheckState;
+use honnin_core::verify::record::{RecordExpectation, RecordVerification, verify_record};
+use honnin_core::verify::x509::{RevocationList, TrustAnchors};
+
+use crate::error::CliError;
+
+/// What `honnin verify-record` is asked.
+#[derive(clap::Args)]
+pub struct VerifyRecordArgs {
+    /// The record or feed entry (JSON); `-` reads stdin.
+    pub record: PathBuf,
+    /// The device's public key (PEM `PUBLIC KEY`, DER, or base64 DER). Defaults to the
+    /// `device_key` of a feed entry.
+    #[arg(long)]
+    pub device_key: Option<PathBuf>,
+    /// Directory of trust anchors (JPKI roots), as for `honnin check`. Required: a sender
+    /// trusts only the anchors it configured (`fixtures/pki/anchors` for the software card).
+    #[arg(long)]
+    pub trust_anchors: PathBuf,
+    /// A revocation list (X.509 CRL, DER) of a JPKI CA; repeatable.
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
+    /// The item the sender sent: the record must be for it.
+    #[arg(long)]
+    pub item: Option<String>,
+    /// The sender's own id: the record must be for it.
+    #[arg(long)]
+    pub sender: Option<String>,
+    /// The device's previous record (record or feed entry): this one must follow it.
+    #[arg(long)]
+    pub previous: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
+    let (record, entry_key) = read_record(&args.record)?;
+    let key = match (&args.device_key, entry_key) {
+        (Some(path), _) => parse_device_key(&read_file(path)?)
+            .map_err(|why| CliError::Usage(format!("{}: {why}", path.display())))?,
+        (None, Some(key)) => key,
+        (None, None) => {
+            return Err(CliError::Usage(
+                "the record is not a feed entry with a device_key: give --device-key".into(),
+            ));
+        }
+    };
+    let previous = match &args.previous {
+        Some(path) => {
+            let (previous, _) = read_record(path)?;
+            Some((previous.body().seq(), previous.hash()))
+        }
+        None => None,
+    };
+    let verifier = load_verifier(args)?;
+    let result = verify_record(
+        &record,
+        &verifier,
+        &RecordExpectation {
+            device_key: &key,
+            item_id: args.item.as_deref(),
+            sender_id: args.sender.as_deref(),
+            previous,
+        },
+    );
+    if args.json {
+        let text = serde_json::to_string_pretty(&result)
+            .map_err(|e| CliError::Io(format!("cannot write the result: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", render(&result));
+    }
+    Ok(ExitCode::from(if result.is_verified() { 0 } else { 1 }))
+}
+
+/// The result for people: one line per check.
+pub fn render(result: &RecordVerification) -> String {
+    let mut out = format!(
+        "record {} (#{} of device {:?}), item {:?}, sender {:?}, level {}, recorded verdict {}\n",
+        result.record_id,
+        result.seq,
+        result.device_id,
+        result.item_id,
+        result.sender_id,
+        result.level,
+        result.recorded_verdict
+    );
+    for check in &result.checks {
+        let mark = match check.state {
+            CheckState::Passed => "ok  ",
+            CheckState::Failed => "FAIL",
+            CheckState::NotChecked => "--  ",
+            CheckState::NotPresent => "n/a ",
+        };
+        out.push_str(&format!("  {mark} {:<22} {}", check.check, check.reason));
+        if !check.detail.is_empty() {
+            out.push_str(&format!(": {}", check.detail));
+        }
+        out.push('\n');
+    }
+    out.push_str(if result.is_verified() {
+        "re-verified: every check that could run passed\n"
+    } else {
+        "NOT verified: a check failed\n"
+    });
+    out
+}
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| CliError::Io(format!("stdin: {e}")))?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))
+}
+
+/// The record, and the device key when the input is a feed entry.
+fn read_record(path: &PathBuf) -> Result<(SignedRecord, Option<DeviceKey>), CliError> {
+    let bytes = read_file(path)?;
+    let bad = |why: String| CliError::Card(format!("{}: {why}", path.display()));
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        bad(format!(
+            "not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let (envelope, key) = match value.get_mut("record") {
+        Some(record) => {
+            let envelope = record.take();
+            let key = match value.get("device_key").and_then(|k| k.as_str()) {
+                Some(text) => Some(
+                    parse_device_key(text.as_bytes())
+                        .map_err(|why| bad(format!("device_key: {why}")))?,
+                ),
+                None => None,
+            };
+            (envelope, key)
+        }
+        None => (value, None),
+    };
+    let record = SignedRecord::from_value(envelope).map_err(|e| bad(e.to_string()))?;
+    Ok((record, key))
+}
+
+/// A P-256 public key as PEM, DER or base64 DER.
+pub fn parse_device_key(bytes: &[u8]) -> Result<DeviceKey, String> {
+    let der = if bytes.first() == Some(&0x30) {
+        bytes.to_vec()
+    } else {
+        let text = std::str::from_utf8(bytes).map_err(|_| "neither DER nor text".to_string())?;
+        let body: String = text
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .flat_map(|line| line.trim().chars())
+            .collect();
+        BASE64
+            .decode(body.as_bytes())
+            .map_err(|_| "not a PEM, DER or base64 public key".to_string())?
+    };
+    DeviceKey::from_spki_der(&der).map_err(|e| e.to_string())
+}
+
+fn load_verifier(args: &VerifyRecordArgs) -> Result<Verifier, CliError> {
+    let directory = &args.trust_anchors;
+    let anchors = TrustAnchors::load_dir(directory).map_err(|e| {
+        CliError::Environment(format!("trust anchors in {}: {e}", directory.display()))
+    })?;
+    let mut lists = Vec::new();
+    for path in &args.crl {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?;
+        lists.push(
+            RevocationList::from_der(&bytes)
+                .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?,
+        );
+    }
+    Ok(Verifier::new(anchors).with_revocation_lists(lists))
+}
