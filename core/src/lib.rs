@@ -9,6 +9,7 @@ pub mod image;
 pub mod reader;
 pub mod record;
 pub mod store;
+pub mod sync;
 pub mod tlv;
 pub mod transport;
 pub mod verify;

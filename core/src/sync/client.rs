@@ -1,0 +1,318 @@
+//! The store-and-forward client: unsynced records in batches to the receiver, each marked synced
+//! only on a verified receipt.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::backoff::Backoff;
+use super::protocol::{
+    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, ReceiptError, SignedReceipt,
+    sign_batch,
+};
+use crate::record::{DeviceKey, DeviceSigner, RecordError, SignedRecord, hex_lower};
+use crate::store::{Store, StoreError};
+use crate::verify::{Clock, RandomSource};
+
+/// Where and how to sync.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// The receiver's base URL, e.g. `https://receiver.example` (no trailing slash needed).
+    pub base_url: String,
+    pub device_id: String,
+    /// Records per request.
+    pub batch_size: usize,
+    /// Tries per batch before [`SyncClient::sync`] gives up for now (records stay pending).
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    /// Whole-request timeout (connect, send, receive).
+    pub timeout: Duration,
+    /// A private CA certificate (DER) for the receiver's TLS, instead of the public roots.
+    pub ca_certificate_der: Option<Vec<u8>>,
+}
+
+impl SyncConfig {
+    pub fn new(base_url: &str, device_id: &str) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            device_id: device_id.to_owned(),
+            batch_size: 100,
+            max_attempts: 6,
+            backoff: Backoff::default(),
+            timeout: Duration::from_secs(30),
+            ca_certificate_der: None,
+        }
+    }
+}
+
+/// What one [`SyncClient::sync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Requests sent (retries included).
+    pub requests: u32,
+    /// Records marked synced on a verified receipt.
+    pub synced: u64,
+    /// Of those, records the receiver already held (a repeat after a lost answer).
+    pub duplicates: u64,
+    /// Records the receiver's ingest verification flagged (stored, receipt says `failed`).
+    pub flagged: u64,
+}
+
+/// Why a sync stopped. Records not synced stay pending; calling sync again later resumes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// No connection, timeouts, 5xx or truncated answers on every try: offline, try later.
+    #[error(
+        "the receiver could not be reached after {attempts} tries ({last}); records stay pending"
+    )]
+    Unreachable { attempts: u32, last: String },
+    /// The receiver refused the request (4xx): retrying the same request will not help.
+    #[error("the receiver refused the batch ({status}): {message}")]
+    Refused { status: u16, message: String },
+    /// The receiver refused a record in the batch.
+    #[error("the receiver refused record {record_id}: {message}")]
+    RecordRefused { record_id: String, message: String },
+    /// A receipt that does not verify: the record is not marked synced.
+    #[error("the receipt for record {record_id} is not valid ({error}); the record stays pending")]
+    BadReceipt {
+        record_id: String,
+        error: ReceiptError,
+    },
+    #[error("the receiver's answer is not what the protocol says: {0}")]
+    Protocol(String),
+    #[error(
+        "record at position {position} cannot be read ({why}); run `honnin records verify-chain`"
+    )]
+    Unreadable { position: u64, why: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+#[derive(Deserialize)]
+struct BatchResponse {
+    results: Vec<BatchResult>,
+}
+
+#[derive(Deserialize)]
+struct BatchResult {
+    record_id: String,
+    status: String,
+    receipt: Option<SignedReceipt>,
+    error: Option<String>,
+}
+
+/// Largest answer read from the receiver.
+const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+
+/// Sends a store's pending records to one receiver.
+pub struct SyncClient {
+    agent: ureq::Agent,
+    config: SyncConfig,
+    receiver_key: DeviceKey,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SyncClient({})", self.config.base_url)
+    }
+}
+
+impl SyncClient {
+    /// `receiver_key` is the receiver's receipt key, learnt at enrolment.
+    pub fn new(config: SyncConfig, receiver_key: DeviceKey) -> Self {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let mut tls = TlsConfig::builder();
+        if let Some(der) = &config.ca_certificate_der {
+            let certificate = Certificate::from_der(der).to_owned();
+            tls = tls.root_certs(RootCerts::new_with_certs(&[certificate]));
+        }
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .tls_config(tls.build())
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            config,
+            receiver_key,
+        }
+    }
+
+    /// Sends every pending record, batch after batch, until none is left or a batch fails.
+    pub fn sync(
+        &self,
+        store: &mut Store,
+        signer: &dyn DeviceSigner,
+        clock: &dyn Clock,
+        random: &mut dyn RandomSource,
+    ) -> Result<SyncReport, SyncError> {
+        let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
+        let mut report = SyncReport::default();
+        loop {
+            let pending = store.pending_sync(self.config.batch_size.max(1))?;
+            if pending.is_empty() {
+                return Ok(report);
+            }
+            let mut records = Vec::with_capacity(pending.len());
+            for row in pending {
+                match row.record {
+                    Ok(record) => records.push(record),
+                    Err(e) => {
+                        return Err(SyncError::Unreadable {
+                            position: row.position,
+                            why: e.to_string(),
+                        });
+                    }
+                }
+            }
+            let response = self.send(&records, signer, &key, clock, random, &mut report)?;
+            let progress = self.apply(store, &records, response, clock, &mut report)?;
+            if progress == 0 {
+                return Err(SyncError::Protocol(
+                    "the receiver answered a batch without a receipt for any record".into(),
+                ));
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        records: &[SignedRecord],
+        signer: &dyn DeviceSigner,
+        key: &DeviceKey,
+        clock: &dyn Clock,
+        random: &mut dyn RandomSource,
+        report: &mut SyncReport,
+    ) -> Result<BatchResponse, SyncError> {
+        let mut body = Vec::from(&b"{\"records\":["[..]);
+        for (i, record) in records.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&record.to_envelope_bytes());
+        }
+        body.extend_from_slice(b"]}");
+        let url = format!("{}/v1/batches", self.config.base_url);
+        let mut last = String::new();
+        let attempts = self.config.max_attempts.max(1);
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(self.config.backoff.delay(attempt - 1, random));
+            }
+            // A fresh nonce and time per try: a retry is a new request, not a replay.
+            let mut nonce = [0u8; 16];
+            random.fill(&mut nonce);
+            let nonce = hex_lower(&nonce);
+            let timestamp = clock.now().0;
+            let signature = sign_batch(
+                signer,
+                key,
+                &self.config.device_id,
+                timestamp,
+                &nonce,
+                &body,
+            )?;
+            report.requests += 1;
+            let result = self
+                .agent
+                .post(&url)
+                .header(HEADER_DEVICE, &self.config.device_id)
+                .header(HEADER_TIMESTAMP, timestamp.to_string())
+                .header(HEADER_NONCE, &nonce)
+                .header(HEADER_SIGNATURE, &signature)
+                .content_type("application/json")
+                .send(&body[..]);
+            let mut response = match result {
+                Ok(response) => response,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let text = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_RESPONSE)
+                .read_to_vec();
+            let text = match text {
+                Ok(text) => text,
+                Err(e) => {
+                    last = format!("answer cut off: {e}");
+                    continue;
+                }
+            };
+            match status {
+                200 => match serde_json::from_slice::<BatchResponse>(&text) {
+                    Ok(parsed) => return Ok(parsed),
+                    // A truncated or garbled answer: the batch may have been stored; resend.
+                    Err(_) => last = "the answer is not a complete batch result".into(),
+                },
+                408 | 429 | 500..=599 => last = format!("HTTP {status}"),
+                _ => {
+                    return Err(SyncError::Refused {
+                        status,
+                        message: error_message(&text),
+                    });
+                }
+            }
+        }
+        Err(SyncError::Unreachable { attempts, last })
+    }
+
+    /// Marks the records whose receipts verify; returns how many.
+    fn apply(
+        &self,
+        store: &mut Store,
+        records: &[SignedRecord],
+        response: BatchResponse,
+        clock: &dyn Clock,
+        report: &mut SyncReport,
+    ) -> Result<u64, SyncError> {
+        let mut progress = 0;
+        for result in response.results {
+            let Some(record) = records
+                .iter()
+                .find(|r| r.body().record_id() == result.record_id)
+            else {
+                return Err(SyncError::Protocol(
+                    "a result names a record that was not sent".into(),
+                ));
+            };
+            match (result.status.as_str(), result.receipt) {
+                ("accepted" | "duplicate", Some(receipt)) => {
+                    receipt
+                        .verify(&self.receiver_key, &result.record_id, &record.hash())
+                        .map_err(|error| SyncError::BadReceipt {
+                            record_id: result.record_id.clone(),
+                            error,
+                        })?;
+                    store.mark_synced(&result.record_id, clock.now())?;
+                    progress += 1;
+                    report.synced += 1;
+                    report.duplicates += u64::from(result.status == "duplicate");
+                    report.flagged += u64::from(receipt.receipt.outcome != "verified");
+                }
+                _ => {
+                    return Err(SyncError::RecordRefused {
+                        record_id: result.record_id,
+                        message: result.error.unwrap_or_else(|| "no reason given".into()),
+                    });
+                }
+            }
+        }
+        Ok(progress)
+    }
+}
+
+/// The `error.message` of a receiver's error answer, or a short note.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "no error message".into())
+}

@@ -1,0 +1,20 @@
+//! Sync: the device sends its unsynced records to the receiver, and a record counts as synced
+//! only once the receiver's signed receipt for it verified.
+//!
+//! - [`protocol`]: the request signature and the receipt, shared with the receiver.
+//! - `client` (feature `sync-client`): the store-and-forward client over HTTPS (ureq + rustls),
+//!   batches, exponential backoff with jitter. Its only state is the store's `synced_at`
+//!   column, so a client killed at any instant resumes by sending what has no receipt yet;
+//!   the receiver is idempotent by record id, so a batch sent twice is harmless.
+
+pub mod protocol;
+
+#[cfg(feature = "sync-client")]
+mod backoff;
+#[cfg(feature = "sync-client")]
+mod client;
+
+#[cfg(feature = "sync-client")]
+pub use backoff::Backoff;
+#[cfg(feature = "sync-client")]
+pub use client::{SyncClient, SyncConfig, SyncError, SyncReport};

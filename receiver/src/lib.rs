@@ -1,0 +1,99 @@
+//! honnin's receiver: devices enrol with their public key (an operator issues a one-time code),
+//! send signed batches of proof records, and get a signed receipt per record; each record is
+//! re-verified on ingest ([`honnin_core::verify::record::verify_record`]) against the
+//! operator's trust anchors and CRLs; senders read their own records from a cursor-paginated
+//! feed with a hashed API token.
+//!
+//! The HTTP API is described by `openapi.json` (OpenAPI 3.0), served at `/v1/openapi.json`; a
+//! test checks that every route of [`router`] is in the document and the other way round.
+//!
+//! Modules: [`storage`] (SQLite), [`ingest`] (verification and receipts), [`routes`] (HTTP),
+//! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders).
+
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod operator;
+pub mod routes;
+pub mod storage;
+
+use std::sync::Arc;
+
+use honnin_core::check::Verifier;
+use honnin_core::record::{DeviceKey, SoftwareSigner};
+
+pub use routes::router;
+pub use storage::{SqliteStorage, Storage, StorageError};
+
+/// The OpenAPI 3 document of the HTTP API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Limits and windows of the API.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Most records in one batch.
+    pub max_batch: usize,
+    /// How far a batch's timestamp may be from the receiver's clock, in seconds.
+    pub max_clock_skew: i64,
+    /// Failed authentications per client address and minute before requests get 429.
+    pub max_auth_failures: u32,
+    /// Largest feed page.
+    pub max_page: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 8 * 1024 * 1024,
+            max_batch: 1000,
+            max_clock_skew: 300,
+            max_auth_failures: 10,
+            max_page: 1000,
+        }
+    }
+}
+
+/// What every request handler shares.
+pub struct Receiver {
+    pub storage: Arc<dyn Storage>,
+    pub verifier: Verifier,
+    pub key: SoftwareSigner,
+    pub limits: Limits,
+    pub limiter: auth::FailureLimiter,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Receiver({:?})", self.key.device_key())
+    }
+}
+
+impl Receiver {
+    /// The receiver over `storage`, with its receipt key (made and kept in the storage on first
+    /// use) and `verifier`'s anchors and CRLs.
+    pub fn new(storage: Arc<dyn Storage>, verifier: Verifier) -> Result<Self, StorageError> {
+        let key = operator::receipt_key(storage.as_ref())?;
+        Ok(Self {
+            storage,
+            verifier,
+            key,
+            limits: Limits::default(),
+            limiter: auth::FailureLimiter::default(),
+        })
+    }
+
+    /// The public key receipts are signed with (devices learn it at enrolment).
+    pub fn receipt_key(&self) -> &DeviceKey {
+        self.key.device_key()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,72 @@
+//! Operator actions, run on the receiver's machine against its database: one-time enrolment
+//! codes for devices, senders and their API tokens, the receipt key.
+
+use getrandom::fill as random_fill;
+use honnin_core::record::SoftwareSigner;
+use sha2::{Digest, Sha256};
+
+use crate::storage::{Storage, StorageError};
+
+/// How long an enrolment code is valid.
+pub const ENROLMENT_CODE_SECONDS: i64 = 24 * 3600;
+
+/// SHA-256 of a secret, lowercase hex: what is stored for tokens and codes.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> Result<String, StorageError> {
+    let mut buffer = vec![0u8; bytes];
+    random_fill(&mut buffer).map_err(|e| StorageError::Database {
+        context: "drawing random bytes",
+        detail: e.to_string(),
+    })?;
+    Ok(hex::encode(buffer))
+}
+
+/// A one-time code that lets `device_id` enrol its key within a day. Shown once; only its hash
+/// is kept.
+pub fn issue_enrolment_code(
+    storage: &dyn Storage,
+    device_id: &str,
+    now: i64,
+) -> Result<String, StorageError> {
+    let code = random_hex(10)?;
+    storage.add_enrolment_code(device_id, &secret_hash(&code), now + ENROLMENT_CODE_SECONDS)?;
+    Ok(code)
+}
+
+/// Registers a sender and returns its API token (`hnn_` + 64 hex digits). Shown once; only its
+/// hash is kept.
+pub fn add_sender(storage: &dyn Storage, sender_id: &str) -> Result<String, StorageError> {
+    let token = format!("hnn_{}", random_hex(32)?);
+    storage.add_sender(sender_id, &secret_hash(&token))?;
+    Ok(token)
+}
+
+/// The receipt key, made on first use and kept in the database as PKCS#8.
+pub fn receipt_key(storage: &dyn Storage) -> Result<SoftwareSigner, StorageError> {
+    let bad = |detail: &str| StorageError::Database {
+        context: "reading the receipt key",
+        detail: detail.to_owned(),
+    };
+    if storage.meta("receipt_key")?.is_none() {
+        let mut secret = [0u8; 32];
+        let signer = loop {
+            random_fill(&mut secret).map_err(|e| bad(&e.to_string()))?;
+            if let Ok(signer) = SoftwareSigner::from_secret_bytes(&secret) {
+                break signer;
+            }
+        };
+        let pem = signer
+            .to_pkcs8_pem()
+            .map_err(|_| bad("the new key cannot be encoded"))?;
+        // Another instance may have stored one meanwhile: whichever is stored wins.
+        storage.put_meta("receipt_key", pem.as_bytes())?;
+    }
+    let stored = storage
+        .meta("receipt_key")?
+        .ok_or_else(|| bad("the key is missing"))?;
+    let text = std::str::from_utf8(&stored).map_err(|_| bad("the key is not PEM"))?;
+    SoftwareSigner::from_pkcs8_pem(text).map_err(|_| bad("the key is not a P-256 PKCS#8 key"))
+}

@@ -1,0 +1,272 @@
+//! The HTTP API (see `openapi.json`): health, the OpenAPI document, the receipt key, device
+//! enrolment, batch ingest, and the sender feed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::record::DeviceKey;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::ingest::{RecordResult, ingest};
+use crate::operator::secret_hash;
+use crate::{OPENAPI, Receiver, auth, now};
+
+type Shared = State<Arc<Receiver>>;
+
+/// Every route, as `(method, path)` in OpenAPI's notation: the agreement test compares this
+/// list with the document.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/health"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/receipt-key"),
+    ("post", "/v1/enrol"),
+    ("post", "/v1/batches"),
+    ("get", "/v1/feed"),
+];
+
+/// The receiver's routes.
+pub fn router(receiver: Arc<Receiver>) -> Router {
+    let limit = receiver.limits.max_body;
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/receipt-key", get(receipt_key))
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/batches", post(batches))
+        .route("/v1/feed", get(feed))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(receiver)
+}
+
+/// Serves `receiver` on `listener` until the future is dropped.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    receiver: Arc<Receiver>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(receiver).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn receipt_key(State(receiver): Shared) -> impl IntoResponse {
+    Json(serde_json::json!({
+        "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
+        "key_id": receiver.receipt_key().id_hex(),
+    }))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the body is not the JSON this endpoint takes (line {}, column {}, {:?})",
+                e.line(),
+                e.column(),
+                e.classify()
+            ),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolRequest {
+    device_id: String,
+    /// Base64 DER SubjectPublicKeyInfo (P-256).
+    public_key: String,
+    code: String,
+}
+
+async fn enrol(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    receiver
+        .limiter
+        .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let request: EnrolRequest = parse_json(&body)?;
+    if request.device_id.is_empty()
+        || request.device_id.len() > 256
+        || request.device_id.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_device_id",
+            "device_id must be 1-256 bytes without control characters",
+        ));
+    }
+    let key = BASE64
+        .decode(request.public_key.as_bytes())
+        .ok()
+        .and_then(|der| DeviceKey::from_spki_der(&der).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_public_key",
+                "public_key must be a base64 DER SubjectPublicKeyInfo of a P-256 key",
+            )
+        })?;
+    let storage = receiver.storage.clone();
+    let device_id = request.device_id.clone();
+    let spki = key.spki_der().to_vec();
+    let code_hash = secret_hash(request.code.trim());
+    let enrolled =
+        tokio::task::spawn_blocking(move || storage.enrol(&device_id, &code_hash, &spki, now()))
+            .await
+            .map_err(|_| internal())?;
+    match enrolled {
+        Ok(true) => Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({
+                "device_id": request.device_id,
+                "device_key_id": key.id_hex(),
+                "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
+            })),
+        )),
+        Ok(false) => {
+            receiver.limiter.failed(client.ip());
+            Err(ApiError::unauthorized(
+                "the enrolment code is not valid for this device (wrong, used or expired): ask the operator for a new one",
+            ))
+        }
+        Err(crate::StorageError::AlreadyEnrolled(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_enrolled",
+            "this device id is already enrolled",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn internal() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the receiver failed; retry later",
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    records: Vec<serde_json::Value>,
+}
+
+async fn batches(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    receiver
+        .limiter
+        .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let worker = receiver.clone();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<Vec<RecordResult>, ApiError> {
+        let (device_id, key) = auth::device(&worker, &headers, &body)?;
+        let request: BatchRequest = parse_json(&body)?;
+        if request.records.len() > worker.limits.max_batch {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!("at most {} records per batch", worker.limits.max_batch),
+            ));
+        }
+        let mut results = Vec::with_capacity(request.records.len());
+        for envelope in request.records {
+            results.push(ingest(&worker, &device_id, &key, envelope)?);
+        }
+        Ok(results)
+    })
+    .await
+    .map_err(|_| internal())?;
+    match outcome {
+        Ok(results) => Ok(Json(serde_json::json!({ "results": results }))),
+        Err(error) => {
+            if error.status == StatusCode::UNAUTHORIZED {
+                receiver.limiter.failed(client.ip());
+            }
+            Err(error)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn feed(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    receiver
+        .limiter
+        .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let sender = match auth::sender(&receiver, &headers) {
+        Ok(sender) => sender,
+        Err(error) => {
+            if error.status == StatusCode::UNAUTHORIZED {
+                receiver.limiter.failed(client.ip());
+            }
+            return Err(error);
+        }
+    };
+    let Query(query) = query.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            "after must be a cursor (integer) and limit 1-1000",
+        )
+    })?;
+    let after = query.after.unwrap_or(0);
+    let limit = query
+        .limit
+        .unwrap_or(100)
+        .clamp(1, receiver.limits.max_page);
+    let storage = receiver.storage.clone();
+    let rows = tokio::task::spawn_blocking(move || storage.feed(&sender, after, limit))
+        .await
+        .map_err(|_| internal())??;
+    let next = rows.last().map(|r| r.cursor).unwrap_or(after);
+    let entries: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            let parse = |text: &str| {
+                serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null)
+            };
+            serde_json::json!({
+                "cursor": row.cursor,
+                "record": parse(&row.envelope),
+                "device_key": BASE64.encode(&row.device_key_spki),
+                "receipt": parse(&row.receipt),
+                "verification": parse(&row.verification),
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "entries": entries, "next_after": next }),
+    ))
+}

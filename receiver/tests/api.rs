@@ -1,0 +1,424 @@
+//! The receiver over real HTTP on loopback with a real SQLite database: enrolment, sync from a
+//! device store with the core's client, idempotency, the sender feed and its isolation, bad
+//! requests refused without change, rate limiting, and the OpenAPI document against the routes.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::check::Level;
+use honnin_core::record::{AttributePolicy, DeviceKey, SignedRecord, SoftwareSigner};
+use honnin_core::store::Store;
+use honnin_core::sync::protocol::sign_batch;
+use honnin_core::sync::{Backoff, SyncClient, SyncConfig};
+use honnin_core::verify::record::{RecordExpectation, verify_record};
+use honnin_core::verify::{Clock, SystemClock, SystemRandom};
+use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
+use honnin_e2e::verifier_with_crl;
+use honnin_receiver::routes::{ROUTES, serve};
+use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
+
+struct Server {
+    base: String,
+    receiver: Arc<Receiver>,
+    _runtime: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage: Arc<dyn Storage> =
+        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
+    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    runtime.spawn(serve(listener, receiver.clone()));
+    Server {
+        base,
+        receiver,
+        _runtime: runtime,
+        dir,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// `(status, JSON body)`.
+fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, serde_json::Value) {
+    let mut request = agent().post(url).content_type("application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let mut response = request.send(body).expect("answer");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = agent().get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.call().expect("answer");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn enrol(server: &Server, signer: &SoftwareSigner) -> DeviceKey {
+    let code =
+        operator::issue_enrolment_code(server.receiver.storage.as_ref(), "handheld-01", now())
+            .expect("code");
+    let body = serde_json::json!({
+        "device_id": "handheld-01",
+        "public_key": BASE64.encode(signer.device_key().spki_der()),
+        "code": code,
+    });
+    let (status, answer) = post(
+        &format!("{}/v1/enrol", server.base),
+        &[],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "{answer}");
+    // The code is single-use.
+    let (status, _) = post(
+        &format!("{}/v1/enrol", server.base),
+        &[],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 401);
+    let der = BASE64
+        .decode(answer["receipt_key"].as_str().expect("key"))
+        .expect("base64");
+    DeviceKey::from_spki_der(&der).expect("receipt key")
+}
+
+/// A device store holding `n` records of genuine door checks (levels A, B, C in turn).
+fn device_store(dir: &std::path::Path, n: usize) -> Store {
+    let mut store = Store::create(&dir.join("device.db"), &store_keys()).expect("store");
+    let reports = [Level::A, Level::B, Level::C].map(genuine_report);
+    for i in 0..n {
+        store
+            .append(
+                draft_of(&reports[i % 3], AttributePolicy::ALL),
+                &device_signer(),
+            )
+            .expect("appends");
+    }
+    store
+}
+
+fn client(server: &Server, receipt_key: DeviceKey) -> SyncClient {
+    let mut config = SyncConfig::new(&server.base, "handheld-01");
+    config.batch_size = 4;
+    config.backoff = Backoff {
+        base: std::time::Duration::from_millis(10),
+        max: std::time::Duration::from_millis(50),
+    };
+    SyncClient::new(config, receipt_key)
+}
+
+/// A signed batch request for `records`, as the client makes it.
+fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let entries: Vec<serde_json::Value> = records.iter().map(|r| r.to_json_value()).collect();
+    let body = serde_json::json!({ "records": entries })
+        .to_string()
+        .into_bytes();
+    let signer = device_signer();
+    let mut nonce = [0u8; 16];
+    honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
+    let nonce = hex::encode(nonce);
+    let timestamp = SystemClock.now().0;
+    let signature = sign_batch(
+        &signer,
+        signer.device_key(),
+        "handheld-01",
+        timestamp,
+        &nonce,
+        &body,
+    )
+    .expect("signs");
+    (
+        vec![
+            ("x-honnin-device", "handheld-01".to_owned()),
+            ("x-honnin-timestamp", timestamp.to_string()),
+            ("x-honnin-nonce", nonce),
+            ("x-honnin-signature", signature),
+        ],
+        body,
+    )
+}
+
+#[test]
+fn records_sync_once_and_the_sender_re_verifies_them_from_its_feed() {
+    let server = start();
+    let receipt_key = enrol(&server, &device_signer());
+    let mut store = device_store(server.dir.path(), 10);
+    let report = client(&server, receipt_key.clone())
+        .sync(
+            &mut store,
+            &device_signer(),
+            &SystemClock,
+            &mut SystemRandom,
+        )
+        .expect("syncs");
+    assert_eq!(report.synced, 10);
+    assert_eq!(report.flagged, 0);
+    assert_eq!(store.info().expect("info").pending_sync, 0);
+    assert_eq!(server.receiver.storage.count_records().expect("count"), 10);
+
+    // Nothing left: a second sync sends nothing.
+    let again = client(&server, receipt_key)
+        .sync(
+            &mut store,
+            &device_signer(),
+            &SystemClock,
+            &mut SystemRandom,
+        )
+        .expect("syncs");
+    assert_eq!(again.requests, 0);
+
+    let token =
+        operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
+    let mut after = 0;
+    let mut seen = Vec::new();
+    loop {
+        let (status, page) = get(
+            &format!("{}/v1/feed?after={after}&limit=3", server.base),
+            Some(&token),
+        );
+        assert_eq!(status, 200, "{page}");
+        let entries = page["entries"].as_array().expect("entries").clone();
+        if entries.is_empty() {
+            break;
+        }
+        after = page["next_after"].as_i64().expect("cursor");
+        seen.extend(entries);
+    }
+    assert_eq!(seen.len(), 10);
+    let mut previous = None;
+    for entry in &seen {
+        assert_eq!(entry["verification"]["outcome"], "verified", "{entry}");
+        let record = SignedRecord::from_value(entry["record"].clone()).expect("record");
+        let key = DeviceKey::from_spki_der(
+            &BASE64
+                .decode(entry["device_key"].as_str().expect("key"))
+                .expect("base64"),
+        )
+        .expect("key");
+        let result = verify_record(
+            &record,
+            &verifier_with_crl(),
+            &RecordExpectation {
+                device_key: &key,
+                item_id: Some("JP-ITEM-0001"),
+                sender_id: Some("test-bank"),
+                previous,
+            },
+        );
+        assert!(result.is_verified(), "{result:#?}");
+        assert_eq!(
+            result.check("chain_link").map(|c| c.state),
+            Some(honnin_core::verify::CheckState::Passed)
+        );
+        previous = Some((record.body().seq(), record.hash()));
+    }
+}
+
+#[test]
+fn a_repeated_record_gets_the_same_receipt() {
+    let server = start();
+    enrol(&server, &device_signer());
+    let store = device_store(server.dir.path(), 2);
+    let records: Vec<SignedRecord> = store
+        .list(0, 10)
+        .expect("lists")
+        .into_iter()
+        .map(|row| row.record.expect("reads"))
+        .collect();
+    let url = format!("{}/v1/batches", server.base);
+    let (headers, body) = signed_batch(&records);
+    let (status, first) = post(&url, &headers, &body);
+    assert_eq!(status, 200, "{first}");
+    let (headers, body) = signed_batch(&records);
+    let (status, second) = post(&url, &headers, &body);
+    assert_eq!(status, 200, "{second}");
+    for i in 0..2 {
+        assert_eq!(first["results"][i]["status"], "accepted");
+        assert_eq!(second["results"][i]["status"], "duplicate");
+        assert_eq!(
+            first["results"][i]["receipt"],
+            second["results"][i]["receipt"]
+        );
+    }
+    assert_eq!(server.receiver.storage.count_records().expect("count"), 2);
+}
+
+#[test]
+fn a_sender_sees_only_its_own_records() {
+    let server = start();
+    let receipt_key = enrol(&server, &device_signer());
+    let mut store = device_store(server.dir.path(), 3);
+    client(&server, receipt_key)
+        .sync(
+            &mut store,
+            &device_signer(),
+            &SystemClock,
+            &mut SystemRandom,
+        )
+        .expect("syncs");
+    let storage = server.receiver.storage.as_ref();
+    let own = operator::add_sender(storage, "test-bank").expect("sender");
+    let other = operator::add_sender(storage, "other-bank").expect("sender");
+    let feed = |token: &str| get(&format!("{}/v1/feed", server.base), Some(token));
+    let (status, page) = feed(&own);
+    assert_eq!(status, 200);
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(3));
+    let (status, page) = feed(&other);
+    assert_eq!(status, 200);
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(0));
+    assert_eq!(page["next_after"], 0);
+    let (status, page) = feed("hnn_not-a-token");
+    assert_eq!(status, 401, "{page}");
+    let (status, _) = get(&format!("{}/v1/feed", server.base), None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_change_nothing() {
+    let server = start();
+    enrol(&server, &device_signer());
+    let store = device_store(server.dir.path(), 1);
+    let record = store
+        .list(0, 1)
+        .expect("lists")
+        .remove(0)
+        .record
+        .expect("reads");
+    let url = format!("{}/v1/batches", server.base);
+    let count = || server.receiver.storage.count_records().expect("count");
+
+    // Malformed JSON under a valid signature.
+    let (mut headers, _) = signed_batch(std::slice::from_ref(&record));
+    let garbage = b"{\"records\": [".to_vec();
+    let signer = device_signer();
+    let timestamp: i64 = headers[1].1.parse().expect("time");
+    headers[3].1 = sign_batch(
+        &signer,
+        signer.device_key(),
+        "handheld-01",
+        timestamp,
+        &headers[2].1,
+        &garbage,
+    )
+    .expect("signs");
+    let (status, answer) = post(&url, &headers, &garbage);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "malformed_json");
+
+    // A forged signature: another key signs.
+    let forger = SoftwareSigner::from_secret_bytes(&[0x66; 32]).expect("key");
+    let (mut headers, body) = signed_batch(std::slice::from_ref(&record));
+    headers[3].1 = sign_batch(
+        &forger,
+        forger.device_key(),
+        "handheld-01",
+        timestamp,
+        &headers[2].1,
+        &body,
+    )
+    .expect("signs");
+    let (status, answer) = post(&url, &headers, &body);
+    assert_eq!(status, 401, "{answer}");
+
+    // A replay of an accepted request.
+    let (headers, body) = signed_batch(std::slice::from_ref(&record));
+    assert_eq!(post(&url, &headers, &body).0, 200);
+    assert_eq!(count(), 1);
+    let (status, answer) = post(&url, &headers, &body);
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "replayed_request");
+
+    // An oversize body.
+    let huge = vec![b' '; 9 * 1024 * 1024];
+    let (headers, _) = signed_batch(std::slice::from_ref(&record));
+    let (status, _) = post(&url, &headers, &huge);
+    assert_eq!(status, 413);
+
+    // An unknown device.
+    let (mut headers, body) = signed_batch(std::slice::from_ref(&record));
+    headers[0].1 = "handheld-99".into();
+    assert_eq!(post(&url, &headers, &body).0, 401);
+    assert_eq!(count(), 1);
+}
+
+#[test]
+fn repeated_failed_authentication_is_rate_limited() {
+    let server = start();
+    let url = format!("{}/v1/feed", server.base);
+    let statuses: Vec<u16> = (0..12).map(|_| get(&url, Some("hnn_wrong")).0).collect();
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(statuses[10], 429);
+    // A valid token from the same address is refused too until the window passes.
+    let token =
+        operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
+    assert_eq!(get(&url, Some(&token)).0, 429);
+}
+
+#[test]
+fn the_openapi_document_and_the_routes_agree() {
+    let server = start();
+    let (status, document) = get(&format!("{}/v1/openapi.json", server.base), None);
+    assert_eq!(status, 200);
+    assert!(
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("item").keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    let mut served: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+    // Every route answers something other than 404/405 (so ROUTES is the router's list).
+    for (method, path) in &served {
+        let status = if method == "get" {
+            get(&format!("{}{path}", server.base), None).0
+        } else {
+            post(&format!("{}{path}", server.base), &[], b"{}").0
+        };
+        assert!(status != 404 && status != 405, "{method} {path}: {status}");
+    }
+    // Every $ref resolves.
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"#/").skip(1) {
+        let pointer = reference.split('"').next().expect("pointer");
+        assert!(
+            document.pointer(&format!("/{pointer}")).is_some(),
+            "unresolved $ref {pointer}"
+        );
+    }
+}
