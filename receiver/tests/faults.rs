@@ -1,0 +1,222 @@
+//! Sync through a hostile network on loopback: a proxy that drops connections, answers 503,
+//! stalls past the client's timeout and cuts answers short (after the receiver stored the
+//! batch). After recovery every record is at the receiver exactly once, every record on the
+//! device is marked synced, and none is lost.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::check::Level;
+use honnin_core::record::{AttributePolicy, DeviceKey};
+use honnin_core::store::Store;
+use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
+use honnin_core::verify::{SystemClock, SystemRandom};
+use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
+use honnin_e2e::verifier_with_crl;
+use honnin_receiver::routes::serve;
+use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Drop,
+    ServerError,
+    Stall,
+    Truncate,
+    Pass,
+}
+
+/// Reads one HTTP/1.1 message framed by Content-Length; `None` when the peer closed first.
+fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 65536];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while data.len() < end + 4 + length {
+                let n = stream.read(&mut buffer).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                data.extend_from_slice(&buffer[..n]);
+            }
+            return Some(data);
+        }
+        let n = stream.read(&mut buffer).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buffer[..n]);
+    }
+}
+
+/// A proxy in front of `upstream` that applies `schedule` to its connections in turn, then
+/// passes everything. One request per connection.
+fn proxy(upstream: String, schedule: Vec<Fault>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { continue };
+            let index = counter.fetch_add(1, Ordering::SeqCst);
+            let fault = schedule.get(index).copied().unwrap_or(Fault::Pass);
+            let upstream = upstream.clone();
+            std::thread::spawn(move || {
+                let Some(request) = read_message(&mut client) else {
+                    return;
+                };
+                match fault {
+                    Fault::Drop => {}
+                    Fault::ServerError => {
+                        let _ = client.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                    }
+                    Fault::Stall => std::thread::sleep(Duration::from_secs(3)),
+                    Fault::Truncate | Fault::Pass => {
+                        let Ok(mut server) = TcpStream::connect(&upstream) else {
+                            return;
+                        };
+                        if server.write_all(&request).is_err() {
+                            return;
+                        }
+                        let Some(response) = read_message(&mut server) else {
+                            return;
+                        };
+                        let cut = if fault == Fault::Truncate {
+                            response.len() * 2 / 3
+                        } else {
+                            response.len()
+                        };
+                        let _ = client.write_all(&response[..cut]);
+                    }
+                }
+            });
+        }
+    });
+    (address, connections)
+}
+
+#[test]
+fn every_record_arrives_exactly_once_through_a_faulty_network() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage: Arc<dyn Storage> =
+        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
+    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let upstream = listener.local_addr().expect("address").to_string();
+    runtime.spawn(serve(listener, receiver.clone()));
+
+    // Enrol directly (the enrolment endpoint is tested elsewhere).
+    let code = operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", now())
+        .expect("code");
+    let signer = device_signer();
+    let key = signer.device_key().spki_der().to_vec();
+    assert!(
+        receiver
+            .storage
+            .enrol("handheld-01", &operator::secret_hash(&code), &key, now())
+            .expect("enrols")
+    );
+
+    let mut store = Store::create(&dir.path().join("device.db"), &store_keys()).expect("store");
+    let reports = [Level::A, Level::B, Level::C].map(genuine_report);
+    for i in 0..25 {
+        store
+            .append(
+                draft_of(&reports[i % 3], AttributePolicy::default()),
+                &signer,
+            )
+            .expect("appends");
+    }
+
+    use Fault::*;
+    let schedule = vec![
+        Drop,
+        ServerError,
+        Stall,
+        Truncate,
+        Pass,
+        Truncate,
+        Drop,
+        Pass,
+        ServerError,
+        Truncate,
+        Truncate,
+        Pass,
+        Stall,
+        Pass,
+    ];
+    let (address, connections) = proxy(upstream, schedule);
+    let mut config = SyncConfig::new(&address, "handheld-01");
+    config.batch_size = 5;
+    config.max_attempts = 4;
+    config.timeout = Duration::from_secs(1);
+    config.backoff = Backoff {
+        base: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+    };
+    let receipt_key = DeviceKey::from_spki_der(
+        &BASE64
+            .decode(BASE64.encode(receiver.receipt_key().spki_der()))
+            .expect("base64"),
+    )
+    .expect("key");
+    let client = SyncClient::new(config, receipt_key);
+    // Offline is normal: a sync that gives up is simply called again later.
+    let mut rounds = 0;
+    let mut duplicates = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 20, "no progress after 20 rounds");
+        match client.sync(&mut store, &signer, &SystemClock, &mut SystemRandom) {
+            Ok(report) => {
+                duplicates += report.duplicates;
+                break;
+            }
+            Err(SyncError::Unreachable { .. }) => continue,
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    assert!(connections.load(Ordering::SeqCst) >= 14);
+    assert_eq!(store.info().expect("info").pending_sync, 0);
+    assert_eq!(receiver.storage.count_records().expect("count"), 25);
+    // Truncated answers came after the receiver stored the batch: their records came back
+    // as duplicates with the same receipt, and were marked synced then.
+    assert!(duplicates > 0);
+    let token = operator::add_sender(receiver.storage.as_ref(), "test-bank").expect("sender");
+    let hash = operator::secret_hash(&token);
+    assert_eq!(
+        receiver
+            .storage
+            .sender_by_token(&hash)
+            .expect("reads")
+            .as_deref(),
+        Some("test-bank")
+    );
+    let feed = receiver.storage.feed("test-bank", 0, 1000).expect("feed");
+    assert_eq!(feed.len(), 25);
+    let mut seqs: Vec<u64> = feed
+        .iter()
+        .map(|row| {
+            let value: serde_json::Value = serde_json::from_str(&row.envelope).expect("json");
+            value["body"]["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
+}
