@@ -71,6 +71,9 @@ pub struct CardSession<T> {
     selected_ef: Option<u16>,
     /// A PIN or 照合番号B was accepted in the selected application; a tag loss destroys it.
     unlocked: bool,
+    /// The PIN counter just read and the EF it belongs to, valid until the next exchange: the
+    /// guard before VERIFY reuses it instead of asking the card again.
+    fresh_pin_state: Option<(u16, PinState)>,
     max_tag_losses: u32,
 }
 
@@ -88,6 +91,7 @@ impl<T: CardTransport> CardSession<T> {
             selected_application: None,
             selected_ef: None,
             unlocked: false,
+            fresh_pin_state: None,
             max_tag_losses: DEFAULT_MAX_TAG_LOSSES,
         }
     }
@@ -152,6 +156,7 @@ impl<T: CardTransport> CardSession<T> {
 
     /// One exchange, counted; no retry.
     pub(crate) fn transmit(&mut self, command: &Command) -> Result<Response, CardError> {
+        self.fresh_pin_state = None;
         let bytes = command.to_bytes()?;
         self.counters.apdus += 1;
         self.counters.bytes_sent += bytes.len() as u64;
@@ -185,6 +190,9 @@ impl<T: CardTransport> CardSession<T> {
             loop {
                 attempts += 1;
                 if attempts > self.max_tag_losses {
+                    // What the card has selected is unknown now; select afresh next time.
+                    self.selected_application = None;
+                    self.selected_ef = None;
                     return Err(CardError::TagLostTooOften { attempts });
                 }
                 self.emit(ReadEvent::TagLost {
@@ -241,6 +249,10 @@ impl<T: CardTransport> CardSession<T> {
     }
 
     pub(crate) fn select_ef(&mut self, ef: u16) -> Result<(), CardError> {
+        // Selecting the EF that is already current changes nothing on the card; skip the APDU.
+        if self.selected_ef == Some(ef) {
+            return Ok(());
+        }
         let response = self.transmit_resumable(&select_ef_command(ef), 0)?;
         expect_ef_selected(&response, ef)?;
         self.selected_ef = Some(ef);
@@ -249,18 +261,27 @@ impl<T: CardTransport> CardSession<T> {
 
     /// Reads the tries left of the PIN in EF `pin_ef` without spending one (VERIFY, no data).
     pub(crate) fn pin_state(&mut self, pin_ef: u16) -> Result<PinState, CardError> {
+        if let Some((ef, state)) = self.fresh_pin_state
+            && ef == pin_ef
+        {
+            return Ok(state);
+        }
         self.select_ef(pin_ef)?;
         let command = Command::new(0x00, ins::VERIFY, 0x00, 0x80);
         let response = self.transmit_resumable(&command, 0)?;
-        match response.status().decode() {
-            CardStatus::WrongPin { tries_left } => Ok(PinState::TriesLeft(tries_left)),
-            CardStatus::PinLocked => Ok(PinState::Locked),
-            CardStatus::Success => Ok(PinState::AlreadyVerified),
-            _ => Err(CardError::refused(
-                "reading PIN tries left",
-                response.status(),
-            )),
-        }
+        let state = match response.status().decode() {
+            CardStatus::WrongPin { tries_left } => PinState::TriesLeft(tries_left),
+            CardStatus::PinLocked => PinState::Locked,
+            CardStatus::Success => PinState::AlreadyVerified,
+            _ => {
+                return Err(CardError::refused(
+                    "reading PIN tries left",
+                    response.status(),
+                ));
+            }
+        };
+        self.fresh_pin_state = Some((pin_ef, state));
+        Ok(state)
     }
 
     /// Sends a secret with VERIFY to the PIN in EF `pin_ef`. Never retried: a lost answer may
