@@ -160,6 +160,11 @@ impl ChainVerifier {
         }
     }
 
+    /// The key records must verify with.
+    pub fn device_key(&self) -> &DeviceKey {
+        &self.expect.device_key
+    }
+
     /// Records a problem found outside the record itself (e.g. by the store).
     pub fn problem(&mut self, position: u64, problem: Problem) {
         if self.report.problems.len() < MAX_LISTED_PROBLEMS {
@@ -173,6 +178,21 @@ impl ChainVerifier {
 
     /// The record at `position` (or why it could not be read). Positions must increase.
     pub fn push<E: std::fmt::Display>(&mut self, position: u64, record: Result<SignedRecord, E>) {
+        let signature = record
+            .as_ref()
+            .ok()
+            .map(|r| r.verify(&self.expect.device_key));
+        self.push_checked(position, record, signature);
+    }
+
+    /// [`ChainVerifier::push`] with the outcome of `record.verify(device_key)` computed by the
+    /// caller (e.g. on other threads); `None` lets the verifier compute it.
+    pub fn push_checked<E: std::fmt::Display>(
+        &mut self,
+        position: u64,
+        record: Result<SignedRecord, E>,
+        signature: Option<Result<(), RecordError>>,
+    ) {
         self.report.checked += 1;
         self.report.first.get_or_insert(position);
         self.report.last = Some(position);
@@ -221,7 +241,8 @@ impl ChainVerifier {
             );
             return;
         }
-        if let Err(error) = record.verify(&self.expect.device_key) {
+        let signature = signature.unwrap_or_else(|| record.verify(&self.expect.device_key));
+        if let Err(error) = signature {
             self.problem(position, Problem::Rejected(error));
             return;
         }

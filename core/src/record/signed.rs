@@ -8,6 +8,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::Deserialize as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -84,7 +85,7 @@ impl SignedRecord {
             _ => return Err(malformed("no device_signature")),
         };
         let canonical_body = to_canonical_bytes(&body_value)?;
-        let body: RecordBody = serde_json::from_value(body_value.clone())
+        let body = RecordBody::deserialize(&body_value)
             // serde's message may quote a value, which can be personal: say only what is wrong.
             .map_err(|_| malformed("the body does not have the fields of honnin.record.v1"))?;
         if body.format != FORMAT_V1 {

@@ -4,12 +4,12 @@
 
 use rusqlite::{Row, params};
 
-use super::crypt::Purpose;
+use super::crypt::{Purpose, Sealer};
 use super::error::StoreError;
 use super::{Store, meta, schema};
 use crate::record::{
-    ChainExpectation, ChainProblem, ChainReport, ChainVerifier, Problem, RecordError, SignedRecord,
-    hex_lower,
+    ChainExpectation, ChainProblem, ChainReport, ChainVerifier, DeviceKey, Problem, RecordError,
+    SignedRecord, hex_lower,
 };
 use crate::verify::UnixTime;
 
@@ -48,21 +48,94 @@ pub struct StoreInfo {
 
 const COLUMNS: &str = "seq, record_id, recorded_at, synced_at, sealed";
 
+/// Rows read and checked together in [`Store::verify_chain`].
+const VERIFY_BATCH: usize = 1024;
+
+/// A row as stored, not yet opened.
+struct RawRow {
+    position: u64,
+    record_id: String,
+    recorded_at: UnixTime,
+    synced_at: Option<UnixTime>,
+    sealed: Vec<u8>,
+}
+
+fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
+    let seq: i64 = row.get(0)?;
+    Ok(RawRow {
+        position: u64::try_from(seq).unwrap_or(0),
+        record_id: row.get(1)?,
+        recorded_at: UnixTime(row.get(2)?),
+        synced_at: row.get::<_, Option<i64>>(3)?.map(UnixTime),
+        sealed: row.get(4)?,
+    })
+}
+
+fn open_row(sealer: &Sealer, raw: RawRow) -> StoredRecord {
+    let record = match sealer.open(Purpose::Record, &raw.sealed) {
+        Err(_) => Err(RowError::DoesNotOpen),
+        Ok(plain) => SignedRecord::parse(&plain).map_err(RowError::Record),
+    };
+    StoredRecord {
+        position: raw.position,
+        record_id: raw.record_id,
+        recorded_at: raw.recorded_at,
+        synced_at: raw.synced_at,
+        record,
+    }
+}
+
+type Checked = (StoredRecord, Option<Result<(), RecordError>>);
+
+/// Opens each row and verifies its signature with `key`, on `workers` threads, in order.
+fn open_and_verify(
+    sealer: &Sealer,
+    key: &DeviceKey,
+    batch: Vec<RawRow>,
+    workers: usize,
+) -> Result<Vec<Checked>, StoreError> {
+    let check = |raw: RawRow| -> Checked {
+        let row = open_row(sealer, raw);
+        let signature = row.record.as_ref().ok().map(|r| r.verify(key));
+        (row, signature)
+    };
+    if workers <= 1 || batch.len() < 2 * workers {
+        return Ok(batch.into_iter().map(check).collect());
+    }
+    let per_worker = batch.len().div_ceil(workers);
+    let mut chunks: Vec<Vec<RawRow>> = Vec::with_capacity(workers);
+    let mut rest = batch.into_iter();
+    loop {
+        let chunk: Vec<RawRow> = rest.by_ref().take(per_worker).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(check).collect::<Vec<_>>()))
+            .collect();
+        let mut checked = Vec::new();
+        for handle in handles {
+            // A worker can only fail by panicking: stop rather than leave its rows out.
+            checked.extend(handle.join().map_err(|_| StoreError::Sqlite {
+                context: "verifying the chain",
+                detail: "a verification thread stopped".into(),
+            })?);
+        }
+        Ok(checked)
+    })
+}
+
+fn verifier_key(verifier: &ChainVerifier) -> DeviceKey {
+    verifier.device_key().clone()
+}
+
 impl Store {
     pub(crate) fn row(&self, row: &Row<'_>) -> rusqlite::Result<StoredRecord> {
-        let seq: i64 = row.get(0)?;
-        let sealed: Vec<u8> = row.get(4)?;
-        let record = match self.sealer.open(Purpose::Record, &sealed) {
-            Err(_) => Err(RowError::DoesNotOpen),
-            Ok(plain) => SignedRecord::parse(&plain).map_err(RowError::Record),
-        };
-        Ok(StoredRecord {
-            position: u64::try_from(seq).unwrap_or(0),
-            record_id: row.get(1)?,
-            recorded_at: UnixTime(row.get(2)?),
-            synced_at: row.get::<_, Option<i64>>(3)?.map(UnixTime),
-            record,
-        })
+        Ok(open_row(&self.sealer, raw_row(row)?))
     }
 
     /// Up to `limit` rows from position `from` on, in chain order.
@@ -156,28 +229,45 @@ impl Store {
             .conn
             .prepare(&format!("SELECT {COLUMNS} FROM records ORDER BY seq"))
             .map_err(err)?;
-        let rows = statement.query_map([], |row| self.row(row)).map_err(err)?;
-        for row in rows {
-            let row = row.map_err(err)?;
-            if let Ok(record) = &row.record {
-                if record.body().record_id() != row.record_id {
-                    verifier.problem(
-                        row.position,
-                        Problem::IndexMismatch {
-                            column: "record_id",
-                        },
-                    );
-                }
-                if record.body().time() != row.recorded_at {
-                    verifier.problem(
-                        row.position,
-                        Problem::IndexMismatch {
-                            column: "recorded_at",
-                        },
-                    );
+        let mut rows = statement.query([]).map_err(err)?;
+        let key = verifier_key(&verifier);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 8);
+        loop {
+            let mut batch = Vec::with_capacity(VERIFY_BATCH);
+            while batch.len() < VERIFY_BATCH {
+                match rows.next().map_err(err)? {
+                    Some(row) => batch.push(raw_row(row).map_err(err)?),
+                    None => break,
                 }
             }
-            verifier.push(row.position, row.record);
+            if batch.is_empty() {
+                break;
+            }
+            // Decrypting, parsing and checking signatures is the work; it needs no order, so it
+            // runs on every core. The chain itself is then followed in order.
+            for (row, signature) in open_and_verify(&self.sealer, &key, batch, workers)? {
+                if let Ok(record) = &row.record {
+                    if record.body().record_id() != row.record_id {
+                        verifier.problem(
+                            row.position,
+                            Problem::IndexMismatch {
+                                column: "record_id",
+                            },
+                        );
+                    }
+                    if record.body().time() != row.recorded_at {
+                        verifier.problem(
+                            row.position,
+                            Problem::IndexMismatch {
+                                column: "recorded_at",
+                            },
+                        );
+                    }
+                }
+                verifier.push_checked(row.position, row.record, signature);
+            }
         }
         Ok(verifier.finish())
     }

@@ -1,0 +1,273 @@
+//! What keeping proof records costs: a durable insert of a signed, encrypted record against a
+//! plain SQLite insert of the same record's bytes with the same durability settings (WAL,
+//! `synchronous=FULL`, one transaction per record), printed as a ratio; and the time to open and
+//! to verify the chain of a store of 100,000 records.
+//!
+//! ```sh
+//! cargo run --release -p honnin-bench --bin store-costs            # 1,000 inserts, 100,000 records
+//! cargo run --release -p honnin-bench --bin store-costs -- --quick # CI: 50 inserts, 2,000 records
+//! ```
+//! `--dir <path>` puts the files on another file system (default: the system temp dir). Both
+//! inserts fsync; their absolute times are the disk's, the ratio is what honnin adds.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use honnin_bench::fixtures::{CountingRandom, Secrets, clock, request, verifier};
+use honnin_core::check::DoorCheckReport;
+use honnin_core::reader::CardSession;
+use honnin_core::record::{
+    AttributePolicy, ChainLink, RecordContext, RecordDraft, SignedRecord, SoftwareSigner,
+};
+use honnin_core::store::{StaticKeyProvider, Store};
+use honnin_core::verify::{Clock, SystemRandom};
+use honnin_simcard::Profile;
+
+const USAGE: &str = "usage: store-costs [--quick] [--inserts N] [--records N] [--dir PATH]";
+
+struct Plan {
+    inserts: usize,
+    records: usize,
+    dir: PathBuf,
+}
+
+fn main() {
+    let mut plan = Plan {
+        inserts: 1000,
+        records: 100_000,
+        dir: std::env::temp_dir(),
+    };
+    if matches!(std::env::var("HONNIN_BENCH_QUICK"), Ok(v) if !v.is_empty() && v != "0") {
+        plan.inserts = 50;
+        plan.records = 2000;
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |what: &str| -> usize {
+            args.next()
+                .and_then(|n| n.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| fail(&format!("{what} takes a positive number")))
+        };
+        match arg.as_str() {
+            "--quick" => {
+                plan.inserts = 50;
+                plan.records = 2000;
+            }
+            "--inserts" => plan.inserts = number("--inserts"),
+            "--records" => plan.records = number("--records"),
+            "--dir" => {
+                plan.dir = args
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| fail("--dir takes a path"))
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => fail(&format!("unknown argument {other:?}")),
+        }
+    }
+    let work = plan
+        .dir
+        .join(format!("honnin-store-costs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap_or_else(|e| fail(&format!("{}: {e}", work.display())));
+    let result = run(&plan, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    if let Err(message) = result {
+        fail(&message);
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("store-costs: {message}\n{USAGE}");
+    std::process::exit(64)
+}
+
+/// A genuine level-B check of the software card: the record every figure is about.
+fn level_b_report() -> DoorCheckReport {
+    let card = Profile::Genuine.build().expect("the genuine card builds");
+    let secrets = Secrets::of(&card);
+    let mut session = CardSession::new(card);
+    verifier().check_level_b(
+        &mut session,
+        &request(),
+        &secrets.auth_pin,
+        &clock(),
+        &mut CountingRandom(0),
+    )
+}
+
+fn draft(report: &DoorCheckReport) -> RecordDraft {
+    let context = RecordContext {
+        courier_id: "bench-courier".into(),
+        time: clock().now(),
+        policy: AttributePolicy::ALL,
+    };
+    RecordDraft::from_check(report, &request(), &context).expect("the report makes a record")
+}
+
+fn stats(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort_unstable();
+    let median = samples[samples.len() / 2].as_secs_f64() * 1e3;
+    let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64;
+    (median, mean * 1e3)
+}
+
+fn run(plan: &Plan, work: &Path) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let report = level_b_report();
+    let signer = SoftwareSigner::generate(&mut SystemRandom);
+    let keys = StaticKeyProvider::new([0x5A; 32]);
+
+    // The same record as bytes, for the plain insert and for the record size.
+    let sample = SignedRecord::sign(
+        draft(&report),
+        &[0; 16],
+        ChainLink::GENESIS,
+        &signer,
+        signer.device_key(),
+    )
+    .map_err(|e| err(&e))?;
+    let envelope = sample.to_envelope_bytes();
+    println!("# honnin record store costs\n");
+    println!(
+        "Record: a genuine level-B check with every attribute, {} bytes canonical ({} certificates).",
+        envelope.len(),
+        sample.body().certificates().len()
+    );
+    println!("Durability: WAL, synchronous=FULL, one transaction per record (both sides).\n");
+
+    // Plain SQLite: the envelope bytes into a table, same pragmas, one transaction each.
+    let plain_path = work.join("plain.db");
+    let plain = rusqlite::Connection::open(&plain_path).map_err(|e| err(&e))?;
+    plain
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;
+             CREATE TABLE records (seq INTEGER PRIMARY KEY, record_id TEXT NOT NULL UNIQUE,
+                                   recorded_at INTEGER NOT NULL, body BLOB NOT NULL);",
+        )
+        .map_err(|e| err(&e))?;
+    // honnin: sign, seal, insert, move the head, commit.
+    let store_path = work.join("records.db");
+    let mut store = Store::create(&store_path, &keys).map_err(|e| err(&e))?;
+    // The first append binds the device to the store; it is not typical.
+    store.append(draft(&report), &signer).map_err(|e| err(&e))?;
+    let mut plain_samples = Vec::with_capacity(plan.inserts);
+    let mut store_samples = Vec::with_capacity(plan.inserts);
+    let mut sign_samples = Vec::with_capacity(plan.inserts);
+    // Interleaved, each going first every other time, so both see the same disk and load.
+    for i in 0..plan.inserts {
+        let mut insert_plain = || -> Result<(), String> {
+            let started = Instant::now();
+            plain
+                .execute(
+                    "INSERT INTO records (seq, record_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![i as i64 + 1, format!("{i:032x}"), 0i64, envelope],
+                )
+                .map_err(|e| err(&e))?;
+            plain_samples.push(started.elapsed());
+            Ok(())
+        };
+        if i % 2 == 0 {
+            insert_plain()?;
+        }
+        let draft = draft(&report);
+        let sign_started = Instant::now();
+        let _ = SignedRecord::sign(
+            draft.clone(),
+            &[1; 16],
+            ChainLink::GENESIS,
+            &signer,
+            signer.device_key(),
+        );
+        sign_samples.push(sign_started.elapsed());
+        let started = Instant::now();
+        store.append(draft, &signer).map_err(|e| err(&e))?;
+        store_samples.push(started.elapsed());
+        if i % 2 == 1 {
+            insert_plain()?;
+        }
+    }
+    drop(plain);
+    drop(store);
+    let (plain_median, plain_mean) = stats(&mut plain_samples);
+    let (store_median, store_mean) = stats(&mut store_samples);
+    let (sign_median, _) = stats(&mut sign_samples);
+    println!(
+        "| durable insert ({} runs) | median ms | mean ms |",
+        plan.inserts
+    );
+    println!("|---|---:|---:|");
+    println!("| plain SQLite insert of the record bytes | {plain_median:.3} | {plain_mean:.3} |");
+    println!(
+        "| honnin: signed (P-256), sealed (XChaCha20-Poly1305), chained | {store_median:.3} | {store_mean:.3} |"
+    );
+    println!("| of which canonical encoding + device signature | {sign_median:.3} | |");
+    println!(
+        "\nRatio honnin / plain: {:.2} (median), {:.2} (mean)\n",
+        store_median / plain_median,
+        store_mean / plain_mean
+    );
+
+    // A store of plan.records records, filled in batches (one transaction per 1,000).
+    let big_path = work.join("big.db");
+    let mut big = Store::create(&big_path, &keys).map_err(|e| err(&e))?;
+    let fill_started = Instant::now();
+    let mut left = plan.records;
+    while left > 0 {
+        let batch = left.min(1000);
+        let drafts: Vec<RecordDraft> = (0..batch).map(|_| draft(&report)).collect();
+        big.append_all(drafts, &signer).map_err(|e| err(&e))?;
+        left -= batch;
+    }
+    drop(big);
+    let fill = fill_started.elapsed();
+    let size: u64 = ["big.db", "big.db-wal"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(work.join(name)).ok())
+        .map(|m| m.len())
+        .sum();
+
+    let open_started = Instant::now();
+    let big = Store::open(&big_path, &keys).map_err(|e| err(&e))?;
+    let open = open_started.elapsed();
+    let quick_started = Instant::now();
+    big.quick_check().map_err(|e| err(&e))?;
+    let quick_check = quick_started.elapsed();
+    let verify_started = Instant::now();
+    let chain = big.verify_chain().map_err(|e| err(&e))?;
+    let verify = verify_started.elapsed();
+    if !chain.is_intact() || chain.verified != plan.records as u64 {
+        return Err(format!("the benchmark store does not verify: {chain:?}"));
+    }
+    println!(
+        "| store of {} records ({:.0} MB) | seconds |",
+        plan.records,
+        size as f64 / 1e6
+    );
+    println!("|---|---:|");
+    println!(
+        "| fill (batches of 1,000 per transaction) | {:.2} |",
+        fill.as_secs_f64()
+    );
+    println!(
+        "| open (key check, schema, acknowledged head present) | {:.4} |",
+        open.as_secs_f64()
+    );
+    println!(
+        "| SQLite quick_check alone | {:.2} |",
+        quick_check.as_secs_f64()
+    );
+    println!(
+        "| verify-chain (quick_check + decrypt, parse, verify signature and link of every record) | {:.2} |",
+        verify.as_secs_f64()
+    );
+    println!(
+        "\nverify-chain: {:.1} µs per record",
+        verify.as_secs_f64() * 1e6 / plan.records as f64
+    );
+    Ok(())
+}
