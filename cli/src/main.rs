@@ -54,6 +54,15 @@ enum Command {
     /// signature, certificate chain, challenge bound to the item, card signature. Exit code 0
     /// verified, 1 a check failed, 64+ usage or input errors.
     VerifyRecord(commands::verify_record::VerifyRecordArgs),
+    /// Register this device's key with a receiver (the operator's one-time code).
+    Enrol(commands::sync::DeviceArgs),
+    /// Send every record not yet acknowledged to the receiver.
+    Sync {
+        #[command(flatten)]
+        device: commands::sync::DeviceArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the software card's profiles (for --reader sim:<profile>).
     Profiles,
 }
@@ -70,6 +79,8 @@ fn main() -> ExitCode {
         Command::Counter(args) => commands::counter::run(&args),
         Command::VerifyRecord(args) => commands::verify_record::run(&args),
         Command::Records(command) => commands::records::run(&command),
+        Command::Enrol(args) => commands::sync::enrol(&args),
+        Command::Sync { device, json } => commands::sync::sync(&device, json),
         Command::Profiles => {
             for profile in honnin_simcard::Profile::all() {
                 println!("{}", profile.name());

@@ -2,4 +2,5 @@ pub mod check;
 pub mod counter;
 pub mod read;
 pub mod records;
+pub mod sync;
 pub mod verify_record;

@@ -316,3 +316,56 @@ fn error_message(body: &[u8]) -> String {
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "no error message".into())
 }
+
+impl SyncClient {
+    /// Enrols this device's key with the receiver, using the one-time code its operator issued,
+    /// and returns the receiver's receipt key (to keep for [`SyncClient::new`]).
+    pub fn enrol(
+        config: &SyncConfig,
+        code: &str,
+        signer: &dyn DeviceSigner,
+    ) -> Result<DeviceKey, SyncError> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD as BASE64;
+        let spki = signer.public_key_der().map_err(RecordError::from)?;
+        let body = serde_json::json!({
+            "device_id": config.device_id,
+            "public_key": BASE64.encode(&spki),
+            "code": code.trim(),
+        });
+        // The agent (timeouts, TLS roots) is the one sync uses; the receipt key is not needed yet.
+        let placeholder = DeviceKey::from_spki_der(&spki)?;
+        let client = SyncClient::new(config.clone(), placeholder);
+        let url = format!("{}/v1/enrol", config.base_url);
+        let mut response = client
+            .agent
+            .post(&url)
+            .content_type("application/json")
+            .send(body.to_string().as_bytes())
+            .map_err(|e| SyncError::Unreachable {
+                attempts: 1,
+                last: e.to_string(),
+            })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_string()
+            .map_err(|e| SyncError::Protocol(format!("enrolment answer unreadable: {e}")))?;
+        if status != 201 {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            return Err(SyncError::Refused { status, message });
+        }
+        let answer: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| SyncError::Protocol(format!("enrolment answer is not JSON: {e}")))?;
+        let key = answer["receipt_key"]
+            .as_str()
+            .and_then(|b64| BASE64.decode(b64).ok())
+            .ok_or_else(|| SyncError::Protocol("enrolment answer has no receipt_key".into()))?;
+        Ok(DeviceKey::from_spki_der(&key)?)
+    }
+}
