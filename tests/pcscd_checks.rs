@@ -3,13 +3,11 @@
 //! must be those of the same check in-process.
 
 use honnin_core::card::MatchingNumberB;
-use honnin_core::check::{DoorCheckReport, FaceDecision, Level};
+use honnin_core::check::{DoorCheckReport, Level};
 use honnin_core::reader::CardSession;
 use honnin_core::transport::CardTransport;
+use honnin_e2e::run_level;
 use honnin_e2e::virtual_reader::virtual_reader;
-use honnin_e2e::{
-    CountingRandom, addressee, auth_pin, clock, request, signing_password, verifier_with_crl,
-};
 use honnin_pcsc::{ConnectOptions, Pcsc};
 use honnin_simcard::Profile;
 
@@ -18,34 +16,7 @@ fn check<T: CardTransport>(
     level: Level,
     number: &MatchingNumberB,
 ) -> DoorCheckReport {
-    let mut session = CardSession::new(transport);
-    let verifier = verifier_with_crl();
-    let request = request(Some(addressee()));
-    match level {
-        Level::A => verifier
-            .check_level_a(
-                &mut session,
-                &request,
-                number,
-                &clock(),
-                &mut CountingRandom(0),
-            )
-            .confirm(FaceDecision::Confirmed),
-        Level::B => verifier.check_level_b(
-            &mut session,
-            &request,
-            &auth_pin(),
-            &clock(),
-            &mut CountingRandom(0),
-        ),
-        Level::C => verifier.check_level_c(
-            &mut session,
-            &request,
-            &signing_password(),
-            &clock(),
-            &mut CountingRandom(0),
-        ),
-    }
+    run_level(&mut CardSession::new(transport), level, number)
 }
 
 /// (verdict, [(check, state, reason)]) for comparing two reports.

@@ -6,14 +6,12 @@
 
 use std::path::PathBuf;
 
-use honnin_core::check::{DoorCheckReport, FaceDecision, Level};
+use honnin_core::check::{DoorCheckReport, Level};
 use honnin_core::reader::CardSession;
 use honnin_core::transport::{
     CardTransport, ReplayTransport, Trace, TracingTransport, TransportCapabilities,
 };
-use honnin_e2e::{
-    CountingRandom, addressee, auth_pin, clock, matching_number_b, request, verifier_with_crl,
-};
+use honnin_e2e::{matching_number_b, run_level};
 use honnin_simcard::{LinkConfig, Profile};
 
 fn trace_path(name: &str) -> PathBuf {
@@ -24,33 +22,7 @@ fn trace_path(name: &str) -> PathBuf {
 
 fn run_check<T: CardTransport>(level: Level, transport: T) -> (DoorCheckReport, T) {
     let mut session = CardSession::new(transport);
-    let verifier = verifier_with_crl();
-    let request = request(Some(addressee()));
-    let report = match level {
-        Level::A => verifier
-            .check_level_a(
-                &mut session,
-                &request,
-                &matching_number_b(),
-                &clock(),
-                &mut CountingRandom(0),
-            )
-            .confirm(FaceDecision::Confirmed),
-        Level::B => verifier.check_level_b(
-            &mut session,
-            &request,
-            &auth_pin(),
-            &clock(),
-            &mut CountingRandom(0),
-        ),
-        Level::C => verifier.check_level_c(
-            &mut session,
-            &request,
-            &honnin_e2e::signing_password(),
-            &clock(),
-            &mut CountingRandom(0),
-        ),
-    };
+    let report = run_level(&mut session, level, &matching_number_b());
     (report, session.into_transport())
 }
 

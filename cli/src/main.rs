@@ -6,6 +6,7 @@ mod face_art;
 mod output;
 mod reader_spec;
 mod secrets;
+mod trust;
 
 use std::process::ExitCode;
 

@@ -83,3 +83,34 @@ pub fn request(addressee: Option<Addressee>) -> CheckRequest {
         addressee,
     }
 }
+
+/// Runs the door check of `level` on any transport with the test secrets, clock and random
+/// source; level A with the courier's confirmation.
+pub fn run_level<T: honnin_core::transport::CardTransport>(
+    session: &mut honnin_core::reader::CardSession<T>,
+    level: honnin_core::check::Level,
+    number: &MatchingNumberB,
+) -> honnin_core::check::DoorCheckReport {
+    use honnin_core::check::{FaceDecision, Level};
+    let verifier = verifier_with_crl();
+    let request = request(Some(addressee()));
+    match level {
+        Level::A => verifier
+            .check_level_a(session, &request, number, &clock(), &mut CountingRandom(0))
+            .confirm(FaceDecision::Confirmed),
+        Level::B => verifier.check_level_b(
+            session,
+            &request,
+            &auth_pin(),
+            &clock(),
+            &mut CountingRandom(0),
+        ),
+        Level::C => verifier.check_level_c(
+            session,
+            &request,
+            &signing_password(),
+            &clock(),
+            &mut CountingRandom(0),
+        ),
+    }
+}

@@ -7,7 +7,6 @@ use honnin_core::card::{AuthPin, CalendarDate, MatchingNumberB, SigningPassword}
 use honnin_core::check::{CheckRequest, DoorCheckReport, FaceDecision, Level, Verdict, Verifier};
 use honnin_core::reader::{CardSession, ReadEvent};
 use honnin_core::verify::addressee::Addressee;
-use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use honnin_core::verify::{Clock, FixedClock, SystemClock, SystemRandom, UnixTime};
 use honnin_simcard::Profile;
 
@@ -95,19 +94,7 @@ pub fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
             ));
         }
     };
-    let anchors = TrustAnchors::load_dir(&directory).map_err(|e| {
-        CliError::Environment(format!("trust anchors in {}: {e}", directory.display()))
-    })?;
-    let mut lists = Vec::new();
-    for path in &args.crl {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?;
-        lists.push(
-            RevocationList::from_der(&bytes)
-                .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?,
-        );
-    }
-    Ok(Verifier::new(anchors).with_revocation_lists(lists))
+    crate::trust::load_verifier(&directory, &args.crl)
 }
 
 fn clock(args: &CheckArgs) -> Result<Box<dyn Clock>, CliError> {

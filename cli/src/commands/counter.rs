@@ -9,7 +9,7 @@ use honnin_core::verify::addressee::Addressee;
 use honnin_core::verify::{CheckId, CheckState, Reason, SystemClock};
 use honnin_pcsc::Pcsc;
 
-use super::check::{CheckArgs, HowToAsk, load_verifier, perform, print_output, read_secret};
+use super::check::{HowToAsk, perform, print_output, read_secret};
 use crate::error::CliError;
 use crate::output::CheckOutput;
 use crate::reader_spec::{Reader, ReaderSpec};
@@ -58,24 +58,7 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
             "honnin counter needs a PC/SC reader: --reader pcsc[:<name>]".into(),
         ));
     };
-    let verifier = load_verifier(&CheckArgs {
-        reader: args.reader.clone(),
-        extended: args.extended,
-        level: args.level,
-        item: String::new(),
-        sender: args.sender.clone(),
-        device: args.device.clone(),
-        addressee: None,
-        addressee_address: None,
-        addressee_birth_date: None,
-        trust_anchors: Some(args.trust_anchors.clone()),
-        crl: args.crl.clone(),
-        stdin: args.stdin,
-        face_confirmed: false,
-        check_time: None,
-        json: args.json,
-        record: Default::default(),
-    })?;
+    let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
     let source = if args.stdin {
         SecretSource::Stdin
     } else {

@@ -13,11 +13,9 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use honnin_core::check::Verifier;
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::verify::CheckState;
 use honnin_core::verify::record::{RecordExpectation, RecordVerification, verify_record};
-use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 
 use crate::error::CliError;
 
@@ -69,7 +67,7 @@ pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
-    let verifier = load_verifier(args)?;
+    let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
     let result = verify_record(
         &record,
         &verifier,
@@ -179,21 +177,4 @@ pub fn parse_device_key(bytes: &[u8]) -> Result<DeviceKey, String> {
             .map_err(|_| "not a PEM, DER or base64 public key".to_string())?
     };
     DeviceKey::from_spki_der(&der).map_err(|e| e.to_string())
-}
-
-fn load_verifier(args: &VerifyRecordArgs) -> Result<Verifier, CliError> {
-    let directory = &args.trust_anchors;
-    let anchors = TrustAnchors::load_dir(directory).map_err(|e| {
-        CliError::Environment(format!("trust anchors in {}: {e}", directory.display()))
-    })?;
-    let mut lists = Vec::new();
-    for path in &args.crl {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?;
-        lists.push(
-            RevocationList::from_der(&bytes)
-                .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?,
-        );
-    }
-    Ok(Verifier::new(anchors).with_revocation_lists(lists))
 }
