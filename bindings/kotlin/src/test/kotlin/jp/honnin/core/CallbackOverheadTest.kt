@@ -38,7 +38,7 @@ class CallbackOverheadTest {
 
     @Test
     fun `callback APDU round trip overhead`() {
-        val n = 20_000
+        val n = 10_000
         val lines = mutableListOf<String>()
         val token = CancellationToken()
         lines += measure("Kotlin→Rust call, no callback (CancellationToken.isCancelled)", n) {
