@@ -6,6 +6,7 @@ pub mod apdu;
 pub mod card;
 pub mod check;
 pub mod image;
+pub mod manifest;
 pub mod reader;
 pub mod record;
 pub mod store;

@@ -101,6 +101,7 @@ pub enum Purpose {
     Start,
     Record,
     Export,
+    Manifest,
 }
 
 impl Purpose {
@@ -112,6 +113,7 @@ impl Purpose {
             Purpose::Start => b"start",
             Purpose::Record => b"record",
             Purpose::Export => b"export",
+            Purpose::Manifest => b"manifest",
         }
     }
 }

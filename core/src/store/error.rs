@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::crypt::KeyError;
+use crate::manifest::ManifestError;
 use crate::record::{RecordError, SignerError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,8 @@ pub enum StoreError {
     Signer(#[from] SignerError),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
     /// The store belongs to another device, or the device key changed.
     #[error(
         "this record store belongs to device {store_device:?} with key {store_key}; the record comes from device {given_device:?} with key {given_key}. Use that device's store, or a new store for this device"

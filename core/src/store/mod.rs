@@ -15,12 +15,15 @@
 //!   the chain verifiable (the purged prefix leaves its last hash as the chain's start), and an
 //!   export of a day's records, sealed or, when asked explicitly, in clear.
 //!
+//! - The item manifest: the last one downloaded, sealed like the records ([`Store::save_manifest`]).
+//!
 //! A store belongs to one device: the first record binds the device id and key, and a record
 //! from another device or key is refused ([`StoreError::ForeignDevice`]).
 
 pub mod crypt;
 mod error;
 mod export;
+mod manifest;
 mod meta;
 mod open;
 mod read;

@@ -339,3 +339,73 @@ fn sealed_records_hide_their_length_to_the_padding() {
         assert_eq!(plain % write::PAD_TO, 0);
     }
 }
+
+#[test]
+fn the_manifest_is_kept_sealed_and_verified_again_when_read() {
+    use crate::manifest::{MANIFEST_FORMAT, ManifestBody, ManifestItem, SignedManifest};
+    let receiver = SoftwareSigner::from_secret_bytes(&[0x33; 32]).expect("valid scalar");
+    let body = ManifestBody {
+        format: MANIFEST_FORMAT.into(),
+        device_id: "handheld-01".into(),
+        issued_at: T0,
+        expires_at: T0 + DAY,
+        items: vec![ManifestItem {
+            item_id: "JP-ITEM-0001".into(),
+            sender_id: "test-bank".into(),
+            addressee_name: "試験 花子".into(),
+            addressee_address: None,
+            min_level: "B".into(),
+            attributes: vec!["name".into()],
+        }],
+    };
+    let manifest = SignedManifest::sign(body, &receiver, receiver.device_key()).expect("signs");
+    let fixture = fixture();
+    let mut store =
+        Store::create_with(&fixture.path, &keys(), Box::new(Counter(1))).expect("creates");
+    let key = receiver.device_key();
+    assert!(
+        store
+            .manifest(key, "handheld-01", UnixTime(T0))
+            .expect("reads")
+            .is_none()
+    );
+
+    // A manifest for another device is refused and nothing is stored.
+    assert!(matches!(
+        store.save_manifest(&manifest, key, "handheld-02", UnixTime(T0)),
+        Err(StoreError::Manifest(_))
+    ));
+    assert!(
+        store
+            .manifest(key, "handheld-01", UnixTime(T0))
+            .expect("reads")
+            .is_none()
+    );
+
+    store
+        .save_manifest(&manifest, key, "handheld-01", UnixTime(T0))
+        .expect("saves");
+    drop(store);
+    let store = Store::open(&fixture.path, &keys()).expect("opens");
+    let verified = store
+        .manifest(key, "handheld-01", UnixTime(T0 + 60))
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(
+        verified.item("JP-ITEM-0001").map(|i| i.min_level),
+        Some(Level::B)
+    );
+    // The addressee's name is not readable in the file.
+    let bytes = std::fs::read(&fixture.path).expect("file");
+    let wal = std::fs::read(fixture.path.with_extension("db-wal")).unwrap_or_default();
+    let name = "試験 花子".as_bytes();
+    assert!(!bytes.windows(name.len()).any(|w| w == name));
+    assert!(!wal.windows(name.len()).any(|w| w == name));
+    // Once expired it is not used.
+    assert!(matches!(
+        store.manifest(key, "handheld-01", UnixTime(T0 + DAY)),
+        Err(StoreError::Manifest(
+            crate::manifest::ManifestError::Expired { .. }
+        ))
+    ));
+}
