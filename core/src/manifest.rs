@@ -46,6 +46,39 @@ pub struct ManifestItem {
     pub attributes: Vec<String>,
 }
 
+impl ManifestItem {
+    /// The item typed, after checking every field (ids, level, attributes, addressee): what a
+    /// receiver runs when a sender registers an item, and a device when it reads a manifest.
+    pub fn policy(&self) -> Result<ItemPolicy, ManifestError> {
+        check_id("an item id", &self.item_id)?;
+        check_id("a sender id", &self.sender_id)?;
+        check_text("addressee name", &self.item_id, &self.addressee_name)?;
+        if let Some(address) = &self.addressee_address {
+            check_text("addressee address", &self.item_id, address)?;
+        }
+        let min_level: Level = self
+            .min_level
+            .parse()
+            .map_err(|e| invalid(format!("item {}: {e}", self.item_id)))?;
+        let attributes: AttributePolicy = self
+            .attributes
+            .join(",")
+            .parse()
+            .map_err(|e| invalid(format!("item {}: {e}", self.item_id)))?;
+        Ok(ItemPolicy {
+            item_id: self.item_id.clone(),
+            sender_id: self.sender_id.clone(),
+            addressee: Addressee {
+                name: self.addressee_name.clone(),
+                address: self.addressee_address.clone(),
+                birth_date: None,
+            },
+            min_level,
+            attributes,
+        })
+    }
+}
+
 impl std::fmt::Debug for ManifestItem {
     // Addressee data is personal: debug output names the item only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -238,7 +271,9 @@ fn invalid(why: String) -> ManifestError {
     ManifestError::Invalid { why }
 }
 
-fn check_id(what: &str, value: &str) -> Result<(), ManifestError> {
+/// Checks an id (item, sender, device): non-empty, no surrounding spaces or control characters,
+/// at most [`MAX_ID_CHARS`].
+pub fn check_id(what: &str, value: &str) -> Result<(), ManifestError> {
     if value.trim().is_empty() || value.trim() != value {
         return Err(invalid(format!(
             "{what} {value:?} is empty or has surrounding spaces"
@@ -276,35 +311,10 @@ fn validate(body: &ManifestBody) -> Result<Vec<ItemPolicy>, ManifestError> {
     let mut seen = std::collections::HashSet::new();
     let mut items = Vec::with_capacity(body.items.len());
     for item in &body.items {
-        check_id("an item id", &item.item_id)?;
-        check_id("a sender id", &item.sender_id)?;
         if !seen.insert(item.item_id.as_str()) {
             return Err(invalid(format!("item {} is listed twice", item.item_id)));
         }
-        check_text("addressee name", &item.item_id, &item.addressee_name)?;
-        if let Some(address) = &item.addressee_address {
-            check_text("addressee address", &item.item_id, address)?;
-        }
-        let min_level: Level = item
-            .min_level
-            .parse()
-            .map_err(|e| invalid(format!("item {}: {e}", item.item_id)))?;
-        let attributes: AttributePolicy = item
-            .attributes
-            .join(",")
-            .parse()
-            .map_err(|e| invalid(format!("item {}: {e}", item.item_id)))?;
-        items.push(ItemPolicy {
-            item_id: item.item_id.clone(),
-            sender_id: item.sender_id.clone(),
-            addressee: Addressee {
-                name: item.addressee_name.clone(),
-                address: item.addressee_address.clone(),
-                birth_date: None,
-            },
-            min_level,
-            attributes,
-        });
+        items.push(item.policy()?);
     }
     Ok(items)
 }
