@@ -1,0 +1,101 @@
+package jp.honnin.app
+
+import android.app.Application
+import android.content.Context
+import jp.honnin.app.flow.DoorCheckFlow
+import jp.honnin.app.flow.FlowState
+import jp.honnin.app.flow.ItemDirectory
+import jp.honnin.app.flow.PolicyTable
+import jp.honnin.app.flow.SenderPolicies
+import jp.honnin.app.flow.TypedEntryOnly
+import jp.honnin.app.keys.KeystoreDeviceKey
+import jp.honnin.app.keys.KeystoreKeyWrapper
+import jp.honnin.app.keys.WrappedKeyFile
+import jp.honnin.app.keys.hasStrongBox
+import jp.honnin.app.records.ProofRecords
+import jp.honnin.app.records.ReceiverEnrolment
+import jp.honnin.app.records.RecordSync
+import jp.honnin.app.sync.JobSchedulerSyncRequests
+import jp.honnin.core.Clock
+import jp.honnin.core.Level
+import jp.honnin.core.TrustAnchors
+import jp.honnin.core.Verifier
+import java.io.File
+import java.time.ZoneId
+import java.util.concurrent.Executor
+import java.util.concurrent.Executors
+
+/** Builds the app's services once per process. */
+class HonninApp : Application() {
+    lateinit var services: Services
+        private set
+
+    override fun onCreate() {
+        super.onCreate()
+        services = Services.create(this)
+        // Records left unsent by an earlier run go out as soon as there is a network.
+        services.syncRequests.requestSync()
+    }
+}
+
+/** The platform clock, for checks and records. */
+object SystemClock : Clock {
+    override fun nowUnixSeconds(): Long = System.currentTimeMillis() / 1000
+}
+
+/** Everything the screens and the sync job use, wired once. */
+class Services(
+    val settings: DeviceSettings,
+    val verifier: Verifier,
+    val directory: ItemDirectory,
+    val policies: SenderPolicies,
+    val records: ProofRecords,
+    val sync: RecordSync,
+    val enrolment: ReceiverEnrolment,
+    val syncRequests: JobSchedulerSyncRequests,
+    /** One thread for card checks and store writes: checks never overlap. */
+    private val worker: Executor = Executors.newSingleThreadExecutor(),
+) {
+    fun newFlow(onState: (FlowState) -> Unit) = DoorCheckFlow(
+        verifier = verifier,
+        directory = directory,
+        policies = policies,
+        records = records,
+        syncRequests = syncRequests,
+        deviceId = settings.deviceId,
+        clock = SystemClock,
+        zone = ZoneId.systemDefault(),
+        worker = worker,
+        onState = onState,
+    )
+
+    companion object {
+        /** The deployment's trust anchors ship as DER files in assets/anchors (see android/README.md). */
+        private const val ANCHORS = "anchors"
+
+        fun create(context: Context): Services {
+            val settings = DeviceSettings(context.getSharedPreferences("honnin", Context.MODE_PRIVATE))
+            val anchors = context.assets.list(ANCHORS).orEmpty().sorted().map { name ->
+                context.assets.open("$ANCHORS/$name").use { it.readBytes() }
+            }
+            val verifier = Verifier(TrustAnchors.fromDer(anchors), SystemClock)
+            val strongBox = hasStrongBox(context)
+            val deviceKey = KeystoreDeviceKey(strongBox)
+            val storeKey = WrappedKeyFile(File(context.noBackupFilesDir, "store-key.wrapped"), KeystoreKeyWrapper(strongBox))
+            val storeFile = File(context.noBackupFilesDir, "records.db")
+            val core = CoreRecords(storeFile, deviceKey, storeKey, settings, SystemClock)
+            return Services(
+                settings = settings,
+                verifier = verifier,
+                // No manifest is synced yet: the courier types the sender and addressee.
+                directory = TypedEntryOnly,
+                // Until policies come with the manifest, every sender accepts level A and above.
+                policies = PolicyTable(emptyMap(), otherwise = Level.A),
+                records = core,
+                sync = core,
+                enrolment = core,
+                syncRequests = JobSchedulerSyncRequests(context),
+            )
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package jp.honnin.app.flow
+
+import jp.honnin.app.records.RecordSummary
+import jp.honnin.core.CheckResult
+import jp.honnin.core.FaceImages
+import jp.honnin.core.Level
+import jp.honnin.core.Verdict
+
+/**
+ * What the courier sees, one state per screen. Plain Kotlin: the Activity renders these and
+ * never decides anything itself. No state holds a secret; [FaceComparison] holds the card-face
+ * images only while it is the current state.
+ */
+sealed interface FlowState {
+    /** Typed or scanned item id; [itemNeedingDetails] when the manifest does not know the item. */
+    data class ItemEntry(
+        val itemNeedingDetails: String? = null,
+        val problem: EntryProblem? = null,
+    ) : FlowState
+
+    /** The levels the sender's policy accepts for [item], weakest first. */
+    data class LevelChoice(val item: Item, val accepted: List<Level>) : FlowState
+
+    /** 照合番号B, the PIN or the signing password; the PIN pad screen is secure (FLAG_SECURE). */
+    data class SecretEntry(
+        val item: Item,
+        val level: Level,
+        val kind: SecretKind,
+        val problem: SecretProblem? = null,
+    ) : FlowState
+
+    /** "Hold the card on the back of the device." */
+    data class WaitingForCard(val item: Item, val level: Level) : FlowState
+
+    /** The card is being read: "hold the card still". */
+    data class Reading(val item: Item, val level: Level, val progress: ReadProgress) : FlowState
+
+    /** The card left the field and did not come back in time; [retry][DoorCheckFlow.retry] asks again. */
+    data class CardLost(val item: Item, val level: Level) : FlowState
+
+    /**
+     * Level A: the card is genuine as far as the chip can tell; the courier compares the face
+     * photo with the person and confirms or rejects. The images live in memory only and are
+     * wiped when the courier decides.
+     */
+    class FaceComparison(val item: Item, val images: FaceImages) : FlowState {
+        override fun toString(): String = "FaceComparison(${item.itemId})"
+    }
+
+    /** The verdict, what the courier does next, and the stored record. */
+    data class Outcome(
+        val item: Item,
+        val level: Level,
+        val verdict: Verdict,
+        val messageEn: String,
+        val messageJa: String,
+        /** The first failed check, which is what the courier is told first. */
+        val failure: CheckResult?,
+        val next: NextStep,
+        /** `null` only when storing failed ([storeFailure] says why). */
+        val record: RecordSummary?,
+        val storeFailure: String? = null,
+    ) : FlowState
+
+    /** Something the check could not get past (not a verdict about the card). */
+    data class Problem(val item: Item?, val level: Level?, val kind: ProblemKind, val detail: String) : FlowState
+
+    /** Today's records and their sync state. */
+    data class History(val records: List<RecordSummary>) : FlowState
+}
+
+data class ReadProgress(
+    val bytesRead: Long = 0,
+    /** Known once the file's header told its size. */
+    val bytesTotal: Long? = null,
+    /** The card left the field; the reader waits for it to come back. */
+    val cardAway: Boolean = false,
+)
+
+enum class EntryProblem { EMPTY, TOO_LONG, NOT_PRINTABLE, MISSING_DETAILS }
+
+enum class SecretProblem {
+    /** Too short, or characters the kind does not allow. */
+    INCOMPLETE,
+    /** The core refused its shape (never echoed). */
+    MALFORMED,
+}
+
+/** What the courier does after the verdict. */
+enum class NextStep {
+    HAND_OVER,
+    DO_NOT_HAND_OVER,
+    /** A wrong PIN with tries to spare, or the card left after the PIN: ask again. */
+    RETRY,
+    /** The PIN guard stopped the check to protect the card; the policy accepts level A. */
+    OFFER_LEVEL_A,
+    /** The PIN guard stopped the check and the policy does not accept level A: counter pick-up. */
+    REFER_TO_COUNTER,
+}
+
+enum class ProblemKind { NOT_A_MY_NUMBER_CARD, CARD_UNREADABLE, READER, INTERNAL }

@@ -1,0 +1,58 @@
+package jp.honnin.app.flow
+
+import jp.honnin.core.Addressee
+import jp.honnin.core.Level
+
+/** The parcel at the door: what the check binds itself to, and whom it must match. */
+data class Item(
+    val itemId: String,
+    val senderId: String,
+    /** As the sender registered them; `null` when neither the manifest nor the courier gave one. */
+    val addressee: Addressee?,
+) {
+    // The addressee is personal data: never in a log line.
+    override fun toString(): String = "Item($itemId, sender $senderId)"
+}
+
+/** One entry of the synced manifest (the sender's list of items for this round). */
+data class ManifestEntry(
+    val itemId: String,
+    val senderId: String,
+    val addressee: Addressee,
+) {
+    override fun toString(): String = "ManifestEntry($itemId, sender $senderId)"
+}
+
+/**
+ * Where items come from. The manifest synced from the receiver will implement this; until it
+ * exists, [TypedEntryOnly] makes the courier type the sender and addressee from the label.
+ */
+interface ItemDirectory {
+    /** The entry for a typed or scanned item id, or `null` when the manifest does not list it. */
+    fun lookup(itemId: String): ManifestEntry?
+}
+
+/** No manifest on the device: every item is entered by hand. */
+object TypedEntryOnly : ItemDirectory {
+    override fun lookup(itemId: String): ManifestEntry? = null
+}
+
+/** A manifest held in memory (tests, and the form a synced manifest takes once loaded). */
+class ManifestDirectory(entries: Collection<ManifestEntry>) : ItemDirectory {
+    private val byId = entries.associateBy { it.itemId }
+
+    override fun lookup(itemId: String): ManifestEntry? = byId[itemId]
+}
+
+/** The minimum level each sender's policy asks for. */
+fun interface SenderPolicies {
+    fun minimumLevel(senderId: String): Level
+}
+
+/** Policies from a table, with a minimum for senders the table does not name. */
+class PolicyTable(private val minimum: Map<String, Level>, private val otherwise: Level) : SenderPolicies {
+    override fun minimumLevel(senderId: String): Level = minimum[senderId] ?: otherwise
+}
+
+/** The levels a policy accepts, weakest first: the policy's minimum and every stronger one. */
+fun acceptedLevels(minimum: Level): List<Level> = Level.entries.filter { it.ordinal >= minimum.ordinal }

@@ -1,0 +1,73 @@
+package jp.honnin.app.ui
+
+import android.app.Activity
+import android.os.Bundle
+import android.os.Handler
+import android.os.Looper
+import android.text.InputType
+import android.view.View
+import android.view.WindowManager
+import android.widget.Button
+import android.widget.EditText
+import android.widget.LinearLayout
+import android.widget.TextView
+import jp.honnin.app.HonninApp
+import jp.honnin.app.R
+import jp.honnin.app.records.EnrolOutcome
+import kotlin.concurrent.thread
+
+/**
+ * The one-time code flow: the operator issues a code for this device id; the courier (or the
+ * operator) types the receiver's address and the code once. The screen is secure while the code
+ * is on it.
+ */
+class EnrolActivity : Activity() {
+    private val main = Handler(Looper.getMainLooper())
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        window.addFlags(WindowManager.LayoutParams.FLAG_SECURE)
+        val services = (application as HonninApp).services
+        val status = TextView(this)
+        val url = EditText(this).apply {
+            hint = getString(R.string.enrol_url_hint)
+            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_VARIATION_URI
+            setText(services.settings.receiverUrl ?: "")
+        }
+        val code = EditText(this).apply {
+            hint = getString(R.string.enrol_code_hint)
+            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_VARIATION_PASSWORD
+            importantForAutofill = View.IMPORTANT_FOR_AUTOFILL_NO
+        }
+        val start = Button(this).apply { text = getString(R.string.enrol_start) }
+        start.setOnClickListener {
+            val typed = code.text
+            val chars = CharArray(typed.length) { typed[it] }
+            typed.clear()
+            start.isEnabled = false
+            val receiverUrl = url.text.toString().trim()
+            thread(name = "honnin-enrol") {
+                val outcome = services.enrolment.enrol(receiverUrl, services.settings.deviceId, chars)
+                main.post {
+                    start.isEnabled = true
+                    status.text = when (outcome) {
+                        is EnrolOutcome.Enrolled -> "${getString(R.string.enrol_done)}\n${outcome.receiverKeyId}"
+                        is EnrolOutcome.Failed -> getString(R.string.enrol_failed, outcome.detail)
+                    }
+                }
+            }
+        }
+        setContentView(
+            LinearLayout(this).apply {
+                orientation = LinearLayout.VERTICAL
+                setPadding(32, 32, 32, 32)
+                addView(TextView(this@EnrolActivity).apply { text = getString(R.string.enrol_title) })
+                addView(TextView(this@EnrolActivity).apply { text = services.settings.deviceId })
+                addView(url)
+                addView(code)
+                addView(start)
+                addView(status)
+            },
+        )
+    }
+}
