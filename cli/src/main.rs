@@ -61,6 +61,9 @@ enum Command {
     Sync {
         #[command(flatten)]
         device: commands::sync::DeviceArgs,
+        /// Records per request.
+        #[arg(long, default_value_t = 100)]
+        batch_size: usize,
         #[arg(long)]
         json: bool,
     },
@@ -81,7 +84,11 @@ fn main() -> ExitCode {
         Command::VerifyRecord(args) => commands::verify_record::run(&args),
         Command::Records(command) => commands::records::run(&command),
         Command::Enrol(args) => commands::sync::enrol(&args),
-        Command::Sync { device, json } => commands::sync::sync(&device, json),
+        Command::Sync {
+            device,
+            batch_size,
+            json,
+        } => commands::sync::sync(&device, batch_size, json),
         Command::Profiles => {
             for profile in honnin_simcard::Profile::all() {
                 println!("{}", profile.name());

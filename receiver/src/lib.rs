@@ -8,7 +8,8 @@
 //! test checks that every route of [`router`] is in the document and the other way round.
 //!
 //! Modules: [`storage`] (SQLite), [`ingest`] (verification and receipts), [`routes`] (HTTP),
-//! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders).
+//! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders),
+//! [`tls`] (HTTPS with rustls, self-signed certificates and their pins).
 
 pub mod auth;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod operator;
 pub mod routes;
 pub mod storage;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use honnin_core::check::Verifier;
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
+use honnin_receiver::tls::ServerTls;
 use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator, routes};
 
 #[derive(Parser)]
@@ -26,10 +27,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API (plain HTTP on loopback; put it behind TLS for anything else).
+    /// Serve the HTTPS API: with --tls-cert and --tls-key, or a self-signed certificate with
+    /// --tls-self-signed <dir> (loopback, demos); plain HTTP only with --insecure-http on
+    /// loopback.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8750")]
         listen: SocketAddr,
+        #[command(flatten)]
+        tls: TlsArgs,
+        /// Serve plain HTTP (loopback addresses only: tests, or behind a TLS proxy on the
+        /// same machine).
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "tls_self_signed"])]
+        insecure_http: bool,
         /// Directory of trust anchors (JPKI roots) records are re-verified against.
         #[arg(long)]
         trust_anchors: PathBuf,
@@ -48,7 +57,48 @@ enum Command {
         #[arg(long)]
         sender: String,
     },
+    /// Print the pin (sha256/<base64> of the key) of the receiver's TLS certificate, to hand
+    /// to devices with their enrolment codes (`honnin enrol --receiver-pin`). With
+    /// --tls-self-signed, the certificate is made if it is not there yet.
+    TlsPin {
+        #[command(flatten)]
+        tls: TlsArgs,
+    },
 }
+
+/// The receiver's TLS identity: a certificate and key, or a self-signed one in a directory.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// The certificate chain (PEM, end entity first).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A self-signed certificate for localhost, 127.0.0.1 and ::1, kept in DIR (cert.pem,
+    /// key.pem); made on first use and reused after, so its pin stays the same.
+    #[arg(long, value_name = "DIR")]
+    tls_self_signed: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The identity, or `None` when no TLS option is given.
+    fn load(&self) -> Result<Option<ServerTls>, String> {
+        let tls = match (&self.tls_cert, &self.tls_key, &self.tls_self_signed) {
+            (Some(cert), Some(key), _) => ServerTls::from_pem_files(cert, key),
+            (_, _, Some(dir)) => ServerTls::self_signed(dir),
+            _ => return Ok(None),
+        };
+        tls.map(Some).map_err(|e| e.to_string())
+    }
+}
+
+const NO_TRANSPORT: &str = "give --tls-cert and --tls-key, or --tls-self-signed <dir> (loopback and demos), or --insecure-http (loopback only)";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -62,6 +112,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    // Needs no database: answer before one is opened (or made).
+    if let Command::TlsPin { tls } = &cli.command {
+        let tls = tls.load()?.ok_or(NO_TRANSPORT)?;
+        println!("{}", tls.pin);
+        return Ok(());
+    }
     let storage = SqliteStorage::open(&cli.db).map_err(|e| e.to_string())?;
     match cli.command {
         Command::EnrolCode { device } => {
@@ -75,11 +131,24 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
+        Command::TlsPin { .. } => Ok(()),
         Command::Serve {
             listen,
+            tls,
+            insecure_http,
             trust_anchors,
             crl,
         } => {
+            // Check the transport before any work: no silent fall back to plain HTTP.
+            let tls = tls.load()?;
+            if tls.is_none() && !insecure_http {
+                return Err(format!("serve: {NO_TRANSPORT}"));
+            }
+            if tls.is_none() && !listen.ip().is_loopback() {
+                return Err(format!(
+                    "--insecure-http serves plain HTTP on loopback addresses only, not on {listen}; use TLS"
+                ));
+            }
             let anchors = TrustAnchors::load_dir(&trust_anchors)
                 .map_err(|e| format!("trust anchors in {}: {e}", trust_anchors.display()))?;
             let mut lists = Vec::new();
@@ -98,13 +167,19 @@ fn run(cli: Cli) -> Result<(), String> {
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-                eprintln!(
-                    "honnin-receiver: listening on http://{}",
-                    listener.local_addr().map_err(|e| e.to_string())?
-                );
-                routes::serve(listener, receiver)
-                    .await
-                    .map_err(|e| e.to_string())
+                let address = listener.local_addr().map_err(|e| e.to_string())?;
+                let served = match &tls {
+                    Some(tls) => {
+                        eprintln!("honnin-receiver: TLS key pin {}", tls.pin);
+                        eprintln!("honnin-receiver: listening on https://{address}");
+                        honnin_receiver::tls::serve(listener, receiver, tls).await
+                    }
+                    None => {
+                        eprintln!("honnin-receiver: listening on http://{address} (plain HTTP)");
+                        routes::serve(listener, receiver).await
+                    }
+                };
+                served.map_err(|e| e.to_string())
             })
         }
     }

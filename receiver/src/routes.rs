@@ -9,10 +9,11 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::record::DeviceKey;
+use honnin_core::sync::SpkiPin;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -33,8 +34,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/feed"),
 ];
 
+/// The TLS key the receiver serves with, announced in the enrolment answer so a device can
+/// check or keep the pin it trusts (`None` on plain HTTP or behind a TLS proxy).
+#[derive(Debug, Clone, Copy)]
+struct ServedTls(Option<SpkiPin>);
+
 /// The receiver's routes.
 pub fn router(receiver: Arc<Receiver>) -> Router {
+    router_with_tls(receiver, None)
+}
+
+/// The receiver's routes when it serves TLS with the key of `pin` itself.
+pub fn router_with_tls(receiver: Arc<Receiver>, pin: Option<SpkiPin>) -> Router {
     let limit = receiver.limits.max_body;
     Router::new()
         .route("/v1/health", get(health))
@@ -44,6 +55,7 @@ pub fn router(receiver: Arc<Receiver>) -> Router {
         .route("/v1/batches", post(batches))
         .route("/v1/feed", get(feed))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(ServedTls(pin)))
         .with_state(receiver)
 }
 
@@ -99,6 +111,7 @@ struct EnrolRequest {
 
 async fn enrol(
     State(receiver): Shared,
+    Extension(ServedTls(pin)): Extension<ServedTls>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -140,6 +153,7 @@ async fn enrol(
                 "device_id": request.device_id,
                 "device_key_id": key.id_hex(),
                 "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
+                "tls_spki_sha256": pin.map(|pin| pin.to_string()),
             })),
         )),
         Ok(false) => {

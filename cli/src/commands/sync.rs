@@ -6,17 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use honnin_core::record::DeviceKey;
-use honnin_core::sync::{SyncClient, SyncConfig};
+use honnin_core::sync::rustls::pki_types::CertificateDer;
+use honnin_core::sync::rustls::pki_types::pem::PemObject;
+use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust};
 use honnin_core::verify::{SystemClock, SystemRandom};
 
 use super::records::{load_device_key, open_store, with_suffix};
 use crate::error::CliError;
 use crate::secrets::SecretSource;
 
-/// Where the device's store, keys and receiver are.
+/// Where the device's store, keys and receiver are, and how the receiver is trusted.
 #[derive(clap::Args)]
 pub struct DeviceArgs {
-    /// The receiver's base URL, e.g. https://receiver.example or http://127.0.0.1:8750.
+    /// The receiver's base URL, e.g. https://receiver.example or https://127.0.0.1:8750.
     #[arg(long)]
     pub receiver: String,
     /// This device's id, as the operator enrolled it.
@@ -34,9 +36,18 @@ pub struct DeviceArgs {
     /// The receiver's receipt key, written at enrolment (default: <store>.receiver-key).
     #[arg(long)]
     pub receiver_key: Option<PathBuf>,
-    /// A private CA certificate (DER) for the receiver's TLS.
+    /// Trust only the receiver TLS key with this pin (sha256/<base64>, as the operator hands it
+    /// out with the enrolment code). `honnin enrol` keeps it in <store>.receiver-pin, and
+    /// `honnin sync` then accepts only that key.
+    #[arg(long, conflicts_with = "receiver_ca")]
+    pub receiver_pin: Option<SpkiPin>,
+    /// Trust the receiver's certificate through this private CA (PEM or DER) instead of the
+    /// public web PKI roots.
     #[arg(long)]
     pub receiver_ca: Option<PathBuf>,
+    /// Allow a plain http:// receiver URL; only ever to a loopback address (tests).
+    #[arg(long)]
+    pub insecure_loopback_http: bool,
     /// Read the enrolment code from stdin instead of the terminal.
     #[arg(long)]
     pub stdin: bool,
@@ -55,23 +66,61 @@ impl DeviceArgs {
             .unwrap_or_else(|| with_suffix(&self.store, ".receiver-key"))
     }
 
-    fn config(&self) -> Result<SyncConfig, CliError> {
-        let mut config = SyncConfig::new(&self.receiver, &self.device);
-        if let Some(path) = &self.receiver_ca {
-            config.ca_certificate_der = Some(
-                std::fs::read(path)
-                    .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?,
-            );
+    fn receiver_pin_path(&self) -> PathBuf {
+        with_suffix(&self.store, ".receiver-pin")
+    }
+
+    /// The pin kept at enrolment, if the device was enrolled with one.
+    fn stored_pin(&self) -> Result<Option<SpkiPin>, CliError> {
+        let path = self.receiver_pin_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => text.parse().map(Some).map_err(|e| {
+                CliError::Environment(format!("{}: {e}; enrol again", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CliError::Environment(format!("{}: {e}", path.display()))),
         }
+    }
+
+    fn ca_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?;
+        if !bytes.starts_with(b"-----BEGIN") {
+            return Ok(vec![bytes]);
+        }
+        CertificateDer::pem_slice_iter(&bytes)
+            .map(|certificate| certificate.map(|c| c.as_ref().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+    }
+
+    /// The configuration with `trust`, checked before anything is sent.
+    fn config(&self, trust: TlsTrust) -> Result<SyncConfig, CliError> {
+        let mut config = SyncConfig::new(&self.receiver, &self.device).with_trust(trust);
+        config.allow_loopback_http = self.insecure_loopback_http;
+        config.check().map_err(|e| CliError::Usage(e.to_string()))?;
         Ok(config)
+    }
+
+    /// The trust of the options: a pin, a private CA, or the public roots.
+    fn given_trust(&self) -> Result<TlsTrust, CliError> {
+        Ok(match (&self.receiver_pin, &self.receiver_ca) {
+            (Some(pin), _) => TlsTrust::Pinned(*pin),
+            (None, Some(path)) => TlsTrust::PrivateCa(Self::ca_certificates(path)?),
+            (None, None) => TlsTrust::WebPki,
+        })
     }
 }
 
-fn sync_error(error: honnin_core::sync::SyncError) -> CliError {
-    CliError::Environment(error.to_string())
+fn sync_error(error: SyncError) -> CliError {
+    match error {
+        SyncError::Config(_) => CliError::Usage(error.to_string()),
+        other => CliError::Environment(other.to_string()),
+    }
 }
 
 pub fn enrol(args: &DeviceArgs) -> Result<ExitCode, CliError> {
+    let config = args.config(args.given_trust()?)?;
     let signer = load_device_key(&args.device_key_path())?;
     let source = if args.stdin {
         SecretSource::Stdin
@@ -79,16 +128,37 @@ pub fn enrol(args: &DeviceArgs) -> Result<ExitCode, CliError> {
         SecretSource::Terminal
     };
     let code = source.read("enrolment code from the receiver's operator")?;
-    let receipt_key = SyncClient::enrol(&args.config()?, &code, &signer).map_err(sync_error)?;
+    let enrolment = SyncClient::enrol_device(&config, &code, &signer).map_err(sync_error)?;
     let path = args.receiver_key_path();
-    std::fs::write(&path, receipt_key.spki_der())
+    std::fs::write(&path, enrolment.receipt_key.spki_der())
         .map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+    // The pin is part of the enrolment: every later sync accepts only that key.
+    let pin_path = args.receiver_pin_path();
+    match args.receiver_pin {
+        Some(pin) => std::fs::write(&pin_path, format!("{pin}\n"))
+            .map_err(|e| CliError::Io(format!("{}: {e}", pin_path.display())))?,
+        None => match std::fs::remove_file(&pin_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CliError::Io(format!("{}: {e}", pin_path.display()))),
+        },
+    }
     eprintln!(
         "enrolled device {} (key {}); receiver's receipt key saved to {}",
         args.device,
         signer.device_key().id_hex(),
         path.display()
     );
+    match (args.receiver_pin, enrolment.tls_pin) {
+        (Some(pin), _) => eprintln!(
+            "receiver TLS key pinned ({pin}, kept in {})",
+            pin_path.display()
+        ),
+        (None, Some(announced)) => eprintln!(
+            "the receiver announces TLS key {announced}; this device trusts it through its CA, not by pin"
+        ),
+        (None, None) => {}
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -103,7 +173,19 @@ fn read_receipt_key(path: &Path) -> Result<DeviceKey, CliError> {
         .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))
 }
 
-pub fn sync(args: &DeviceArgs, json: bool) -> Result<ExitCode, CliError> {
+pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode, CliError> {
+    // The pin kept at enrolment wins; one given now must be the same key.
+    let trust = match (args.stored_pin()?, args.receiver_pin) {
+        (Some(stored), Some(given)) if stored != given => {
+            return Err(CliError::Usage(format!(
+                "--receiver-pin {given} is not the pin this device was enrolled with ({stored}); enrol again to change it"
+            )));
+        }
+        (Some(stored), _) => TlsTrust::Pinned(stored),
+        (None, _) => args.given_trust()?,
+    };
+    let mut config = args.config(trust)?;
+    config.batch_size = batch_size.max(1);
     let signer = load_device_key(&args.device_key_path())?;
     let receipt_key = read_receipt_key(&args.receiver_key_path())?;
     let store_key = args
@@ -111,7 +193,7 @@ pub fn sync(args: &DeviceArgs, json: bool) -> Result<ExitCode, CliError> {
         .clone()
         .unwrap_or_else(|| with_suffix(&args.store, ".key"));
     let mut store = open_store(&args.store, &store_key, false)?;
-    let client = SyncClient::new(args.config()?, receipt_key);
+    let client = SyncClient::try_new(config, receipt_key).map_err(sync_error)?;
     let report = client
         .sync(&mut store, &signer, &SystemClock, &mut SystemRandom)
         .map_err(sync_error)?;

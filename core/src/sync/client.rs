@@ -6,9 +6,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::backoff::Backoff;
+use super::pin::SpkiPin;
 use super::protocol::{
     HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, ReceiptError, SignedReceipt,
     sign_batch,
+};
+use super::tls::{
+    ConfigError, TlsConnector, TlsRefusal, TlsTrust, check_url, client_config, refusal,
 };
 use crate::record::{DeviceKey, DeviceSigner, RecordError, SignedRecord, hex_lower};
 use crate::store::{Store, StoreError};
@@ -27,8 +31,11 @@ pub struct SyncConfig {
     pub backoff: Backoff,
     /// Whole-request timeout (connect, send, receive).
     pub timeout: Duration,
-    /// A private CA certificate (DER) for the receiver's TLS, instead of the public roots.
-    pub ca_certificate_der: Option<Vec<u8>>,
+    /// How the receiver's TLS certificate is verified (see [`TlsTrust`]).
+    pub tls: TlsTrust,
+    /// Whether a plain `http://` receiver URL may be used; only ever to a loopback address
+    /// (tests, a receiver on the same machine). Any other `http://` URL is refused.
+    pub allow_loopback_http: bool,
 }
 
 impl SyncConfig {
@@ -40,8 +47,22 @@ impl SyncConfig {
             max_attempts: 6,
             backoff: Backoff::default(),
             timeout: Duration::from_secs(30),
-            ca_certificate_der: None,
+            tls: TlsTrust::default(),
+            // Kept permissive for loopback (only) so existing loopback callers keep working;
+            // every product entry point (CLI, bindings) sets it from an explicit option.
+            allow_loopback_http: true,
         }
+    }
+
+    /// With `trust` for the receiver's certificate.
+    pub fn with_trust(mut self, trust: TlsTrust) -> Self {
+        self.tls = trust;
+        self
+    }
+
+    /// Whether the configuration can be used, before anything is sent.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_url(&self.base_url, &self.tls, self.allow_loopback_http)
     }
 }
 
@@ -79,6 +100,13 @@ pub enum SyncError {
         record_id: String,
         error: ReceiptError,
     },
+    /// The receiver's TLS identity is not the trusted one: nothing was sent, and retrying will
+    /// not help.
+    #[error("refusing the receiver: {0}")]
+    UntrustedReceiver(TlsRefusal),
+    /// The configuration cannot be used (URL, plain HTTP, CA certificates); nothing was sent.
+    #[error("sync configuration: {0}")]
+    Config(#[from] ConfigError),
     #[error("the receiver's answer is not what the protocol says: {0}")]
     Protocol(String),
     #[error(
@@ -109,9 +137,30 @@ const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 
 /// Sends a store's pending records to one receiver.
 pub struct SyncClient {
-    agent: ureq::Agent,
+    /// The agent, or why the configuration cannot make one (reported by every call).
+    agent: Result<ureq::Agent, ConfigError>,
     config: SyncConfig,
     receiver_key: DeviceKey,
+}
+
+/// What enrolment established: the receiver's receipt key and, when the receiver serves TLS
+/// itself, the pin of its TLS key as it announced it.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub receipt_key: DeviceKey,
+    /// The receiver's own statement of its TLS key (`tls_spki_sha256` in the answer); `None`
+    /// when it runs behind a TLS-terminating proxy or on plain loopback HTTP.
+    pub tls_pin: Option<SpkiPin>,
+}
+
+/// A failed request: the message to retry with, or the error that ends the sync.
+fn classify(error: ureq::Error) -> Result<String, SyncError> {
+    match error {
+        ureq::Error::Rustls(rustls::Error::InvalidCertificate(e)) => {
+            Err(SyncError::UntrustedReceiver(refusal(&e)))
+        }
+        other => Ok(other.to_string()),
+    }
 }
 
 impl std::fmt::Debug for SyncClient {
@@ -121,25 +170,49 @@ impl std::fmt::Debug for SyncClient {
 }
 
 impl SyncClient {
-    /// `receiver_key` is the receiver's receipt key, learnt at enrolment.
+    /// `receiver_key` is the receiver's receipt key, learnt at enrolment. A configuration that
+    /// cannot be used (see [`SyncConfig::check`]) makes every call return
+    /// [`SyncError::Config`]; [`SyncClient::try_new`] reports it at once.
     pub fn new(config: SyncConfig, receiver_key: DeviceKey) -> Self {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig};
-        let mut tls = TlsConfig::builder();
-        if let Some(der) = &config.ca_certificate_der {
-            let certificate = Certificate::from_der(der).to_owned();
-            tls = tls.root_certs(RootCerts::new_with_certs(&[certificate]));
-        }
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
-            .http_status_as_error(false)
-            .tls_config(tls.build())
-            .build()
-            .new_agent();
+        let agent = Self::build_agent(&config);
         Self {
             agent,
             config,
             receiver_key,
         }
+    }
+
+    /// As [`SyncClient::new`], refusing an unusable configuration now.
+    pub fn try_new(config: SyncConfig, receiver_key: DeviceKey) -> Result<Self, SyncError> {
+        let client = Self::new(config, receiver_key);
+        client.agent()?;
+        Ok(client)
+    }
+
+    fn build_agent(config: &SyncConfig) -> Result<ureq::Agent, ConfigError> {
+        use ureq::unversioned::resolver::DefaultResolver;
+        use ureq::unversioned::transport::{Connector as _, TcpConnector};
+        config.check()?;
+        let connector = ().chain(TcpConnector::default()).chain(TlsConnector {
+            config: client_config(&config.tls)?,
+        });
+        let settings = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            // An https:// receiver must never be followed to http://, nor anywhere else.
+            .max_redirects(0)
+            .build();
+        Ok(ureq::Agent::with_parts(
+            settings,
+            connector,
+            DefaultResolver::default(),
+        ))
+    }
+
+    fn agent(&self) -> Result<&ureq::Agent, SyncError> {
+        self.agent
+            .as_ref()
+            .map_err(|e| SyncError::Config(e.clone()))
     }
 
     /// Sends every pending record, batch after batch, until none is left or a batch fails.
@@ -150,6 +223,7 @@ impl SyncClient {
         clock: &dyn Clock,
         random: &mut dyn RandomSource,
     ) -> Result<SyncReport, SyncError> {
+        self.agent()?;
         let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
         let mut report = SyncReport::default();
         loop {
@@ -218,7 +292,7 @@ impl SyncClient {
             )?;
             report.requests += 1;
             let result = self
-                .agent
+                .agent()?
                 .post(&url)
                 .header(HEADER_DEVICE, &self.config.device_id)
                 .header(HEADER_TIMESTAMP, timestamp.to_string())
@@ -229,7 +303,7 @@ impl SyncClient {
             let mut response = match result {
                 Ok(response) => response,
                 Err(e) => {
-                    last = e.to_string();
+                    last = classify(e)?;
                     continue;
                 }
             };
@@ -325,6 +399,16 @@ impl SyncClient {
         code: &str,
         signer: &dyn DeviceSigner,
     ) -> Result<DeviceKey, SyncError> {
+        Self::enrol_device(config, code, signer).map(|enrolment| enrolment.receipt_key)
+    }
+
+    /// As [`SyncClient::enrol`], with everything enrolment established: keep the receipt key,
+    /// and keep `config.tls` (e.g. the pin the operator handed out) for every later sync.
+    pub fn enrol_device(
+        config: &SyncConfig,
+        code: &str,
+        signer: &dyn DeviceSigner,
+    ) -> Result<Enrolment, SyncError> {
         use base64::Engine as _;
         use base64::engine::general_purpose::STANDARD as BASE64;
         let spki = signer.public_key_der().map_err(RecordError::from)?;
@@ -333,18 +417,18 @@ impl SyncClient {
             "public_key": BASE64.encode(&spki),
             "code": code.trim(),
         });
-        // The agent (timeouts, TLS roots) is the one sync uses; the receipt key is not needed yet.
+        // The agent (timeouts, TLS trust) is the one sync uses; the receipt key is not needed yet.
         let placeholder = DeviceKey::from_spki_der(&spki)?;
         let client = SyncClient::new(config.clone(), placeholder);
         let url = format!("{}/v1/enrol", config.base_url);
         let mut response = client
-            .agent
+            .agent()?
             .post(&url)
             .content_type("application/json")
             .send(body.to_string().as_bytes())
-            .map_err(|e| SyncError::Unreachable {
-                attempts: 1,
-                last: e.to_string(),
+            .map_err(|e| match classify(e) {
+                Ok(last) => SyncError::Unreachable { attempts: 1, last },
+                Err(fatal) => fatal,
             })?;
         let status = response.status().as_u16();
         let text = response
@@ -366,6 +450,22 @@ impl SyncClient {
             .as_str()
             .and_then(|b64| BASE64.decode(b64).ok())
             .ok_or_else(|| SyncError::Protocol("enrolment answer has no receipt_key".into()))?;
-        Ok(DeviceKey::from_spki_der(&key)?)
+        let tls_pin = match &answer["tls_spki_sha256"] {
+            serde_json::Value::Null => None,
+            value => Some(
+                value
+                    .as_str()
+                    .and_then(|text| text.parse::<SpkiPin>().ok())
+                    .ok_or_else(|| {
+                        SyncError::Protocol(
+                            "enrolment answer has a malformed tls_spki_sha256".into(),
+                        )
+                    })?,
+            ),
+        };
+        Ok(Enrolment {
+            receipt_key: DeviceKey::from_spki_der(&key)?,
+            tls_pin,
+        })
     }
 }

@@ -7,14 +7,23 @@
 //!   column, so a client killed at any instant resumes by sending what has no receipt yet;
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
 
+pub mod pin;
 pub mod protocol;
 
 #[cfg(feature = "sync-client")]
 mod backoff;
 #[cfg(feature = "sync-client")]
 mod client;
+#[cfg(feature = "sync-client")]
+mod tls;
 
 #[cfg(feature = "sync-client")]
 pub use backoff::Backoff;
 #[cfg(feature = "sync-client")]
-pub use client::{SyncClient, SyncConfig, SyncError, SyncReport};
+pub use client::{Enrolment, SyncClient, SyncConfig, SyncError, SyncReport};
+pub use pin::{PinError, SpkiPin};
+/// The rustls version the client uses, for a [`TlsTrust::Platform`] verifier.
+#[cfg(feature = "sync-client")]
+pub use rustls;
+#[cfg(feature = "sync-client")]
+pub use tls::{ConfigError, TlsRefusal, TlsTrust};
