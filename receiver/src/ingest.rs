@@ -1,19 +1,36 @@
-//! Ingest of one record: parse, check it comes from the authenticated device, re-verify it,
-//! sign a receipt, store it — or return the receipt already given for it.
+//! Ingest of a batch: parse each record, check it comes from the authenticated device,
+//! re-verify it, sign a receipt, and store the whole batch in one transaction — or return the
+//! receipt already given for a record held before.
 //!
 //! A record whose device signature does not verify, or that another device sent, is refused and
 //! not stored. Every other finding (a gap or fork in the device's chain, a certificate that does
 //! not verify, a revoked card) is stored with the record and shown in its verification: flagged,
 //! never hidden, and never a reason to lose evidence.
+//!
+//! Verification (signatures and certificate paths, the costly part) runs on every core
+//! (rayon) with no lock or transaction open. It is checked against a snapshot of the device's
+//! chain head; [`Storage::insert_batch`](crate::storage::Storage::insert_batch) stores the
+//! batch only if that head still holds, and otherwise ingest verifies again against the new
+//! head (only the records whose predecessor changed). A receipt leaves the receiver only after
+//! the transaction that stored its record committed.
+
+use std::collections::{HashMap, HashSet};
 
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::sync::protocol::{RECEIPT_FORMAT, ReceiptBody, SignedReceipt};
 use honnin_core::verify::CheckState;
-use honnin_core::verify::record::{RecordExpectation, verify_record};
+use honnin_core::verify::record::{RecordExpectation, RecordVerification, verify_record};
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::storage::{NewRecord, StorageError};
+use crate::storage::{
+    BatchCommit, BatchState, BatchWrite, ChainHead, NewRecord, StorageError, next_head,
+};
 use crate::{Receiver, now};
+
+/// Snapshots a batch is verified against before ingest gives up (each retry means another
+/// batch of the same device committed in between, which a device does not normally do).
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// The receiver's answer for one record of a batch.
 #[derive(Debug, Clone, Serialize)]
@@ -34,49 +51,204 @@ impl RecordResult {
             error: Some(error.into()),
         }
     }
+
+    fn with_receipt(record_id: String, status: &'static str, receipt: &str) -> Self {
+        Self {
+            record_id,
+            status,
+            receipt: serde_json::from_str(receipt).ok(),
+            error: None,
+        }
+    }
 }
 
-/// Ingests one envelope sent by `device_id`.
-pub fn ingest(
+const BAD_SIGNATURE: &str =
+    "the record's device signature does not verify with the device's enrolled key";
+const ID_TAKEN: &str = "another record with this id is held: record ids must be unique";
+
+/// A record of the batch that parsed and names the sending device.
+struct Parsed {
+    record: SignedRecord,
+    id: String,
+    hash: [u8; 32],
+}
+
+/// What becomes of one entry of the batch, given a snapshot.
+enum Role {
+    /// Did not parse or names another device: its result is already made.
+    Invalid,
+    /// Its device signature does not verify: not stored.
+    BadSignature,
+    /// Held before this batch: its stored hash (hex) and receipt.
+    Held(String, String),
+    /// The same id as the earlier new entry at this index.
+    Repeat(usize),
+    /// New, to be verified with this predecessor.
+    New(Option<ChainHead>),
+}
+
+/// Ingests the envelopes of one batch sent by `device_id`; a result per envelope, in order.
+pub fn ingest_batch(
     receiver: &Receiver,
     device_id: &str,
     key: &DeviceKey,
-    envelope: serde_json::Value,
-) -> Result<RecordResult, StorageError> {
+    envelopes: Vec<serde_json::Value>,
+) -> Result<Vec<RecordResult>, StorageError> {
+    let entries: Vec<Result<Parsed, RecordResult>> = envelopes
+        .into_iter()
+        .map(|envelope| parse(device_id, envelope))
+        .collect();
+    let mut ids: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.as_ref().ok().map(|p| p.id.as_str()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // Verifications by entry, with the predecessor each was checked against; a retry reuses
+    // those whose predecessor did not change.
+    let mut verified: HashMap<usize, (Option<ChainHead>, RecordVerification)> = HashMap::new();
+    // The device signature does not depend on the chain, so a record refused for it stays
+    // refused across retries.
+    let mut bad_signature: HashSet<usize> = HashSet::new();
+    for _ in 0..MAX_ATTEMPTS {
+        let state = receiver.storage.batch_state(device_id, &ids)?;
+        let roles = loop {
+            let roles = plan(&entries, &state, &bad_signature);
+            let pending: Vec<(usize, Option<ChainHead>)> = roles
+                .iter()
+                .enumerate()
+                .filter_map(|(i, role)| match role {
+                    Role::New(previous) if verified.get(&i).map(|v| v.0) != Some(*previous) => {
+                        Some((i, *previous))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if pending.is_empty() {
+                break roles;
+            }
+            let results: Vec<(usize, Option<ChainHead>, RecordVerification)> = pending
+                .into_par_iter()
+                .filter_map(|(i, previous)| {
+                    let parsed = entries[i].as_ref().ok()?;
+                    Some((i, previous, verify(receiver, key, parsed, previous)))
+                })
+                .collect();
+            for (i, previous, verification) in results {
+                if verification
+                    .check("device_signature")
+                    .is_some_and(|c| c.state != CheckState::Passed)
+                {
+                    // Not stored, so it moves no head: the plan changes for those after it.
+                    bad_signature.insert(i);
+                }
+                verified.insert(i, (previous, verification));
+            }
+        };
+        let received_at = now();
+        let new: Vec<usize> = roles
+            .iter()
+            .enumerate()
+            .filter_map(|(i, role)| matches!(role, Role::New(_)).then_some(i))
+            .collect();
+        let records: Vec<NewRecord> = new
+            .par_iter()
+            .filter_map(|&i| {
+                let parsed = entries[i].as_ref().ok()?;
+                let (_, verification) = verified.get(&i)?;
+                Some(new_record(
+                    receiver,
+                    device_id,
+                    parsed,
+                    verification,
+                    received_at,
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        if !records.is_empty() {
+            let batch = BatchWrite {
+                device_id,
+                expected_head: state.head,
+                records: &records,
+            };
+            if receiver.storage.insert_batch(&batch)? == BatchCommit::Stale {
+                continue;
+            }
+        }
+        let receipts: HashMap<usize, &str> = new
+            .iter()
+            .zip(&records)
+            .map(|(&i, record)| (i, record.receipt.as_str()))
+            .collect();
+        return Ok(answer(entries, roles, &receipts));
+    }
+    Err(StorageError::Contended {
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+fn parse(device_id: &str, envelope: serde_json::Value) -> Result<Parsed, RecordResult> {
     let claimed_id = envelope["body"]["record_id"]
         .as_str()
         .map(|s| s.chars().take(64).collect())
         .unwrap_or_default();
-    let record = match SignedRecord::from_value(envelope) {
-        Ok(record) => record,
-        Err(e) => return Ok(RecordResult::rejected(claimed_id, e.to_string())),
-    };
-    let body = record.body();
-    let record_id = body.record_id().to_owned();
-    if body.device_id() != device_id {
-        return Ok(RecordResult::rejected(
-            record_id,
+    let record = SignedRecord::from_value(envelope)
+        .map_err(|e| RecordResult::rejected(claimed_id, e.to_string()))?;
+    let id = record.body().record_id().to_owned();
+    if record.body().device_id() != device_id {
+        return Err(RecordResult::rejected(
+            id,
             "the record was made by another device than the one sending it",
         ));
     }
-    if let Some(held) = receiver.storage.held(&record_id)? {
-        return Ok(if held.record_hash == record.hash_hex() {
-            RecordResult {
-                record_id,
-                status: "duplicate",
-                receipt: serde_json::from_str(&held.receipt).ok(),
-                error: None,
+    Ok(Parsed {
+        hash: record.hash(),
+        record,
+        id,
+    })
+}
+
+/// Each entry's role against `state`, walking the device's chain in the order sent: a new
+/// record's predecessor is the head after the new records before it.
+fn plan(
+    entries: &[Result<Parsed, RecordResult>],
+    state: &BatchState,
+    bad_signature: &HashSet<usize>,
+) -> Vec<Role> {
+    let mut head = state.head;
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let Ok(parsed) = entry else {
+                return Role::Invalid;
+            };
+            if let Some(held) = state.held.get(&parsed.id) {
+                return Role::Held(held.record_hash.clone(), held.receipt.clone());
             }
-        } else {
-            RecordResult::rejected(
-                record_id,
-                "another record with this id is held: record ids must be unique",
-            )
-        });
-    }
-    let previous = receiver.storage.device_head(device_id)?;
-    let verification = verify_record(
-        &record,
+            if let Some(&earlier) = first.get(parsed.id.as_str()) {
+                return Role::Repeat(earlier);
+            }
+            if bad_signature.contains(&i) {
+                return Role::BadSignature;
+            }
+            first.insert(&parsed.id, i);
+            let previous = head;
+            head = next_head(head, parsed.record.body().seq(), parsed.hash);
+            Role::New(previous)
+        })
+        .collect()
+}
+
+fn verify(
+    receiver: &Receiver,
+    key: &DeviceKey,
+    parsed: &Parsed,
+    previous: Option<ChainHead>,
+) -> RecordVerification {
+    verify_record(
+        &parsed.record,
         &receiver.verifier,
         &RecordExpectation {
             device_key: key,
@@ -84,22 +256,22 @@ pub fn ingest(
             sender_id: None,
             previous,
         },
-    );
-    if verification
-        .check("device_signature")
-        .is_some_and(|c| c.state != CheckState::Passed)
-    {
-        return Ok(RecordResult::rejected(
-            record_id,
-            "the record's device signature does not verify with the device's enrolled key",
-        ));
-    }
-    let received_at = now();
+    )
+}
+
+fn new_record(
+    receiver: &Receiver,
+    device_id: &str,
+    parsed: &Parsed,
+    verification: &RecordVerification,
+    received_at: i64,
+) -> Result<NewRecord, StorageError> {
+    let body = parsed.record.body();
     let receipt = SignedReceipt::sign(
         ReceiptBody {
             format: RECEIPT_FORMAT.to_owned(),
-            record_id: record_id.clone(),
-            record_hash: record.hash_hex(),
+            record_id: parsed.id.clone(),
+            record_hash: hex::encode(parsed.hash),
             device_id: device_id.to_owned(),
             seq: body.seq(),
             received_at,
@@ -116,29 +288,72 @@ pub fn ingest(
         context: "signing a receipt",
         detail: e.to_string(),
     })?;
-    let receipt_json = serde_json::to_string(&receipt).unwrap_or_default();
-    let held = receiver.storage.insert(&NewRecord {
-        record_id: record_id.clone(),
-        record_hash: record.hash_hex(),
+    let encode = |context: &'static str, value: Result<String, serde_json::Error>| {
+        value.map_err(|e| StorageError::Database {
+            context,
+            detail: e.to_string(),
+        })
+    };
+    Ok(NewRecord {
+        record_id: parsed.id.clone(),
+        record_hash: parsed.hash,
         device_id: device_id.to_owned(),
         seq: body.seq(),
         sender_id: body.sender_id().to_owned(),
         item_id: body.item_id().to_owned(),
-        envelope: String::from_utf8_lossy(&record.to_envelope_bytes()).into_owned(),
-        verification: serde_json::to_string(&verification).unwrap_or_default(),
-        receipt: receipt_json.clone(),
+        envelope: String::from_utf8_lossy(&parsed.record.to_envelope_bytes()).into_owned(),
+        verification: encode(
+            "encoding a verification",
+            serde_json::to_string(verification),
+        )?,
+        receipt: encode("encoding a receipt", serde_json::to_string(&receipt))?,
         received_at,
-    })?;
-    // Another request stored it meanwhile: answer with the receipt that was kept.
-    let status = if held.receipt == receipt_json {
-        "accepted"
-    } else {
-        "duplicate"
-    };
-    Ok(RecordResult {
-        record_id,
-        status,
-        receipt: serde_json::from_str(&held.receipt).ok(),
-        error: None,
     })
+}
+
+/// The results, once the batch's new records are stored (`receipts` by entry index).
+fn answer(
+    entries: Vec<Result<Parsed, RecordResult>>,
+    roles: Vec<Role>,
+    receipts: &HashMap<usize, &str>,
+) -> Vec<RecordResult> {
+    let hashes: Vec<Option<[u8; 32]>> = entries
+        .iter()
+        .map(|e| e.as_ref().ok().map(|p| p.hash))
+        .collect();
+    entries
+        .into_iter()
+        .zip(roles)
+        .enumerate()
+        .map(|(i, (entry, role))| {
+            let parsed = match entry {
+                Ok(parsed) => parsed,
+                Err(refused) => return refused,
+            };
+            // A second copy of a record gets the first one's receipt; another record under the
+            // same id gets nothing.
+            let copy_of = |hash: Option<[u8; 32]>, receipt: Option<&str>| match receipt {
+                Some(receipt) if hash == Some(parsed.hash) => {
+                    RecordResult::with_receipt(parsed.id.clone(), "duplicate", receipt)
+                }
+                _ => RecordResult::rejected(parsed.id.clone(), ID_TAKEN),
+            };
+            match role {
+                Role::Invalid => RecordResult::rejected(parsed.id, "the record is not valid"),
+                Role::BadSignature => RecordResult::rejected(parsed.id, BAD_SIGNATURE),
+                Role::Held(hash_hex, receipt) => {
+                    let mut held = [0u8; 32];
+                    let held = hex::decode_to_slice(&hash_hex, &mut held)
+                        .ok()
+                        .map(|()| held);
+                    copy_of(held, Some(&receipt))
+                }
+                Role::Repeat(earlier) => copy_of(hashes[earlier], receipts.get(&earlier).copied()),
+                Role::New(_) => match receipts.get(&i) {
+                    Some(receipt) => RecordResult::with_receipt(parsed.id, "accepted", receipt),
+                    None => RecordResult::rejected(parsed.id, "the record could not be stored"),
+                },
+            }
+        })
+        .collect()
 }

@@ -7,7 +7,13 @@
 //! The HTTP API is described by `openapi.json` (OpenAPI 3.0), served at `/v1/openapi.json`; a
 //! test checks that every route of [`router`] is in the document and the other way round.
 //!
-//! Modules: [`storage`] (SQLite), [`ingest`] (verification and receipts), [`routes`] (HTTP),
+//! Storage is SQLite by default ([`SqliteStorage`], one file, zero setup) or PostgreSQL
+//! ([`PostgresStorage`]) for several stateless receivers on one database; both keep the same
+//! guarantees (see [`storage`]): a record is held once, a batch is stored in one transaction
+//! after it was verified against the device's current chain head, and a receipt is sent only
+//! for what is durably stored.
+//!
+//! Modules: [`storage`] (SQLite, PostgreSQL), [`ingest`] (batches, receipts), [`routes`] (HTTP),
 //! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders),
 //! [`tls`] (HTTPS with rustls, self-signed certificates and their pins).
 
@@ -25,7 +31,7 @@ use honnin_core::check::Verifier;
 use honnin_core::record::{DeviceKey, SoftwareSigner};
 
 pub use routes::router;
-pub use storage::{SqliteStorage, Storage, StorageError};
+pub use storage::{PostgresStorage, SqliteStorage, Storage, StorageError};
 
 /// The OpenAPI 3 document of the HTTP API.
 pub const OPENAPI: &str = include_str!("../openapi.json");

@@ -17,7 +17,7 @@ use honnin_core::sync::SpkiPin;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::ingest::{RecordResult, ingest};
+use crate::ingest::{RecordResult, ingest_batch};
 use crate::operator::secret_hash;
 use crate::{OPENAPI, Receiver, auth, now};
 
@@ -205,11 +205,7 @@ async fn batches(
                 format!("at most {} records per batch", worker.limits.max_batch),
             ));
         }
-        let mut results = Vec::with_capacity(request.records.len());
-        for envelope in request.records {
-            results.push(ingest(&worker, &device_id, &key, envelope)?);
-        }
-        Ok(results)
+        Ok(ingest_batch(&worker, &device_id, &key, request.records)?)
     })
     .await
     .map_err(|_| internal())?;
@@ -240,7 +236,12 @@ async fn feed(
     receiver
         .limiter
         .check(client.ip(), receiver.limits.max_auth_failures)?;
-    let sender = match auth::sender(&receiver, &headers) {
+    // The token lookup is a storage call: on a blocking thread, like every other.
+    let worker = receiver.clone();
+    let sender = tokio::task::spawn_blocking(move || auth::sender(&worker, &headers))
+        .await
+        .map_err(|_| internal())?;
+    let sender = match sender {
         Ok(sender) => sender,
         Err(error) => {
             if error.status == StatusCode::UNAUTHORIZED {

@@ -1,6 +1,10 @@
-//! The receiver over real HTTP on loopback with a real SQLite database: enrolment, sync from a
-//! device store with the core's client, idempotency, the sender feed and its isolation, bad
-//! requests refused without change, rate limiting, and the OpenAPI document against the routes.
+//! The receiver over real HTTP on loopback, against SQLite and PostgreSQL (see `common`):
+//! enrolment, sync from a device store with the core's client, idempotency, the sender feed and
+//! its isolation, bad requests refused without change, rate limiting, and the OpenAPI document
+//! against the routes.
+
+#[macro_use]
+mod common;
 
 use std::sync::Arc;
 
@@ -12,23 +16,37 @@ use honnin_core::store::Store;
 use honnin_core::sync::protocol::sign_batch;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig};
 use honnin_core::verify::record::{RecordExpectation, verify_record};
-use honnin_core::verify::{Clock, SystemClock, SystemRandom};
+use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::routes::{ROUTES, serve};
-use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
+use honnin_receiver::{Receiver, now, operator};
 
+use common::{Backend, TestDatabase, get, post, signed_batch};
+
+backend_tests!(
+    records_sync_once_and_the_sender_re_verifies_them_from_its_feed,
+    a_repeated_record_gets_the_same_receipt,
+    one_batch_flags_gaps_refuses_forgeries_and_answers_copies_once,
+    a_sender_sees_only_its_own_records,
+    bad_requests_get_clear_errors_and_change_nothing,
+    repeated_failed_authentication_is_rate_limited,
+    the_openapi_document_and_the_routes_agree,
+);
+
+// Dropped in this order: the server stops before its database goes.
 struct Server {
     base: String,
     receiver: Arc<Receiver>,
     _runtime: tokio::runtime::Runtime,
+    _database: TestDatabase,
     dir: tempfile::TempDir,
 }
 
-fn start() -> Server {
+fn start(backend: &Backend) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let storage: Arc<dyn Storage> =
-        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
+    let database = backend.database(dir.path());
+    let storage = database.open();
     let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
@@ -40,44 +58,9 @@ fn start() -> Server {
         base,
         receiver,
         _runtime: runtime,
+        _database: database,
         dir,
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
-/// `(status, JSON body)`.
-fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, serde_json::Value) {
-    let mut request = agent().post(url).content_type("application/json");
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let mut response = request.send(body).expect("answer");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-    let mut request = agent().get(url);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let mut response = request.call().expect("answer");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
 }
 
 fn enrol(server: &Server, signer: &SoftwareSigner) -> DeviceKey {
@@ -108,6 +91,26 @@ fn enrol(server: &Server, signer: &SoftwareSigner) -> DeviceKey {
     DeviceKey::from_spki_der(&der).expect("receipt key")
 }
 
+/// The records of `store`, in order.
+fn records_of(store: &Store, n: usize) -> Vec<SignedRecord> {
+    store
+        .list(0, n)
+        .expect("lists")
+        .into_iter()
+        .map(|row| row.record.expect("reads"))
+        .collect()
+}
+
+/// The state of `check` in a feed entry's verification.
+fn check_state(entry: &serde_json::Value, check: &str) -> String {
+    entry["verification"]["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["check"] == check))
+        .and_then(|c| c["state"].as_str())
+        .unwrap_or("missing")
+        .to_owned()
+}
+
 /// A device store holding `n` records of genuine door checks (levels A, B, C in turn).
 fn device_store(dir: &std::path::Path, n: usize) -> Store {
     let mut store = Store::create(&dir.join("device.db"), &store_keys()).expect("store");
@@ -133,40 +136,8 @@ fn client(server: &Server, receipt_key: DeviceKey) -> SyncClient {
     SyncClient::new(config, receipt_key)
 }
 
-/// A signed batch request for `records`, as the client makes it.
-fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, Vec<u8>) {
-    let entries: Vec<serde_json::Value> = records.iter().map(|r| r.to_json_value()).collect();
-    let body = serde_json::json!({ "records": entries })
-        .to_string()
-        .into_bytes();
-    let signer = device_signer();
-    let mut nonce = [0u8; 16];
-    honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
-    let nonce = hex::encode(nonce);
-    let timestamp = SystemClock.now().0;
-    let signature = sign_batch(
-        &signer,
-        signer.device_key(),
-        "handheld-01",
-        timestamp,
-        &nonce,
-        &body,
-    )
-    .expect("signs");
-    (
-        vec![
-            ("x-honnin-device", "handheld-01".to_owned()),
-            ("x-honnin-timestamp", timestamp.to_string()),
-            ("x-honnin-nonce", nonce),
-            ("x-honnin-signature", signature),
-        ],
-        body,
-    )
-}
-
-#[test]
-fn records_sync_once_and_the_sender_re_verifies_them_from_its_feed() {
-    let server = start();
+fn records_sync_once_and_the_sender_re_verifies_them_from_its_feed(backend: &Backend) {
+    let server = start(backend);
     let receipt_key = enrol(&server, &device_signer());
     let mut store = device_store(server.dir.path(), 10);
     let report = client(&server, receipt_key.clone())
@@ -240,9 +211,8 @@ fn records_sync_once_and_the_sender_re_verifies_them_from_its_feed() {
     }
 }
 
-#[test]
-fn a_repeated_record_gets_the_same_receipt() {
-    let server = start();
+fn a_repeated_record_gets_the_same_receipt(backend: &Backend) {
+    let server = start(backend);
     enrol(&server, &device_signer());
     let store = device_store(server.dir.path(), 2);
     let records: Vec<SignedRecord> = store
@@ -269,9 +239,91 @@ fn a_repeated_record_gets_the_same_receipt() {
     assert_eq!(server.receiver.storage.count_records().expect("count"), 2);
 }
 
-#[test]
-fn a_sender_sees_only_its_own_records() {
-    let server = start();
+fn one_batch_flags_gaps_refuses_forgeries_and_answers_copies_once(backend: &Backend) {
+    let server = start(backend);
+    enrol(&server, &device_signer());
+    let genuine = records_of(&device_store(server.dir.path(), 5), 5);
+    // Records in the device's name, signed with another key; the third has position 3 too.
+    let forger = SoftwareSigner::from_secret_bytes(&[0x66; 32]).expect("key");
+    let forged_dir = server.dir.path().join("forged");
+    std::fs::create_dir(&forged_dir).expect("dir");
+    let mut forged_store =
+        Store::create(&forged_dir.join("device.db"), &store_keys()).expect("store");
+    let report = genuine_report(Level::B);
+    for _ in 0..3 {
+        forged_store
+            .append(draft_of(&report, AttributePolicy::ALL), &forger)
+            .expect("appends");
+    }
+    let forged = records_of(&forged_store, 3);
+    assert_eq!(forged[2].body().seq(), 3);
+    let [a1, a2, a3, a4, a5] = <[SignedRecord; 5]>::try_from(genuine).expect("five");
+
+    let batch = [a1, a2, forged[2].clone(), a3.clone(), a3, a5, a4];
+    let (headers, body) = signed_batch(&batch);
+    let (status, answer) = post(&format!("{}/v1/batches", server.base), &headers, &body);
+    assert_eq!(status, 200, "{answer}");
+    let statuses: Vec<&str> = (0..7)
+        .map(|i| answer["results"][i]["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "accepted",
+            "accepted",
+            "rejected",
+            "accepted",
+            "duplicate",
+            "accepted",
+            "accepted"
+        ]
+    );
+    assert_eq!(
+        answer["results"][3]["receipt"],
+        answer["results"][4]["receipt"]
+    );
+    assert!(
+        answer["results"][2]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("device signature"))
+    );
+    // A gap is stored and flagged, in the record's verification and its receipt.
+    assert_eq!(
+        answer["results"][5]["receipt"]["receipt"]["outcome"],
+        "failed"
+    );
+    assert_eq!(server.receiver.storage.count_records().expect("count"), 5);
+
+    let token =
+        operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
+    let (status, page) = get(&format!("{}/v1/feed", server.base), Some(&token));
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"].as_array().expect("entries");
+    let links: Vec<(u64, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["record"]["body"]["seq"].as_u64().expect("seq"),
+                check_state(e, "chain_link"),
+            )
+        })
+        .collect();
+    // The forged third record moved nothing: the genuine third links to the second. The
+    // fifth skips the fourth (a gap), and the fourth then comes after the fifth.
+    assert_eq!(
+        links,
+        [
+            (1, "passed".to_owned()),
+            (2, "passed".to_owned()),
+            (3, "passed".to_owned()),
+            (5, "failed".to_owned()),
+            (4, "failed".to_owned()),
+        ]
+    );
+}
+
+fn a_sender_sees_only_its_own_records(backend: &Backend) {
+    let server = start(backend);
     let receipt_key = enrol(&server, &device_signer());
     let mut store = device_store(server.dir.path(), 3);
     client(&server, receipt_key)
@@ -299,9 +351,8 @@ fn a_sender_sees_only_its_own_records() {
     assert_eq!(status, 401);
 }
 
-#[test]
-fn bad_requests_get_clear_errors_and_change_nothing() {
-    let server = start();
+fn bad_requests_get_clear_errors_and_change_nothing(backend: &Backend) {
+    let server = start(backend);
     enrol(&server, &device_signer());
     let store = device_store(server.dir.path(), 1);
     let record = store
@@ -367,9 +418,8 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(count(), 1);
 }
 
-#[test]
-fn repeated_failed_authentication_is_rate_limited() {
-    let server = start();
+fn repeated_failed_authentication_is_rate_limited(backend: &Backend) {
+    let server = start(backend);
     let url = format!("{}/v1/feed", server.base);
     let statuses: Vec<u16> = (0..12).map(|_| get(&url, Some("hnn_wrong")).0).collect();
     assert_eq!(&statuses[..10], &[401; 10]);
@@ -380,9 +430,8 @@ fn repeated_failed_authentication_is_rate_limited() {
     assert_eq!(get(&url, Some(&token)).0, 429);
 }
 
-#[test]
-fn the_openapi_document_and_the_routes_agree() {
-    let server = start();
+fn the_openapi_document_and_the_routes_agree(backend: &Backend) {
+    let server = start(backend);
     let (status, document) = get(&format!("{}/v1/openapi.json", server.base), None);
     assert_eq!(status, 200);
     assert!(

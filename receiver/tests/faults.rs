@@ -1,7 +1,10 @@
 //! Sync through a hostile network on loopback: a proxy that drops connections, answers 503,
 //! stalls past the client's timeout and cuts answers short (after the receiver stored the
 //! batch). After recovery every record is at the receiver exactly once, every record on the
-//! device is marked synced, and none is lost.
+//! device is marked synced, and none is lost. Against SQLite and PostgreSQL (see `common`).
+
+#[macro_use]
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -19,7 +22,11 @@ use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::routes::serve;
-use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
+use honnin_receiver::{Receiver, now, operator};
+
+use common::Backend;
+
+backend_tests!(every_record_arrives_exactly_once_through_a_faulty_network);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -108,11 +115,10 @@ fn proxy(upstream: String, schedule: Vec<Fault>) -> (String, Arc<AtomicUsize>) {
     (address, connections)
 }
 
-#[test]
-fn every_record_arrives_exactly_once_through_a_faulty_network() {
+fn every_record_arrives_exactly_once_through_a_faulty_network(backend: &Backend) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let storage: Arc<dyn Storage> =
-        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
+    let database = backend.database(dir.path());
+    let storage = database.open();
     let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime

@@ -1,102 +1,25 @@
-//! Where the receiver keeps devices, senders, records and receipts: a [`Storage`] trait and its
-//! SQLite implementation (embedded, zero setup).
+//! [`Storage`] in SQLite: WAL mode, `synchronous=FULL` (a receipt is sent only after its
+//! record's commit reached the disk), one connection behind a mutex.
 //!
-//! The trait is synchronous and called from blocking tasks, so an implementation may block on its
-//! database; a PostgreSQL implementation for several stateless receivers on one database plugs in
-//! here (see the crate docs for what remains). Every secret kept is a SHA-256 hash (sender
-//! tokens, enrolment codes); records are stored as their canonical envelopes.
+//! One writer at a time is what SQLite allows anyway; a batch's transaction is `BEGIN
+//! IMMEDIATE`, so the head it checks cannot change before it commits, and cursors (rowids)
+//! follow commit order.
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-/// A failure of the database.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("the receiver's database failed ({context}): {detail}")]
-    Database {
-        context: &'static str,
-        detail: String,
-    },
-    #[error("the device {0:?} is already enrolled")]
-    AlreadyEnrolled(String),
-    #[error("the sender {0:?} already exists")]
-    SenderExists(String),
-}
+use super::{
+    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, NONCE_RETENTION_SECONDS,
+    Storage, StorageError, next_head, parse_head, seq_column,
+};
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
     move |e| StorageError::Database {
         context,
         detail: e.to_string(),
     }
-}
-
-/// A record as ingested, ready to be stored.
-#[derive(Debug, Clone)]
-pub struct NewRecord {
-    pub record_id: String,
-    pub record_hash: String,
-    pub device_id: String,
-    pub seq: u64,
-    pub sender_id: String,
-    pub item_id: String,
-    pub envelope: String,
-    pub verification: String,
-    pub receipt: String,
-    pub received_at: i64,
-}
-
-/// A record already held: its hash and the receipt given when it was first stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldRecord {
-    pub record_hash: String,
-    pub receipt: String,
-}
-
-/// One entry of a sender's feed.
-#[derive(Debug, Clone)]
-pub struct FeedRow {
-    pub cursor: i64,
-    pub envelope: String,
-    pub device_key_spki: Vec<u8>,
-    pub receipt: String,
-    pub verification: String,
-}
-
-/// The receiver's storage.
-pub trait Storage: Send + Sync + 'static {
-    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
-    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError>;
-    /// Keeps the hash of a one-time enrolment code for `device_id`, valid until `expires_at`.
-    fn add_enrolment_code(
-        &self,
-        device_id: &str,
-        code_hash: &str,
-        expires_at: i64,
-    ) -> Result<(), StorageError>;
-    /// Consumes the code and enrols the key, atomically. `Ok(false)`: no such unused, unexpired
-    /// code for this device.
-    fn enrol(
-        &self,
-        device_id: &str,
-        code_hash: &str,
-        key_spki: &[u8],
-        now: i64,
-    ) -> Result<bool, StorageError>;
-    fn device_key(&self, device_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
-    /// Remembers a request nonce; `Ok(false)` when it was seen before (a replay).
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError>;
-    fn add_sender(&self, sender_id: &str, token_hash: &str) -> Result<(), StorageError>;
-    fn sender_by_token(&self, token_hash: &str) -> Result<Option<String>, StorageError>;
-    fn held(&self, record_id: &str) -> Result<Option<HeldRecord>, StorageError>;
-    /// The last record of a device's chain held: `(seq, hash)`.
-    fn device_head(&self, device_id: &str) -> Result<Option<(u64, [u8; 32])>, StorageError>;
-    /// Stores the record unless one with its id is held; returns what is held after.
-    fn insert(&self, record: &NewRecord) -> Result<HeldRecord, StorageError>;
-    /// Up to `limit` records for `sender_id` with a cursor after `after`, in cursor order.
-    fn feed(&self, sender_id: &str, after: i64, limit: u32) -> Result<Vec<FeedRow>, StorageError>;
-    fn count_records(&self) -> Result<u64, StorageError>;
 }
 
 /// SQLite in WAL mode, one connection behind a mutex.
@@ -115,6 +38,7 @@ CREATE TABLE IF NOT EXISTS enrolment_codes (
 CREATE TABLE IF NOT EXISTS nonces (
     device_id TEXT NOT NULL, nonce TEXT NOT NULL, seen_at INTEGER NOT NULL,
     PRIMARY KEY (device_id, nonce));
+CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (seen_at);
 CREATE TABLE IF NOT EXISTS senders (sender_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS records (
     cursor INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL UNIQUE,
@@ -123,9 +47,6 @@ CREATE TABLE IF NOT EXISTS records (
     verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
 ";
-
-/// Nonces are kept this long; older requests are refused by their timestamp anyway.
-pub const NONCE_RETENTION_SECONDS: i64 = 3600;
 
 impl SqliteStorage {
     /// Opens (or creates) the database at `path`.
@@ -146,6 +67,36 @@ impl SqliteStorage {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn read_head(conn: &Connection, device_id: &str) -> Result<Option<ChainHead>, StorageError> {
+    let row: Option<(Option<i64>, Option<String>)> = conn
+        .query_row(
+            "SELECT head_seq, head_hash FROM devices WHERE device_id = ?1",
+            [device_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db("reading devices"))?;
+    match row {
+        Some((seq, hash)) => parse_head(seq, hash),
+        None => Ok(None),
+    }
+}
+
+fn read_held(conn: &Connection, record_id: &str) -> Result<Option<HeldRecord>, StorageError> {
+    conn.prepare_cached("SELECT record_hash, receipt FROM records WHERE record_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([record_id], |r| {
+                    Ok(HeldRecord {
+                        record_hash: r.get(0)?,
+                        receipt: r.get(1)?,
+                    })
+                })
+                .optional()
+        })
+        .map_err(db("reading records"))
 }
 
 impl Storage for SqliteStorage {
@@ -283,95 +234,93 @@ impl Storage for SqliteStorage {
     }
 
     fn held(&self, record_id: &str) -> Result<Option<HeldRecord>, StorageError> {
-        self.conn()
-            .query_row(
-                "SELECT record_hash, receipt FROM records WHERE record_id = ?1",
-                [record_id],
-                |r| {
-                    Ok(HeldRecord {
-                        record_hash: r.get(0)?,
-                        receipt: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db("reading records"))
+        read_held(&self.conn(), record_id)
     }
 
-    fn device_head(&self, device_id: &str) -> Result<Option<(u64, [u8; 32])>, StorageError> {
-        let row: Option<(Option<i64>, Option<String>)> = self
-            .conn()
-            .query_row(
-                "SELECT head_seq, head_hash FROM devices WHERE device_id = ?1",
-                [device_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(db("reading devices"))?;
-        Ok(match row {
-            Some((Some(seq), Some(hash))) => {
-                let mut bytes = [0u8; 32];
-                match hex::decode_to_slice(&hash, &mut bytes) {
-                    Ok(()) => u64::try_from(seq).ok().map(|seq| (seq, bytes)),
-                    Err(_) => None,
-                }
-            }
-            _ => None,
-        })
+    fn device_head(&self, device_id: &str) -> Result<Option<ChainHead>, StorageError> {
+        read_head(&self.conn(), device_id)
     }
 
-    fn insert(&self, record: &NewRecord) -> Result<HeldRecord, StorageError> {
+    fn batch_state(
+        &self,
+        device_id: &str,
+        record_ids: &[&str],
+    ) -> Result<BatchState, StorageError> {
+        // The mutex already serialises this connection; the transaction makes the reads one
+        // snapshot even if another process writes the file.
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db("storing a record"))?;
-        let seq = i64::try_from(record.seq).unwrap_or(i64::MAX);
-        let inserted = tx
-            .execute(
-                "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id, item_id,
-                     envelope, verification, receipt, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(record_id) DO NOTHING",
-                params![
-                    record.record_id,
-                    record.record_hash,
-                    record.device_id,
-                    seq,
-                    record.sender_id,
-                    record.item_id,
-                    record.envelope,
-                    record.verification,
-                    record.receipt,
-                    record.received_at
-                ],
-            )
-            .map_err(db("storing a record"))?;
-        if inserted == 1 {
-            tx.execute(
-                "UPDATE devices SET head_seq = ?2, head_hash = ?3
-                 WHERE device_id = ?1 AND (head_seq IS NULL OR head_seq < ?2)",
-                params![record.device_id, seq, record.record_hash],
-            )
-            .map_err(db("storing a record"))?;
+        let tx = conn.transaction().map_err(db("reading a batch's state"))?;
+        let mut state = BatchState {
+            head: read_head(&tx, device_id)?,
+            ..BatchState::default()
+        };
+        for id in record_ids {
+            if let Some(held) = read_held(&tx, id)? {
+                state.held.insert((*id).to_owned(), held);
+            }
         }
-        let held = tx
-            .query_row(
-                "SELECT record_hash, receipt FROM records WHERE record_id = ?1",
-                [&record.record_id],
-                |r| {
-                    Ok(HeldRecord {
-                        record_hash: r.get(0)?,
-                        receipt: r.get(1)?,
-                    })
-                },
+        tx.finish().map_err(db("reading a batch's state"))?;
+        Ok(state)
+    }
+
+    fn insert_batch(&self, batch: &BatchWrite<'_>) -> Result<BatchCommit, StorageError> {
+        let context = "storing a batch";
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db(context))?;
+        let mut head = read_head(&tx, batch.device_id)?;
+        if head != batch.expected_head {
+            return Ok(BatchCommit::Stale);
+        }
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id,
+                         item_id, envelope, verification, receipt, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT(record_id) DO NOTHING",
+                )
+                .map_err(db(context))?;
+            for record in batch.records {
+                let inserted = insert
+                    .execute(params![
+                        record.record_id,
+                        hex::encode(record.record_hash),
+                        record.device_id,
+                        seq_column(record.seq),
+                        record.sender_id,
+                        record.item_id,
+                        record.envelope,
+                        record.verification,
+                        record.receipt,
+                        record.received_at
+                    ])
+                    .map_err(db(context))?;
+                if inserted != 1 {
+                    // Dropping the transaction rolls back what this batch wrote.
+                    return Ok(BatchCommit::Stale);
+                }
+                head = next_head(head, record.seq, record.record_hash);
+            }
+        }
+        if head != batch.expected_head
+            && let Some((seq, hash)) = head
+        {
+            tx.execute(
+                "UPDATE devices SET head_seq = ?2, head_hash = ?3 WHERE device_id = ?1",
+                params![batch.device_id, seq_column(seq), hex::encode(hash)],
             )
-            .map_err(db("storing a record"))?;
-        tx.commit().map_err(db("storing a record"))?;
-        Ok(held)
+            .map_err(db(context))?;
+        }
+        tx.commit().map_err(db(context))?;
+        Ok(BatchCommit::Stored)
     }
 
     fn feed(&self, sender_id: &str, after: i64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
         let conn = self.conn();
         let mut statement = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT r.cursor, r.envelope, d.key_spki, r.receipt, r.verification
                  FROM records r JOIN devices d ON d.device_id = r.device_id
                  WHERE r.sender_id = ?1 AND r.cursor > ?2 ORDER BY r.cursor LIMIT ?3",

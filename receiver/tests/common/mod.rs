@@ -1,0 +1,186 @@
+//! What the receiver's tests share: the storage backends they run against, each test with a
+//! fresh database of its own so tests run in parallel.
+//!
+//! Every test runs against SQLite (a file in the test's temp dir), and against PostgreSQL when
+//! `HONNIN_TEST_POSTGRES` holds a connection URL (`scripts/start-postgres` prints one): there
+//! each test gets its own schema, dropped at the end. Under CI (`CI` set) the URL is required,
+//! so a CI run cannot pass without the PostgreSQL half.
+
+#![allow(dead_code)] // Each test binary uses its own part.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use honnin_core::record::SignedRecord;
+use honnin_core::sync::protocol::sign_batch;
+use honnin_core::verify::{Clock, SystemClock, SystemRandom};
+use honnin_e2e::records::device_signer;
+use honnin_receiver::{PostgresStorage, SqliteStorage, Storage};
+use r2d2_postgres::postgres;
+
+/// Where a test's receiver keeps its data.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// Declares each named test `fn name(backend: &Backend)` once per backend: `sqlite::name` and
+/// `postgres::name`. Use after `#[macro_use] mod common;`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(&crate::common::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(backend) = crate::common::Backend::postgres() {
+                    super::$name(&backend)
+                }
+            })*
+        }
+    };
+}
+
+impl Backend {
+    /// PostgreSQL at `HONNIN_TEST_POSTGRES`; `None` (the test is skipped, and says so) when it
+    /// is not set outside CI.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("HONNIN_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
+            _ if std::env::var_os("CI").is_some() => panic!(
+                "HONNIN_TEST_POSTGRES is not set: CI runs every receiver test against PostgreSQL too \
+                 (scripts/test sets it from scripts/start-postgres)"
+            ),
+            _ => {
+                eprintln!("skipped: set HONNIN_TEST_POSTGRES to a PostgreSQL URL to run this test");
+                None
+            }
+        }
+    }
+
+    /// A fresh, empty database for one test (one receiver instance on it).
+    pub fn database(&self, dir: &Path) -> TestDatabase {
+        match self {
+            Self::Sqlite => TestDatabase {
+                address: dir.join("receiver.db").display().to_string(),
+                schema: None,
+            },
+            Self::Postgres(url) => {
+                let schema = format!("honnin_test_{}", random_hex(8));
+                admin(url)
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("creates the test's schema");
+                let separator = if url.contains('?') { '&' } else { '?' };
+                TestDatabase {
+                    address: format!("{url}{separator}options=-c%20search_path%3D{schema}"),
+                    schema: Some((url.clone(), schema)),
+                }
+            }
+        }
+    }
+}
+
+fn admin(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("connects to HONNIN_TEST_POSTGRES")
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).expect("random bytes");
+    hex::encode(buffer)
+}
+
+/// A test's own database; a PostgreSQL schema is dropped with it.
+pub struct TestDatabase {
+    /// A SQLite path or a PostgreSQL URL whose search path is the test's schema.
+    pub address: String,
+    schema: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A storage on this database; each call is one more receiver instance sharing it.
+    pub fn open(&self) -> Arc<dyn Storage> {
+        match &self.schema {
+            None => Arc::new(SqliteStorage::open(Path::new(&self.address)).expect("opens SQLite")),
+            Some(_) => Arc::new(PostgresStorage::connect(&self.address).expect("opens PostgreSQL")),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.schema
+            && let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// `(status, JSON body)`.
+pub fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, serde_json::Value) {
+    let mut request = agent().post(url).content_type("application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let mut response = request.send(body).expect("answer");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+pub fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = agent().get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.call().expect("answer");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A signed batch request for `records`, as the client makes it.
+pub fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let entries: Vec<serde_json::Value> = records.iter().map(|r| r.to_json_value()).collect();
+    let body = serde_json::json!({ "records": entries })
+        .to_string()
+        .into_bytes();
+    let signer = device_signer();
+    let mut nonce = [0u8; 16];
+    honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
+    let nonce = hex::encode(nonce);
+    let timestamp = SystemClock.now().0;
+    let signature = sign_batch(
+        &signer,
+        signer.device_key(),
+        "handheld-01",
+        timestamp,
+        &nonce,
+        &body,
+    )
+    .expect("signs");
+    (
+        vec![
+            ("x-honnin-device", "handheld-01".to_owned()),
+            ("x-honnin-timestamp", timestamp.to_string()),
+            ("x-honnin-nonce", nonce),
+            ("x-honnin-signature", signature),
+        ],
+        body,
+    )
+}
