@@ -92,6 +92,11 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// The core's verifier, for record verification.
+    pub(crate) fn core(&self) -> &CoreVerifier {
+        &self.inner
+    }
+
     /// Reads the platform clock once per check; the core's clock is then fixed at that instant.
     fn now(&self) -> Result<FixedClock, HonninError> {
         let seconds = self
@@ -144,6 +149,8 @@ impl Verifier {
         })?;
         Ok(Arc::new(PendingFaceConfirmation {
             awaiting: Mutex::new(Some(finished.output)),
+            request,
+            time: clock.0,
             counters: finished.counters,
         }))
     }
@@ -166,7 +173,12 @@ impl Verifier {
             self.inner
                 .check_level_b(session, &request, &pin, &clock, &mut SystemRandom)
         })?;
-        Ok(DoorCheckReport::new(finished.output, finished.counters))
+        Ok(DoorCheckReport::new(
+            finished.output,
+            request,
+            clock.0,
+            finished.counters,
+        ))
     }
 
     /// Level C: the holder's signing password (6–16 of A–Z, 0–9).
@@ -186,7 +198,12 @@ impl Verifier {
             self.inner
                 .check_level_c(session, &request, &password, &clock, &mut SystemRandom)
         })?;
-        Ok(DoorCheckReport::new(finished.output, finished.counters))
+        Ok(DoorCheckReport::new(
+            finished.output,
+            request,
+            clock.0,
+            finished.counters,
+        ))
     }
 }
 
@@ -221,6 +238,8 @@ pub struct FaceImages {
 #[derive(uniffi::Object)]
 pub struct PendingFaceConfirmation {
     awaiting: Mutex<Option<AwaitingFaceConfirmation>>,
+    request: CoreRequest,
+    time: UnixTime,
     counters: CardCounters,
 }
 
@@ -265,6 +284,8 @@ impl PendingFaceConfirmation {
             .ok_or_else(already_confirmed)?;
         Ok(DoorCheckReport::new(
             awaiting.confirm(decision),
+            self.request.clone(),
+            self.time,
             self.counters,
         ))
     }

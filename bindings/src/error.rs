@@ -1,6 +1,7 @@
 //! The one place where errors cross the FFI.
 //!
-//! Domain errors (the core's [`CardError`], anchors, CRLs, typed secrets) and bridge errors (a
+//! Domain errors (the core's [`CardError`], anchors, CRLs, typed secrets, the record store's
+//! [`StoreError`], records' [`RecordError`], sync's [`SyncError`]) and bridge errors (a
 //! callback that threw, a cancelled call, an object used twice: [`BridgeError`]) are different
 //! Rust types; both become the one public [`HonninError`] here, which Kotlin sees as the sealed
 //! class `HonninException`. Each variant keeps the kind the caller acts on (tag lost, wrong PIN
@@ -12,6 +13,9 @@
 
 use honnin_core::card::SecretFormatError;
 use honnin_core::reader::CardError;
+use honnin_core::record::RecordError;
+use honnin_core::store::StoreError;
+use honnin_core::sync::SyncError;
 use honnin_core::transport::TransportError as CoreTransportError;
 use honnin_core::verify::x509::{AnchorError, CrlError};
 
@@ -69,6 +73,72 @@ pub enum HonninError {
     /// A revocation list could not be parsed.
     #[error("{detail}")]
     RevocationList { detail: String },
+
+    // --- The record store (from the core's store errors) ---
+    /// No record store at the path (and `createIfMissing` was false).
+    #[error("{detail}")]
+    StoreNotFound { detail: String },
+    /// The file is not a honnin record store, or it is damaged (truncated, edited, a record
+    /// that does not read). Keep the file for recovery; do not write to it.
+    #[error("{detail}")]
+    StoreDamaged { detail: String },
+    /// Records the store acknowledged are gone from its end (file truncated or rolled back).
+    #[error("{detail}")]
+    RecordsMissing { from: u64, to: u64, detail: String },
+    /// The key provider's key does not open this store.
+    #[error("{detail}")]
+    StoreWrongKey { detail: String },
+    /// The key provider could not give the store key (it threw `KeyProviderException`, or the
+    /// key is not 32 bytes).
+    #[error("{detail}")]
+    StoreKeyUnavailable { detail: String },
+    /// The store belongs to another device id or device key.
+    #[error("{detail}")]
+    ForeignDevice { detail: String },
+    /// Another writer held the store for too long; try again.
+    #[error("{detail}")]
+    StoreBusy { detail: String },
+    /// The disk is full: the record was not stored.
+    #[error("{detail}")]
+    DiskFull { detail: String },
+    /// No record with that id or position.
+    #[error("{detail}")]
+    NoSuchRecord { detail: String },
+    /// Any other failure of the store's file (I/O, SQLite, a newer schema).
+    #[error("{detail}")]
+    StoreFailed { detail: String },
+
+    // --- Records ---
+    /// The device key is unavailable, failed to sign, or signed with another key than the
+    /// public key it reports (`DeviceSignerException`, or a signature that does not verify).
+    #[error("{detail}")]
+    DeviceKeyFailed { detail: String },
+    /// The report cannot become a record (an id empty or too long, a challenge bound to
+    /// another parcel).
+    #[error("{detail}")]
+    RecordRejected { detail: String },
+    /// Bytes that are not a honnin record (not JSON, wrong shape, not canonical).
+    #[error("{detail}")]
+    RecordMalformed { detail: String },
+
+    // --- Sync (from the core's sync errors); records not synced stay pending ---
+    /// The receiver could not be reached on any try (no network, timeouts, 5xx): offline.
+    /// Sync again later.
+    #[error("{detail}")]
+    Offline { attempts: u32, detail: String },
+    /// The receiver refused the request (HTTP 4xx): a wrong or used enrolment code, a device
+    /// it does not know. Retrying the same request will not help.
+    #[error("{detail}")]
+    ReceiverRefused { status: u16, detail: String },
+    /// The receiver refused one record of a batch.
+    #[error("{detail}")]
+    RecordRefused { record_id: String, detail: String },
+    /// A receipt that does not verify with the receiver's key: the record is not marked synced.
+    #[error("{detail}")]
+    BadReceipt { record_id: String, detail: String },
+    /// The receiver's answer is not what the protocol says.
+    #[error("{detail}")]
+    ReceiverProtocol { detail: String },
 
     // --- The bridge ---
     /// The caller cancelled the operation before it finished; nothing was decided.
@@ -179,6 +249,75 @@ impl From<CrlError> for HonninError {
     }
 }
 
+impl From<StoreError> for HonninError {
+    fn from(error: StoreError) -> Self {
+        let detail = error.to_string();
+        match error {
+            StoreError::NotFound { .. } => HonninError::StoreNotFound { detail },
+            StoreError::NotAStore { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::MetaDamaged { .. }
+            | StoreError::Unreadable { .. }
+            | StoreError::ExportMalformed { .. } => HonninError::StoreDamaged { detail },
+            StoreError::RecordsMissing { from, to } => {
+                HonninError::RecordsMissing { from, to, detail }
+            }
+            StoreError::WrongKey => HonninError::StoreWrongKey { detail },
+            StoreError::Key(_) => HonninError::StoreKeyUnavailable { detail },
+            StoreError::ForeignDevice { .. } => HonninError::ForeignDevice { detail },
+            StoreError::Busy => HonninError::StoreBusy { detail },
+            StoreError::DiskFull => HonninError::DiskFull { detail },
+            StoreError::NoSuchRecord { .. } => HonninError::NoSuchRecord { detail },
+            StoreError::Signer(_) => HonninError::DeviceKeyFailed { detail },
+            StoreError::Record(record) => record.into(),
+            // AlreadyExists, NewerSchema, Sqlite, Io, and kinds the core adds later.
+            _ => HonninError::StoreFailed { detail },
+        }
+    }
+}
+
+impl From<RecordError> for HonninError {
+    fn from(error: RecordError) -> Self {
+        let detail = error.to_string();
+        match error {
+            RecordError::Signer(_)
+            | RecordError::DeviceKeyMalformed
+            | RecordError::SignatureMalformed
+            | RecordError::SignerMismatch => HonninError::DeviceKeyFailed { detail },
+            RecordError::InvalidField { .. } | RecordError::ChallengeMismatch { .. } => {
+                HonninError::RecordRejected { detail }
+            }
+            RecordError::ForeignKey { .. } | RecordError::ForeignDevice { .. } => {
+                HonninError::ForeignDevice { detail }
+            }
+            // Malformed, NotCanonical, Canonical, SignatureInvalid and later kinds: the bytes
+            // are not a record honnin can use.
+            _ => HonninError::RecordMalformed { detail },
+        }
+    }
+}
+
+impl From<SyncError> for HonninError {
+    fn from(error: SyncError) -> Self {
+        let detail = error.to_string();
+        match error {
+            SyncError::Unreachable { attempts, .. } => HonninError::Offline { attempts, detail },
+            SyncError::Refused { status, .. } => HonninError::ReceiverRefused { status, detail },
+            SyncError::RecordRefused { record_id, .. } => {
+                HonninError::RecordRefused { record_id, detail }
+            }
+            SyncError::BadReceipt { record_id, .. } => {
+                HonninError::BadReceipt { record_id, detail }
+            }
+            SyncError::Unreadable { .. } => HonninError::StoreDamaged { detail },
+            SyncError::Store(store) => store.into(),
+            SyncError::Record(record) => record.into(),
+            // Protocol, and kinds the core adds later.
+            _ => HonninError::ReceiverProtocol { detail },
+        }
+    }
+}
+
 impl HonninError {
     pub(crate) fn invalid_argument(detail: impl Into<String>) -> Self {
         HonninError::InvalidArgument {
@@ -228,6 +367,53 @@ mod tests {
             error.to_string(),
             "CardTransport.transmit failed: java.lang.IllegalStateException: closed"
         );
+    }
+
+    #[test]
+    fn store_and_sync_errors_keep_their_kind() {
+        assert!(matches!(
+            HonninError::from(StoreError::WrongKey),
+            HonninError::StoreWrongKey { .. }
+        ));
+        assert!(matches!(
+            HonninError::from(StoreError::RecordsMissing { from: 3, to: 5 }),
+            HonninError::RecordsMissing { from: 3, to: 5, .. }
+        ));
+        assert!(matches!(
+            HonninError::from(StoreError::Signer(
+                honnin_core::record::SignerError::KeyUnavailable {
+                    detail: "locked".into()
+                }
+            )),
+            HonninError::DeviceKeyFailed { .. }
+        ));
+        let offline = HonninError::from(SyncError::Unreachable {
+            attempts: 6,
+            last: "connection refused".into(),
+        });
+        assert!(matches!(offline, HonninError::Offline { attempts: 6, .. }));
+        assert!(
+            offline.to_string().contains("records stay pending"),
+            "{offline}"
+        );
+        assert!(matches!(
+            HonninError::from(SyncError::Refused {
+                status: 403,
+                message: "unknown code".into()
+            }),
+            HonninError::ReceiverRefused { status: 403, .. }
+        ));
+        assert!(matches!(
+            HonninError::from(SyncError::Store(StoreError::Busy)),
+            HonninError::StoreBusy { .. }
+        ));
+        assert!(matches!(
+            HonninError::from(RecordError::InvalidField {
+                field: "courier id",
+                why: "it is empty"
+            }),
+            HonninError::RecordRejected { .. }
+        ));
     }
 
     #[test]

@@ -8,12 +8,17 @@
 //! - [`report`] — the report: verdict, level, every check with its reason.
 //! - [`read`] — what a card shows without a secret (certificates, PIN counters).
 //! - [`anchors`] — trust anchors from a directory or DER bytes.
+//! - [`store`] — the encrypted record store: a door check's report becomes a device-signed,
+//!   chained record; lists, sync state, chain verification, sealed export.
+//! - [`sync`] — enrolment with the receiver, and sync of pending records with progress and
+//!   cancellation.
+//! - [`verify_record`] — a sender's re-verification of a record, check by check.
+//! - `keys` — the platform's device signer, store key and clock as the core's traits.
 //! - [`error`] — the one place errors are mapped for the FFI.
 //! - `testing` (feature `simcard`) — the software card and a callback benchmark, for JVM tests.
 //!
-//! Still to come, by the issues that build them: the record store and sync (a `store` module
-//! wrapping the core's store, with the device signer and key provider added to [`platform`]),
-//! and record verification. See README.md, "Extension points".
+//! The platform implements, in Kotlin: the card transport, the clock, progress listeners, the
+//! device signer (Android Keystore) and the store key provider ([`platform`]).
 
 // Like every honnin crate, this one forbids unsafe code (workspace lints): the FFI's unsafe code
 // is UniFFI's (uniffi_core, and its macro expansions, which the lint does not reach) and JNA's.
@@ -21,11 +26,15 @@
 pub mod anchors;
 pub mod check;
 pub mod error;
+mod keys;
 pub mod platform;
 pub mod read;
 pub mod report;
 pub mod session;
+pub mod store;
+pub mod sync;
 #[cfg(feature = "simcard")]
 pub mod testing;
+pub mod verify_record;
 
 uniffi::setup_scaffolding!("honnin");

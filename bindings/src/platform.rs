@@ -1,13 +1,12 @@
 //! What the platform implements: the card transport (Android `IsoDep`, a PC/SC reader, a test
-//! double), the clock, and a listener for progress. The core never does NFC or reads the time
-//! itself.
+//! double), the clock, listeners for progress, the device signer (an Android Keystore key signs
+//! records and sync requests) and the key provider (the key that encrypts records at rest). The
+//! core never does NFC, reads the time or touches the Keystore itself.
 //!
 //! Every method returns a `Result`, so an exception thrown by the Kotlin implementation arrives
-//! here as a value (never a panic) and [`crate::session`] turns it into
-//! `HonninException.CallbackFailed` naming the method.
-//!
-//! The record store and sync (issues 5 and 6) will add two more traits here: the device signer
-//! (Android Keystore signs records) and the key provider (the key that encrypts records at rest).
+//! here as a value (never a panic) and the bridge turns it into
+//! `HonninException.CallbackFailed` naming the method, unless it is one of the method's own
+//! typed exceptions, which keep their kind.
 
 use honnin_core::reader::ReadEvent;
 use honnin_core::transport::{
@@ -179,4 +178,101 @@ impl From<&ReadEvent> for ProgressEvent {
             ReadEvent::ExtendedLengthDisabled => ProgressEvent::ExtendedLengthDisabled,
         }
     }
+}
+
+/// The device key that signs proof records and sync requests: on Android an EC P-256 key in the
+/// Keystore, made once and never exported. Implement it with
+/// `Signature.getInstance("SHA256withECDSA")`.
+///
+/// Every signature is checked against [`DeviceSigner::public_key_der`] before honnin uses it, so
+/// a signer that signs with another key fails loudly (`HonninException.DeviceKeyFailed`).
+#[uniffi::export(with_foreign)]
+pub trait DeviceSigner: Send + Sync {
+    /// The public key as DER SubjectPublicKeyInfo (`PublicKey.getEncoded()` on Android).
+    fn public_key_der(&self) -> Result<Vec<u8>, DeviceSignerError>;
+
+    /// ECDSA P-256 with SHA-256 over `message` (the Keystore hashes it): the DER
+    /// `ECDSA-Sig-Value` that `Signature.sign()` returns, or the 64-byte `r ‖ s`.
+    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, DeviceSignerError>;
+}
+
+/// A failure of the device key, thrown by a [`DeviceSigner`]. `detail` must not hold key
+/// material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum DeviceSignerError {
+    /// The key does not exist or cannot be used now (Keystore locked, key invalidated, …).
+    #[error("{detail}")]
+    KeyUnavailable { detail: String },
+    /// The Keystore refused or failed to sign.
+    #[error("{detail}")]
+    SigningFailed { detail: String },
+    /// Made by the bridge when an implementation threw anything other than a
+    /// `DeviceSignerException`: reported as `CallbackFailed`.
+    #[error("{detail}")]
+    Unexpected { detail: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceSignerError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        DeviceSignerError::Unexpected {
+            detail: error.reason,
+        }
+    }
+}
+
+/// Gives the record store's 32-byte encryption key: on Android a random key kept wrapped (for
+/// example AES-GCM) by a Keystore key and unwrapped for this call. Called when a store is opened
+/// or created; the Rust copy is wiped as soon as it is used. Return the same key every time for
+/// the same store: another key cannot open it (`HonninException.StoreWrongKey`).
+#[uniffi::export(with_foreign)]
+pub trait KeyProvider: Send + Sync {
+    /// Exactly 32 bytes. Overwrite your own copy (`ByteArray.fill(0)`) after returning it.
+    fn store_key(&self) -> Result<Vec<u8>, KeyProviderError>;
+}
+
+/// Why the platform cannot give the store key, thrown by a [`KeyProvider`]. `detail` must not
+/// hold key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum KeyProviderError {
+    /// A store exists but its key is gone (app data cleared, Keystore key deleted).
+    #[error("{detail}")]
+    Missing { detail: String },
+    /// The key exists but cannot be used now (device locked, Keystore busy, …).
+    #[error("{detail}")]
+    Unavailable { detail: String },
+    /// Made by the bridge when an implementation threw anything other than a
+    /// `KeyProviderException`: reported as `CallbackFailed`.
+    #[error("{detail}")]
+    Unexpected { detail: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeyProviderError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        KeyProviderError::Unexpected {
+            detail: error.reason,
+        }
+    }
+}
+
+/// Told how a sync goes, for example to show "sending 100 of 250 records".
+#[uniffi::export(with_foreign)]
+pub trait SyncListener: Send + Sync {
+    fn on_progress(&self, progress: SyncProgress) -> Result<(), CallbackError>;
+}
+
+/// A sync request about to be sent. Records of earlier batches are synced (their receipts
+/// verified) by the time the next batch is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProgress {
+    /// The batch, from 1.
+    pub batch: u32,
+    /// The try of this batch, from 1; above 1 the receiver was unreachable and honnin retries
+    /// after a pause.
+    pub attempt: u32,
+    /// Records in this batch.
+    pub records_in_batch: u64,
+    /// Records synced so far in this sync.
+    pub synced: u64,
+    /// Records that were waiting when the sync started.
+    pub pending: u64,
 }

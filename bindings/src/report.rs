@@ -1,15 +1,17 @@
 //! The door check report as Kotlin sees it.
 //!
 //! The report is an object wrapping the core's report, not a record Kotlin could build: only a
-//! check makes one, so a "genuine" report handed back to honnin (to the record store, later) is
-//! always one the verifier made. Its `toString()` holds no personal data; the holder's verified
+//! check makes one, so a "genuine" report handed back to honnin (to `RecordStore.append`) is
+//! always one the verifier made, with the request and time it was made for. Its `toString()` holds no personal data; the holder's verified
 //! attributes are behind their own accessor, also redacted in `toString()`.
 
 use std::sync::Arc;
 
 use honnin_core::card::{CalendarDate, Sex};
-use honnin_core::check::{DoorCheckReport as CoreReport, Level, Verdict};
-use honnin_core::verify::{CheckId, CheckResult as CoreResult, CheckState};
+use honnin_core::check::{
+    CheckRequest as CoreRequest, DoorCheckReport as CoreReport, Level, Verdict,
+};
+use honnin_core::verify::{CheckId, CheckResult as CoreResult, CheckState, UnixTime};
 
 use crate::error::HonninError;
 
@@ -144,18 +146,31 @@ impl TryFrom<Date> for CalendarDate {
 #[uniffi::export(Display)]
 pub struct DoorCheckReport {
     report: CoreReport,
+    /// What the check was made for and when: the record of this report is built from exactly
+    /// these, so Kotlin cannot pair a report with another parcel.
+    request: CoreRequest,
+    time: UnixTime,
     counters: CardCounters,
 }
 
 impl DoorCheckReport {
-    pub(crate) fn new(report: CoreReport, counters: CardCounters) -> Arc<Self> {
-        Arc::new(Self { report, counters })
+    pub(crate) fn new(
+        report: CoreReport,
+        request: CoreRequest,
+        time: UnixTime,
+        counters: CardCounters,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            report,
+            request,
+            time,
+            counters,
+        })
     }
 
-    /// The core's report, for the record store (issue 5) to keep exactly what the check made.
-    #[allow(dead_code)]
-    pub(crate) fn core(&self) -> &CoreReport {
-        &self.report
+    /// The core's report, its request and check time, for the record store.
+    pub(crate) fn core(&self) -> (&CoreReport, &CoreRequest, UnixTime) {
+        (&self.report, &self.request, self.time)
     }
 }
 

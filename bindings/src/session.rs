@@ -44,14 +44,15 @@ impl CancellationToken {
     }
 }
 
-/// Why the session must not talk to the card any more, once something decided so.
-struct StopSignal {
+/// Why an operation must not go on (talk to the card, send the next sync request), once
+/// something decided so. Shared with the sync bridge, which stops the same way.
+pub(crate) struct StopSignal {
     token: Option<Arc<CancellationToken>>,
     reason: Mutex<Option<BridgeError>>,
 }
 
 impl StopSignal {
-    fn new(token: Option<Arc<CancellationToken>>) -> Self {
+    pub(crate) fn new(token: Option<Arc<CancellationToken>>) -> Self {
         Self {
             token,
             reason: Mutex::new(None),
@@ -64,19 +65,19 @@ impl StopSignal {
     }
 
     /// Records the first reason to stop; later ones are consequences of it.
-    fn stop(&self, reason: BridgeError) {
+    pub(crate) fn stop(&self, reason: BridgeError) {
         self.slot().get_or_insert(reason);
     }
 
     /// Whether the next exchange may go ahead; a cancellation is recorded the moment it is seen.
-    fn may_continue(&self) -> bool {
+    pub(crate) fn may_continue(&self) -> bool {
         if self.token.as_ref().is_some_and(|t| t.is_cancelled()) {
             self.stop(BridgeError::Cancelled);
         }
         self.slot().is_none()
     }
 
-    fn take(&self) -> Option<BridgeError> {
+    pub(crate) fn take(&self) -> Option<BridgeError> {
         self.slot().take()
     }
 }

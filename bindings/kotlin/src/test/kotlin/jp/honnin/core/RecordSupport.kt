@@ -1,0 +1,165 @@
+package jp.honnin.core
+
+import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.nio.file.Path
+import java.security.KeyPairGenerator
+import java.security.SecureRandom
+import java.security.Signature
+import java.security.spec.ECGenParameterSpec
+import java.util.Collections
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import org.json.JSONObject
+
+/** The machine's clock: sync requests carry the time and the receiver checks it against its own. */
+object WallClock : Clock {
+    override fun nowUnixSeconds(): Long = System.currentTimeMillis() / 1000
+}
+
+/**
+ * A device signer as the app builds it over the Android Keystore: an EC P-256 key used through
+ * `Signature("SHA256withECDSA")`, which returns DER. Here the key is a java.security one in memory.
+ */
+class JavaSecuritySigner(
+    /** Throw this from `sign` instead of signing. */
+    var failWith: Exception? = null,
+) : DeviceSigner {
+    private val pair = KeyPairGenerator.getInstance("EC")
+        .apply { initialize(ECGenParameterSpec("secp256r1")) }
+        .generateKeyPair()
+    val signatures = AtomicInteger()
+
+    override fun publicKeyDer(): ByteArray = pair.public.encoded
+
+    override fun sign(message: ByteArray): ByteArray {
+        failWith?.let { throw it }
+        signatures.incrementAndGet()
+        return Signature.getInstance("SHA256withECDSA").run {
+            initSign(pair.private)
+            update(message)
+            sign()
+        }
+    }
+}
+
+/** The store key, as the app would unwrap it with a Keystore key; counts the calls. */
+class TestKeyProvider(
+    private val key: ByteArray = ByteArray(32).also { SecureRandom().nextBytes(it) },
+    /** Throw this instead of answering. */
+    var failWith: Exception? = null,
+) : KeyProvider {
+    val calls = AtomicInteger()
+
+    override fun storeKey(): ByteArray {
+        calls.incrementAndGet()
+        failWith?.let { throw it }
+        return key.copyOf()
+    }
+}
+
+/** Collects sync progress; optionally acts on each. */
+class RecordingSyncListener(private val onEach: (SyncProgress) -> Unit = {}) : SyncListener {
+    val events: MutableList<SyncProgress> = Collections.synchronizedList(mutableListOf())
+
+    override fun onProgress(progress: SyncProgress) {
+        events.add(progress)
+        onEach(progress)
+    }
+}
+
+/**
+ * The real `honnin-receiver` binary as a child process on loopback, on a port the system picks
+ * (`--listen 127.0.0.1:0`), with its database in `dir`. Started the way scripts/demo starts it.
+ */
+class ReceiverProcess(private val dir: Path) : AutoCloseable {
+    private val binary: String = System.getProperty("honnin.receiver.bin")
+        ?: error("-Dhonnin.receiver.bin is not set: run the tests through scripts/test-kotlin")
+    private val db = dir.resolve("receiver.db").toString()
+    private var process: Process? = null
+    private val http = HttpClient.newHttpClient()
+
+    /** The base URL while it runs. */
+    var url: String = ""
+        private set
+
+    private fun operator(vararg args: String): String {
+        val process = ProcessBuilder(listOf(binary, "--db", db) + args)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start()
+        val out = process.inputStream.bufferedReader().readText()
+        check(process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() == 0) { "honnin-receiver ${args.toList()} failed" }
+        return out.trim()
+    }
+
+    /** Registers a sender; its API token. */
+    fun addSender(sender: String): String = operator("add-sender", "--sender", sender)
+
+    /** A one-time enrolment code for a device. */
+    fun enrolmentCode(device: String): String = operator("enrol-code", "--device", device)
+
+    /**
+     * Plain HTTP on loopback: a receiver that serves TLS by default is asked for it explicitly.
+     * (The bindings' receiver config has no TLS trust option yet; see bindings/README.md.)
+     */
+    private val plainHttp: List<String> by lazy {
+        val help = ProcessBuilder(binary, "serve", "--help").redirectErrorStream(true).start()
+        val text = help.inputStream.bufferedReader().readText()
+        help.waitFor(30, TimeUnit.SECONDS)
+        if (text.contains("--insecure-http")) listOf("--insecure-http") else emptyList()
+    }
+
+    fun start(): String {
+        val log = File.createTempFile("receiver", ".log", dir.toFile())
+        val started = ProcessBuilder(
+            listOf(binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--trust-anchors", testAnchorsDirectory()) + plainHttp,
+        ).redirectError(log).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+        process = started
+        val pattern = Regex("listening on (http://\\S+)")
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
+        while (System.nanoTime() < deadline) {
+            pattern.find(log.readText())?.let { url = it.groupValues[1]; return url }
+            check(started.isAlive) { "the receiver exited: ${log.readText()}" }
+            Thread.sleep(50)
+        }
+        error("the receiver did not start: ${log.readText()}")
+    }
+
+    fun stop() {
+        process?.let { it.destroy(); it.waitFor(10, TimeUnit.SECONDS) }
+        process = null
+    }
+
+    /** The sender's feed entries, each as the JSON bytes a sender's tool would verify. */
+    fun feed(token: String): List<ByteArray> {
+        val request = HttpRequest.newBuilder(URI.create("$url/v1/feed"))
+            .header("Authorization", "Bearer $token").GET().build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        check(response.statusCode() == 200) { "feed: HTTP ${response.statusCode()} ${response.body()}" }
+        val entries = JSONObject(response.body()).getJSONArray("entries")
+        return (0 until entries.length()).map { entries.getJSONObject(it).toString().toByteArray() }
+    }
+
+    override fun close() = stop()
+}
+
+object Records {
+    fun config(url: String, batchSize: UInt = 100u, maxAttempts: UInt = 3u) =
+        ReceiverConfig(baseUrl = url, deviceId = Fixtures.request().deviceId, batchSize = batchSize, maxAttempts = maxAttempts, timeoutSeconds = 10u)
+
+    fun open(dir: Path, keys: KeyProvider = TestKeyProvider(), signer: DeviceSigner = JavaSecuritySigner()) =
+        RecordStore.open(dir.resolve("records.db").toString(), keys, signer, WallClock)
+
+    /** A genuine level B check for `item`, through the Kotlin transport over the software card. */
+    fun checkB(item: String = "JP-ITEM-0001"): DoorCheckReport {
+        val card = Fixtures.card()
+        val request = Fixtures.request().copy(itemId = item)
+        return Fixtures.verifier.checkLevelB(ForwardingTransport(card), request, card.secrets().authPin)
+    }
+
+    fun tempDir(): Path = Files.createTempDirectory("honnin-records")
+}

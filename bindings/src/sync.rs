@@ -1,0 +1,335 @@
+//! Enrolment with the receiver and sync of the store's pending records, over the core's
+//! `SyncClient` (HTTPS by ureq + rustls): batches, retries with backoff, and a record marked
+//! synced only once the receiver's signed receipt for it verified.
+//!
+//! Progress and cancellation without a hook in the core: every sync request is signed by the
+//! device key (`x-honnin-signature` over the protocol's batch message), so the signer the core
+//! is given here is a gate. Before each request it tells the [`SyncListener`] which batch and
+//! try is next and then asks the [`StopSignal`] whether to go on; when not, it refuses to sign,
+//! the core stops before sending, and the call throws `Cancelled` (or `CallbackFailed`). A
+//! request already on the wire completes (bounded by the timeout) and its receipts are applied,
+//! so nothing is ever half-synced. A retry of a batch has the same body, which tells a retry
+//! from the next batch.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
+use honnin_core::store::Store;
+use honnin_core::sync::protocol::BATCH_DOMAIN;
+use honnin_core::sync::{SyncClient, SyncConfig};
+use honnin_core::verify::SystemRandom;
+use zeroize::Zeroizing;
+
+use crate::error::{BridgeError, HonninError};
+use crate::keys::{Keys, LiveClock, Signer, bridged, now};
+use crate::platform::{SyncListener, SyncProgress};
+use crate::session::{CancellationToken, StopSignal};
+use crate::store::RecordStore;
+
+/// Where the receiver is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceiverConfig {
+    /// The receiver's base URL, e.g. `https://receiver.example`.
+    pub base_url: String,
+    /// This device's id, as the operator issued the enrolment code for it; the same id the
+    /// device's checks are made with.
+    pub device_id: String,
+    /// Records per request.
+    #[uniffi(default = 100)]
+    pub batch_size: u32,
+    /// Tries per request before the sync gives up as offline (pauses between them grow from
+    /// 0.5 s up to 60 s, with jitter).
+    #[uniffi(default = 6)]
+    pub max_attempts: u32,
+    /// Limit on one request: connect, send and receive.
+    #[uniffi(default = 30)]
+    pub timeout_seconds: u32,
+}
+
+impl ReceiverConfig {
+    fn to_core(&self) -> Result<SyncConfig, HonninError> {
+        if self.batch_size == 0 || self.max_attempts == 0 || self.timeout_seconds == 0 {
+            return Err(HonninError::invalid_argument(
+                "batch_size, max_attempts and timeout_seconds must be at least 1",
+            ));
+        }
+        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
+            return Err(HonninError::invalid_argument(
+                "the receiver's base_url must start with https:// (or http:// on loopback)",
+            ));
+        }
+        let mut config = SyncConfig::new(&self.base_url, &self.device_id);
+        config.batch_size = self.batch_size as usize;
+        config.max_attempts = self.max_attempts;
+        config.timeout = Duration::from_secs(u64::from(self.timeout_seconds));
+        Ok(config)
+    }
+}
+
+/// What enrolment gives: keep `receiver_key` (it is public) and pass it to every sync.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrolment {
+    /// The receiver's receipt key, DER SubjectPublicKeyInfo: receipts must verify with it.
+    pub receiver_key: Vec<u8>,
+    /// SHA-256 of `receiver_key`, hex, to show or compare with the operator's.
+    pub receiver_key_id: String,
+    /// SHA-256 of the device key the receiver now knows, hex.
+    pub device_key_id: String,
+}
+
+/// What one sync did. Records still pending are sent by the next sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// Records marked synced on a verified receipt.
+    pub synced: u64,
+    /// Of those, records the receiver already held (a repeat after a lost answer).
+    pub duplicates: u64,
+    /// Records the receiver's own verification flagged (stored, its receipt says `failed`).
+    pub flagged_by_receiver: u64,
+    /// Requests sent, retries included.
+    pub requests: u32,
+    /// Records still waiting after this sync.
+    pub pending: u64,
+}
+
+/// Where the gate is in the sync, to tell a retry from the next batch.
+#[derive(Default)]
+struct GateState {
+    batch: u32,
+    attempt: u32,
+    body_digest: Option<String>,
+    synced_before: u64,
+    in_batch: u64,
+}
+
+/// The signer the core's sync is given: announces each request and stops the sync when asked.
+struct SyncGate {
+    signer: Signer,
+    stop: Arc<StopSignal>,
+    listener: Option<Arc<dyn SyncListener>>,
+    pending: u64,
+    batch_size: u64,
+    state: Mutex<GateState>,
+}
+
+impl SyncGate {
+    /// The body digest of a batch request message (its last line), `None` for anything else.
+    fn batch_digest(message: &[u8]) -> Option<String> {
+        let text = std::str::from_utf8(message).ok()?;
+        let rest = text.strip_prefix(BATCH_DOMAIN)?.strip_prefix('\n')?;
+        rest.rsplit('\n').next().map(str::to_owned)
+    }
+
+    fn announce(&self, digest: String) -> SyncProgress {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.body_digest.as_deref() == Some(digest.as_str()) {
+            state.attempt += 1;
+        } else {
+            // The previous batch was applied in full before the core made this one.
+            state.synced_before += state.in_batch;
+            state.batch += 1;
+            state.attempt = 1;
+            state.body_digest = Some(digest);
+            let left = self.pending.saturating_sub(state.synced_before);
+            state.in_batch = left.clamp(1, self.batch_size);
+        }
+        SyncProgress {
+            batch: state.batch,
+            attempt: state.attempt,
+            records_in_batch: state.in_batch,
+            synced: state.synced_before,
+            pending: self.pending,
+        }
+    }
+}
+
+impl CoreSigner for SyncGate {
+    fn public_key_der(&self) -> Result<Vec<u8>, SignerError> {
+        self.signer.public_key_der()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        if let Some(digest) = Self::batch_digest(message) {
+            let progress = self.announce(digest);
+            if let Some(listener) = &self.listener
+                && let Err(error) = listener.on_progress(progress)
+            {
+                self.stop.stop(BridgeError::Callback {
+                    method: "SyncListener.onProgress",
+                    detail: error.to_string(),
+                });
+            }
+            if !self.stop.may_continue() {
+                return Err(SignerError::SigningFailed {
+                    detail: "the sync was stopped before this request".into(),
+                });
+            }
+        }
+        self.signer.sign(message)
+    }
+}
+
+#[uniffi::export]
+impl RecordStore {
+    /// Enrols this device's key with the receiver, once, with the one-time code its operator
+    /// issued for `receiver.device_id`. Keep the returned `receiver_key` for [`Self::sync`].
+    pub fn enrol(&self, receiver: ReceiverConfig, code: String) -> Result<Enrolment, HonninError> {
+        let code = Zeroizing::new(code);
+        let config = receiver.to_core()?;
+        let stop = Arc::new(StopSignal::new(None));
+        let signer = Signer::new(Arc::clone(&self.signer), Arc::clone(&stop));
+        let receiver_key = bridged(&stop, SyncClient::enrol(&config, &code, &signer))?;
+        let device_key = bridged(
+            &stop,
+            honnin_core::record::DeviceSigner::public_key_der(&signer)
+                .map_err(honnin_core::record::RecordError::from)
+                .and_then(|der| DeviceKey::from_spki_der(&der)),
+        )?;
+        Ok(Enrolment {
+            receiver_key: receiver_key.spki_der().to_vec(),
+            receiver_key_id: receiver_key.id_hex(),
+            device_key_id: device_key.id_hex(),
+        })
+    }
+
+    /// Sends every record not yet synced to the receiver, in batches, and marks each synced once
+    /// the receiver's receipt for it verifies with `receiver_key` (from [`Self::enrol`]).
+    /// Throws `Offline` when the receiver cannot be reached (records stay pending: sync again
+    /// later), `Cancelled` when `cancellation` was cancelled (before the next request; records
+    /// already acknowledged stay synced). Calls block on the network: run them off the main
+    /// thread. Two syncs of one store run one after the other.
+    #[uniffi::method(default(listener = None, cancellation = None))]
+    pub fn sync(
+        &self,
+        receiver: ReceiverConfig,
+        receiver_key: Vec<u8>,
+        listener: Option<Arc<dyn SyncListener>>,
+        cancellation: Option<Arc<CancellationToken>>,
+    ) -> Result<SyncSummary, HonninError> {
+        let _one_at_a_time = self
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let receiver_key = DeviceKey::from_spki_der(&receiver_key).map_err(|_| {
+            HonninError::invalid_argument(
+                "receiver_key is not a P-256 SubjectPublicKeyInfo: pass the receiver_key enrolment returned",
+            )
+        })?;
+        let config = receiver.to_core()?;
+        let stop = Arc::new(StopSignal::new(cancellation));
+        if !stop.may_continue() {
+            return Err(BridgeError::Cancelled.into());
+        }
+        // Its own connection: records can be stored while this waits on the network.
+        let keys = Keys::new(Arc::clone(&self.keys), Arc::clone(&stop));
+        let mut store = bridged(&stop, Store::open(&self.path, &keys))?;
+        if let Some(bound) = store.device()?
+            && bound.device_id != config.device_id
+        {
+            return Err(HonninError::invalid_argument(format!(
+                "this store belongs to device {:?}, not {:?}: sync with the device id its records were made with",
+                bound.device_id, config.device_id
+            )));
+        }
+        let pending = store.info()?.pending_sync;
+        let clock = LiveClock::new(
+            Arc::clone(&self.clock),
+            Arc::clone(&stop),
+            now(self.clock.as_ref())?,
+        );
+        let gate = SyncGate {
+            signer: Signer::new(Arc::clone(&self.signer), Arc::clone(&stop)),
+            stop: Arc::clone(&stop),
+            listener,
+            pending,
+            batch_size: config.batch_size as u64,
+            state: Mutex::new(GateState::default()),
+        };
+        let client = SyncClient::new(config, receiver_key);
+        let result = client.sync(&mut store, &gate, &clock, &mut SystemRandom);
+        let report = bridged(&stop, result)?;
+        Ok(SyncSummary {
+            synced: report.synced,
+            duplicates: report.duplicates,
+            flagged_by_receiver: report.flagged,
+            requests: report.requests,
+            pending: store.info()?.pending_sync,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{DeviceSigner, DeviceSignerError};
+    use honnin_core::sync::protocol::batch_message;
+
+    /// Never asked to sign in these tests: the gate decides first.
+    struct NoSigner;
+
+    impl DeviceSigner for NoSigner {
+        fn public_key_der(&self) -> Result<Vec<u8>, DeviceSignerError> {
+            Ok(Vec::new())
+        }
+
+        fn sign(&self, _message: Vec<u8>) -> Result<Vec<u8>, DeviceSignerError> {
+            Ok(vec![0; 64])
+        }
+    }
+
+    fn gate(pending: u64, batch_size: u64, token: Arc<CancellationToken>) -> SyncGate {
+        let stop = Arc::new(StopSignal::new(Some(token)));
+        SyncGate {
+            signer: Signer::new(Arc::new(NoSigner), Arc::clone(&stop)),
+            stop,
+            listener: None,
+            pending,
+            batch_size,
+            state: Mutex::new(GateState::default()),
+        }
+    }
+
+    #[test]
+    fn progress_counts_batches_and_retries() {
+        let gate = gate(5, 2, CancellationToken::new());
+        let first = batch_message("d", 1, "00", b"first");
+        let second = batch_message("d", 2, "01", b"second");
+        let third = batch_message("d", 3, "02", b"third");
+        let seen: Vec<(u32, u32, u64, u64)> = [&first, &first, &second, &third]
+            .into_iter()
+            .map(|message| {
+                gate.sign(message).expect("not stopped");
+                let s = gate.state.lock().expect("not poisoned");
+                (s.batch, s.attempt, s.in_batch, s.synced_before)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [(1, 1, 2, 0), (1, 2, 2, 0), (2, 1, 2, 2), (3, 1, 1, 4)]
+        );
+    }
+
+    #[test]
+    fn a_cancelled_gate_refuses_the_next_request_but_signs_records() {
+        let token = CancellationToken::new();
+        let gate = gate(1, 100, Arc::clone(&token));
+        token.cancel();
+        assert!(gate.sign(b"a record body").is_ok());
+        assert!(gate.sign(&batch_message("d", 1, "00", b"batch")).is_err());
+        assert_eq!(gate.stop.take(), Some(BridgeError::Cancelled));
+    }
+
+    #[test]
+    fn a_batch_message_is_told_from_a_record_and_retries_from_new_batches() {
+        let message = batch_message("handheld-01", 1_795_564_800, "00ff", b"{\"records\":[]}");
+        let digest = SyncGate::batch_digest(&message).expect("a batch message");
+        assert_eq!(digest.len(), 64);
+        assert_eq!(
+            SyncGate::batch_digest(b"{\"format\":\"honnin.record.v1\"}"),
+            None
+        );
+        let other = batch_message("handheld-01", 1_795_564_801, "0100", b"{\"records\":[1]}");
+        assert_ne!(SyncGate::batch_digest(&other), Some(digest));
+    }
+}
