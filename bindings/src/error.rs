@@ -139,6 +139,11 @@ pub enum HonninError {
     /// The receiver's answer is not what the protocol says.
     #[error("{detail}")]
     ReceiverProtocol { detail: String },
+    /// The receiver's TLS identity is not the trusted one (another key than the pin, an unknown
+    /// CA, a wrong name): nothing was sent. Someone may be intercepting, or the receiver's key
+    /// changed: enrol again with the operator's new pin.
+    #[error("{detail}")]
+    UntrustedReceiver { detail: String },
 
     // --- The bridge ---
     /// The caller cancelled the operation before it finished; nothing was decided.
@@ -309,6 +314,8 @@ impl From<SyncError> for HonninError {
             SyncError::BadReceipt { record_id, .. } => {
                 HonninError::BadReceipt { record_id, detail }
             }
+            SyncError::UntrustedReceiver(_) => HonninError::UntrustedReceiver { detail },
+            SyncError::Config(_) => HonninError::InvalidArgument { detail },
             SyncError::Unreadable { .. } => HonninError::StoreDamaged { detail },
             SyncError::Store(store) => store.into(),
             SyncError::Record(record) => record.into(),

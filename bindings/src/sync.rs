@@ -17,7 +17,7 @@ use std::time::Duration;
 use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::BATCH_DOMAIN;
-use honnin_core::sync::{SyncClient, SyncConfig};
+use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, TlsTrust};
 use honnin_core::verify::SystemRandom;
 use zeroize::Zeroizing;
 
@@ -27,14 +27,27 @@ use crate::platform::{SyncListener, SyncProgress};
 use crate::session::{CancellationToken, StopSignal};
 use crate::store::RecordStore;
 
-/// Where the receiver is and how to talk to it.
+/// Where the receiver is, how the device recognises it, and how to talk to it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReceiverConfig {
-    /// The receiver's base URL, e.g. `https://receiver.example`.
+    /// The receiver's base URL, `https://host[:port]`.
     pub base_url: String,
     /// This device's id, as the operator issued the enrolment code for it; the same id the
     /// device's checks are made with.
     pub device_id: String,
+    /// Trust only the receiver TLS key with this pin, `sha256/<base64>` as the operator hands it
+    /// out with the enrolment code (`honnin-receiver tls-pin`). Give the pin the device was
+    /// enrolled with to every sync. Without a pin, `ca_certificates_der` or else the public web
+    /// roots decide.
+    #[uniffi(default = None)]
+    pub receiver_pin: Option<String>,
+    /// DER certificates of a private CA that issued the receiver's certificate.
+    #[uniffi(default = [])]
+    pub ca_certificates_der: Vec<Vec<u8>>,
+    /// Allows a plain `http://` URL, and only to a loopback address (tests, a receiver on the
+    /// same machine); never in an app build.
+    #[uniffi(default = false)]
+    pub allow_loopback_http: bool,
     /// Records per request.
     #[uniffi(default = 100)]
     pub batch_size: u32,
@@ -54,15 +67,24 @@ impl ReceiverConfig {
                 "batch_size, max_attempts and timeout_seconds must be at least 1",
             ));
         }
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(HonninError::invalid_argument(
-                "the receiver's base_url must start with https:// (or http:// on loopback)",
-            ));
-        }
-        let mut config = SyncConfig::new(&self.base_url, &self.device_id);
+        let trust = match (&self.receiver_pin, self.ca_certificates_der.is_empty()) {
+            (Some(pin), _) => TlsTrust::Pinned(
+                pin.trim()
+                    .parse::<SpkiPin>()
+                    .map_err(|e| HonninError::invalid_argument(format!("receiver_pin: {e}")))?,
+            ),
+            (None, false) => TlsTrust::PrivateCa(self.ca_certificates_der.clone()),
+            (None, true) => TlsTrust::WebPki,
+        };
+        let mut config = SyncConfig::new(&self.base_url, &self.device_id).with_trust(trust);
+        config.allow_loopback_http = self.allow_loopback_http;
         config.batch_size = self.batch_size as usize;
         config.max_attempts = self.max_attempts;
         config.timeout = Duration::from_secs(u64::from(self.timeout_seconds));
+        // Refused before anything is sent (and before the store is opened).
+        config
+            .check()
+            .map_err(|e| HonninError::invalid_argument(e.to_string()))?;
         Ok(config)
     }
 }
@@ -76,6 +98,11 @@ pub struct Enrolment {
     pub receiver_key_id: String,
     /// SHA-256 of the device key the receiver now knows, hex.
     pub device_key_id: String,
+    /// The TLS key pin the receiver announces (`sha256/<base64>`); `None` behind a
+    /// TLS-terminating proxy or on loopback HTTP. The pin to trust is the one the operator gave
+    /// with the code (`ReceiverConfig.receiver_pin`): enrolment over a pinned connection
+    /// already checked the receiver against it.
+    pub receiver_tls_pin: Option<String>,
 }
 
 /// What one sync did. Records still pending are sent by the next sync.
@@ -179,7 +206,7 @@ impl RecordStore {
         let config = receiver.to_core()?;
         let stop = Arc::new(StopSignal::new(None));
         let signer = Signer::new(Arc::clone(&self.signer), Arc::clone(&stop));
-        let receiver_key = bridged(&stop, SyncClient::enrol(&config, &code, &signer))?;
+        let enrolment = bridged(&stop, SyncClient::enrol_device(&config, &code, &signer))?;
         let device_key = bridged(
             &stop,
             honnin_core::record::DeviceSigner::public_key_der(&signer)
@@ -187,15 +214,17 @@ impl RecordStore {
                 .and_then(|der| DeviceKey::from_spki_der(&der)),
         )?;
         Ok(Enrolment {
-            receiver_key: receiver_key.spki_der().to_vec(),
-            receiver_key_id: receiver_key.id_hex(),
+            receiver_key: enrolment.receipt_key.spki_der().to_vec(),
+            receiver_key_id: enrolment.receipt_key.id_hex(),
             device_key_id: device_key.id_hex(),
+            receiver_tls_pin: enrolment.tls_pin.map(|pin| pin.to_string()),
         })
     }
 
     /// Sends every record not yet synced to the receiver, in batches, and marks each synced once
     /// the receiver's receipt for it verifies with `receiver_key` (from [`Self::enrol`]).
-    /// Throws `Offline` when the receiver cannot be reached (records stay pending: sync again
+    /// Throws `UntrustedReceiver` when the receiver's TLS key or certificate is not the trusted
+    /// one (nothing is sent), `Offline` when the receiver cannot be reached (records stay pending: sync again
     /// later), `Cancelled` when `cancellation` was cancelled (before the next request; records
     /// already acknowledged stay synced). Calls block on the network: run them off the main
     /// thread. Two syncs of one store run one after the other.

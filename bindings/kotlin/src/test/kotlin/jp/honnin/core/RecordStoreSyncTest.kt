@@ -66,10 +66,11 @@ class RecordStoreSyncTest {
                 }
             }
 
-            val enrolment = store.enrol(Records.config(url), code)
+            val enrolment = store.enrol(Records.config(url, receiver.pin), code)
             assertEquals(64, enrolment.receiverKeyId.length)
+            assertEquals(receiver.pin, enrolment.receiverTlsPin)
             val listener = RecordingSyncListener()
-            val summary = store.sync(Records.config(url), enrolment.receiverKey, listener)
+            val summary = store.sync(Records.config(url, receiver.pin), enrolment.receiverKey, listener)
             assertEquals(SyncSummary(synced = 1u, duplicates = 0u, flaggedByReceiver = 0u, requests = 1u, pending = 0u), summary)
             assertEquals(listOf(SyncProgress(batch = 1u, attempt = 1u, recordsInBatch = 1u, synced = 0u, pending = 1u)), listener.events)
             assertEquals(0uL, store.pendingSyncCount())
@@ -152,14 +153,14 @@ class RecordStoreSyncTest {
             val code = receiver.enrolmentCode(device)
             val url = receiver.start()
             val store = Records.open(dir)
-            val enrolment = store.enrol(Records.config(url), code)
+            val enrolment = store.enrol(Records.config(url, receiver.pin), code)
             receiver.stop()
 
             store.append(Records.checkB("JP-ITEM-0001"), "courier-7")
             store.append(Records.checkB("JP-ITEM-0002"), "courier-7")
             val listener = RecordingSyncListener()
             val offline = assertThrows<HonninException.Offline> {
-                store.sync(Records.config(url, maxAttempts = 2u), enrolment.receiverKey, listener)
+                store.sync(Records.config(url, receiver.pin, maxAttempts = 2u), enrolment.receiverKey, listener)
             }
             assertEquals(2u, offline.attempts)
             assertEquals(listOf(1u, 2u), listener.events.map { it.attempt }, "the second try is announced as a retry")
@@ -168,7 +169,7 @@ class RecordStoreSyncTest {
             assertTrue(store.verifyChain().intact)
 
             val again = receiver.start()
-            val summary = store.sync(Records.config(again), enrolment.receiverKey)
+            val summary = store.sync(Records.config(again, receiver.pin), enrolment.receiverKey)
             assertEquals(2uL, summary.synced)
             assertEquals(0uL, store.pendingSyncCount())
         }
@@ -181,18 +182,18 @@ class RecordStoreSyncTest {
             val code = receiver.enrolmentCode(device)
             val url = receiver.start()
             val store = Records.open(dir)
-            val enrolment = store.enrol(Records.config(url), code)
+            val enrolment = store.enrol(Records.config(url, receiver.pin), code)
             repeat(3) { store.append(Records.checkB("JP-ITEM-000$it"), "courier-7") }
 
             val before = CancellationToken().also { it.cancel() }
-            assertThrows<HonninException.Cancelled> { store.sync(Records.config(url), enrolment.receiverKey, cancellation = before) }
+            assertThrows<HonninException.Cancelled> { store.sync(Records.config(url, receiver.pin), enrolment.receiverKey, cancellation = before) }
             assertEquals(3uL, store.pendingSyncCount())
 
             // One record per request; cancelled when the second request is announced.
             val token = CancellationToken()
             val listener = RecordingSyncListener { if (it.batch == 2u) token.cancel() }
             assertThrows<HonninException.Cancelled> {
-                store.sync(Records.config(url, batchSize = 1u), enrolment.receiverKey, listener, token)
+                store.sync(Records.config(url, receiver.pin, batchSize = 1u), enrolment.receiverKey, listener, token)
             }
             assertEquals(
                 listOf(
@@ -204,7 +205,7 @@ class RecordStoreSyncTest {
             assertEquals(2uL, store.pendingSyncCount(), "the first batch was acknowledged before the cancel")
             assertEquals(listOf(false, false, true), store.records().map { it.syncedAt != null })
 
-            val rest = store.sync(Records.config(url, batchSize = 1u), enrolment.receiverKey)
+            val rest = store.sync(Records.config(url, receiver.pin, batchSize = 1u), enrolment.receiverKey)
             assertEquals(2uL, rest.synced)
             assertEquals(2u, rest.requests)
             assertEquals(0uL, store.pendingSyncCount())
@@ -219,18 +220,27 @@ class RecordStoreSyncTest {
             val url = receiver.start()
             val signer = JavaSecuritySigner()
             val store = Records.open(dir, signer = signer)
-            val refused = assertThrows<HonninException.ReceiverRefused> { store.enrol(Records.config(url), "not-the-code") }
+            val refused = assertThrows<HonninException.ReceiverRefused> { store.enrol(Records.config(url, receiver.pin), "not-the-code") }
+            // Another TLS key than the pinned one: refused before anything is sent.
+            val otherPin = "sha256/" + java.util.Base64.getEncoder().encodeToString(ByteArray(32) { 7 })
+            assertThrows<HonninException.UntrustedReceiver> { store.enrol(Records.config(url, otherPin), code) }
+            // Plain HTTP is refused unless allowed explicitly, and then only to loopback.
+            val plain = Records.config(url.replace("https://", "http://"), receiver.pin).copy(receiverPin = null)
+            assertThrows<HonninException.InvalidArgument> { store.enrol(plain, code) }
+            assertThrows<HonninException.InvalidArgument> {
+                store.enrol(plain.copy(baseUrl = "http://receiver.example", allowLoopbackHttp = true), code)
+            }
             assertTrue(refused.status.toInt() in 400..499, "${refused.status}")
-            val enrolment = store.enrol(Records.config(url), code)
+            val enrolment = store.enrol(Records.config(url, receiver.pin), code)
             val appended = store.append(Records.checkB(), "courier-7")
 
             // Receipts checked against the wrong key (here the device's own) do not verify.
-            val bad = assertThrows<HonninException.BadReceipt> { store.sync(Records.config(url), signer.publicKeyDer()) }
+            val bad = assertThrows<HonninException.BadReceipt> { store.sync(Records.config(url, receiver.pin), signer.publicKeyDer()) }
             assertEquals(appended.recordId, bad.recordId)
             assertEquals(1uL, store.pendingSyncCount())
 
             // With the receiver's key it syncs; the receiver already held it.
-            val summary = store.sync(Records.config(url), enrolment.receiverKey)
+            val summary = store.sync(Records.config(url, receiver.pin), enrolment.receiverKey)
             assertEquals(1uL, summary.synced)
             assertEquals(1uL, summary.duplicates)
         }

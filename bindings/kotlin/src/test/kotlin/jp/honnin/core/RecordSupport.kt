@@ -8,6 +8,10 @@ import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.nio.file.Path
 import java.security.KeyPairGenerator
+import java.security.KeyStore
+import java.security.cert.CertificateFactory
+import javax.net.ssl.SSLContext
+import javax.net.ssl.TrustManagerFactory
 import java.security.SecureRandom
 import java.security.Signature
 import java.security.spec.ECGenParameterSpec
@@ -81,7 +85,6 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
         ?: error("-Dhonnin.receiver.bin is not set: run the tests through scripts/test-kotlin")
     private val db = dir.resolve("receiver.db").toString()
     private var process: Process? = null
-    private val http = HttpClient.newHttpClient()
 
     /** The base URL while it runs. */
     var url: String = ""
@@ -102,24 +105,32 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
     /** A one-time enrolment code for a device. */
     fun enrolmentCode(device: String): String = operator("enrol-code", "--device", device)
 
-    /**
-     * Plain HTTP on loopback: a receiver that serves TLS by default is asked for it explicitly.
-     * (The bindings' receiver config has no TLS trust option yet; see bindings/README.md.)
-     */
-    private val plainHttp: List<String> by lazy {
-        val help = ProcessBuilder(binary, "serve", "--help").redirectErrorStream(true).start()
-        val text = help.inputStream.bufferedReader().readText()
-        help.waitFor(30, TimeUnit.SECONDS)
-        if (text.contains("--insecure-http")) listOf("--insecure-http") else emptyList()
+    private val tlsDir = dir.resolve("tls").toString()
+
+    /** The pin of the receiver's TLS key (its self-signed certificate, made on first use). */
+    val pin: String by lazy { operator("tls-pin", "--tls-self-signed", tlsDir) }
+
+    /** Trusts exactly the receiver's self-signed certificate, for the sender's feed requests. */
+    private val http: HttpClient by lazy {
+        val certificate = File(tlsDir, "cert.pem").inputStream().use {
+            CertificateFactory.getInstance("X.509").generateCertificate(it)
+        }
+        val store = KeyStore.getInstance(KeyStore.getDefaultType()).apply { load(null); setCertificateEntry("receiver", certificate) }
+        val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(store) }
+        val context = SSLContext.getInstance("TLS").apply { init(null, trust.trustManagers, null) }
+        HttpClient.newBuilder().sslContext(context).build()
     }
 
+    /** Serves HTTPS with the self-signed certificate; the base URL. */
     fun start(): String {
+        pin // made before serving, as the operator does
         val log = File.createTempFile("receiver", ".log", dir.toFile())
         val started = ProcessBuilder(
-            listOf(binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--trust-anchors", testAnchorsDirectory()) + plainHttp,
+            binary, "--db", db, "serve", "--listen", "127.0.0.1:0", "--tls-self-signed", tlsDir,
+            "--trust-anchors", testAnchorsDirectory(),
         ).redirectError(log).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
         process = started
-        val pattern = Regex("listening on (http://\\S+)")
+        val pattern = Regex("listening on (https://\\S+)")
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
         while (System.nanoTime() < deadline) {
             pattern.find(log.readText())?.let { url = it.groupValues[1]; return url }
@@ -148,8 +159,11 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
 }
 
 object Records {
-    fun config(url: String, batchSize: UInt = 100u, maxAttempts: UInt = 3u) =
-        ReceiverConfig(baseUrl = url, deviceId = Fixtures.request().deviceId, batchSize = batchSize, maxAttempts = maxAttempts, timeoutSeconds = 10u)
+    /** The receiver at `url`, trusted by its TLS key's pin, as the app configures it. */
+    fun config(url: String, pin: String, batchSize: UInt = 100u, maxAttempts: UInt = 3u) = ReceiverConfig(
+        baseUrl = url, deviceId = Fixtures.request().deviceId, receiverPin = pin,
+        batchSize = batchSize, maxAttempts = maxAttempts, timeoutSeconds = 10u,
+    )
 
     fun open(dir: Path, keys: KeyProvider = TestKeyProvider(), signer: DeviceSigner = JavaSecuritySigner()) =
         RecordStore.open(dir.resolve("records.db").toString(), keys, signer, WallClock)
