@@ -6,6 +6,10 @@
 //!   batches, exponential backoff with jitter. Its only state is the store's `synced_at`
 //!   column, so a client killed at any instant resumes by sending what has no receipt yet;
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
+//! - [`pin`]: the receiver's TLS key pin ([`SpkiPin`]), shared with the receiver.
+//! - `tls` (feature `sync-client`): `TlsTrust` (pinned key, public roots, private CA, or the
+//!   platform's verifier) and the typed refusals; plain `http://` only to loopback, and only
+//!   when `SyncConfig::allow_loopback_http` says so.
 
 pub mod pin;
 pub mod protocol;
