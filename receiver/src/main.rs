@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use honnin_core::check::Verifier;
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use honnin_receiver::tls::ServerTls;
-use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator, routes};
+use honnin_receiver::{PostgresStorage, Receiver, SqliteStorage, Storage, now, operator, routes};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +21,10 @@ struct Cli {
     /// The receiver's SQLite database (created when missing).
     #[arg(long, global = true, default_value = "honnin-receiver.db")]
     db: PathBuf,
+    /// A PostgreSQL database instead of --db (`postgres://user:password@host:port/name`, no
+    /// TLS to it), which several receiver instances can share; tables are made when missing.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "db")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -118,16 +122,20 @@ fn run(cli: Cli) -> Result<(), String> {
         println!("{}", tls.pin);
         return Ok(());
     }
-    let storage = SqliteStorage::open(&cli.db).map_err(|e| e.to_string())?;
+    let storage: Arc<dyn Storage> = match &cli.database {
+        Some(url) => Arc::new(PostgresStorage::connect(url).map_err(|e| e.to_string())?),
+        None => Arc::new(SqliteStorage::open(&cli.db).map_err(|e| e.to_string())?),
+    };
     match cli.command {
         Command::EnrolCode { device } => {
-            let code = operator::issue_enrolment_code(&storage, &device, now())
+            let code = operator::issue_enrolment_code(storage.as_ref(), &device, now())
                 .map_err(|e| e.to_string())?;
             println!("{code}");
             Ok(())
         }
         Command::AddSender { sender } => {
-            let token = operator::add_sender(&storage, &sender).map_err(|e| e.to_string())?;
+            let token =
+                operator::add_sender(storage.as_ref(), &sender).map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }
@@ -160,7 +168,6 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             let verifier = Verifier::new(anchors).with_revocation_lists(lists);
-            let storage: Arc<dyn Storage> = Arc::new(storage);
             let receiver = Arc::new(Receiver::new(storage, verifier).map_err(|e| e.to_string())?);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {

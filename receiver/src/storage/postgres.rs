@@ -33,7 +33,26 @@ type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 fn db(context: &'static str) -> impl Fn(postgres::Error) -> StorageError {
     move |e| StorageError::Database {
         context,
-        detail: e.to_string(),
+        detail: describe(&e),
+    }
+}
+
+/// The client's error with the server's message and SQLSTATE, or the cause (refused, timed
+/// out), which its `Display` leaves out.
+fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!(
+            "{}: {} (SQLSTATE {})",
+            error,
+            db.message(),
+            db.code().code()
+        ),
+        None => match std::error::Error::source(error) {
+            Some(cause) if !error.to_string().contains(&cause.to_string()) => {
+                format!("{error}: {cause}")
+            }
+            _ => error.to_string(),
+        },
     }
 }
 
@@ -61,6 +80,13 @@ CREATE TABLE IF NOT EXISTS records (
     sender_id TEXT NOT NULL, item_id TEXT NOT NULL, envelope TEXT NOT NULL,
     verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
+    attributes TEXT NOT NULL, registered_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS items_by_device ON items (device_id, item_id);
+CREATE TABLE IF NOT EXISTS webhooks (
+    sender_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, cursor BIGINT NOT NULL);
 ";
 
 /// PostgreSQL through a pool of synchronous connections.
@@ -105,6 +131,16 @@ impl PostgresStorage {
             context: "reading the database URL",
             detail: e.to_string(),
         })?;
+        // One connection first: a wrong password or database answers at once and in full,
+        // where the pool would retry until its timeout and keep only "db error".
+        let mut first = config
+            .connect(NoTls)
+            .map_err(db("connecting to PostgreSQL"))?;
+        let mut tx = first.transaction().map_err(db("creating the tables"))?;
+        tx.batch_execute(SCHEMA)
+            .map_err(db("creating the tables"))?;
+        tx.commit().map_err(db("creating the tables"))?;
+        drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
@@ -116,16 +152,10 @@ impl PostgresStorage {
                 context: "connecting to PostgreSQL",
                 detail: e.to_string(),
             })?;
-        let storage = Self { pool: Some(pool) };
-        let mut conn = storage.conn()?;
-        let mut tx = conn.transaction().map_err(db("creating the tables"))?;
-        tx.batch_execute(SCHEMA)
-            .map_err(db("creating the tables"))?;
-        tx.commit().map_err(db("creating the tables"))?;
-        Ok(storage)
+        Ok(Self { pool: Some(pool) })
     }
 
-    fn conn(&self) -> Result<Connection, StorageError> {
+    pub(super) fn conn(&self) -> Result<Connection, StorageError> {
         let unavailable = |detail: String| StorageError::Database {
             context: "taking a connection from the pool",
             detail,
