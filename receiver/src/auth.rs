@@ -2,8 +2,8 @@
 //! token (compared by its SHA-256), and a limit on failed attempts per client address.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
 use honnin_core::record::DeviceKey;
@@ -130,4 +130,28 @@ pub fn device(
         ));
     }
     Ok((device_id.to_owned(), key))
+}
+
+/// The sender of a request, for every sender endpoint: refuses a client over its failure limit,
+/// looks the token up on a blocking thread (a storage call), and counts a failed
+/// authentication against the client.
+pub async fn sender_counted(
+    receiver: &Arc<Receiver>,
+    client: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    receiver
+        .limiter
+        .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let worker = receiver.clone();
+    let headers = headers.clone();
+    let sender = tokio::task::spawn_blocking(move || sender(&worker, &headers))
+        .await
+        .map_err(|_| crate::routes::internal())?;
+    if let Err(error) = &sender
+        && error.status == StatusCode::UNAUTHORIZED
+    {
+        receiver.limiter.failed(client.ip());
+    }
+    sender
 }

@@ -5,7 +5,8 @@
 //! A record whose device signature does not verify, or that another device sent, is refused and
 //! not stored. Every other finding (a gap or fork in the device's chain, a certificate that does
 //! not verify, a revoked card) is stored with the record and shown in its verification: flagged,
-//! never hidden, and never a reason to lose evidence.
+//! never hidden, and never a reason to lose evidence. A record for an item its sender registered
+//! is also checked against the item's policy (`item_policy`, see [`crate::items`]).
 //!
 //! Verification (signatures and certificate paths, the costly part) runs on every core
 //! (rayon) with no lock or transaction open. It is checked against a snapshot of the device's
@@ -24,7 +25,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::storage::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, NewRecord, StorageError, next_head,
+    BatchCommit, BatchState, BatchWrite, ChainHead, ItemRow, NewRecord, StorageError, next_head,
 };
 use crate::{Receiver, now};
 
@@ -104,6 +105,15 @@ pub fn ingest_batch(
         .collect();
     ids.sort_unstable();
     ids.dedup();
+    // The registered items the batch's records are for, read once: their policy is checked
+    // with each record's verification.
+    let mut items: HashMap<String, Option<ItemRow>> = HashMap::new();
+    for parsed in entries.iter().filter_map(|e| e.as_ref().ok()) {
+        let item_id = parsed.record.body().item_id();
+        if !items.contains_key(item_id) {
+            items.insert(item_id.to_owned(), receiver.storage.item(item_id)?);
+        }
+    }
     // Verifications by entry, with the predecessor each was checked against; a retry reuses
     // those whose predecessor did not change.
     let mut verified: HashMap<usize, (Option<ChainHead>, RecordVerification)> = HashMap::new();
@@ -131,7 +141,7 @@ pub fn ingest_batch(
                 .into_par_iter()
                 .filter_map(|(i, previous)| {
                     let parsed = entries[i].as_ref().ok()?;
-                    Some((i, previous, verify(receiver, key, parsed, previous)))
+                    Some((i, previous, verify(receiver, key, parsed, previous, &items)))
                 })
                 .collect();
             for (i, previous, verification) in results {
@@ -246,8 +256,9 @@ fn verify(
     key: &DeviceKey,
     parsed: &Parsed,
     previous: Option<ChainHead>,
+    items: &HashMap<String, Option<ItemRow>>,
 ) -> RecordVerification {
-    verify_record(
+    let mut verification = verify_record(
         &parsed.record,
         &receiver.verifier,
         &RecordExpectation {
@@ -256,7 +267,12 @@ fn verify(
             sender_id: None,
             previous,
         },
-    )
+    );
+    let item = items
+        .get(parsed.record.body().item_id())
+        .and_then(Option::as_ref);
+    crate::items::apply_policy(item, &mut verification);
+    verification
 }
 
 fn new_record(

@@ -15,15 +15,19 @@
 //!
 //! Modules: [`storage`] (SQLite, PostgreSQL), [`ingest`] (batches, receipts), [`routes`] (HTTP),
 //! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders),
-//! [`tls`] (HTTPS with rustls, self-signed certificates and their pins).
+//! [`tls`] (HTTPS with rustls, self-signed certificates and their pins), [`items`] (senders'
+//! items, the signed device manifest, the policy check on ingest), [`webhook`] (signed pushes
+//! of the feed with retries).
 
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod items;
 pub mod operator;
 pub mod routes;
 pub mod storage;
 pub mod tls;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -175,6 +175,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
                 let address = listener.local_addr().map_err(|e| e.to_string())?;
+                // Webhook pushes run beside the API for as long as it serves.
+                tokio::spawn(honnin_receiver::webhook::run_pusher(
+                    receiver.clone(),
+                    honnin_receiver::webhook::PushSettings::default(),
+                ));
                 let served = match &tls {
                     Some(tls) => {
                         eprintln!("honnin-receiver: TLS key pin {}", tls.pin);

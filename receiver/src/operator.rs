@@ -15,7 +15,8 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn random_hex(bytes: usize) -> Result<String, StorageError> {
+/// `bytes` random bytes as lowercase hex (secrets, codes, tokens).
+pub fn random_hex(bytes: usize) -> Result<String, StorageError> {
     let mut buffer = vec![0u8; bytes];
     random_fill(&mut buffer).map_err(|e| StorageError::Database {
         context: "drawing random bytes",

@@ -1,5 +1,6 @@
 //! The HTTP API (see `openapi.json`): health, the OpenAPI document, the receipt key, device
-//! enrolment, batch ingest, and the sender feed.
+//! enrolment, batch ingest, the sender feed; items and the device manifest ([`crate::items`]),
+//! webhooks ([`crate::webhook`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -19,7 +20,8 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::ingest::{RecordResult, ingest_batch};
 use crate::operator::secret_hash;
-use crate::{OPENAPI, Receiver, auth, now};
+use crate::storage::FeedRow;
+use crate::{OPENAPI, Receiver, auth, items, now, webhook};
 
 type Shared = State<Arc<Receiver>>;
 
@@ -32,6 +34,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/enrol"),
     ("post", "/v1/batches"),
     ("get", "/v1/feed"),
+    ("put", "/v1/items"),
+    ("get", "/v1/items/{item_id}"),
+    ("delete", "/v1/items/{item_id}"),
+    ("get", "/v1/manifest"),
+    ("put", "/v1/webhook"),
+    ("delete", "/v1/webhook"),
 ];
 
 /// The TLS key the receiver serves with, announced in the enrolment answer so a device can
@@ -54,6 +62,16 @@ pub fn router_with_tls(receiver: Arc<Receiver>, pin: Option<SpkiPin>) -> Router 
         .route("/v1/enrol", post(enrol))
         .route("/v1/batches", post(batches))
         .route("/v1/feed", get(feed))
+        .route("/v1/items", put(items::put_items))
+        .route(
+            "/v1/items/{item_id}",
+            get(items::get_item).delete(items::delete_item),
+        )
+        .route("/v1/manifest", get(items::manifest))
+        .route(
+            "/v1/webhook",
+            put(webhook::put_webhook).delete(webhook::delete_webhook),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(ServedTls(pin)))
         .with_state(receiver)
@@ -86,7 +104,7 @@ async fn receipt_key(State(receiver): Shared) -> impl IntoResponse {
     }))
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
             "malformed_json",
@@ -171,7 +189,7 @@ async fn enrol(
     }
 }
 
-fn internal() -> ApiError {
+pub(crate) fn internal() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
@@ -233,23 +251,7 @@ async fn feed(
     headers: HeaderMap,
     query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    receiver
-        .limiter
-        .check(client.ip(), receiver.limits.max_auth_failures)?;
-    // The token lookup is a storage call: on a blocking thread, like every other.
-    let worker = receiver.clone();
-    let sender = tokio::task::spawn_blocking(move || auth::sender(&worker, &headers))
-        .await
-        .map_err(|_| internal())?;
-    let sender = match sender {
-        Ok(sender) => sender,
-        Err(error) => {
-            if error.status == StatusCode::UNAUTHORIZED {
-                receiver.limiter.failed(client.ip());
-            }
-            return Err(error);
-        }
-    };
+    let sender = auth::sender_counted(&receiver, client, &headers).await?;
     let Query(query) = query.map_err(|_| {
         ApiError::bad_request(
             "invalid_query",
@@ -265,6 +267,11 @@ async fn feed(
     let rows = tokio::task::spawn_blocking(move || storage.feed(&sender, after, limit))
         .await
         .map_err(|_| internal())??;
+    Ok(Json(feed_page(rows, after).0))
+}
+
+/// A feed page's JSON (as served and as pushed to webhooks) and the cursor it ends at.
+pub(crate) fn feed_page(rows: Vec<FeedRow>, after: i64) -> (serde_json::Value, i64) {
     let next = rows.last().map(|r| r.cursor).unwrap_or(after);
     let entries: Vec<serde_json::Value> = rows
         .into_iter()
@@ -281,7 +288,8 @@ async fn feed(
             })
         })
         .collect();
-    Ok(Json(
+    (
         serde_json::json!({ "entries": entries, "next_after": next }),
-    ))
+        next,
+    )
 }

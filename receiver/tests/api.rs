@@ -454,10 +454,21 @@ fn the_openapi_document_and_the_routes_agree(backend: &Backend) {
     assert_eq!(documented, served);
     // Every route answers something other than 404/405 (so ROUTES is the router's list).
     for (method, path) in &served {
-        let status = if method == "get" {
-            get(&format!("{}{path}", server.base), None).0
-        } else {
-            post(&format!("{}{path}", server.base), &[], b"{}").0
+        let url = format!("{}{path}", server.base);
+        let status = match method.as_str() {
+            "get" => get(&url, None).0,
+            "post" => post(&url, &[], b"{}").0,
+            "put" => common::agent()
+                .put(&url)
+                .send(&b"{}"[..])
+                .map(|r| r.status().as_u16())
+                .expect("answer"),
+            "delete" => common::agent()
+                .delete(&url)
+                .call()
+                .map(|r| r.status().as_u16())
+                .expect("answer"),
+            other => panic!("a route with method {other}: add it here"),
         };
         assert!(status != 404 && status != 405, "{method} {path}: {status}");
     }

@@ -1,4 +1,5 @@
-//! Where the receiver keeps devices, senders, records and receipts: the [`Storage`] trait and
+//! Where the receiver keeps devices, senders, records and receipts, and senders' items and
+//! webhooks ([`ItemStorage`]): the [`Storage`] trait and
 //! its two implementations, [`SqliteStorage`] (embedded, zero setup, the default) and
 //! [`PostgresStorage`] (several stateless receivers on one database).
 //!
@@ -16,11 +17,13 @@
 //! a gap or a fork is always seen. Both implementations also keep feed cursors in commit
 //! order, so a sender's feed never skips a record committed late.
 
+mod items;
 mod postgres;
 mod sqlite;
 
 use std::collections::HashMap;
 
+pub use items::{ItemRow, ItemStorage, WebhookRow};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
@@ -40,6 +43,8 @@ pub enum StorageError {
         "the device's chain changed under {attempts} concurrent batches in a row; the batch was not stored, send it again"
     )]
     Contended { attempts: u32 },
+    #[error("the item {0:?} is registered by another sender")]
+    ItemTaken(String),
     #[error("the database address {0:?} is neither a file path nor a postgres:// URL")]
     BadAddress(String),
 }
@@ -119,7 +124,7 @@ pub struct FeedRow {
 }
 
 /// The receiver's storage.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: ItemStorage + Send + Sync + 'static {
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Keeps `value` under `name` unless a value is kept already (the first writer wins, so
     /// receivers starting together agree on one receipt key).

@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS records (
     sender_id TEXT NOT NULL, item_id TEXT NOT NULL, envelope TEXT NOT NULL,
     verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
+    attributes TEXT NOT NULL, registered_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS items_by_device ON items (device_id, item_id);
+CREATE TABLE IF NOT EXISTS webhooks (
+    sender_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, cursor INTEGER NOT NULL);
 ";
 
 impl SqliteStorage {
@@ -63,7 +70,7 @@ impl SqliteStorage {
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,0 +1,326 @@
+//! Items and policies: a sender registers the items it sends (item id, the device that carries
+//! it, addressee, the lowest check level it accepts, the attributes it wants back); a device
+//! downloads the manifest of the items assigned to it, signed with the receipt key
+//! ([`honnin_core::manifest`]), so the door check works offline with the addressee and policy.
+//!
+//! Items a device already delivered (a record for the item and sender is held) drop out of its
+//! manifest. On ingest, a record for a registered item is checked against the item's policy
+//! ([`policy_check`]): same sender, the device the item was assigned to, a level at least the
+//! sender's minimum.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use honnin_core::check::Level;
+use honnin_core::manifest::{
+    MANIFEST_FORMAT, MAX_ITEMS, ManifestBody, ManifestItem, SignedManifest, check_id,
+};
+use honnin_core::verify::CheckState;
+use honnin_core::verify::record::{RecordCheck, RecordOutcome, RecordVerification};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::storage::ItemRow;
+use crate::{Receiver, auth, now};
+
+/// How long a manifest is valid: a working day and a night offline, then the device fetches a
+/// new one.
+pub const MANIFEST_SECONDS: i64 = 36 * 3600;
+
+/// What a device signs in place of a body when it asks for its manifest: binds the signed
+/// request headers to this endpoint, so they cannot be used for another.
+pub const MANIFEST_REQUEST: &[u8] = b"GET /v1/manifest";
+
+/// One item as a sender registers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRegistration {
+    pub item_id: String,
+    /// The device (handheld) the item is dispatched with.
+    pub device_id: String,
+    pub addressee_name: String,
+    #[serde(default)]
+    pub addressee_address: Option<String>,
+    /// `A`, `B` or `C`.
+    pub min_level: String,
+    /// Of `name`, `address`, `birth_date`, `sex`.
+    #[serde(default)]
+    pub attributes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemsRequest {
+    items: Vec<ItemRegistration>,
+}
+
+impl ItemRow {
+    fn manifest_item(&self) -> ManifestItem {
+        ManifestItem {
+            item_id: self.item_id.clone(),
+            sender_id: self.sender_id.clone(),
+            addressee_name: self.addressee_name.clone(),
+            addressee_address: self.addressee_address.clone(),
+            min_level: self.min_level.clone(),
+            attributes: self
+                .attributes
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    fn registration(&self) -> ItemRegistration {
+        let item = self.manifest_item();
+        ItemRegistration {
+            item_id: item.item_id,
+            device_id: self.device_id.clone(),
+            addressee_name: item.addressee_name,
+            addressee_address: item.addressee_address,
+            min_level: item.min_level,
+            attributes: item.attributes,
+        }
+    }
+}
+
+/// Validates a registration the way a device will validate its manifest.
+fn row(sender_id: &str, item: ItemRegistration) -> Result<ItemRow, ApiError> {
+    let invalid = |e: String| ApiError::bad_request("invalid_item", e);
+    check_id("the device id", &item.device_id).map_err(|e| invalid(e.to_string()))?;
+    let manifest_item = ManifestItem {
+        item_id: item.item_id,
+        sender_id: sender_id.to_owned(),
+        addressee_name: item.addressee_name,
+        addressee_address: item.addressee_address,
+        min_level: item.min_level,
+        attributes: item.attributes,
+    };
+    let policy = manifest_item.policy().map_err(|e| invalid(e.to_string()))?;
+    Ok(ItemRow {
+        item_id: manifest_item.item_id,
+        sender_id: sender_id.to_owned(),
+        device_id: item.device_id,
+        addressee_name: manifest_item.addressee_name,
+        addressee_address: manifest_item.addressee_address,
+        min_level: format!("{:?}", policy.min_level),
+        attributes: policy.attributes.names().join(","),
+    })
+}
+
+type Shared = State<Arc<Receiver>>;
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| crate::routes::internal())?
+}
+
+/// `PUT /v1/items`: registers or replaces the sender's items, all or none.
+pub async fn put_items(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let sender = auth::sender_counted(&receiver, client, &headers).await?;
+    let request: ItemsRequest = crate::routes::parse_json(&body)?;
+    if request.items.len() > receiver.limits.max_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_items",
+            format!(
+                "at most {} items per request; send the rest in another",
+                receiver.limits.max_batch
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::with_capacity(request.items.len());
+    for item in request.items {
+        if !seen.insert(item.item_id.clone()) {
+            return Err(ApiError::bad_request(
+                "invalid_item",
+                format!("item {:?} is listed twice", item.item_id),
+            ));
+        }
+        rows.push(row(&sender, item)?);
+    }
+    let count = rows.len();
+    let storage = receiver.storage.clone();
+    blocking(move || {
+        storage
+            .put_items(&sender, &rows, now())
+            .map_err(|e| match e {
+                crate::StorageError::ItemTaken(item_id) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "item_taken",
+                    format!(
+                        "item {item_id:?} is registered by another sender; item ids must be unique"
+                    ),
+                ),
+                other => other.into(),
+            })
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "registered": count })))
+}
+
+/// `GET /v1/items/{item_id}`: one of the sender's items, as registered.
+pub async fn get_item(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(item_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let sender = auth::sender_counted(&receiver, client, &headers).await?;
+    let storage = receiver.storage.clone();
+    let item = blocking(move || Ok(storage.item(&item_id)?)).await?;
+    match item {
+        // Another sender's item is reported as missing: its existence is not this sender's business.
+        Some(item) if item.sender_id == sender => Ok(Json(item.registration())),
+        _ => Err(not_found()),
+    }
+}
+
+/// `DELETE /v1/items/{item_id}`: the item leaves the manifests (a returned parcel, say).
+pub async fn delete_item(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(item_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let sender = auth::sender_counted(&receiver, client, &headers).await?;
+    let storage = receiver.storage.clone();
+    let removed = blocking(move || Ok(storage.remove_item(&sender, &item_id)?)).await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_item",
+        "this sender has no item with this id",
+    )
+}
+
+/// `GET /v1/manifest`: the signed manifest of the items assigned to the requesting device and
+/// not delivered yet. The request is signed like a batch, over [`MANIFEST_REQUEST`].
+pub async fn manifest(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    receiver
+        .limiter
+        .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let worker = receiver.clone();
+    let outcome = blocking(move || {
+        let (device_id, _) = auth::device(&worker, &headers, MANIFEST_REQUEST)?;
+        let rows = worker.storage.device_items(&device_id, MAX_ITEMS)?;
+        let issued_at = now();
+        let body = ManifestBody {
+            format: MANIFEST_FORMAT.to_owned(),
+            device_id,
+            issued_at,
+            expires_at: issued_at + MANIFEST_SECONDS,
+            items: rows.iter().map(ItemRow::manifest_item).collect(),
+        };
+        SignedManifest::sign(body, &worker.key, worker.key.device_key()).map_err(|e| {
+            eprintln!("honnin-receiver: signing a manifest: {e}");
+            crate::routes::internal()
+        })
+    })
+    .await;
+    match outcome {
+        Ok(signed) => Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            signed.to_json(),
+        )),
+        Err(error) => {
+            if error.status == StatusCode::UNAUTHORIZED {
+                receiver.limiter.failed(client.ip());
+            }
+            Err(error)
+        }
+    }
+}
+
+/// The `item_policy` check of a record for a registered item, added to its verification: the
+/// record must come from the sender that registered the item, from the device the item was
+/// assigned to, at a level no lower than the sender's minimum. `None` when the item is not
+/// registered (the sender did not use items).
+pub fn policy_check(item: Option<&ItemRow>, verification: &RecordVerification) -> RecordCheck {
+    let check = |state, reason: &str, detail: String| RecordCheck {
+        check: "item_policy".to_owned(),
+        state,
+        reason: reason.to_owned(),
+        detail,
+    };
+    let Some(item) = item else {
+        return check(
+            CheckState::NotChecked,
+            "not_registered",
+            "the sender registered no item with this id".into(),
+        );
+    };
+    if item.sender_id != verification.sender_id {
+        return check(
+            CheckState::Failed,
+            "wrong_sender",
+            "the item is registered by another sender than the record names".into(),
+        );
+    }
+    if item.device_id != verification.device_id {
+        return check(
+            CheckState::Failed,
+            "wrong_device",
+            format!(
+                "the item was assigned to device {:?}, the record comes from {:?}",
+                item.device_id, verification.device_id
+            ),
+        );
+    }
+    let wanted: Option<Level> = item.min_level.parse().ok();
+    let made: Option<Level> = verification.level.parse().ok();
+    match (wanted, made) {
+        (Some(wanted), Some(made)) if made >= wanted => check(
+            CheckState::Passed,
+            "verified",
+            format!("level {made:?} meets the sender's minimum {wanted:?}"),
+        ),
+        (Some(wanted), _) => check(
+            CheckState::Failed,
+            "level_below_policy",
+            format!(
+                "the check was made at level {}, the sender asks for at least {wanted:?}",
+                verification.level
+            ),
+        ),
+        (None, _) => check(
+            CheckState::Failed,
+            "malformed",
+            "the item's registered level cannot be read".into(),
+        ),
+    }
+}
+
+/// Adds [`policy_check`] to `verification`, failing it when the policy is not met.
+pub fn apply_policy(item: Option<&ItemRow>, verification: &mut RecordVerification) {
+    let check = policy_check(item, verification);
+    if check.state == CheckState::Failed {
+        verification.outcome = RecordOutcome::Failed;
+    }
+    verification.checks.push(check);
+}

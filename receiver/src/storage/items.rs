@@ -1,0 +1,347 @@
+//! Senders' items (for device manifests and the policy check on ingest) and webhook
+//! registrations, in both databases. The tables are created with the others (`SCHEMA` of each
+//! implementation).
+
+use r2d2_postgres::postgres;
+use rusqlite::{OptionalExtension, params};
+
+use super::{PostgresStorage, SqliteStorage, StorageError};
+
+/// An item as its sender registered it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ItemRow {
+    pub item_id: String,
+    pub sender_id: String,
+    /// The device the item is dispatched with.
+    pub device_id: String,
+    pub addressee_name: String,
+    pub addressee_address: Option<String>,
+    /// `A`, `B` or `C`.
+    pub min_level: String,
+    /// Comma-separated attribute names.
+    pub attributes: String,
+}
+
+impl std::fmt::Debug for ItemRow {
+    // The addressee is personal data: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemRow({}, {})", self.item_id, self.sender_id)
+    }
+}
+
+/// A sender's webhook: where to push, the HMAC secret, and the feed cursor pushed so far.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookRow {
+    pub sender_id: String,
+    pub url: String,
+    /// 64 hex digits.
+    pub secret: String,
+    pub cursor: i64,
+}
+
+impl std::fmt::Debug for WebhookRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WebhookRow({}, {}, {})",
+            self.sender_id, self.url, self.cursor
+        )
+    }
+}
+
+/// Items and webhooks; every [`super::Storage`] has them.
+pub trait ItemStorage {
+    /// Registers or replaces `sender_id`'s items, all or none. An item id registered by another
+    /// sender: [`StorageError::ItemTaken`], and nothing is written.
+    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError>;
+    fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError>;
+    /// `Ok(false)`: the sender has no such item.
+    fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError>;
+    /// Up to `limit` items assigned to `device_id`, by item id.
+    fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError>;
+    /// Registers, replaces (`Some`) or removes (`None`) the sender's webhook.
+    fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError>;
+    fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError>;
+    /// Moves the webhook's cursor from `from` to `to`; `Ok(false)` when it is no longer at
+    /// `from` (re-registered meanwhile, or another receiver pushed first).
+    fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError>;
+}
+
+const ITEM_COLUMNS: &str =
+    "item_id, sender_id, device_id, addressee_name, addressee_address, min_level, attributes";
+
+fn limit_column(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn sqlite(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |e| StorageError::Database {
+        context,
+        detail: e.to_string(),
+    }
+}
+
+fn sqlite_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+    Ok(ItemRow {
+        item_id: row.get(0)?,
+        sender_id: row.get(1)?,
+        device_id: row.get(2)?,
+        addressee_name: row.get(3)?,
+        addressee_address: row.get(4)?,
+        min_level: row.get(5)?,
+        attributes: row.get(6)?,
+    })
+}
+
+impl ItemStorage for SqliteStorage {
+    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite("registering items"))?;
+        for item in items {
+            let written = tx
+                .execute(
+                    "INSERT INTO items (item_id, sender_id, device_id, addressee_name,
+                         addressee_address, min_level, attributes, registered_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (item_id) DO UPDATE SET device_id = excluded.device_id,
+                         addressee_name = excluded.addressee_name,
+                         addressee_address = excluded.addressee_address,
+                         min_level = excluded.min_level, attributes = excluded.attributes,
+                         registered_at = excluded.registered_at
+                     WHERE items.sender_id = excluded.sender_id",
+                    params![
+                        item.item_id,
+                        sender_id,
+                        item.device_id,
+                        item.addressee_name,
+                        item.addressee_address,
+                        item.min_level,
+                        item.attributes,
+                        now
+                    ],
+                )
+                .map_err(sqlite("registering items"))?;
+            if written == 0 {
+                // Dropping the transaction rolls every earlier item back.
+                return Err(StorageError::ItemTaken(item.item_id.clone()));
+            }
+        }
+        tx.commit().map_err(sqlite("registering items"))
+    }
+
+    fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE item_id = ?1"),
+                [item_id],
+                sqlite_item,
+            )
+            .optional()
+            .map_err(sqlite("reading items"))
+    }
+
+    fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError> {
+        let removed = self
+            .conn()
+            .execute(
+                "DELETE FROM items WHERE item_id = ?1 AND sender_id = ?2",
+                [item_id, sender_id],
+            )
+            .map_err(sqlite("removing an item"))?;
+        Ok(removed == 1)
+    }
+
+    fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE device_id = ?1 ORDER BY item_id LIMIT ?2"
+            ))
+            .map_err(sqlite("reading items"))?;
+        let rows = statement
+            .query_map(params![device_id, limit_column(limit)], sqlite_item)
+            .map_err(sqlite("reading items"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sqlite("reading items"))
+    }
+
+    fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError> {
+        let conn = self.conn();
+        match hook {
+            Some(hook) => conn.execute(
+                "INSERT INTO webhooks (sender_id, url, secret, cursor) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sender_id) DO UPDATE SET url = excluded.url,
+                     secret = excluded.secret, cursor = excluded.cursor",
+                params![sender_id, hook.url, hook.secret, hook.cursor],
+            ),
+            None => conn.execute("DELETE FROM webhooks WHERE sender_id = ?1", [sender_id]),
+        }
+        .map(|_| ())
+        .map_err(sqlite("registering a webhook"))
+    }
+
+    fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached("SELECT sender_id, url, secret, cursor FROM webhooks")
+            .map_err(sqlite("reading webhooks"))?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok(WebhookRow {
+                    sender_id: r.get(0)?,
+                    url: r.get(1)?,
+                    secret: r.get(2)?,
+                    cursor: r.get(3)?,
+                })
+            })
+            .map_err(sqlite("reading webhooks"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sqlite("reading webhooks"))
+    }
+
+    fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError> {
+        let moved = self
+            .conn()
+            .execute(
+                "UPDATE webhooks SET cursor = ?3 WHERE sender_id = ?1 AND cursor = ?2",
+                params![sender_id, from, to],
+            )
+            .map_err(sqlite("moving a webhook's cursor"))?;
+        Ok(moved == 1)
+    }
+}
+
+fn pg(context: &'static str) -> impl Fn(postgres::Error) -> StorageError {
+    move |e| StorageError::Database {
+        context,
+        detail: e.to_string(),
+    }
+}
+
+fn pg_item(row: &postgres::Row) -> ItemRow {
+    ItemRow {
+        item_id: row.get(0),
+        sender_id: row.get(1),
+        device_id: row.get(2),
+        addressee_name: row.get(3),
+        addressee_address: row.get(4),
+        min_level: row.get(5),
+        attributes: row.get(6),
+    }
+}
+
+impl ItemStorage for PostgresStorage {
+    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(pg("registering items"))?;
+        for item in items {
+            let written = tx
+                .execute(
+                    "INSERT INTO items (item_id, sender_id, device_id, addressee_name,
+                         addressee_address, min_level, attributes, registered_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (item_id) DO UPDATE SET device_id = excluded.device_id,
+                         addressee_name = excluded.addressee_name,
+                         addressee_address = excluded.addressee_address,
+                         min_level = excluded.min_level, attributes = excluded.attributes,
+                         registered_at = excluded.registered_at
+                     WHERE items.sender_id = excluded.sender_id",
+                    &[
+                        &item.item_id,
+                        &sender_id,
+                        &item.device_id,
+                        &item.addressee_name,
+                        &item.addressee_address,
+                        &item.min_level,
+                        &item.attributes,
+                        &now,
+                    ],
+                )
+                .map_err(pg("registering items"))?;
+            if written == 0 {
+                return Err(StorageError::ItemTaken(item.item_id.clone()));
+            }
+        }
+        tx.commit().map_err(pg("registering items"))
+    }
+
+    fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError> {
+        let row = self
+            .conn()?
+            .query_opt(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE item_id = $1"),
+                &[&item_id],
+            )
+            .map_err(pg("reading items"))?;
+        Ok(row.as_ref().map(pg_item))
+    }
+
+    fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError> {
+        let removed = self
+            .conn()?
+            .execute(
+                "DELETE FROM items WHERE item_id = $1 AND sender_id = $2",
+                &[&item_id, &sender_id],
+            )
+            .map_err(pg("removing an item"))?;
+        Ok(removed == 1)
+    }
+
+    fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!(
+                    "SELECT {ITEM_COLUMNS} FROM items WHERE device_id = $1
+                     ORDER BY item_id LIMIT $2"
+                ),
+                &[&device_id, &limit_column(limit)],
+            )
+            .map_err(pg("reading items"))?;
+        Ok(rows.iter().map(pg_item).collect())
+    }
+
+    fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        match hook {
+            Some(hook) => conn.execute(
+                "INSERT INTO webhooks (sender_id, url, secret, cursor) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (sender_id) DO UPDATE SET url = excluded.url,
+                     secret = excluded.secret, cursor = excluded.cursor",
+                &[&sender_id, &hook.url, &hook.secret, &hook.cursor],
+            ),
+            None => conn.execute("DELETE FROM webhooks WHERE sender_id = $1", &[&sender_id]),
+        }
+        .map(|_| ())
+        .map_err(pg("registering a webhook"))
+    }
+
+    fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError> {
+        let rows = self
+            .conn()?
+            .query("SELECT sender_id, url, secret, cursor FROM webhooks", &[])
+            .map_err(pg("reading webhooks"))?;
+        Ok(rows
+            .iter()
+            .map(|r| WebhookRow {
+                sender_id: r.get(0),
+                url: r.get(1),
+                secret: r.get(2),
+                cursor: r.get(3),
+            })
+            .collect())
+    }
+
+    fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError> {
+        let moved = self
+            .conn()?
+            .execute(
+                "UPDATE webhooks SET cursor = $3 WHERE sender_id = $1 AND cursor = $2",
+                &[&sender_id, &from, &to],
+            )
+            .map_err(pg("moving a webhook's cursor"))?;
+        Ok(moved == 1)
+    }
+}

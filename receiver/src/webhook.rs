@@ -1,0 +1,373 @@
+//! Webhook push: a sender that registers a URL gets its feed pushed there, page by page, as
+//! records arrive. Each push is `POST <url>` with the same JSON as a feed page and two headers:
+//! `x-honnin-webhook-timestamp` (Unix seconds) and `x-honnin-webhook-signature`
+//! (`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`), the secret being the one the
+//! receiver returned when the webhook was registered. Delivery is at least once: the receiver
+//! moves the webhook's cursor only on a 2xx answer, and retries a failed push with exponential
+//! backoff and jitter; a sender deduplicates by the entries' `cursor` (or record id).
+//!
+//! The pusher keeps its backoff state in memory; the cursor is in storage, so a restart resumes
+//! where the last acknowledged push ended. With several receiver instances on one database each
+//! instance pushes, and a page may arrive twice: at least once, never lost.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::storage::WebhookRow;
+use crate::{Receiver, auth, now};
+
+pub const HEADER_WEBHOOK_TIMESTAMP: &str = "x-honnin-webhook-timestamp";
+pub const HEADER_WEBHOOK_SIGNATURE: &str = "x-honnin-webhook-signature";
+
+/// How the pusher paces itself.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// How often the pusher looks for new records.
+    pub poll: Duration,
+    /// The wait after the first failure; doubled per further failure, up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Whole-request timeout of one push.
+    pub timeout: Duration,
+    /// Entries per push.
+    pub page: u32,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_secs(1),
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(3600),
+            timeout: Duration::from_secs(30),
+            page: 100,
+        }
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Option<HmacSha256> {
+    let key = hex::decode(secret).ok()?;
+    let mut mac = HmacSha256::new_from_slice(&key).ok()?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Some(mac)
+}
+
+/// The `x-honnin-webhook-signature` value for `body` sent at `timestamp`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    match mac(secret, timestamp, body) {
+        Some(mac) => format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        None => String::new(),
+    }
+}
+
+/// What a sender runs on a push: whether `header` is the signature of `body` at `timestamp`
+/// (compared in constant time).
+pub fn verify_signature(secret: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+    let Some(given) = header
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    mac(secret, timestamp, body).is_some_and(|mac| mac.verify_slice(&given).is_ok())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookRequest {
+    url: String,
+    /// Push entries after this cursor (default 0: the whole feed).
+    #[serde(default)]
+    after: i64,
+}
+
+/// Whether `url` may be pushed to: HTTPS anywhere, plain HTTP only to the machine itself.
+fn check_url(url: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::bad_request("invalid_webhook_url", why.to_owned());
+    if url.len() > 2048 || url.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(bad("the URL is longer than 2048 bytes or has spaces"));
+    }
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        if !is_loopback_host(rest) {
+            return Err(bad(
+                "plain http:// is allowed only to this machine (127.0.0.1, localhost); use https://",
+            ));
+        }
+        rest
+    } else {
+        return Err(bad("the URL must start with https://"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("the URL has no host"));
+    }
+    Ok(())
+}
+
+/// Whether the authority of `rest` (what follows `http://`) names this machine.
+fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+type Shared = State<Arc<Receiver>>;
+
+/// `PUT /v1/webhook`: registers (or replaces) the sender's webhook and returns its new secret,
+/// shown once.
+pub async fn put_webhook(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let sender = auth::sender_counted(&receiver, client, &headers).await?;
+    let request: WebhookRequest = crate::routes::parse_json(&body)?;
+    check_url(&request.url)?;
+    if request.after < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_cursor",
+            "after must be a feed cursor (0 or more)",
+        ));
+    }
+    let secret = crate::operator::random_hex(32)?;
+    let row = WebhookRow {
+        sender_id: sender,
+        url: request.url.clone(),
+        secret: secret.clone(),
+        cursor: request.after,
+    };
+    let storage = receiver.storage.clone();
+    tokio::task::spawn_blocking(move || storage.set_webhook(&row.sender_id.clone(), Some(&row)))
+        .await
+        .map_err(|_| crate::routes::internal())??;
+    Ok(Json(serde_json::json!({
+        "url": request.url,
+        "secret": secret,
+        "after": request.after,
+    })))
+}
+
+/// `DELETE /v1/webhook`: stops pushing.
+pub async fn delete_webhook(
+    State(receiver): Shared,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let sender = auth::sender_counted(&receiver, client, &headers).await?;
+    let storage = receiver.storage.clone();
+    tokio::task::spawn_blocking(move || storage.set_webhook(&sender, None))
+        .await
+        .map_err(|_| crate::routes::internal())??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Backoff state of one webhook, in this process.
+struct Failing {
+    failures: u32,
+    next_try: Instant,
+}
+
+/// Pushes every sender's new records to its webhook until the runtime stops.
+pub async fn run_pusher(receiver: Arc<Receiver>, settings: PushSettings) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(settings.timeout))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut failing: HashMap<(String, String), Failing> = HashMap::new();
+    loop {
+        let storage = receiver.storage.clone();
+        let hooks = tokio::task::spawn_blocking(move || storage.webhooks()).await;
+        if let Ok(Ok(hooks)) = hooks {
+            for hook in hooks {
+                let key = (hook.sender_id.clone(), hook.url.clone());
+                if failing
+                    .get(&key)
+                    .is_some_and(|f| Instant::now() < f.next_try)
+                {
+                    continue;
+                }
+                let outcome = push_pending(&receiver, &agent, hook, settings.page).await;
+                match outcome {
+                    Ok(()) => {
+                        failing.remove(&key);
+                    }
+                    Err(why) => {
+                        let entry = failing.entry(key).or_insert(Failing {
+                            failures: 0,
+                            next_try: Instant::now(),
+                        });
+                        entry.failures = entry.failures.saturating_add(1);
+                        let wait = backoff(&settings, entry.failures);
+                        entry.next_try = Instant::now() + wait;
+                        eprintln!(
+                            "honnin-receiver: webhook push failed ({why}); try {} again in {} ms",
+                            entry.failures + 1,
+                            wait.as_millis()
+                        );
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(settings.poll).await;
+    }
+}
+
+/// `initial × 2^(failures-1)`, capped, then scaled by a random factor in [0.5, 1) so that many
+/// failing webhooks do not retry in step.
+fn backoff(settings: &PushSettings, failures: u32) -> Duration {
+    let doubled = settings
+        .initial_backoff
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20));
+    let capped = doubled.min(settings.max_backoff);
+    let mut byte = [0u8; 1];
+    let jitter = match getrandom::fill(&mut byte) {
+        Ok(()) => 0.5 + f64::from(byte[0]) / 512.0,
+        Err(_) => 0.75,
+    };
+    capped.mul_f64(jitter)
+}
+
+/// Pushes pages until the webhook is up to date; stops at the first failure.
+async fn push_pending(
+    receiver: &Arc<Receiver>,
+    agent: &ureq::Agent,
+    mut hook: WebhookRow,
+    page: u32,
+) -> Result<(), String> {
+    loop {
+        let storage = receiver.storage.clone();
+        let (sender, after) = (hook.sender_id.clone(), hook.cursor);
+        let rows = tokio::task::spawn_blocking(move || storage.feed(&sender, after, page))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (page_json, next) = crate::routes::feed_page(rows, after);
+        let body = page_json.to_string().into_bytes();
+        let timestamp = now();
+        let signed = signature(&hook.secret, timestamp, &body);
+        let agent = agent.clone();
+        let url = hook.url.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            agent
+                .post(&url)
+                .header(HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
+                .header(HEADER_WEBHOOK_SIGNATURE, &signed)
+                .content_type("application/json")
+                .send(&body[..])
+                .map(|response| response.status().as_u16())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        if !(200..300).contains(&status) {
+            return Err(format!("the sender's endpoint answered HTTP {status}"));
+        }
+        let storage = receiver.storage.clone();
+        let sender = hook.sender_id.clone();
+        tokio::task::spawn_blocking(move || storage.advance_webhook(&sender, after, next))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        hook.cursor = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_cover_time_and_body_and_need_the_secret() {
+        let secret = "00".repeat(32);
+        let header = signature(&secret, 1_795_564_800, b"{\"entries\":[]}");
+        assert!(header.starts_with("sha256="));
+        assert!(verify_signature(
+            &secret,
+            1_795_564_800,
+            b"{\"entries\":[]}",
+            &header
+        ));
+        assert!(!verify_signature(
+            &secret,
+            1_795_564_801,
+            b"{\"entries\":[]}",
+            &header
+        ));
+        assert!(!verify_signature(
+            &secret,
+            1_795_564_800,
+            b"{\"entries\":[1]}",
+            &header
+        ));
+        assert!(!verify_signature(
+            &"01".repeat(32),
+            1_795_564_800,
+            b"{\"entries\":[]}",
+            &header
+        ));
+        assert!(!verify_signature(
+            &secret,
+            1_795_564_800,
+            b"{}",
+            "sha256=zz"
+        ));
+    }
+
+    #[test]
+    fn webhook_urls_are_https_or_loopback() {
+        assert!(check_url("https://bank.example/honnin").is_ok());
+        assert!(check_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(check_url("http://localhost/hook").is_ok());
+        assert!(check_url("http://bank.example/hook").is_err());
+        assert!(check_url("http://[::1]:9000/hook").is_ok());
+        assert!(check_url("http://user@bank.example/127.0.0.1").is_err());
+        assert!(check_url("http://127.0.0.1@bank.example/").is_err());
+        assert!(check_url("http://localhost.bank.example/").is_err());
+        assert!(check_url("ftp://bank.example").is_err());
+        assert!(check_url("https://").is_err());
+        assert!(check_url("https://bank.example/a b").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter() {
+        let settings = PushSettings {
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            ..PushSettings::default()
+        };
+        for (failures, full) in [(1, 2), (2, 4), (3, 8), (6, 60), (40, 60)] {
+            let wait = backoff(&settings, failures);
+            let full = Duration::from_secs(full);
+            assert!(wait >= full / 2 && wait < full, "{failures}: {wait:?}");
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! Items, manifests, the item policy on ingest, and webhook pushes, over real HTTP on loopback,
+//! against SQLite and PostgreSQL (see `common`).
+
+#[macro_use]
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::check::Level;
+use honnin_core::manifest::{ManifestError, SignedManifest};
+use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
+use honnin_core::store::Store;
+use honnin_core::sync::protocol::sign_batch;
+use honnin_core::sync::{Backoff, SyncClient, SyncConfig};
+use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
+use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
+use honnin_e2e::verifier_with_crl;
+use honnin_receiver::items::MANIFEST_REQUEST;
+use honnin_receiver::routes::serve;
+use honnin_receiver::webhook::{
+    HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP, PushSettings, run_pusher, verify_signature,
+};
+use honnin_receiver::{Receiver, now, operator};
+
+use common::{Backend, TestDatabase, agent, get, post};
+
+backend_tests!(
+    senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest,
+    records_are_checked_against_their_items_policy,
+    webhooks_get_every_record_signed_and_failed_pushes_are_retried,
+);
+
+struct Server {
+    base: String,
+    receiver: Arc<Receiver>,
+    runtime: tokio::runtime::Runtime,
+    _database: TestDatabase,
+    dir: tempfile::TempDir,
+}
+
+fn start(backend: &Backend) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = backend.database(dir.path());
+    let receiver = Arc::new(Receiver::new(database.open(), verifier_with_crl()).expect("receiver"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    runtime.spawn(serve(listener, receiver.clone()));
+    Server {
+        base,
+        receiver,
+        runtime,
+        _database: database,
+        dir,
+    }
+}
+
+fn enrol(server: &Server, device_id: &str, signer: &SoftwareSigner) -> DeviceKey {
+    let code = operator::issue_enrolment_code(server.receiver.storage.as_ref(), device_id, now())
+        .expect("code");
+    let body = serde_json::json!({
+        "device_id": device_id,
+        "public_key": BASE64.encode(signer.device_key().spki_der()),
+        "code": code,
+    });
+    let (status, answer) = post(
+        &format!("{}/v1/enrol", server.base),
+        &[],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let der = BASE64
+        .decode(answer["receipt_key"].as_str().expect("key"))
+        .expect("base64");
+    DeviceKey::from_spki_der(&der).expect("receipt key")
+}
+
+/// `PUT`/`DELETE` with a sender token: `(status, JSON body)`.
+fn send(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let authorization = format!("Bearer {token}");
+    let result = match (method, body) {
+        ("PUT", Some(body)) => agent()
+            .put(url)
+            .header("authorization", &authorization)
+            .content_type("application/json")
+            .send(body.to_string().as_bytes()),
+        ("DELETE", _) => agent()
+            .delete(url)
+            .header("authorization", &authorization)
+            .call(),
+        _ => panic!("unsupported {method}"),
+    };
+    let mut response = result.expect("answer");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn item(item_id: &str, device_id: &str, level: &str) -> serde_json::Value {
+    serde_json::json!({
+        "item_id": item_id,
+        "device_id": device_id,
+        "addressee_name": "試験 花子",
+        "min_level": level,
+        "attributes": ["name"],
+    })
+}
+
+/// The signed headers of a manifest request by `device_id`, as the sync client makes them.
+fn manifest_headers(
+    device_id: &str,
+    signer: &SoftwareSigner,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let mut nonce = [0u8; 16];
+    honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
+    let nonce = hex::encode(nonce);
+    let timestamp = SystemClock.now().0;
+    let signature = sign_batch(
+        signer,
+        signer.device_key(),
+        device_id,
+        timestamp,
+        &nonce,
+        body,
+    )
+    .expect("signs");
+    vec![
+        ("x-honnin-device", device_id.to_owned()),
+        ("x-honnin-timestamp", timestamp.to_string()),
+        ("x-honnin-nonce", nonce),
+        ("x-honnin-signature", signature),
+    ]
+}
+
+fn fetch_manifest(server: &Server, headers: &[(&'static str, String)]) -> (u16, Vec<u8>) {
+    let mut request = agent().get(&format!("{}/v1/manifest", server.base));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let mut response = request.call().expect("answer");
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_vec().expect("body"))
+}
+
+fn senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest(backend: &Backend) {
+    let server = start(backend);
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    let other = operator::add_sender(storage, "other-bank").expect("sender");
+    let device = device_signer();
+    let receipt_key = enrol(&server, "handheld-01", &device);
+    let items_url = format!("{}/v1/items", server.base);
+
+    let (status, answer) = send(
+        "PUT",
+        &items_url,
+        &bank,
+        Some(serde_json::json!({"items": [
+            item("JP-ITEM-0001", "handheld-01", "B"),
+            item("JP-ITEM-0002", "handheld-02", "A"),
+        ]})),
+    );
+    assert_eq!(
+        (status, answer["registered"].as_u64()),
+        (200, Some(2)),
+        "{answer}"
+    );
+
+    // Another sender cannot take or change the item, and its whole request is refused.
+    let (status, answer) = send(
+        "PUT",
+        &items_url,
+        &other,
+        Some(serde_json::json!({"items": [
+            item("JP-OTHER-0001", "handheld-01", "A"),
+            item("JP-ITEM-0001", "handheld-01", "A"),
+        ]})),
+    );
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "item_taken");
+    assert!(storage.item("JP-OTHER-0001").expect("reads").is_none());
+
+    // Bad items are refused with the reason, and nothing is registered.
+    for (bad, why) in [
+        (item("JP-ITEM-0003", "handheld-01", "D"), "unknown level"),
+        (
+            serde_json::json!({"item_id": "JP-ITEM-0003", "device_id": "handheld-01",
+                "addressee_name": "試験 花子", "min_level": "A",
+                "attributes": ["individual_number"]}),
+            "unknown attribute",
+        ),
+        (
+            item(" JP-ITEM-0003", "handheld-01", "A"),
+            "surrounding spaces",
+        ),
+        (item("JP-ITEM-0003", "", "A"), "device id"),
+    ] {
+        let (status, answer) = send(
+            "PUT",
+            &items_url,
+            &bank,
+            Some(serde_json::json!({ "items": [bad] })),
+        );
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(why), "{message} should say {why}");
+    }
+    assert!(storage.item("JP-ITEM-0003").expect("reads").is_none());
+    let (status, _) = send(
+        "PUT",
+        &items_url,
+        "hnn_wrong",
+        Some(serde_json::json!({"items": []})),
+    );
+    assert_eq!(status, 401);
+
+    // A sender reads its own item; another sender's is not there for it.
+    let (status, own) = get(&format!("{items_url}/JP-ITEM-0001"), Some(&bank));
+    assert_eq!((status, own["min_level"].as_str()), (200, Some("B")));
+    let (status, _) = get(&format!("{items_url}/JP-ITEM-0001"), Some(&other));
+    assert_eq!(status, 404);
+
+    // The device's manifest lists its item only, signed with the receipt key.
+    let headers = manifest_headers("handheld-01", &device, MANIFEST_REQUEST);
+    let (status, bytes) = fetch_manifest(&server, &headers);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let manifest = SignedManifest::from_json(&bytes).expect("a manifest");
+    let verified = manifest
+        .verify(&receipt_key, "handheld-01", SystemClock.now())
+        .expect("verifies with the receipt key");
+    assert_eq!(verified.items().len(), 1);
+    let policy = verified.item("JP-ITEM-0001").expect("listed");
+    assert_eq!(
+        (policy.min_level, policy.sender_id.as_str()),
+        (Level::B, "test-bank")
+    );
+    assert_eq!(policy.attributes.names(), vec!["name"]);
+    assert!(matches!(
+        manifest.verify(&receipt_key, "handheld-02", SystemClock.now()),
+        Err(ManifestError::OtherDevice { .. })
+    ));
+    assert!(matches!(
+        manifest.verify(&receipt_key, "handheld-01", UnixTime(verified.expires_at)),
+        Err(ManifestError::Expired { .. })
+    ));
+
+    // The same signed request again is a replay; one signed over other bytes does not verify.
+    let (status, _) = fetch_manifest(&server, &headers);
+    assert_eq!(status, 409);
+    let (status, _) = fetch_manifest(&server, &manifest_headers("handheld-01", &device, b""));
+    assert_eq!(status, 401);
+    let stranger = SoftwareSigner::from_secret_bytes(&[0x77; 32]).expect("key");
+    let (status, _) = fetch_manifest(
+        &server,
+        &manifest_headers("handheld-01", &stranger, MANIFEST_REQUEST),
+    );
+    assert_eq!(status, 401);
+
+    // A removed item leaves the next manifest.
+    let (status, _) = send("DELETE", &format!("{items_url}/JP-ITEM-0001"), &other, None);
+    assert_eq!(status, 404, "only its sender removes an item");
+    let (status, _) = send("DELETE", &format!("{items_url}/JP-ITEM-0001"), &bank, None);
+    assert_eq!(status, 204);
+    let (status, bytes) = fetch_manifest(
+        &server,
+        &manifest_headers("handheld-01", &device, MANIFEST_REQUEST),
+    );
+    assert_eq!(status, 200);
+    let manifest = SignedManifest::from_json(&bytes).expect("a manifest");
+    let verified = manifest
+        .verify(&receipt_key, "handheld-01", SystemClock.now())
+        .expect("verifies");
+    assert!(verified.items().is_empty());
+}
+
+/// A device store with one genuine record of JP-ITEM-0001 per level A, B, C.
+fn device_store(dir: &std::path::Path) -> Store {
+    let mut store = Store::create(&dir.join("device.db"), &store_keys()).expect("store");
+    for level in [Level::A, Level::B, Level::C] {
+        store
+            .append(
+                draft_of(&genuine_report(level), AttributePolicy::ALL),
+                &device_signer(),
+            )
+            .expect("appends");
+    }
+    store
+}
+
+fn sync(server: &Server, receipt_key: DeviceKey, store: &mut Store) {
+    let mut config = SyncConfig::new(&server.base, "handheld-01");
+    config.backoff = Backoff {
+        base: Duration::from_millis(10),
+        max: Duration::from_millis(50),
+    };
+    SyncClient::new(config, receipt_key)
+        .sync(store, &device_signer(), &SystemClock, &mut SystemRandom)
+        .expect("syncs");
+}
+
+fn policy_of(entry: &serde_json::Value) -> (String, String) {
+    let check = entry["verification"]["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["check"] == "item_policy"))
+        .cloned()
+        .unwrap_or_default();
+    (
+        check["state"].as_str().unwrap_or("missing").to_owned(),
+        check["reason"].as_str().unwrap_or("missing").to_owned(),
+    )
+}
+
+fn records_are_checked_against_their_items_policy(backend: &Backend) {
+    let server = start(backend);
+    let bank = operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
+    let receipt_key = enrol(&server, "handheld-01", &device_signer());
+    let (status, _) = send(
+        "PUT",
+        &format!("{}/v1/items", server.base),
+        &bank,
+        Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]})),
+    );
+    assert_eq!(status, 200);
+    let mut store = device_store(server.dir.path());
+    sync(&server, receipt_key, &mut store);
+
+    let (status, page) = get(&format!("{}/v1/feed", server.base), Some(&bank));
+    assert_eq!(status, 200);
+    let entries = page["entries"].as_array().expect("entries");
+    let found: Vec<(String, (String, String), String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["verification"]["level"].as_str().unwrap_or("").to_owned(),
+                policy_of(e),
+                e["verification"]["outcome"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let expected = |level: &str, state: &str, reason: &str, outcome: &str| {
+        (
+            level.to_owned(),
+            (state.to_owned(), reason.to_owned()),
+            outcome.to_owned(),
+        )
+    };
+    assert_eq!(
+        found,
+        vec![
+            expected("A", "failed", "level_below_policy", "failed"),
+            expected("B", "passed", "verified", "verified"),
+            expected("C", "passed", "verified", "verified"),
+        ]
+    );
+    // The receipt tells the device the same.
+    assert_eq!(entries[0]["receipt"]["receipt"]["outcome"], "failed");
+    assert_eq!(entries[1]["receipt"]["receipt"]["outcome"], "verified");
+}
+
+/// What the sender's webhook endpoint saw: each push's status answered, timestamp, signature,
+/// body.
+type Pushes = Arc<Mutex<Vec<(u16, String, String, Vec<u8>)>>>;
+
+/// A sender's endpoint on loopback that answers 500 to the first `failures` pushes, then 204.
+fn webhook_endpoint(runtime: &tokio::runtime::Runtime, failures: usize) -> (String, Pushes) {
+    use axum::http::{HeaderMap, StatusCode};
+    let pushes: Pushes = Arc::default();
+    let seen = pushes.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().expect("lock");
+                let status = if seen.len() < failures {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                };
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                seen.push((
+                    status.as_u16(),
+                    header(HEADER_WEBHOOK_TIMESTAMP),
+                    header(HEADER_WEBHOOK_SIGNATURE),
+                    body.to_vec(),
+                ));
+                status
+            }
+        }),
+    );
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (url, pushes)
+}
+
+fn webhooks_get_every_record_signed_and_failed_pushes_are_retried(backend: &Backend) {
+    let server = start(backend);
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    let other = operator::add_sender(storage, "other-bank").expect("sender");
+    server.runtime.spawn(run_pusher(
+        server.receiver.clone(),
+        PushSettings {
+            poll: Duration::from_millis(20),
+            initial_backoff: Duration::from_millis(40),
+            max_backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(5),
+            page: 2,
+        },
+    ));
+    let (url, pushes) = webhook_endpoint(&server.runtime, 2);
+    let webhook_url = format!("{}/v1/webhook", server.base);
+
+    let (status, answer) = send(
+        "PUT",
+        &webhook_url,
+        &bank,
+        Some(serde_json::json!({ "url": "http://bank.example/hook" })),
+    );
+    assert_eq!(status, 400, "plain http to another machine: {answer}");
+    let (status, answer) = send(
+        "PUT",
+        &webhook_url,
+        &bank,
+        Some(serde_json::json!({ "url": url })),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let secret = answer["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(secret.len(), 64);
+    // The other sender's webhook points elsewhere and must get nothing of test-bank's.
+    let (other_url, other_pushes) = webhook_endpoint(&server.runtime, 0);
+    let (status, _) = send(
+        "PUT",
+        &webhook_url,
+        &other,
+        Some(serde_json::json!({ "url": other_url })),
+    );
+    assert_eq!(status, 200);
+
+    let receipt_key = enrol(&server, "handheld-01", &device_signer());
+    let mut store = device_store(server.dir.path());
+    sync(&server, receipt_key, &mut store);
+    let held: Vec<String> = store
+        .list(0, 10)
+        .expect("lists")
+        .into_iter()
+        .map(|row| row.record_id)
+        .collect();
+    assert_eq!(held.len(), 3);
+
+    // Wait for the pushes: two refused, then pages of two until all three records are acknowledged.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let acknowledged = loop {
+        let pushes = pushes.lock().expect("lock").clone();
+        let acknowledged: Vec<String> = pushes
+            .iter()
+            .filter(|p| p.0 == 204)
+            .flat_map(|p| {
+                let page: serde_json::Value = serde_json::from_slice(&p.3).unwrap_or_default();
+                page["entries"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|e| e["record"]["body"]["record_id"].as_str().map(str::to_owned))
+            })
+            .collect();
+        if acknowledged.len() >= held.len() || Instant::now() > deadline {
+            // Every push, refused or not, carries a valid signature over its own body.
+            for (_, timestamp, signature, body) in &pushes {
+                let timestamp: i64 = timestamp.parse().expect("timestamp header");
+                assert!(verify_signature(&secret, timestamp, body, signature));
+                assert!(!verify_signature(
+                    &"00".repeat(32),
+                    timestamp,
+                    body,
+                    signature
+                ));
+            }
+            assert!(pushes.len() >= 4, "2 refused + 2 pages: {}", pushes.len());
+            assert_eq!(pushes[0].0, 500);
+            assert_eq!(pushes[1].0, 500);
+            break acknowledged;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(acknowledged, held, "every record once, in feed order");
+    // Nothing more once acknowledged, and nothing of test-bank's to the other sender.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        pushes
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|p| p.0 == 204)
+            .count(),
+        2
+    );
+    assert!(other_pushes.lock().expect("lock").is_empty());
+
+    // Removed: no more pushes.
+    let (status, _) = send("DELETE", &webhook_url, &bank, None);
+    assert_eq!(status, 204);
+    assert!(
+        storage
+            .webhooks()
+            .expect("reads")
+            .iter()
+            .all(|w| w.sender_id != "test-bank")
+    );
+}
