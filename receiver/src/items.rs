@@ -32,9 +32,7 @@ use crate::{Receiver, auth, now};
 /// new one.
 pub const MANIFEST_SECONDS: i64 = 36 * 3600;
 
-/// What a device signs in place of a body when it asks for its manifest: binds the signed
-/// request headers to this endpoint, so they cannot be used for another.
-pub const MANIFEST_REQUEST: &[u8] = b"GET /v1/manifest";
+pub use honnin_core::sync::protocol::MANIFEST_REQUEST;
 
 /// One item as a sender registers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use honnin_core::manifest::{ManifestError, SignedManifest};
 use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::sign_batch;
-use honnin_core::sync::{Backoff, SyncClient, SyncConfig};
+use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
 use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
@@ -270,6 +270,37 @@ fn senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest(ba
     );
     assert_eq!(status, 401);
 
+    // The core's sync client downloads it into the device's store, where it is kept sealed and
+    // verified again when read; one that does not verify is refused and the kept one stays.
+    let mut store =
+        Store::create(&server.dir.path().join("device.db"), &store_keys()).expect("store");
+    let fetched = sync_client(&server, receipt_key.clone())
+        .fetch_manifest(&mut store, &device, &SystemClock, &mut SystemRandom)
+        .expect("fetches");
+    assert_eq!(fetched.items().len(), 1);
+    let wrong_key = SoftwareSigner::from_secret_bytes(&[0x55; 32]).expect("key");
+    let refused = sync_client(&server, wrong_key.device_key().clone()).fetch_manifest(
+        &mut store,
+        &device,
+        &SystemClock,
+        &mut SystemRandom,
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(SyncError::BadManifest(ManifestError::BadSignature))
+        ),
+        "{refused:?}"
+    );
+    let kept = store
+        .manifest(&receipt_key, "handheld-01", SystemClock.now())
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(
+        kept.item("JP-ITEM-0001").map(|i| i.min_level),
+        Some(Level::B)
+    );
+
     // A removed item leaves the next manifest.
     let (status, _) = send("DELETE", &format!("{items_url}/JP-ITEM-0001"), &other, None);
     assert_eq!(status, 404, "only its sender removes an item");
@@ -301,13 +332,18 @@ fn device_store(dir: &std::path::Path) -> Store {
     store
 }
 
-fn sync(server: &Server, receipt_key: DeviceKey, store: &mut Store) {
+fn sync_client(server: &Server, receipt_key: DeviceKey) -> SyncClient {
     let mut config = SyncConfig::new(&server.base, "handheld-01");
+    config.allow_loopback_http = true;
     config.backoff = Backoff {
         base: Duration::from_millis(10),
         max: Duration::from_millis(50),
     };
     SyncClient::new(config, receipt_key)
+}
+
+fn sync(server: &Server, receipt_key: DeviceKey, store: &mut Store) {
+    sync_client(server, receipt_key)
         .sync(store, &device_signer(), &SystemClock, &mut SystemRandom)
         .expect("syncs");
 }

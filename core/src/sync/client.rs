@@ -8,12 +8,13 @@ use serde::Deserialize;
 use super::backoff::Backoff;
 use super::pin::SpkiPin;
 use super::protocol::{
-    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, ReceiptError, SignedReceipt,
-    sign_batch,
+    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MANIFEST_REQUEST,
+    ReceiptError, SignedReceipt, sign_batch,
 };
 use super::tls::{
     ConfigError, TlsConnector, TlsRefusal, TlsTrust, check_url, client_config, refusal,
 };
+use crate::manifest::{ManifestError, SignedManifest, VerifiedManifest};
 use crate::record::{DeviceKey, DeviceSigner, RecordError, SignedRecord, hex_lower};
 use crate::store::{Store, StoreError};
 use crate::verify::{Clock, RandomSource};
@@ -109,6 +110,9 @@ pub enum SyncError {
     Config(#[from] ConfigError),
     #[error("the receiver's answer is not what the protocol says: {0}")]
     Protocol(String),
+    /// The manifest the receiver sent does not verify; the one kept before stays in use.
+    #[error("the item manifest from the receiver is not valid ({0}); the previous one is kept")]
+    BadManifest(ManifestError),
     #[error(
         "record at position {position} cannot be read ({why}); run `honnin records verify-chain`"
     )]
@@ -270,14 +274,44 @@ impl SyncClient {
             body.extend_from_slice(&record.to_envelope_bytes());
         }
         body.extend_from_slice(b"]}");
-        let url = format!("{}/v1/batches", self.config.base_url);
+        self.signed_exchange(
+            "/v1/batches",
+            Some(&body),
+            &body,
+            signer,
+            key,
+            clock,
+            random,
+            report,
+            // A truncated or garbled answer: the batch may have been stored; resend.
+            |text| serde_json::from_slice::<BatchResponse>(text).ok(),
+        )
+    }
+
+    /// One request signed like a batch (`signed` is what the signature covers), sent until an
+    /// answer `parse` accepts: transport errors, 408, 429, 5xx and unparsable answers are tried
+    /// again with backoff, each try with a fresh nonce and time (a retry is a new request, not
+    /// a replay); any other status ends it as refused. `body` `None` sends a GET.
+    #[allow(clippy::too_many_arguments)]
+    fn signed_exchange<T>(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        signed: &[u8],
+        signer: &dyn DeviceSigner,
+        key: &DeviceKey,
+        clock: &dyn Clock,
+        random: &mut dyn RandomSource,
+        report: &mut SyncReport,
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<T, SyncError> {
+        let url = format!("{}{path}", self.config.base_url);
         let mut last = String::new();
         let attempts = self.config.max_attempts.max(1);
         for attempt in 0..attempts {
             if attempt > 0 {
                 std::thread::sleep(self.config.backoff.delay(attempt - 1, random));
             }
-            // A fresh nonce and time per try: a retry is a new request, not a replay.
             let mut nonce = [0u8; 16];
             random.fill(&mut nonce);
             let nonce = hex_lower(&nonce);
@@ -288,18 +322,32 @@ impl SyncClient {
                 &self.config.device_id,
                 timestamp,
                 &nonce,
-                &body,
+                signed,
             )?;
             report.requests += 1;
-            let result = self
-                .agent()?
-                .post(&url)
-                .header(HEADER_DEVICE, &self.config.device_id)
-                .header(HEADER_TIMESTAMP, timestamp.to_string())
-                .header(HEADER_NONCE, &nonce)
-                .header(HEADER_SIGNATURE, &signature)
-                .content_type("application/json")
-                .send(&body[..]);
+            let agent = self.agent()?;
+            let headers = [
+                (HEADER_DEVICE, self.config.device_id.clone()),
+                (HEADER_TIMESTAMP, timestamp.to_string()),
+                (HEADER_NONCE, nonce),
+                (HEADER_SIGNATURE, signature),
+            ];
+            let result = match body {
+                Some(body) => {
+                    let mut request = agent.post(&url).content_type("application/json");
+                    for (name, value) in &headers {
+                        request = request.header(*name, value);
+                    }
+                    request.send(body)
+                }
+                None => {
+                    let mut request = agent.get(&url);
+                    for (name, value) in &headers {
+                        request = request.header(*name, value);
+                    }
+                    request.call()
+                }
+            };
             let mut response = match result {
                 Ok(response) => response,
                 Err(e) => {
@@ -321,10 +369,9 @@ impl SyncClient {
                 }
             };
             match status {
-                200 => match serde_json::from_slice::<BatchResponse>(&text) {
-                    Ok(parsed) => return Ok(parsed),
-                    // A truncated or garbled answer: the batch may have been stored; resend.
-                    Err(_) => last = "the answer is not a complete batch result".into(),
+                200 => match parse(&text) {
+                    Some(parsed) => return Ok(parsed),
+                    None => last = format!("the answer to {path} is incomplete or garbled"),
                 },
                 408 | 429 | 500..=599 => last = format!("HTTP {status}"),
                 _ => {
@@ -336,6 +383,43 @@ impl SyncClient {
             }
         }
         Err(SyncError::Unreachable { attempts, last })
+    }
+
+    /// Downloads this device's item manifest, verifies it with the receiver's key and keeps it
+    /// in `store` in place of the previous one. A manifest that does not verify is refused
+    /// ([`SyncError::BadManifest`]) and the previous one stays.
+    pub fn fetch_manifest(
+        &self,
+        store: &mut Store,
+        signer: &dyn DeviceSigner,
+        clock: &dyn Clock,
+        random: &mut dyn RandomSource,
+    ) -> Result<VerifiedManifest, SyncError> {
+        self.agent()?;
+        let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
+        let mut report = SyncReport::default();
+        let manifest = self.signed_exchange(
+            "/v1/manifest",
+            None,
+            MANIFEST_REQUEST,
+            signer,
+            &key,
+            clock,
+            random,
+            &mut report,
+            |text| SignedManifest::from_json(text).ok(),
+        )?;
+        store
+            .save_manifest(
+                &manifest,
+                &self.receiver_key,
+                &self.config.device_id,
+                clock.now(),
+            )
+            .map_err(|e| match e {
+                StoreError::Manifest(e) => SyncError::BadManifest(e),
+                other => SyncError::Store(other),
+            })
     }
 
     /// Marks the records whose receipts verify; returns how many.

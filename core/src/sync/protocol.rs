@@ -29,6 +29,11 @@ pub const HEADER_TIMESTAMP: &str = "x-honnin-timestamp";
 pub const HEADER_NONCE: &str = "x-honnin-nonce";
 pub const HEADER_SIGNATURE: &str = "x-honnin-signature";
 
+/// What a device signs in place of a body when it asks for its manifest (`GET /v1/manifest`,
+/// with the batch headers): binds the signed headers to that endpoint, so they cannot be used
+/// for another.
+pub const MANIFEST_REQUEST: &[u8] = b"GET /v1/manifest";
+
 /// The bytes a device signs for a batch request.
 pub fn batch_message(device_id: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
     format!(
