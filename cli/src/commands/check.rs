@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use honnin_core::card::{AuthPin, CalendarDate, MatchingNumberB, SigningPassword};
 use honnin_core::check::{CheckRequest, DoorCheckReport, FaceDecision, Level, Verdict, Verifier};
+use honnin_core::manifest::ItemPolicy;
 use honnin_core::reader::{CardSession, ReadEvent};
 use honnin_core::verify::addressee::Addressee;
 use honnin_core::verify::{Clock, FixedClock, SystemClock, SystemRandom, UnixTime};
@@ -29,13 +30,14 @@ pub struct CheckArgs {
     /// The parcel's item id.
     #[arg(long)]
     pub item: String,
-    /// The sender's id.
+    /// The sender's id (default: the item's sender in the manifest `honnin sync` keeps in
+    /// --store; required without one).
     #[arg(long)]
-    pub sender: String,
+    pub sender: Option<String>,
     /// This device's id (bound into the challenge).
     #[arg(long, default_value = "desktop")]
     pub device: String,
-    /// The addressee's name as on the parcel.
+    /// The addressee's name as on the parcel (default: the item's addressee in the manifest).
     #[arg(long)]
     pub addressee: Option<String>,
     /// The addressee's address, compared when given.
@@ -175,29 +177,20 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     } else {
         SecretSource::Terminal
     };
-    let addressee = match &args.addressee {
-        Some(name) => Some(Addressee {
-            name: name.clone(),
-            address: args.addressee_address.clone(),
-            birth_date: args
-                .addressee_birth_date
-                .as_deref()
-                .map(|d| parse_date(d, "--addressee-birth-date"))
-                .transpose()?,
-        }),
+    // Before the card and the secret: a store that cannot be written, or a level the sender
+    // does not accept, must not cost a PIN try.
+    let mut recorder = crate::commands::records::Recorder::open(&args.record, &args.device)?;
+    let item = match &recorder {
+        Some(recorder) => recorder.item_policy(&args.device, &args.item)?,
         None => None,
     };
-    let request = CheckRequest {
-        item_id: args.item.clone(),
-        sender_id: args.sender.clone(),
-        device_id: args.device.clone(),
-        addressee,
-    };
+    let request = request(args, item.as_ref())?;
+    if let (Some(item), Some(recorder)) = (&item, recorder.as_mut()) {
+        recorder.set_attribute_policy(item.attributes);
+    }
     let simulated = simulated_facts(args)?;
     let secret = read_secret(args.level, &source, simulated.as_ref())?;
 
-    // Before the card: a store that cannot be written must not cost a PIN try.
-    let mut recorder = crate::commands::records::Recorder::open(&args.record, &args.device)?;
     let reader = Reader::open(&args.reader, args.extended)?;
     let how = HowToAsk {
         face_confirmed: args.face_confirmed,
@@ -222,6 +215,55 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     print_output(&output, args.json)?;
     stored?;
     Ok(exit_code(report.verdict()))
+}
+
+/// The check's request: the item, with its sender and addressee from the options or else from
+/// the manifest's `item`; refused when the sender asks for a higher level or the options
+/// contradict the manifest.
+fn request(args: &CheckArgs, item: Option<&ItemPolicy>) -> Result<CheckRequest, CliError> {
+    let sender_id = match (&args.sender, item) {
+        (Some(given), Some(item)) if *given != item.sender_id => {
+            return Err(CliError::Usage(format!(
+                "item {} is {}'s in the manifest, not {given}'s: check the item id",
+                args.item, item.sender_id
+            )));
+        }
+        (Some(given), _) => given.clone(),
+        (None, Some(item)) => item.sender_id.clone(),
+        (None, None) => {
+            return Err(CliError::Usage(format!(
+                "item {} is not in this device's manifest: give --sender (and --addressee), or run `honnin sync` to get the manifest",
+                args.item
+            )));
+        }
+    };
+    if let Some(item) = item
+        && !item.allows(args.level)
+    {
+        return Err(CliError::Usage(format!(
+            "{} asks for at least level {:?} for item {}: check with --level {:?} or higher",
+            item.sender_id, item.min_level, args.item, item.min_level
+        )));
+    }
+    let addressee = match (&args.addressee, item) {
+        (Some(name), _) => Some(Addressee {
+            name: name.clone(),
+            address: args.addressee_address.clone(),
+            birth_date: args
+                .addressee_birth_date
+                .as_deref()
+                .map(|d| parse_date(d, "--addressee-birth-date"))
+                .transpose()?,
+        }),
+        (None, Some(item)) => Some(item.addressee.clone()),
+        (None, None) => None,
+    };
+    Ok(CheckRequest {
+        item_id: args.item.clone(),
+        sender_id,
+        device_id: args.device.clone(),
+        addressee,
+    })
 }
 
 /// Prints a check's outcome as JSON or as text for people.

@@ -192,24 +192,45 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         .store_key
         .clone()
         .unwrap_or_else(|| with_suffix(&args.store, ".key"));
-    let mut store = open_store(&args.store, &store_key, false)?;
+    // A device syncs before its first check, for the manifest: the store is made then.
+    let mut store = open_store(&args.store, &store_key, true)?;
     let client = SyncClient::try_new(config, receipt_key).map_err(sync_error)?;
     let report = client
         .sync(&mut store, &signer, &SystemClock, &mut SystemRandom)
         .map_err(sync_error)?;
-    let summary = serde_json::json!({
+    // While online, the manifest of the items this device carries, for the next checks.
+    let manifest = client.fetch_manifest(&mut store, &signer, &SystemClock, &mut SystemRandom);
+    let mut summary = serde_json::json!({
         "synced": report.synced,
         "duplicates": report.duplicates,
         "flagged_by_receiver": report.flagged,
         "requests": report.requests,
     });
+    let manifest_line = match &manifest {
+        Ok(manifest) => {
+            summary["manifest_items"] = manifest.items().len().into();
+            summary["manifest_expires_at"] = manifest.expires_at.into();
+            format!(
+                "item manifest: {} items for this device, valid until {} (Unix time)",
+                manifest.items().len(),
+                manifest.expires_at
+            )
+        }
+        Err(e) => {
+            summary["manifest_error"] = e.to_string().into();
+            format!("item manifest not updated: {e}")
+        }
+    };
     if json {
         crate::output::write_stdout(&format!("{summary}\n"))?;
     } else {
         crate::output::write_stdout(&format!(
-            "synced {} records ({} already at the receiver, {} flagged by its verification) in {} requests\n",
+            "synced {} records ({} already at the receiver, {} flagged by its verification) in {} requests\n{manifest_line}\n",
             report.synced, report.duplicates, report.flagged, report.requests
         ))?;
     }
+    // The records are synced either way; a manifest that failed still fails the command, so
+    // a courier does not leave with yesterday's items.
+    manifest.map_err(sync_error)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,9 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use honnin_core::check::{CheckRequest, DoorCheckReport};
-use honnin_core::record::{AttributePolicy, RecordContext, RecordDraft, SoftwareSigner};
+use honnin_core::manifest::ItemPolicy;
+use honnin_core::record::{AttributePolicy, DeviceKey, RecordContext, RecordDraft, SoftwareSigner};
 use honnin_core::store::{KeyError, KeyProvider, Store, StoreError, StoreKey};
-use honnin_core::verify::{SystemRandom, UnixTime};
+use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
 use zeroize::Zeroizing;
 
 use super::RecordArgs;
@@ -203,6 +204,38 @@ impl Recorder {
             courier,
             policy: args.record_attributes,
         }))
+    }
+
+    /// The sender's policy for `item_id`, from the manifest `honnin sync` kept in the store,
+    /// verified now with the receiver's receipt key (`<store>.receiver-key`, written at
+    /// enrolment). `None`: the device is not enrolled, has no manifest, or the item is not in
+    /// it. A manifest that expired or does not verify is an error: the courier must know the
+    /// policy is not there.
+    pub fn item_policy(
+        &self,
+        device_id: &str,
+        item_id: &str,
+    ) -> Result<Option<ItemPolicy>, CliError> {
+        let key_path = with_suffix(self.store.path(), ".receiver-key");
+        let Ok(der) = std::fs::read(&key_path) else {
+            return Ok(None);
+        };
+        let receiver_key = DeviceKey::from_spki_der(&der)
+            .map_err(|e| CliError::Environment(format!("{}: {e}", key_path.display())))?;
+        let manifest = self
+            .store
+            .manifest(&receiver_key, device_id, SystemClock.now())
+            .map_err(|e| {
+                CliError::Environment(format!(
+                    "the item manifest cannot be used ({e}); run `honnin sync` while online, or give --sender and --addressee"
+                ))
+            })?;
+        Ok(manifest.and_then(|m| m.item(item_id).cloned()))
+    }
+
+    /// The attributes the record keeps (the sender's policy when the manifest has it).
+    pub fn set_attribute_policy(&mut self, policy: AttributePolicy) {
+        self.policy = policy;
     }
 
     /// Signs and stores the check's record; returns once it is on disk.
