@@ -1,39 +1,134 @@
 package jp.honnin.app
 
 import jp.honnin.app.flow.Item
-import jp.honnin.app.keys.KeystoreDeviceKey
-import jp.honnin.app.keys.WrappedKeyFile
+import jp.honnin.app.keys.WrappedStoreKeyProvider
 import jp.honnin.app.records.EnrolOutcome
+import jp.honnin.app.records.EnrolmentMemory
 import jp.honnin.app.records.ProofRecords
 import jp.honnin.app.records.ReceiverEnrolment
+import jp.honnin.app.records.ReceiverLink
 import jp.honnin.app.records.RecordSummary
 import jp.honnin.app.records.RecordSync
 import jp.honnin.app.records.SyncOutcome
+import jp.honnin.core.CancellationToken
 import jp.honnin.core.Clock
+import jp.honnin.core.DeviceSigner
 import jp.honnin.core.DoorCheckReport
+import jp.honnin.core.HonninException
+import jp.honnin.core.ReceiverConfig
+import jp.honnin.core.RecordAttributes
+import jp.honnin.core.RecordStore
 import java.io.File
+import jp.honnin.core.RecordSummary as StoredRecord
 
 /**
- * The core's record store, sync and enrolment for the app. The bindings do not expose the store
- * yet (issue 7): until they do, appending fails with a clear message (the courier still sees the
- * verdict and that no record was stored), and there is nothing to sync.
+ * The core's record store (the bindings' [RecordStore]: encrypted, device-signed, hash-chained
+ * SQLite in [storeFile]), its enrolment and its sync, behind the app's interfaces. Each method
+ * is a delegation plus the mapping of the core's errors to what the screens and the job decide
+ * on; no record logic lives here.
+ *
+ * The store opens on first use (never on the main thread: every caller is a worker or the
+ * job), and again after a failed open. Calls block on the file or the network.
  */
 class CoreRecords(
     private val storeFile: File,
-    private val deviceKey: KeystoreDeviceKey,
-    private val storeKey: WrappedKeyFile,
-    private val settings: DeviceSettings,
+    private val storeKey: WrappedStoreKeyProvider,
+    private val signer: DeviceSigner,
+    /** The id this device's checks are made with; the store binds to it. */
+    private val deviceId: String,
+    /** Who checks with this handheld now, for each record. */
+    private val courierId: () -> String,
+    private val enrolments: EnrolmentMemory,
     private val clock: Clock,
+    /**
+     * Tries per sync request before the sync gives up as offline. Few: the sync job's own
+     * backoff covers longer outages without holding a thread.
+     */
+    private val attemptsPerSync: UInt = 3u,
 ) : ProofRecords, RecordSync, ReceiverEnrolment {
-    override fun append(report: DoorCheckReport, item: Item): RecordSummary =
-        throw UnsupportedOperationException("the record store is not in this build of the bindings (${storeFile.name})")
+    @Volatile
+    private var opened: RecordStore? = null
 
-    override fun since(sinceUnixSeconds: Long): List<RecordSummary> = emptyList()
+    private fun store(): RecordStore = opened ?: synchronized(this) {
+        opened ?: keysWipedAfter { RecordStore.open(storeFile.path, storeKey, signer, clock) }.also { opened = it }
+    }
 
-    override fun syncPending(): SyncOutcome = SyncOutcome.NotEnrolled
+    /** Runs a core call that may ask for the store key, and wipes the key Kotlin handed over. */
+    private fun <T> keysWipedAfter(call: () -> T): T = try {
+        call()
+    } finally {
+        storeKey.wipeHandedOut()
+    }
 
-    override fun enrol(receiverUrl: String, deviceId: String, code: CharArray): EnrolOutcome {
-        code.fill('\u0000')
-        return EnrolOutcome.Failed("enrolment is not in this build of the bindings")
+    override fun append(report: DoorCheckReport, item: Item): RecordSummary {
+        val store = store()
+        // No attribute of the holder is kept until sender policies say which ones (manifest).
+        val appended = store.append(report, courierId(), RecordAttributes())
+        val newest = store.records(null, 1u).single()
+        check(newest.recordId == appended.recordId) { "the store's newest record is not the one just appended" }
+        return summaryOf(newest)
+    }
+
+    /** Oldest first, as the history screen lists the day. */
+    override fun since(sinceUnixSeconds: Long): List<RecordSummary> =
+        store().recordsBetween(sinceUnixSeconds, Long.MAX_VALUE).asReversed().map(::summaryOf)
+
+    override fun syncPending(cancellation: CancellationToken?): SyncOutcome {
+        val link = enrolments.receiverLink() ?: return SyncOutcome.NotEnrolled
+        return try {
+            val summary = keysWipedAfter { store().sync(configFor(link.baseUrl, link.tlsPin), link.receiverKey, null, cancellation) }
+            SyncOutcome.Done(sent = summary.synced.toInt(), remaining = summary.pending.toInt())
+        } catch (e: HonninException) {
+            SyncOutcome.Failed(retryable = worthRetrying(e), detail = describe(e))
+        }
+    }
+
+    override fun enrol(receiverUrl: String, code: CharArray, receiverPin: String?): EnrolOutcome {
+        val pin = receiverPin?.trim()?.takeIf { it.isNotEmpty() }
+        return try {
+            // The code exists as a String only for this call; the Rust side wipes its copy.
+            val enrolment = keysWipedAfter { store().enrol(configFor(receiverUrl, pin), String(code)) }
+            enrolments.remember(ReceiverLink(receiverUrl, enrolment.receiverKey, pin))
+            EnrolOutcome.Enrolled(enrolment.receiverKeyId)
+        } catch (e: HonninException) {
+            EnrolOutcome.Failed(describe(e))
+        } finally {
+            code.fill('\u0000')
+        }
+    }
+
+    /** Pinned to [pin] when the operator gave one; plain HTTP is never allowed from the app. */
+    private fun configFor(baseUrl: String, pin: String?) = ReceiverConfig(
+        baseUrl = baseUrl,
+        deviceId = deviceId,
+        receiverPin = pin,
+        maxAttempts = attemptsPerSync,
+    )
+
+    companion object {
+        /**
+         * Whether the job should run again with its backoff: an unreachable or busy receiver,
+         * or a stopped job. An untrusted TLS key, a refused device, a receipt that does not
+         * verify or a broken store are not cured by waiting.
+         */
+        fun worthRetrying(e: HonninException): Boolean = when (e) {
+            is HonninException.Offline, is HonninException.Cancelled, is HonninException.StoreBusy -> true
+            is HonninException.ReceiverRefused -> e.status.toInt() == 408 || e.status.toInt() == 429 || e.status.toInt() >= 500
+            else -> false
+        }
+
+        /** The kind and the core's detail (which never holds personal data or secrets). */
+        fun describe(e: HonninException): String = "${e::class.simpleName}: ${e.message}"
+
+        fun summaryOf(stored: StoredRecord) = RecordSummary(
+            recordId = stored.recordId,
+            itemId = stored.itemId,
+            senderId = stored.senderId,
+            level = stored.level,
+            verdict = stored.verdict,
+            checkedAtUnixSeconds = stored.recordedAt,
+            syncedAtUnixSeconds = stored.syncedAt,
+            problem = stored.problem,
+        )
     }
 }

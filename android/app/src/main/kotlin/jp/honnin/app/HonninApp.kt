@@ -8,9 +8,11 @@ import jp.honnin.app.flow.ItemDirectory
 import jp.honnin.app.flow.PolicyTable
 import jp.honnin.app.flow.SenderPolicies
 import jp.honnin.app.flow.TypedEntryOnly
+import jp.honnin.app.keys.DeviceKeySigner
 import jp.honnin.app.keys.KeystoreDeviceKey
 import jp.honnin.app.keys.KeystoreKeyWrapper
 import jp.honnin.app.keys.WrappedKeyFile
+import jp.honnin.app.keys.WrappedStoreKeyProvider
 import jp.honnin.app.keys.hasStrongBox
 import jp.honnin.app.records.ProofRecords
 import jp.honnin.app.records.ReceiverEnrolment
@@ -80,10 +82,17 @@ class Services(
             }
             val verifier = Verifier(TrustAnchors.fromDer(anchors), SystemClock)
             val strongBox = hasStrongBox(context)
-            val deviceKey = KeystoreDeviceKey(strongBox)
-            val storeKey = WrappedKeyFile(File(context.noBackupFilesDir, "store-key.wrapped"), KeystoreKeyWrapper(strongBox))
             val storeFile = File(context.noBackupFilesDir, "records.db")
-            val core = CoreRecords(storeFile, deviceKey, storeKey, settings, SystemClock)
+            val storeKey = WrappedKeyFile(File(context.noBackupFilesDir, "store-key.wrapped"), KeystoreKeyWrapper(strongBox))
+            val core = CoreRecords(
+                storeFile = storeFile,
+                storeKey = WrappedStoreKeyProvider(storeKey, storeFile),
+                signer = DeviceKeySigner(KeystoreDeviceKey(strongBox)),
+                deviceId = settings.deviceId,
+                courierId = { settings.courierId },
+                enrolments = settings,
+                clock = SystemClock,
+            )
             return Services(
                 settings = settings,
                 verifier = verifier,

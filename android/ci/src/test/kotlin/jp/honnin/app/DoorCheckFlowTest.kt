@@ -12,18 +12,26 @@ import jp.honnin.app.flow.SecretProblem
 import jp.honnin.app.flow.TypedEntryOnly
 import jp.honnin.app.nfc.IsoDepTransport
 import jp.honnin.app.nfc.TagHandoff
+import jp.honnin.app.records.EnrolOutcome
+import jp.honnin.app.records.ProofRecords
+import jp.honnin.app.records.SyncOutcome
 import jp.honnin.core.CheckId
 import jp.honnin.core.FaceDecision
 import jp.honnin.core.Level
+import jp.honnin.core.RecordExpectation
 import jp.honnin.core.SoftwareCardTransport
 import jp.honnin.core.TestPin
 import jp.honnin.core.Verdict
+import jp.honnin.core.recordIdentity
+import jp.honnin.core.verifyRecord
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.io.TempDir
+import java.io.File
 
 /** The courier's flow, screen by screen, against the real core and the software card. */
 class DoorCheckFlowTest {
@@ -37,8 +45,48 @@ class DoorCheckFlowTest {
         assertTrue(harness.flow.cardPresented(IsoDepTransport(tag, handoff, returnWaitMillis = 200)))
 
     @Test
-    fun `item entry to a stored record, then the sync marks it sent`() {
-        val records = InMemoryRecords()
+    fun `item entry to a record in the real store, synced over the pinned TLS key to the real receiver`(@TempDir dir: File) {
+        ReceiverProcess(dir).use { receiver ->
+            val token = receiver.addSender("test-bank")
+            val code = receiver.enrolmentCode(Fixtures.DEVICE_ID)
+            val url = receiver.start()
+            val real = RealRecords(dir)
+            assertEquals(SyncOutcome.NotEnrolled, real.core.syncPending(), "nothing is sent before enrolment")
+
+            // The enrolment screen's work: the operator's code and pin; the code is wiped.
+            val typedCode = code.toCharArray()
+            val enrolled = real.core.enrol(url, typedCode, receiver.pin)
+            assertTrue(enrolled is EnrolOutcome.Enrolled, enrolled.toString())
+            assertTrue(typedCode.all { it == '\u0000' }, "the one-time code was wiped")
+            val link = checkNotNull(real.enrolments.link)
+            assertEquals(receiver.pin, link.tlsPin, "the pin is kept with the enrolment for every sync")
+
+            doorCheckToSyncedRecord(real.core) {
+                assertEquals(SyncOutcome.Done(sent = 1, remaining = 0), real.core.syncPending())
+            }
+
+            // The sender's side: the feed holds the record, and it verifies with the device's key.
+            val entry = receiver.feed(token).single()
+            val stored = real.core.since(0).single()
+            assertEquals(stored.recordId, recordIdentity(entry).recordId)
+            val verification = verifyRecord(entry, Fixtures.verifier, RecordExpectation(real.deviceKey.publicKeyDer(), "JP-0001", "test-bank"))
+            assertTrue(verification.verified, verification.checks.toString())
+            assertEquals(Verdict.GENUINE, verification.recordedVerdict)
+
+            // Encrypted at rest: neither the parcel nor the holder's name is in the file or its log.
+            for (file in listOf(real.storeFile, File(dir, "records.db-wal")).filter { it.exists() }) {
+                val bytes = String(file.readBytes(), Charsets.ISO_8859_1)
+                for (needle in listOf("JP-0001", "試験")) {
+                    assertFalse(bytes.contains(String(needle.toByteArray(), Charsets.ISO_8859_1)), "$needle in ${file.name}")
+                }
+            }
+            assertTrue(real.wrapper.unwrapped.isNotEmpty(), "the sync opened the store with its key")
+            assertTrue(real.wrapper.unwrapped.all { key -> key.all { it.toInt() == 0 } }, "every store key handed to the core was wiped")
+        }
+    }
+
+    /** Item entry → level B → PIN → card → genuine → stored; [sync] runs the job's work; then history. */
+    private fun doorCheckToSyncedRecord(records: ProofRecords, sync: () -> Unit) {
         FlowHarness(manifest, levelAOk, records).use { h ->
             h.await<FlowState.ItemEntry>()
             h.flow.enterItem("  JP-0001 ")
@@ -65,7 +113,7 @@ class DoorCheckFlowTest {
             assertEquals(1, h.syncRequests.get(), "a background sync was asked for")
 
             // The sync job's work, then today's history shows the record as sent.
-            assertEquals(jp.honnin.app.records.SyncOutcome.Done(sent = 1, remaining = 0), records.syncPending())
+            sync()
             h.flow.nextItem()
             h.await<FlowState.ItemEntry>()
             h.flow.showHistory()
@@ -77,8 +125,8 @@ class DoorCheckFlowTest {
     }
 
     @Test
-    fun `an item not in the manifest is entered by hand from its label`() {
-        FlowHarness(TypedEntryOnly, levelAOk, InMemoryRecords()).use { h ->
+    fun `an item not in the manifest is entered by hand from its label`(@TempDir dir: File) {
+        FlowHarness(TypedEntryOnly, levelAOk, RealRecords(dir).core).use { h ->
             h.await<FlowState.ItemEntry>()
             h.flow.enterItem("")
             assertEquals(EntryProblem.EMPTY, h.await<FlowState.ItemEntry>().problem)
@@ -95,8 +143,8 @@ class DoorCheckFlowTest {
     }
 
     @Test
-    fun `an incomplete secret is asked again and wiped`() {
-        FlowHarness(manifest, levelAOk, InMemoryRecords()).use { h ->
+    fun `an incomplete secret is asked again and wiped`(@TempDir dir: File) {
+        FlowHarness(manifest, levelAOk, RealRecords(dir).core).use { h ->
             h.flow.enterItem("JP-0001")
             h.await<FlowState.LevelChoice>()
             h.flow.chooseLevel(Level.A)
@@ -109,8 +157,8 @@ class DoorCheckFlowTest {
     }
 
     @Test
-    fun `a card that leaves and does not return shows a clear retry, and the retry succeeds`() {
-        val records = InMemoryRecords()
+    fun `a card that leaves and does not return shows a clear retry, and the retry succeeds`(@TempDir dir: File) {
+        val records = RealRecords(dir).core
         FlowHarness(manifest, levelAOk, records).use { h ->
             h.flow.enterItem("JP-0001")
             h.await<FlowState.LevelChoice>()
@@ -136,13 +184,13 @@ class DoorCheckFlowTest {
             tap(h, FakeIsoDep(card).rediscovered())
             val outcome = h.await<FlowState.Outcome>()
             assertEquals(Verdict.GENUINE, outcome.verdict)
-            assertEquals(listOf(Verdict.INCONCLUSIVE, Verdict.GENUINE), records.stored().map { it.verdict })
+            assertEquals(listOf(Verdict.INCONCLUSIVE, Verdict.GENUINE), records.since(0).map { it.verdict })
         }
     }
 
     @Test
-    fun `the PIN guard refusal is shown to the courier with level A offered, and level A completes`() {
-        FlowHarness(manifest, levelAOk, InMemoryRecords()).use { h ->
+    fun `the PIN guard refusal is shown to the courier with level A offered, and level A completes`(@TempDir dir: File) {
+        FlowHarness(manifest, levelAOk, RealRecords(dir).core).use { h ->
             h.flow.enterItem("JP-0001")
             h.await<FlowState.LevelChoice>()
             h.flow.chooseLevel(Level.B)
@@ -180,9 +228,9 @@ class DoorCheckFlowTest {
     }
 
     @Test
-    fun `a sender that requires a PIN sends the holder to the counter instead`() {
+    fun `a sender that requires a PIN sends the holder to the counter instead`(@TempDir dir: File) {
         val pinRequired = PolicyTable(mapOf("test-bank" to Level.B), otherwise = Level.A)
-        FlowHarness(manifest, pinRequired, InMemoryRecords()).use { h ->
+        FlowHarness(manifest, pinRequired, RealRecords(dir).core).use { h ->
             h.flow.enterItem("JP-0001")
             assertEquals(listOf(Level.B, Level.C), h.await<FlowState.LevelChoice>().accepted)
             h.flow.chooseLevel(Level.A)
@@ -200,8 +248,8 @@ class DoorCheckFlowTest {
     }
 
     @Test
-    fun `a forged card is forged at level A without a face comparison, and at level B`() {
-        val records = InMemoryRecords()
+    fun `a forged card is forged at level A without a face comparison, and at level B`(@TempDir dir: File) {
+        val records = RealRecords(dir).core
         FlowHarness(manifest, levelAOk, records).use { h ->
             for (level in listOf(Level.A, Level.B)) {
                 h.flow.nextItem()
@@ -224,7 +272,39 @@ class DoorCheckFlowTest {
                 assertNull(h.seen.firstOrNull { it is FlowState.FaceComparison }, "no face shown for a forged card")
                 if (level == Level.B) assertFalse(tag.log.sentASecret(), "the PIN is never sent to a forged card")
             }
-            assertEquals(listOf(Verdict.FORGED, Verdict.FORGED), records.stored().map { it.verdict }, "forgeries are recorded too")
+            assertEquals(listOf(Verdict.FORGED, Verdict.FORGED), records.since(0).map { it.verdict }, "forgeries are recorded too")
         }
+    }
+
+    @Test
+    fun `a store that cannot be opened still shows the verdict, and says the record is missing`(@TempDir dir: File) {
+        val before = RealRecords(dir)
+        FlowHarness(manifest, levelAOk, before.core).use { h -> assertNotNull(checkB(h).record) }
+        // App data partly cleared: the store is there, its wrapped key is not. A new key would
+        // only make the store unreadable, so none is made and nothing is stored.
+        assertTrue(before.keyFile.delete())
+        val after = RealRecords(dir)
+        FlowHarness(manifest, levelAOk, after.core).use { h ->
+            val outcome = checkB(h)
+            assertEquals(Verdict.GENUINE, outcome.verdict, "the verdict stands")
+            assertNull(outcome.record)
+            assertTrue(outcome.storeFailure.orEmpty().contains("StoreKeyUnavailable"), outcome.storeFailure)
+            assertEquals(0, h.syncRequests.get(), "no sync is asked for a record that does not exist")
+        }
+        assertFalse(after.keyFile.exists(), "no new key was made over the existing store")
+    }
+
+    /** A genuine level B check of item JP-0001, from item entry to its outcome. */
+    private fun checkB(h: FlowHarness): FlowState.Outcome {
+        h.await<FlowState.ItemEntry>()
+        h.flow.enterItem("JP-0001")
+        h.await<FlowState.LevelChoice>()
+        h.flow.chooseLevel(Level.B)
+        h.await<FlowState.SecretEntry>()
+        val card = SoftwareCardTransport("genuine")
+        h.flow.submitSecret(typed(SecretKind.AUTH_PIN, card.secrets().authPin))
+        h.await<FlowState.WaitingForCard>()
+        tap(h, FakeIsoDep(card))
+        return h.await<FlowState.Outcome>()
     }
 }

@@ -23,6 +23,8 @@ import javax.crypto.spec.GCMParameterSpec
 /** AES-GCM in the JVM, as the Keystore key does it on the device (Keystore picks the IV). */
 class JceKeyWrapper(private val key: SecretKey = KeyGenerator.getInstance("AES").apply { init(256) }.generateKey()) : KeyWrapper {
     var wraps = 0
+    /** Every plaintext key [unwrap] returned, to check that whoever took it wiped it. */
+    val unwrapped: MutableList<ByteArray> = java.util.Collections.synchronizedList(mutableListOf())
 
     override fun wrap(plain: ByteArray): Wrapped {
         wraps++
@@ -33,7 +35,7 @@ class JceKeyWrapper(private val key: SecretKey = KeyGenerator.getInstance("AES")
     override fun unwrap(wrapped: Wrapped): ByteArray = Cipher.getInstance("AES/GCM/NoPadding").run {
         init(Cipher.DECRYPT_MODE, key, GCMParameterSpec(128, wrapped.iv))
         doFinal(wrapped.ciphertext)
-    }
+    }.also { unwrapped.add(it) }
 }
 
 class KeysAndSecretsTest {

@@ -42,15 +42,15 @@ private fun <T> inStrongBoxOrTee(strongBox: Boolean, build: (Boolean) -> T): T =
  * The device signing key: EC P-256 made inside Android Keystore and never exported. Records and
  * sync requests are signed with it; the receiver learns its public key at enrolment.
  */
-class KeystoreDeviceKey(private val strongBox: Boolean, private val alias: String = ALIAS) {
+class KeystoreDeviceKey(private val strongBox: Boolean, private val alias: String = ALIAS) : DeviceKey {
     /** The public key as a DER SubjectPublicKeyInfo. */
-    fun publicKeyDer(): ByteArray {
+    override fun publicKeyDer(): ByteArray {
         privateKey()
         return keyStore().getCertificate(alias).publicKey.encoded
     }
 
     /** ECDSA P-256 with SHA-256 over [message], as DER `ECDSA-Sig-Value`. */
-    fun sign(message: ByteArray): ByteArray = Signature.getInstance("SHA256withECDSA").run {
+    override fun sign(message: ByteArray): ByteArray = Signature.getInstance("SHA256withECDSA").run {
         initSign(privateKey())
         update(message)
         sign()

@@ -28,6 +28,9 @@ class WrappedKeyFile(
     private val wrapper: KeyWrapper,
     private val random: SecureRandom = SecureRandom(),
 ) {
+    /** Whether the key was made (a store may exist only after it). */
+    val exists: Boolean get() = file.exists()
+
     /** The key; the caller wipes the array when done with it. */
     @Synchronized
     fun storeKey(): ByteArray {

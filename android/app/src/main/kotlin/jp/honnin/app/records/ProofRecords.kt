@@ -1,6 +1,7 @@
 package jp.honnin.app.records
 
 import jp.honnin.app.flow.Item
+import jp.honnin.core.CancellationToken
 import jp.honnin.core.DoorCheckReport
 import jp.honnin.core.Level
 import jp.honnin.core.Verdict
@@ -26,19 +27,25 @@ data class RecordSummary(
     val recordId: String,
     val itemId: String,
     val senderId: String,
-    val level: Level,
-    val verdict: Verdict,
+    /** `null` when the stored record does not read (see [problem]). */
+    val level: Level?,
+    val verdict: Verdict?,
     val checkedAtUnixSeconds: Long,
     /** When the receiver's signed receipt verified; `null` while the record waits for sync. */
     val syncedAtUnixSeconds: Long?,
+    /** Why the stored record does not read (the store is damaged); `null` for a readable one. */
+    val problem: String? = null,
 ) {
     val isSynced: Boolean get() = syncedAtUnixSeconds != null
 }
 
 /** Sends the records without a receipt to the sender's receiver. */
 interface RecordSync {
-    /** Blocks while it talks to the receiver; run it off the main thread (the job does). */
-    fun syncPending(): SyncOutcome
+    /**
+     * Blocks while it talks to the receiver; run it off the main thread (the job does).
+     * [cancellation] stops it before its next request; what was acknowledged stays synced.
+     */
+    fun syncPending(cancellation: CancellationToken? = null): SyncOutcome
 }
 
 sealed interface SyncOutcome {

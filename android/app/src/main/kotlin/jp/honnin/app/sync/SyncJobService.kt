@@ -9,8 +9,8 @@ import android.content.Context
 import jp.honnin.app.HonninApp
 import jp.honnin.app.records.SyncOutcome
 import jp.honnin.app.records.SyncRequests
+import jp.honnin.core.CancellationToken
 import java.util.concurrent.Executors
-import java.util.concurrent.Future
 
 /**
  * Sends pending records when a network is there. JobScheduler starts it under a network
@@ -20,28 +20,24 @@ import java.util.concurrent.Future
 class SyncJobService : JobService() {
     private val thread = Executors.newSingleThreadExecutor()
     @Volatile
-    private var running: Future<*>? = null
+    private var cancellation: CancellationToken? = null
 
     override fun onStartJob(params: JobParameters): Boolean {
         val sync = (application as HonninApp).services.sync
-        running = thread.submit {
-            val outcome = sync.syncPending()
-            // Records made while this sync ran, or a receiver that was briefly away: run again
-            // with the job's backoff. A device that is not enrolled waits for the enrolment.
-            val again = when (outcome) {
-                is SyncOutcome.Done -> outcome.remaining > 0
-                is SyncOutcome.Failed -> outcome.retryable
-                SyncOutcome.NotEnrolled -> false
-            }
-            jobFinished(params, again)
+        val token = CancellationToken().also { cancellation = it }
+        thread.execute {
+            val outcome = sync.syncPending(token)
+            // Stopped by the system: onStopJob already asked for the reschedule.
+            if (!token.isCancelled()) jobFinished(params, runAgain(outcome))
         }
         return true
     }
 
     override fun onStopJob(params: JobParameters): Boolean {
-        // The network went away: the sync's own timeout ends the request in flight, and a
-        // record counts as synced only on a verified receipt, so stopping here loses nothing.
-        running?.cancel(true)
+        // The network went away: the core sends no further request, the one in flight ends
+        // within its timeout and its receipts are applied, and a record counts as synced only
+        // on a verified receipt, so stopping here loses nothing.
+        cancellation?.cancel()
         return true
     }
 
@@ -49,6 +45,16 @@ class SyncJobService : JobService() {
         thread.shutdownNow()
         super.onDestroy()
     }
+}
+
+/**
+ * Whether the job runs again with its backoff: records made while this sync ran, a receiver
+ * that was briefly away or a stopped sync. A device that is not enrolled waits for enrolment.
+ */
+fun runAgain(outcome: SyncOutcome): Boolean = when (outcome) {
+    is SyncOutcome.Done -> outcome.remaining > 0
+    is SyncOutcome.Failed -> outcome.retryable
+    SyncOutcome.NotEnrolled -> false
 }
 
 /** Schedules [SyncJobService]: at most one job, any network, exponential backoff, kept across reboots. */

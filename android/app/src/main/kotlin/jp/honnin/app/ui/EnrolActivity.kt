@@ -17,9 +17,10 @@ import jp.honnin.app.records.EnrolOutcome
 import kotlin.concurrent.thread
 
 /**
- * The one-time code flow: the operator issues a code for this device id; the courier (or the
- * operator) types the receiver's address and the code once. The screen is secure while the code
- * is on it.
+ * The one-time code flow: the operator issues a code for this device id and hands it out with
+ * the pin of the receiver's TLS key (`honnin-receiver tls-pin`); the courier (or the operator)
+ * types the receiver's address, the code, the pin and the courier's id once. Enrolment and
+ * every later sync accept only the pinned key. The screen is secure while the code is on it.
  */
 class EnrolActivity : Activity() {
     private val main = Handler(Looper.getMainLooper())
@@ -39,6 +40,16 @@ class EnrolActivity : Activity() {
             inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_VARIATION_PASSWORD
             importantForAutofill = View.IMPORTANT_FOR_AUTOFILL_NO
         }
+        val pin = EditText(this).apply {
+            hint = getString(R.string.enrol_pin_hint)
+            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
+            importantForAutofill = View.IMPORTANT_FOR_AUTOFILL_NO
+        }
+        val courier = EditText(this).apply {
+            hint = getString(R.string.enrol_courier_hint)
+            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
+            setText(services.settings.courierId.takeIf { it != services.settings.deviceId } ?: "")
+        }
         val start = Button(this).apply { text = getString(R.string.enrol_start) }
         start.setOnClickListener {
             val typed = code.text
@@ -46,8 +57,11 @@ class EnrolActivity : Activity() {
             typed.clear()
             start.isEnabled = false
             val receiverUrl = url.text.toString().trim()
+            val receiverPin = pin.text.toString().trim().takeIf { it.isNotEmpty() }
+            courier.text.toString().trim().takeIf { it.isNotEmpty() }?.let { services.settings.courierId = it }
             thread(name = "honnin-enrol") {
-                val outcome = services.enrolment.enrol(receiverUrl, services.settings.deviceId, chars)
+                val outcome = services.enrolment.enrol(receiverUrl, chars, receiverPin)
+                if (outcome is EnrolOutcome.Enrolled) services.syncRequests.requestSync()
                 main.post {
                     start.isEnabled = true
                     status.text = when (outcome) {
@@ -65,6 +79,8 @@ class EnrolActivity : Activity() {
                 addView(TextView(this@EnrolActivity).apply { text = services.settings.deviceId })
                 addView(url)
                 addView(code)
+                addView(pin)
+                addView(courier)
                 addView(start)
                 addView(status)
             },

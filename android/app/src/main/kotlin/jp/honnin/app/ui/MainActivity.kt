@@ -144,8 +144,11 @@ class MainActivity : Activity() {
                 page.addView(text(getString(R.string.history_title), large = true))
                 if (state.records.isEmpty()) page.addView(text(getString(R.string.history_empty)))
                 for (record in state.records) {
-                    val sync = getString(if (record.isSynced) R.string.history_synced else R.string.history_pending)
-                    page.addView(text("${record.itemId}  ${record.level}  ${record.verdict}  $sync"))
+                    val line = record.problem?.let { getString(R.string.history_unreadable) } ?: run {
+                        val sync = getString(if (record.isSynced) R.string.history_synced else R.string.history_pending)
+                        "${record.itemId}  ${record.level}  ${record.verdict}  $sync"
+                    }
+                    page.addView(text(line))
                 }
                 page.addView(button(getString(R.string.back)) { flow.nextItem() })
             }
