@@ -12,6 +12,7 @@
 //! said about itself.
 
 use honnin_core::card::SecretFormatError;
+use honnin_core::manifest::ManifestError;
 use honnin_core::reader::CardError;
 use honnin_core::record::RecordError;
 use honnin_core::store::StoreError;
@@ -139,6 +140,15 @@ pub enum HonninError {
     /// The receiver's answer is not what the protocol says.
     #[error("{detail}")]
     ReceiverProtocol { detail: String },
+    /// The item manifest does not verify (not signed by the receiver's key, made for another
+    /// device, malformed): it is not used. Download it again; if it keeps failing, the
+    /// receiver's key changed and the device must enrol again.
+    #[error("{detail}")]
+    ManifestInvalid { detail: String },
+    /// The kept item manifest expired (`expires_at`, Unix seconds): download a new one while
+    /// online; meanwhile items are typed in by hand.
+    #[error("{detail}")]
+    ManifestExpired { expires_at: i64, detail: String },
     /// The receiver's TLS identity is not the trusted one (another key than the pin, an unknown
     /// CA, a wrong name): nothing was sent. Someone may be intercepting, or the receiver's key
     /// changed: enrol again with the operator's new pin.
@@ -275,6 +285,7 @@ impl From<StoreError> for HonninError {
             StoreError::NoSuchRecord { .. } => HonninError::NoSuchRecord { detail },
             StoreError::Signer(_) => HonninError::DeviceKeyFailed { detail },
             StoreError::Record(record) => record.into(),
+            StoreError::Manifest(manifest) => manifest.into(),
             // AlreadyExists, NewerSchema, Sqlite, Io, and kinds the core adds later.
             _ => HonninError::StoreFailed { detail },
         }
@@ -319,8 +330,22 @@ impl From<SyncError> for HonninError {
             SyncError::Unreadable { .. } => HonninError::StoreDamaged { detail },
             SyncError::Store(store) => store.into(),
             SyncError::Record(record) => record.into(),
+            SyncError::BadManifest(manifest) => manifest.into(),
             // Protocol, and kinds the core adds later.
             _ => HonninError::ReceiverProtocol { detail },
+        }
+    }
+}
+
+impl From<ManifestError> for HonninError {
+    fn from(error: ManifestError) -> Self {
+        let detail = error.to_string();
+        match error {
+            ManifestError::Expired { expired_at } => HonninError::ManifestExpired {
+                expires_at: expired_at,
+                detail,
+            },
+            _ => HonninError::ManifestInvalid { detail },
         }
     }
 }

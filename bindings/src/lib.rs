@@ -12,6 +12,8 @@
 //!   chained record; lists, sync state, chain verification, sealed export.
 //! - [`sync`] — enrolment with the receiver, and sync of pending records with progress and
 //!   cancellation.
+//! - [`manifest`] — the item manifest: download (signed by the receiver, kept sealed), look an
+//!   item up at the door (sender, addressee, allowed levels, attributes).
 //! - [`verify_record`] — a sender's re-verification of a record, check by check.
 //! - `keys` — the platform's device signer, store key and clock as the core's traits.
 //! - [`error`] — the one place errors are mapped for the FFI.
@@ -27,6 +29,7 @@ pub mod anchors;
 pub mod check;
 pub mod error;
 mod keys;
+pub mod manifest;
 pub mod platform;
 pub mod read;
 pub mod report;

@@ -179,7 +179,7 @@ pub struct RecordStore {
 }
 
 impl RecordStore {
-    fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         // A poisoned lock only means a panic elsewhere; every write is its own transaction.
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }

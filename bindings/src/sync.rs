@@ -61,7 +61,7 @@ pub struct ReceiverConfig {
 }
 
 impl ReceiverConfig {
-    fn to_core(&self) -> Result<SyncConfig, HonninError> {
+    pub(crate) fn to_core(&self) -> Result<SyncConfig, HonninError> {
         if self.batch_size == 0 || self.max_attempts == 0 || self.timeout_seconds == 0 {
             return Err(HonninError::invalid_argument(
                 "batch_size, max_attempts and timeout_seconds must be at least 1",

@@ -155,6 +155,14 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
         return (0 until entries.length()).map { entries.getJSONObject(it).toString().toByteArray() }
     }
 
+    /** Registers the sender's items (`PUT /v1/items`, a JSON array of items); the status. */
+    fun registerItems(token: String, items: String): Int {
+        val request = HttpRequest.newBuilder(URI.create("$url/v1/items"))
+            .header("Authorization", "Bearer $token").header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString("{\"items\": $items}")).build()
+        return http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode()
+    }
+
     override fun close() = stop()
 }
 
