@@ -26,7 +26,12 @@ class SyncJobService : JobService() {
         val sync = (application as HonninApp).services.sync
         val token = CancellationToken().also { cancellation = it }
         thread.execute {
-            val outcome = sync.syncPending(token)
+            val outcome = try {
+                sync.syncPending(token)
+            } catch (e: RuntimeException) {
+                // A bug must not leave the job running until the system kills it.
+                SyncOutcome.Failed(retryable = true, detail = e.toString())
+            }
             // Stopped by the system: onStopJob already asked for the reschedule.
             if (!token.isCancelled()) jobFinished(params, runAgain(outcome))
         }
