@@ -128,6 +128,8 @@ fn device_store(dir: &std::path::Path, n: usize) -> Store {
 
 fn client(server: &Server, receipt_key: DeviceKey) -> SyncClient {
     let mut config = SyncConfig::new(&server.base, "handheld-01");
+    // These tests serve plain HTTP on loopback; TLS has its own tests (tls.rs).
+    config.allow_loopback_http = true;
     config.batch_size = 4;
     config.backoff = Backoff {
         base: std::time::Duration::from_millis(10),

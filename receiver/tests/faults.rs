@@ -169,6 +169,8 @@ fn every_record_arrives_exactly_once_through_a_faulty_network(backend: &Backend)
     ];
     let (address, connections) = proxy(upstream, schedule);
     let mut config = SyncConfig::new(&address, "handheld-01");
+    // The fault proxy speaks plain HTTP on loopback.
+    config.allow_loopback_http = true;
     config.batch_size = 5;
     config.max_attempts = 4;
     config.timeout = Duration::from_secs(1);

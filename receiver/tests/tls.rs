@@ -234,8 +234,8 @@ fn a_self_signed_receiver_under_the_public_roots_is_refused() {
 #[test]
 fn plain_http_needs_permission_and_never_carries_a_pin() {
     let key = device_signer().device_key().clone();
-    let mut config = SyncConfig::new("http://127.0.0.1:9", "handheld-01");
-    config.allow_loopback_http = false;
+    // Refused by default: plain HTTP is never the default, not even to loopback.
+    let config = SyncConfig::new("http://127.0.0.1:9", "handheld-01");
     match SyncClient::try_new(config.clone(), key.clone()) {
         Err(SyncError::Config(ConfigError::PlainHttpNotAllowed)) => {}
         other => panic!("not refused: {other:?}"),

@@ -49,9 +49,9 @@ impl SyncConfig {
             backoff: Backoff::default(),
             timeout: Duration::from_secs(30),
             tls: TlsTrust::default(),
-            // Kept permissive for loopback (only) so existing loopback callers keep working;
-            // every product entry point (CLI, bindings) sets it from an explicit option.
-            allow_loopback_http: true,
+            // Plain HTTP is a choice the caller makes explicitly (tests, a receiver on the same
+            // machine), never a default.
+            allow_loopback_http: false,
         }
     }
 
