@@ -1,6 +1,8 @@
 package jp.honnin.app
 
 import jp.honnin.app.flow.Item
+import jp.honnin.app.flow.ItemDirectory
+import jp.honnin.app.flow.ManifestEntry
 import jp.honnin.app.keys.WrappedStoreKeyProvider
 import jp.honnin.app.records.EnrolOutcome
 import jp.honnin.app.records.EnrolmentMemory
@@ -11,12 +13,13 @@ import jp.honnin.app.records.RecordSummary
 import jp.honnin.app.records.RecordSync
 import jp.honnin.app.records.SyncOutcome
 import jp.honnin.core.CancellationToken
+import jp.honnin.core.Addressee
 import jp.honnin.core.Clock
 import jp.honnin.core.DeviceSigner
 import jp.honnin.core.DoorCheckReport
 import jp.honnin.core.HonninException
+import jp.honnin.core.ManifestItem
 import jp.honnin.core.ReceiverConfig
-import jp.honnin.core.RecordAttributes
 import jp.honnin.core.RecordStore
 import java.io.File
 import jp.honnin.core.RecordSummary as StoredRecord
@@ -45,7 +48,7 @@ class CoreRecords(
      * backoff covers longer outages without holding a thread.
      */
     private val attemptsPerSync: UInt = 3u,
-) : ProofRecords, RecordSync, ReceiverEnrolment {
+) : ProofRecords, RecordSync, ReceiverEnrolment, ItemDirectory {
     @Volatile
     private var opened: RecordStore? = null
 
@@ -62,8 +65,8 @@ class CoreRecords(
 
     override fun append(report: DoorCheckReport, item: Item): RecordSummary {
         val store = store()
-        // No attribute of the holder is kept until sender policies say which ones (manifest).
-        val appended = store.append(report, courierId(), RecordAttributes())
+        // What the sender's manifest asks for; none for a typed item.
+        val appended = store.append(report, courierId(), item.attributes)
         val newest = store.records(null, 1u).single()
         check(newest.recordId == appended.recordId) { "the store's newest record is not the one just appended" }
         return summaryOf(newest)
@@ -76,11 +79,30 @@ class CoreRecords(
     override fun syncPending(cancellation: CancellationToken?): SyncOutcome {
         val link = enrolments.receiverLink() ?: return SyncOutcome.NotEnrolled
         return try {
-            val summary = keysWipedAfter { store().sync(configFor(link.baseUrl, link.tlsPin), link.receiverKey, null, cancellation) }
+            val config = configFor(link.baseUrl, link.tlsPin)
+            val summary = keysWipedAfter { store().sync(config, link.receiverKey, null, cancellation) }
+            // Then the items of the next rounds; a manifest that does not verify is refused and
+            // the kept one stays in use.
+            keysWipedAfter { store().fetchManifest(config, link.receiverKey, cancellation) }
             SyncOutcome.Done(sent = summary.synced.toInt(), remaining = summary.pending.toInt())
         } catch (e: HonninException) {
             SyncOutcome.Failed(retryable = worthRetrying(e), detail = describe(e))
         }
+    }
+
+    /**
+     * The item in the kept manifest (verified on every lookup with the receiver's key), or
+     * `null` (the courier types the details) when there is none, it expired, or it does not
+     * verify. Reads the store file: fast, but not free on the main thread.
+     */
+    override fun lookup(itemId: String): ManifestEntry? {
+        val link = enrolments.receiverLink() ?: return null
+        val item = try {
+            keysWipedAfter { store().manifestItem(link.receiverKey, deviceId, itemId) }
+        } catch (e: HonninException) {
+            null
+        }
+        return item?.let(::entryOf)
     }
 
     override fun enrol(receiverUrl: String, code: CharArray, receiverPin: String?): EnrolOutcome {
@@ -119,6 +141,14 @@ class CoreRecords(
 
         /** The kind and the core's detail (which never holds personal data or secrets). */
         fun describe(e: HonninException): String = "${e::class.simpleName}: ${e.message}"
+
+        fun entryOf(item: ManifestItem) = ManifestEntry(
+            itemId = item.itemId,
+            senderId = item.senderId,
+            addressee = Addressee(name = item.addresseeName, address = item.addresseeAddress),
+            minimumLevel = item.minLevel,
+            attributes = item.attributes,
+        )
 
         fun summaryOf(stored: StoredRecord) = RecordSummary(
             recordId = stored.recordId,

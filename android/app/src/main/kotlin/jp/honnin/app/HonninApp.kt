@@ -7,7 +7,6 @@ import jp.honnin.app.flow.FlowState
 import jp.honnin.app.flow.ItemDirectory
 import jp.honnin.app.flow.PolicyTable
 import jp.honnin.app.flow.SenderPolicies
-import jp.honnin.app.flow.TypedEntryOnly
 import jp.honnin.app.keys.DeviceKeySigner
 import jp.honnin.app.keys.KeystoreDeviceKey
 import jp.honnin.app.keys.KeystoreKeyWrapper
@@ -96,9 +95,9 @@ class Services(
             return Services(
                 settings = settings,
                 verifier = verifier,
-                // No manifest is synced yet: the courier types the sender and addressee.
-                directory = TypedEntryOnly,
-                // Until policies come with the manifest, every sender accepts level A and above.
+                // The synced manifest; an item not in it is typed from its label.
+                directory = core,
+                // Items not in the manifest: the sender's policy is not known on the device.
                 policies = PolicyTable(emptyMap(), otherwise = Level.A),
                 records = core,
                 sync = core,

@@ -2,6 +2,7 @@ package jp.honnin.app
 
 import jp.honnin.app.flow.EntryProblem
 import jp.honnin.app.flow.FlowState
+import jp.honnin.app.flow.ItemDirectory
 import jp.honnin.app.flow.ManifestDirectory
 import jp.honnin.app.flow.ManifestEntry
 import jp.honnin.app.flow.NextStep
@@ -61,7 +62,14 @@ class DoorCheckFlowTest {
             val link = checkNotNull(real.enrolments.link)
             assertEquals(receiver.pin, link.tlsPin, "the pin is kept with the enrolment for every sync")
 
-            doorCheckToSyncedRecord(real.core) {
+            // The sender registers the parcel for this handheld, at level B at least, keeping the
+            // holder's name; the sync downloads the signed manifest with it.
+            val items = """[{"item_id": "JP-0001", "device_id": "${Fixtures.DEVICE_ID}", "addressee_name": "${holder.name}",
+                "min_level": "B", "attributes": ["name"]}]"""
+            assertEquals(200, receiver.registerItems(token, items))
+            assertEquals(SyncOutcome.Done(sent = 0, remaining = 0), real.core.syncPending())
+
+            doorCheckToSyncedRecord(real.core, directory = real.core, levels = listOf(Level.B, Level.C)) {
                 assertEquals(SyncOutcome.Done(sent = 1, remaining = 0), real.core.syncPending())
             }
 
@@ -86,13 +94,13 @@ class DoorCheckFlowTest {
     }
 
     /** Item entry → level B → PIN → card → genuine → stored; [sync] runs the job's work; then history. */
-    private fun doorCheckToSyncedRecord(records: ProofRecords, sync: () -> Unit) {
-        FlowHarness(manifest, levelAOk, records).use { h ->
+    private fun doorCheckToSyncedRecord(records: ProofRecords, directory: ItemDirectory, levels: List<Level>, sync: () -> Unit) {
+        FlowHarness(directory, levelAOk, records).use { h ->
             h.await<FlowState.ItemEntry>()
             h.flow.enterItem("  JP-0001 ")
             val choice = h.await<FlowState.LevelChoice>()
-            assertEquals(listOf(Level.A, Level.B, Level.C), choice.accepted)
-            assertEquals(holder, choice.item.addressee, "the addressee comes from the manifest")
+            assertEquals(levels, choice.accepted, "the levels the sender's manifest allows")
+            assertEquals(holder.name, choice.item.addressee?.name, "the addressee comes from the manifest")
             h.flow.chooseLevel(Level.B)
             assertEquals(SecretKind.AUTH_PIN, h.await<FlowState.SecretEntry>().kind)
 

@@ -157,6 +157,14 @@ class ReceiverProcess(private val dir: File) : AutoCloseable {
         HttpClient.newBuilder().sslContext(SSLContext.getInstance("TLS").apply { init(null, trust.trustManagers, null) }).build()
     }
 
+    /** Registers the sender's items (`PUT /v1/items`, a JSON array); the HTTP status. */
+    fun registerItems(token: String, items: String): Int {
+        val request = HttpRequest.newBuilder(URI.create("$url/v1/items"))
+            .header("Authorization", "Bearer $token").header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString("{\"items\": $items}")).build()
+        return http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode()
+    }
+
     /** The sender's feed entries, each as the JSON bytes a sender's tool verifies. */
     fun feed(token: String): List<ByteArray> {
         val request = HttpRequest.newBuilder(URI.create("$url/v1/feed")).header("Authorization", "Bearer $token").GET().build()

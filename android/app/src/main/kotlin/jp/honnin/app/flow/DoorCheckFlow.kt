@@ -71,7 +71,7 @@ class DoorCheckFlow(
         if (problem != null) return move(FlowState.ItemEntry(problem = problem))
         val entry = directory.lookup(itemId)
         if (entry == null) return move(FlowState.ItemEntry(itemNeedingDetails = itemId))
-        chooseLevelFor(Item(entry.itemId, entry.senderId, entry.addressee))
+        chooseLevelFor(Item(entry.itemId, entry.senderId, entry.addressee, entry.minimumLevel, entry.attributes))
     }
 
     /** The manifest did not know the item: the courier typed the sender and addressee from its label. */
@@ -87,8 +87,11 @@ class DoorCheckFlow(
     }
 
     private fun chooseLevelFor(item: Item) {
-        move(FlowState.LevelChoice(item, acceptedLevels(policies.minimumLevel(item.senderId))))
+        move(FlowState.LevelChoice(item, acceptedLevels(minimumFor(item))))
     }
+
+    /** The item's own minimum from the manifest, else the sender's. */
+    private fun minimumFor(item: Item): Level = item.minimumLevel ?: policies.minimumLevel(item.senderId)
 
     fun chooseLevel(level: Level) = synchronized(lock) {
         val choice = current as? FlowState.LevelChoice ?: return
@@ -227,7 +230,7 @@ class DoorCheckFlow(
     private fun nextStep(verdict: Verdict, reason: String?, item: Item): NextStep = when {
         verdict == Verdict.GENUINE -> NextStep.HAND_OVER
         reason == "pin_guard_refused" ->
-            if (Level.A in acceptedLevels(policies.minimumLevel(item.senderId))) NextStep.OFFER_LEVEL_A
+            if (Level.A in acceptedLevels(minimumFor(item))) NextStep.OFFER_LEVEL_A
             else NextStep.REFER_TO_COUNTER
         reason == "wrong_pin" || reason == "card_removed" -> NextStep.RETRY
         else -> NextStep.DO_NOT_HAND_OVER

@@ -2,6 +2,7 @@ package jp.honnin.app.flow
 
 import jp.honnin.core.Addressee
 import jp.honnin.core.Level
+import jp.honnin.core.RecordAttributes
 
 /** The parcel at the door: what the check binds itself to, and whom it must match. */
 data class Item(
@@ -9,6 +10,10 @@ data class Item(
     val senderId: String,
     /** As the sender registered them; `null` when neither the manifest nor the courier gave one. */
     val addressee: Addressee?,
+    /** The sender's minimum level for this item, from the manifest; `null` for a typed item. */
+    val minimumLevel: Level? = null,
+    /** What the record keeps of the holder's attributes, from the manifest; none for a typed item. */
+    val attributes: RecordAttributes = RecordAttributes(),
 ) {
     // The addressee is personal data: never in a log line.
     override fun toString(): String = "Item($itemId, sender $senderId)"
@@ -19,13 +24,16 @@ data class ManifestEntry(
     val itemId: String,
     val senderId: String,
     val addressee: Addressee,
+    /** The sender's minimum level for this item; `null` leaves it to [SenderPolicies]. */
+    val minimumLevel: Level? = null,
+    val attributes: RecordAttributes = RecordAttributes(),
 ) {
     override fun toString(): String = "ManifestEntry($itemId, sender $senderId)"
 }
 
 /**
- * Where items come from. The manifest synced from the receiver will implement this; until it
- * exists, [TypedEntryOnly] makes the courier type the sender and addressee from the label.
+ * Where items come from: the manifest the receiver signed and the sync downloaded
+ * ([jp.honnin.app.CoreRecords]); [TypedEntryOnly] before enrolment.
  */
 interface ItemDirectory {
     /** The entry for a typed or scanned item id, or `null` when the manifest does not list it. */
