@@ -11,6 +11,7 @@
 //!
 //! ```sh
 //! cargo run --release -p honnin-bench --bin receiver-costs              # 10,000 records, 1,000,000 rows
+//! cargo run --release -p honnin-bench --bin receiver-costs -- --part feed --requests 500
 //! cargo run --release -p honnin-bench --bin receiver-costs -- --quick   # CI: 200 records, 2,000 rows
 //! ```
 //! PostgreSQL runs when `--postgres URL` or `HONNIN_TEST_POSTGRES` gives a database
@@ -36,8 +37,7 @@ use honnin_receiver::storage::{BatchCommit, BatchWrite, ChainHead, NewRecord, ne
 use honnin_receiver::{PostgresStorage, Receiver, SqliteStorage, Storage, now, operator};
 use r2d2_postgres::postgres;
 
-const USAGE: &str =
-    "usage: receiver-costs [--quick] [--records N] [--feed-rows N] [--requests N] [--postgres URL]";
+const USAGE: &str = "usage: receiver-costs [--quick] [--part ingest|sync|feed]... [--records N] [--feed-rows N] [--requests N] [--postgres URL]";
 const DEVICE: &str = "handheld-01";
 const BATCH: usize = 500;
 
@@ -46,6 +46,14 @@ struct Plan {
     feed_rows: usize,
     requests: usize,
     postgres: Option<String>,
+    /// The parts to run (`ingest`, `sync`, `feed`); all when empty.
+    parts: Vec<String>,
+}
+
+impl Plan {
+    fn runs(&self, part: &str) -> bool {
+        self.parts.is_empty() || self.parts.iter().any(|p| p == part)
+    }
 }
 
 fn fail(message: &str) -> ! {
@@ -61,6 +69,7 @@ fn main() {
         postgres: std::env::var("HONNIN_TEST_POSTGRES")
             .ok()
             .filter(|v| !v.is_empty()),
+        parts: Vec::new(),
     };
     let quick = |plan: &mut Plan| {
         plan.records = 200;
@@ -79,6 +88,12 @@ fn main() {
         };
         match arg.as_str() {
             "--quick" => quick(&mut plan),
+            "--part" => match args.next() {
+                Some(part) if ["ingest", "sync", "feed"].contains(&part.as_str()) => {
+                    plan.parts.push(part)
+                }
+                _ => fail(&format!("--part takes ingest, sync or feed; {USAGE}")),
+            },
             "--records" => plan.records = number("--records").max(1),
             "--feed-rows" => plan.feed_rows = number("--feed-rows").max(1000),
             "--requests" => plan.requests = number("--requests").max(1),
@@ -146,6 +161,19 @@ impl Database {
                 .map_err(|e| e.to_string())
             }
         }
+    }
+
+    /// After a bulk load, what a running database does by itself soon after (PostgreSQL's
+    /// autovacuum: statistics, the visibility map), so the timed requests do not race it.
+    fn settle(&self) -> Result<(), String> {
+        if let Self::Postgres { url, schema } = self {
+            let mut client = postgres::Client::connect(url, postgres::NoTls)
+                .map_err(|e| format!("PostgreSQL at --postgres: {e}"))?;
+            client
+                .batch_execute(&format!("VACUUM ANALYZE {schema}.records"))
+                .map_err(|e| format!("settling after the load: {e}"))?;
+        }
+        Ok(())
     }
 
     /// The bytes the database holds for the part, where that is cheap to tell.
@@ -257,10 +285,30 @@ fn run(plan: &Plan) -> Result<(), String> {
         }
     };
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = device_store(work.path(), plan.records)?;
-    let records = records_of(&store, plan.records)?;
+    // The feed alone needs three records (levels A, B, C) as templates.
+    let made = if plan.runs("ingest") { plan.records } else { 3 };
+    let store = device_store(work.path(), made)?;
+    let records = records_of(&store, made)?;
     drop(store);
 
+    if plan.runs("ingest") {
+        ingest(plan, &backends, &records, cores)?;
+    }
+    if plan.runs("sync") {
+        sync(plan, &backends)?;
+    }
+    if plan.runs("feed") {
+        feed(plan, &backends, &records)?;
+    }
+    Ok(())
+}
+
+fn ingest(
+    plan: &Plan,
+    backends: &[Option<&str>],
+    records: &[SignedRecord],
+    cores: usize,
+) -> Result<(), String> {
     println!(
         "\n== ingest: {} records in signed batches of {BATCH} over loopback HTTP, full re-verification, {cores} cores",
         plan.records
@@ -269,7 +317,7 @@ fn run(plan: &Plan) -> Result<(), String> {
     let mut previous: Option<ChainHead> = None;
     let key = device_signer().device_key().clone();
     let verifier = verifier_with_crl();
-    for record in &records {
+    for record in records {
         let expect = RecordExpectation {
             device_key: &key,
             item_id: None,
@@ -284,11 +332,11 @@ fn run(plan: &Plan) -> Result<(), String> {
         "  verification alone, one core: {:>8.0} records/s",
         rate(plan.records, alone)
     );
-    for backend in &backends {
+    for backend in backends {
         let database = Database::fresh(*backend, "ingest")?;
         let served = serve(&database)?;
         let started = Instant::now();
-        post_batches(&served.base, &records)?;
+        post_batches(&served.base, records)?;
         let elapsed = started.elapsed();
         let held = served
             .receiver
@@ -306,11 +354,15 @@ fn run(plan: &Plan) -> Result<(), String> {
         );
     }
 
+    Ok(())
+}
+
+fn sync(plan: &Plan, backends: &[Option<&str>]) -> Result<(), String> {
     println!(
         "\n== end-to-end sync: {} records, core SyncClient -> receiver on loopback, batches of {BATCH}",
         plan.records
     );
-    for backend in &backends {
+    for backend in backends {
         let database = Database::fresh(*backend, "sync")?;
         let served = serve(&database)?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -343,12 +395,16 @@ fn run(plan: &Plan) -> Result<(), String> {
         );
     }
 
+    Ok(())
+}
+
+fn feed(plan: &Plan, backends: &[Option<&str>], records: &[SignedRecord]) -> Result<(), String> {
     println!(
         "\n== feed page latency at {} stored records: HTTP on loopback, {} requests per page size at random cursors",
         thousands(plan.feed_rows),
         plan.requests
     );
-    for backend in &backends {
+    for backend in backends {
         let database = Database::fresh(*backend, "feed")?;
         let served = serve(&database)?;
         let started = Instant::now();
@@ -358,6 +414,7 @@ fn run(plan: &Plan) -> Result<(), String> {
             plan.feed_rows,
         )?;
         let load = started.elapsed();
+        database.settle()?;
         let size = database
             .size()
             .map(|b| format!(", {:.2} GB", b as f64 / 1e9))
@@ -371,7 +428,9 @@ fn run(plan: &Plan) -> Result<(), String> {
         let token = operator::add_sender(served.receiver.storage.as_ref(), "test-bank")
             .map_err(|e| e.to_string())?;
         for page in [100usize, 1000] {
-            let mut times = feed_times(&served.base, &token, plan, page)?;
+            // A few untimed pages first: connections made, statements prepared.
+            feed_times(&served.base, &token, 5, plan.feed_rows, page)?;
+            let mut times = feed_times(&served.base, &token, plan.requests, plan.feed_rows, page)?;
             times.sort_unstable();
             println!(
                 "  {:<10} page of {page:>4}: p50 {:>7.2} ms, p99 {:>7.2} ms",
@@ -557,14 +616,20 @@ fn bulk_load(receiver: &Receiver, templates: &[SignedRecord], rows: usize) -> Re
     Ok(())
 }
 
-/// Times `plan.requests` feed pages of `page` entries at random cursors (a fixed xorshift
-/// sequence, so runs compare).
-fn feed_times(base: &str, token: &str, plan: &Plan, page: usize) -> Result<Vec<Duration>, String> {
+/// Times `requests` feed pages of `page` entries at random cursors among `rows` (a fixed
+/// xorshift sequence, so runs compare).
+fn feed_times(
+    base: &str,
+    token: &str,
+    requests: usize,
+    rows: usize,
+    page: usize,
+) -> Result<Vec<Duration>, String> {
     let agent = agent();
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ page as u64;
-    let span = plan.feed_rows.saturating_sub(page).max(1) as u64;
-    let mut times = Vec::with_capacity(plan.requests);
-    for _ in 0..plan.requests {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ (page * requests) as u64;
+    let span = rows.saturating_sub(page).max(1) as u64;
+    let mut times = Vec::with_capacity(requests);
+    for _ in 0..requests {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
