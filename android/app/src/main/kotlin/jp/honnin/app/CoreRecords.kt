@@ -93,7 +93,7 @@ class CoreRecords(
     /**
      * The item in the kept manifest (verified on every lookup with the receiver's key), or
      * `null` (the courier types the details) when there is none, it expired, or it does not
-     * verify. Reads the store file: fast, but not free on the main thread.
+     * verify. Reads the store file, so the flow calls it on its worker, never the main thread.
      */
     override fun lookup(itemId: String): ManifestEntry? {
         val link = enrolments.receiverLink() ?: return null

@@ -18,7 +18,6 @@ import jp.honnin.app.records.ReceiverEnrolment
 import jp.honnin.app.records.RecordSync
 import jp.honnin.app.sync.JobSchedulerSyncRequests
 import jp.honnin.core.Clock
-import jp.honnin.core.Level
 import jp.honnin.core.TrustAnchors
 import jp.honnin.core.Verifier
 import java.io.File
@@ -97,8 +96,9 @@ class Services(
                 verifier = verifier,
                 // The synced manifest; an item not in it is typed from its label.
                 directory = core,
-                // Items not in the manifest: the sender's policy is not known on the device.
-                policies = PolicyTable(emptyMap(), otherwise = Level.A),
+                // No sender's policy is configured on the device: an item not in the manifest
+                // gets every level with a warning, level B first, level A only once confirmed.
+                policies = PolicyTable(emptyMap()),
                 records = core,
                 sync = core,
                 enrolment = core,

@@ -3,6 +3,7 @@ package jp.honnin.app
 import jp.honnin.app.flow.EntryProblem
 import jp.honnin.app.flow.FlowState
 import jp.honnin.app.flow.ItemDirectory
+import jp.honnin.app.flow.LevelWarning
 import jp.honnin.app.flow.ManifestDirectory
 import jp.honnin.app.flow.ManifestEntry
 import jp.honnin.app.flow.NextStep
@@ -33,12 +34,17 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
+import java.util.Collections
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
 
 /** The courier's flow, screen by screen, against the real core and the software card. */
 class DoorCheckFlowTest {
     private val holder = Fixtures.holder
-    private val manifest = ManifestDirectory(listOf(ManifestEntry("JP-0001", "test-bank", holder)))
-    private val levelAOk = PolicyTable(emptyMap(), otherwise = Level.A)
+    /** A known item whose sender accepts level A: no warning, no confirmation. */
+    private val manifest = ManifestDirectory(listOf(ManifestEntry("JP-0001", "test-bank", holder, minimumLevel = Level.A)))
+    /** The app's own configuration: no sender's policy known on the device. */
+    private val noPolicies = PolicyTable(emptyMap())
 
     private fun typed(kind: SecretKind, text: String) = SecretBuffer(kind).apply { text.forEach { append(it) } }
 
@@ -95,11 +101,13 @@ class DoorCheckFlowTest {
 
     /** Item entry → level B → PIN → card → genuine → stored; [sync] runs the job's work; then history. */
     private fun doorCheckToSyncedRecord(records: ProofRecords, directory: ItemDirectory, levels: List<Level>, sync: () -> Unit) {
-        FlowHarness(directory, levelAOk, records).use { h ->
+        FlowHarness(directory, noPolicies, records).use { h ->
             h.await<FlowState.ItemEntry>()
             h.flow.enterItem("  JP-0001 ")
             val choice = h.await<FlowState.LevelChoice>()
             assertEquals(levels, choice.accepted, "the levels the sender's manifest allows")
+            assertNull(choice.warning, "the manifest gave the sender's minimum")
+            assertEquals(Level.B, choice.preselected)
             assertEquals(holder.name, choice.item.addressee?.name, "the addressee comes from the manifest")
             h.flow.chooseLevel(Level.B)
             assertEquals(SecretKind.AUTH_PIN, h.await<FlowState.SecretEntry>().kind)
@@ -134,7 +142,7 @@ class DoorCheckFlowTest {
 
     @Test
     fun `an item not in the manifest is entered by hand from its label`(@TempDir dir: File) {
-        FlowHarness(TypedEntryOnly, levelAOk, RealRecords(dir).core).use { h ->
+        FlowHarness(TypedEntryOnly, noPolicies, RealRecords(dir).core).use { h ->
             h.await<FlowState.ItemEntry>()
             h.flow.enterItem("")
             assertEquals(EntryProblem.EMPTY, h.await<FlowState.ItemEntry>().problem)
@@ -151,8 +159,128 @@ class DoorCheckFlowTest {
     }
 
     @Test
+    fun `an item whose sender's minimum is unknown warns, offers B first, and takes A only once confirmed`(@TempDir dir: File) {
+        val records = RealRecords(dir).core
+        FlowHarness(TypedEntryOnly, noPolicies, records).use { h ->
+            h.flow.enterItem("JP-0002")
+            h.await<FlowState.ItemEntry> { it.itemNeedingDetails != null }
+            h.flow.enterDetails("test-bank", holder.name)
+            val choice = h.await<FlowState.LevelChoice>()
+            // Every level, with the warning; B on top, and A behind a confirmation.
+            assertEquals(LevelWarning.SENDER_MINIMUM_UNKNOWN, choice.warning)
+            assertEquals(listOf(Level.A, Level.B, Level.C), choice.accepted)
+            assertEquals(Level.B, choice.preselected)
+            assertEquals(setOf(Level.A), choice.needsConfirmation)
+            assertNull(choice.confirming)
+
+            h.flow.chooseLevel(Level.A)
+            assertEquals(Level.A, h.await<FlowState.LevelChoice>().confirming, "one tap on A only asks to confirm it")
+            // A double tap on A is still not a confirmation.
+            h.flow.chooseLevel(Level.A)
+            assertEquals(Level.A, (h.flow.state as FlowState.LevelChoice).confirming)
+            h.flow.backToLevels()
+            assertNull(h.await<FlowState.LevelChoice>().confirming)
+            h.flow.confirmLevel()
+            assertTrue(h.flow.state is FlowState.LevelChoice, "nothing to confirm once the courier went back")
+
+            h.flow.chooseLevel(Level.A)
+            h.await<FlowState.LevelChoice> { it.confirming == Level.A }
+            h.flow.confirmLevel()
+            val entry = h.await<FlowState.SecretEntry>()
+            assertEquals(Level.A, entry.level)
+            assertEquals(SecretKind.MATCHING_NUMBER_B, entry.kind)
+            assertEquals(
+                listOf(FlowState.LevelChoice::class, FlowState.LevelChoice::class, FlowState.LevelChoice::class, FlowState.LevelChoice::class),
+                h.seen.dropWhile { it !is FlowState.LevelChoice }.takeWhile { it !is FlowState.SecretEntry }.map { it::class },
+                "no secret was asked before the confirmation",
+            )
+
+            // The record says level A, which is what the sender sees.
+            val card = SoftwareCardTransport("genuine")
+            h.flow.submitSecret(typed(SecretKind.MATCHING_NUMBER_B, card.secrets().matchingNumberB))
+            h.await<FlowState.WaitingForCard>()
+            tap(h, FakeIsoDep(card))
+            h.await<FlowState.FaceComparison>()
+            h.flow.confirmFace(FaceDecision.CONFIRMED)
+            assertEquals(Verdict.GENUINE, h.await<FlowState.Outcome>().verdict)
+            assertEquals(listOf(Level.A), records.since(0).map { it.level })
+        }
+    }
+
+    @Test
+    fun `a manifest item with no minimum of its own and a sender the device does not know warns too, a known sender does not`(@TempDir dir: File) {
+        val items = ManifestDirectory(listOf(ManifestEntry("JP-0003", "other-bank", holder), ManifestEntry("JP-0004", "test-bank", holder)))
+        FlowHarness(items, PolicyTable(mapOf("test-bank" to Level.B)), RealRecords(dir).core).use { h ->
+            h.flow.enterItem("JP-0003")
+            val unknown = h.await<FlowState.LevelChoice>()
+            assertEquals(LevelWarning.SENDER_MINIMUM_UNKNOWN, unknown.warning)
+            assertEquals(setOf(Level.A), unknown.needsConfirmation)
+            h.flow.nextItem()
+            h.await<FlowState.ItemEntry>()
+            h.flow.enterItem("JP-0004")
+            val known = h.await<FlowState.LevelChoice>()
+            assertNull(known.warning)
+            assertEquals(listOf(Level.B, Level.C), known.accepted, "the sender's policy says B")
+        }
+    }
+
+    @Test
+    fun `after the PIN guard, an unknown minimum asks to confirm level A with the warning`(@TempDir dir: File) {
+        FlowHarness(TypedEntryOnly, noPolicies, RealRecords(dir).core).use { h ->
+            h.flow.enterItem("JP-0002")
+            h.await<FlowState.ItemEntry> { it.itemNeedingDetails != null }
+            h.flow.enterDetails("test-bank", holder.name)
+            h.await<FlowState.LevelChoice>()
+            h.flow.chooseLevel(Level.B)
+            val card = SoftwareCardTransport("pin-one-try-left")
+            h.await<FlowState.SecretEntry>()
+            h.flow.submitSecret(typed(SecretKind.AUTH_PIN, card.secrets().authPin))
+            h.await<FlowState.WaitingForCard>()
+            tap(h, FakeIsoDep(card))
+            assertEquals(NextStep.OFFER_LEVEL_A, h.await<FlowState.Outcome>().next)
+            h.flow.switchToLevelA()
+            // Not straight to 照合番号B: the confirmation, with the warning, comes first.
+            val confirm = h.await<FlowState.LevelChoice>()
+            assertEquals(Level.A, confirm.confirming)
+            assertEquals(LevelWarning.SENDER_MINIMUM_UNKNOWN, confirm.warning)
+            h.flow.confirmLevel()
+            assertEquals(Level.A, h.await<FlowState.SecretEntry>().level)
+        }
+    }
+
+    @Test
+    fun `the manifest lookup runs on the worker, and its result is dropped once the courier moved on`(@TempDir dir: File) {
+        val release = CountDownLatch(1)
+        val lookupThreads = Collections.synchronizedList(mutableListOf<Thread>())
+        val slow = object : ItemDirectory {
+            override fun lookup(itemId: String): ManifestEntry? {
+                lookupThreads.add(Thread.currentThread())
+                release.await(10, TimeUnit.SECONDS)
+                return manifest.lookup(itemId)
+            }
+        }
+        FlowHarness(slow, noPolicies, RealRecords(dir).core).use { h ->
+            h.flow.enterItem("JP-0001")
+            assertEquals("JP-0001", h.await<FlowState.LookingUpItem>().itemId)
+            // A second scan while the lookup runs is ignored (one lookup only).
+            h.flow.enterItem("JP-0001")
+            h.flow.nextItem()
+            h.await<FlowState.ItemEntry>()
+            release.countDown()
+            // The stale lookup must not take the courier to the level screen of the old item.
+            assertNull(h.poll(TimeUnit.MILLISECONDS.toNanos(500)), "no state after the dropped lookup")
+            assertTrue(h.flow.state is FlowState.ItemEntry)
+
+            h.flow.enterItem("JP-0001")
+            h.await<FlowState.LevelChoice>()
+            assertEquals(2, lookupThreads.size)
+            assertTrue(lookupThreads.none { it === Thread.currentThread() }, "the store is never read on the caller's (UI) thread")
+        }
+    }
+
+    @Test
     fun `an incomplete secret is asked again and wiped`(@TempDir dir: File) {
-        FlowHarness(manifest, levelAOk, RealRecords(dir).core).use { h ->
+        FlowHarness(manifest, noPolicies, RealRecords(dir).core).use { h ->
             h.flow.enterItem("JP-0001")
             h.await<FlowState.LevelChoice>()
             h.flow.chooseLevel(Level.A)
@@ -167,7 +295,7 @@ class DoorCheckFlowTest {
     @Test
     fun `a card that leaves and does not return shows a clear retry, and the retry succeeds`(@TempDir dir: File) {
         val records = RealRecords(dir).core
-        FlowHarness(manifest, levelAOk, records).use { h ->
+        FlowHarness(manifest, noPolicies, records).use { h ->
             h.flow.enterItem("JP-0001")
             h.await<FlowState.LevelChoice>()
             h.flow.chooseLevel(Level.B)
@@ -198,7 +326,7 @@ class DoorCheckFlowTest {
 
     @Test
     fun `the PIN guard refusal is shown to the courier with level A offered, and level A completes`(@TempDir dir: File) {
-        FlowHarness(manifest, levelAOk, RealRecords(dir).core).use { h ->
+        FlowHarness(manifest, noPolicies, RealRecords(dir).core).use { h ->
             h.flow.enterItem("JP-0001")
             h.await<FlowState.LevelChoice>()
             h.flow.chooseLevel(Level.B)
@@ -237,11 +365,18 @@ class DoorCheckFlowTest {
 
     @Test
     fun `a sender that requires a PIN sends the holder to the counter instead`(@TempDir dir: File) {
-        val pinRequired = PolicyTable(mapOf("test-bank" to Level.B), otherwise = Level.A)
-        FlowHarness(manifest, pinRequired, RealRecords(dir).core).use { h ->
+        // The item's own minimum in the manifest is B; the device knows no sender's policy.
+        val pinRequired = ManifestDirectory(listOf(ManifestEntry("JP-0001", "test-bank", holder, minimumLevel = Level.B)))
+        FlowHarness(pinRequired, noPolicies, RealRecords(dir).core).use { h ->
             h.flow.enterItem("JP-0001")
-            assertEquals(listOf(Level.B, Level.C), h.await<FlowState.LevelChoice>().accepted)
+            val choice = h.await<FlowState.LevelChoice>()
+            assertEquals(listOf(Level.B, Level.C), choice.accepted)
+            assertNull(choice.warning)
+            assertEquals(emptySet<Level>(), choice.needsConfirmation)
+            // Neither a tap nor a confirmation gets A for an item whose minimum is B.
             h.flow.chooseLevel(Level.A)
+            h.flow.confirmLevel()
+            assertEquals(choice, h.flow.state, "level A is not offered, not even behind a confirmation")
             h.flow.chooseLevel(Level.B)
             assertEquals(Level.B, h.await<FlowState.SecretEntry>().level, "level A was not accepted")
             val card = SoftwareCardTransport("pin-one-try-left")
@@ -258,7 +393,7 @@ class DoorCheckFlowTest {
     @Test
     fun `a forged card is forged at level A without a face comparison, and at level B`(@TempDir dir: File) {
         val records = RealRecords(dir).core
-        FlowHarness(manifest, levelAOk, records).use { h ->
+        FlowHarness(manifest, noPolicies, records).use { h ->
             for (level in listOf(Level.A, Level.B)) {
                 h.flow.nextItem()
                 h.await<FlowState.ItemEntry>()
@@ -287,12 +422,12 @@ class DoorCheckFlowTest {
     @Test
     fun `a store that cannot be opened still shows the verdict, and says the record is missing`(@TempDir dir: File) {
         val before = RealRecords(dir)
-        FlowHarness(manifest, levelAOk, before.core).use { h -> assertNotNull(checkB(h).record) }
+        FlowHarness(manifest, noPolicies, before.core).use { h -> assertNotNull(checkB(h).record) }
         // App data partly cleared: the store is there, its wrapped key is not. A new key would
         // only make the store unreadable, so none is made and nothing is stored.
         assertTrue(before.keyFile.delete())
         val after = RealRecords(dir)
-        FlowHarness(manifest, levelAOk, after.core).use { h ->
+        FlowHarness(manifest, noPolicies, after.core).use { h ->
             val outcome = checkB(h)
             assertEquals(Verdict.GENUINE, outcome.verdict, "the verdict stands")
             assertNull(outcome.record)

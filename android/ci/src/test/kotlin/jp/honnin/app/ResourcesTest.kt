@@ -1,6 +1,7 @@
 package jp.honnin.app
 
 import jp.honnin.app.flow.EntryProblem
+import jp.honnin.app.flow.LevelWarning
 import jp.honnin.app.flow.NextStep
 import jp.honnin.app.flow.ProblemKind
 import jp.honnin.app.flow.SecretKind
@@ -43,6 +44,7 @@ class ResourcesTest {
         val ids = SecretKind.entries.map(MainActivity::secretPrompt) +
             SecretProblem.entries.map(MainActivity::secretProblem) +
             EntryProblem.entries.map(MainActivity::entryProblem) +
+            LevelWarning.entries.map(MainActivity::levelWarning) +
             NextStep.entries.map(MainActivity::nextStepText) +
             ProblemKind.entries.map(MainActivity::problemText)
         assertEquals(ids.size, ids.toSet().size, "no two states share a text")

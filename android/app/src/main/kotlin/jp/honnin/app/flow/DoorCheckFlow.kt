@@ -24,9 +24,10 @@ import java.util.concurrent.Executor
  * The courier's door check as a state machine: item → level → secret → card → verdict → record.
  *
  * Plain Kotlin with no Android type, so that it runs on the JVM against the real core. Calls
- * come from the UI thread and from the NFC thread ([cardPresented]); the card work and the
- * store run on [worker]. Every new state goes to [onState], from whichever thread made it,
- * under the flow's lock: the listener must hand it to its own thread and not call back in.
+ * come from the UI thread and from the NFC thread ([cardPresented]); the card work and every
+ * store call (manifest lookup, record, history) run on [worker]. Every new state goes to
+ * [onState], from whichever thread made it, under the flow's lock: the listener must hand it
+ * to its own thread and not call back in.
  *
  * Secrets: the typed [SecretBuffer] is kept until the card arrives, handed to the core once,
  * and wiped; leaving the check by any path wipes it too.
@@ -63,15 +64,38 @@ class DoorCheckFlow(
         onState(next)
     }
 
-    /** The item id was typed or scanned. */
-    fun enterItem(rawItemId: String) = synchronized(lock) {
-        if (current !is FlowState.ItemEntry) return
-        val itemId = rawItemId.trim()
-        val problem = itemIdProblem(itemId)
-        if (problem != null) return move(FlowState.ItemEntry(problem = problem))
-        val entry = directory.lookup(itemId)
-        if (entry == null) return move(FlowState.ItemEntry(itemNeedingDetails = itemId))
-        chooseLevelFor(Item(entry.itemId, entry.senderId, entry.addressee, entry.minimumLevel, entry.attributes))
+    /**
+     * The item id was typed or scanned. The manifest lookup reads the store, so it runs on the
+     * worker; meanwhile the flow shows [FlowState.LookingUpItem] and ignores a second entry.
+     */
+    fun enterItem(rawItemId: String) {
+        val looking: FlowState.LookingUpItem
+        synchronized(lock) {
+            if (current !is FlowState.ItemEntry) return
+            val itemId = rawItemId.trim()
+            val problem = itemIdProblem(itemId)
+            if (problem != null) return move(FlowState.ItemEntry(problem = problem))
+            looking = FlowState.LookingUpItem(itemId)
+            move(looking)
+        }
+        worker.execute {
+            val entry = try {
+                directory.lookup(looking.itemId)
+            } catch (e: Exception) {
+                // A store that cannot be read is a manifest that does not know the item: the
+                // courier types the details, and the level screen warns (never a crashed worker).
+                null
+            }
+            synchronized(lock) {
+                // Dropped when the courier left (next item) while the lookup ran.
+                if (current !== looking) return@execute
+                if (entry == null) {
+                    move(FlowState.ItemEntry(itemNeedingDetails = looking.itemId))
+                } else {
+                    chooseLevelFor(Item(entry.itemId, entry.senderId, entry.addressee, entry.minimumLevel, entry.attributes))
+                }
+            }
+        }
     }
 
     /** The manifest did not know the item: the courier typed the sender and addressee from its label. */
@@ -86,17 +110,54 @@ class DoorCheckFlow(
         chooseLevelFor(Item(itemId, sender, jp.honnin.core.Addressee(name = name)))
     }
 
-    private fun chooseLevelFor(item: Item) {
-        move(FlowState.LevelChoice(item, acceptedLevels(minimumFor(item))))
+    private fun chooseLevelFor(item: Item, confirming: Level? = null) {
+        move(levelChoiceFor(item).copy(confirming = confirming))
     }
 
-    /** The item's own minimum from the manifest, else the sender's. */
-    private fun minimumFor(item: Item): Level = item.minimumLevel ?: policies.minimumLevel(item.senderId)
+    /**
+     * A known minimum offers that level and stronger ones. An unknown one offers every level,
+     * warns, and asks for a confirmation before level A: nothing falls back silently to a
+     * weaker level. Level B is offered first wherever it is accepted.
+     */
+    private fun levelChoiceFor(item: Item): FlowState.LevelChoice {
+        val minimum = minimumFor(item)
+        val accepted = acceptedLevels(minimum ?: Level.A)
+        val preselected = if (Level.B in accepted) Level.B else accepted.first()
+        return if (minimum == null) {
+            FlowState.LevelChoice(item, accepted, preselected, LevelWarning.SENDER_MINIMUM_UNKNOWN, setOf(Level.A))
+        } else {
+            FlowState.LevelChoice(item, accepted, preselected)
+        }
+    }
 
+    /** The item's own minimum from the manifest, else the sender's; `null` when neither is known. */
+    private fun minimumFor(item: Item): Level? = item.minimumLevel ?: policies.minimumLevel(item.senderId)
+
+    /**
+     * The courier tapped a level. One that needs confirmation only moves to the confirmation
+     * (tapping it again there changes nothing, so a double tap does not confirm it).
+     */
     fun chooseLevel(level: Level) = synchronized(lock) {
         val choice = current as? FlowState.LevelChoice ?: return
         if (level !in choice.accepted) return
+        if (level in choice.needsConfirmation) {
+            if (choice.confirming != level) move(choice.copy(confirming = level))
+            return
+        }
         move(FlowState.SecretEntry(choice.item, level, SecretKind.forLevel(level)))
+    }
+
+    /** The courier confirmed the level the confirmation screen named. */
+    fun confirmLevel() = synchronized(lock) {
+        val choice = current as? FlowState.LevelChoice ?: return
+        val level = choice.confirming ?: return
+        move(FlowState.SecretEntry(choice.item, level, SecretKind.forLevel(level)))
+    }
+
+    /** Back from the confirmation to the level list. */
+    fun backToLevels() = synchronized(lock) {
+        val choice = current as? FlowState.LevelChoice ?: return
+        if (choice.confirming != null) move(choice.copy(confirming = null))
     }
 
     /**
@@ -230,7 +291,8 @@ class DoorCheckFlow(
     private fun nextStep(verdict: Verdict, reason: String?, item: Item): NextStep = when {
         verdict == Verdict.GENUINE -> NextStep.HAND_OVER
         reason == "pin_guard_refused" ->
-            if (Level.A in acceptedLevels(minimumFor(item))) NextStep.OFFER_LEVEL_A
+            // An unknown minimum offers A too, through the confirmation ([switchToLevelA]).
+            if (Level.A in levelChoiceFor(item).accepted) NextStep.OFFER_LEVEL_A
             else NextStep.REFER_TO_COUNTER
         reason == "wrong_pin" || reason == "card_removed" -> NextStep.RETRY
         else -> NextStep.DO_NOT_HAND_OVER
@@ -288,10 +350,15 @@ class DoorCheckFlow(
         move(FlowState.SecretEntry(item, level, SecretKind.forLevel(level)))
     }
 
-    /** After the PIN guard refused: the check without a PIN, where the policy accepts it. */
+    /**
+     * After the PIN guard refused: the check without a PIN, where the policy accepts it. When
+     * the sender's minimum is unknown, the level screen asks the courier to confirm level A
+     * with its warning first.
+     */
     fun switchToLevelA() = synchronized(lock) {
         val outcome = current as? FlowState.Outcome ?: return
         if (outcome.next != NextStep.OFFER_LEVEL_A) return
+        if (Level.A in levelChoiceFor(outcome.item).needsConfirmation) return chooseLevelFor(outcome.item, confirming = Level.A)
         move(FlowState.SecretEntry(outcome.item, Level.A, SecretKind.MATCHING_NUMBER_B))
     }
 

@@ -18,8 +18,24 @@ sealed interface FlowState {
         val problem: EntryProblem? = null,
     ) : FlowState
 
-    /** The levels the sender's policy accepts for [item], weakest first. */
-    data class LevelChoice(val item: Item, val accepted: List<Level>) : FlowState
+    /** The item id is being looked up in the synced manifest (on the worker: it reads the store). */
+    data class LookingUpItem(val itemId: String) : FlowState
+
+    /**
+     * The levels the courier may choose for [item], weakest first. [preselected] is offered
+     * first (the strongest level the flow offers by default, B where it is accepted). A level
+     * in [needsConfirmation] is taken only after [DoorCheckFlow.confirmLevel]: when the sender's
+     * minimum is not known on the device ([warning]), level A is not chosen by one tap.
+     */
+    data class LevelChoice(
+        val item: Item,
+        val accepted: List<Level>,
+        val preselected: Level,
+        val warning: LevelWarning? = null,
+        val needsConfirmation: Set<Level> = emptySet(),
+        /** The courier tapped this level of [needsConfirmation]; the screen asks to confirm it. */
+        val confirming: Level? = null,
+    ) : FlowState
 
     /** 照合番号B, the PIN or the signing password; the PIN pad screen is secure (FLAG_SECURE). */
     data class SecretEntry(
@@ -76,6 +92,15 @@ data class ReadProgress(
     /** The card left the field; the reader waits for it to come back. */
     val cardAway: Boolean = false,
 )
+
+/** Why the level screen warns the courier. */
+enum class LevelWarning {
+    /**
+     * The item is not in the device's manifest (or the manifest expired) and the device knows
+     * no policy for its sender: its minimum level is unknown, and the sender sees the level used.
+     */
+    SENDER_MINIMUM_UNKNOWN,
+}
 
 enum class EntryProblem { EMPTY, TOO_LONG, NOT_PRINTABLE, MISSING_DETAILS }
 

@@ -52,14 +52,18 @@ class ManifestDirectory(entries: Collection<ManifestEntry>) : ItemDirectory {
     override fun lookup(itemId: String): ManifestEntry? = byId[itemId]
 }
 
-/** The minimum level each sender's policy asks for. */
+/** The minimum level each sender's policy asks for, where this device knows it. */
 fun interface SenderPolicies {
-    fun minimumLevel(senderId: String): Level
+    /**
+     * The sender's minimum, or `null` when this device does not know the sender's policy: the
+     * flow then offers every level with a warning and never picks level A on its own.
+     */
+    fun minimumLevel(senderId: String): Level?
 }
 
-/** Policies from a table, with a minimum for senders the table does not name. */
-class PolicyTable(private val minimum: Map<String, Level>, private val otherwise: Level) : SenderPolicies {
-    override fun minimumLevel(senderId: String): Level = minimum[senderId] ?: otherwise
+/** Policies from a table; a sender the table does not name has no known minimum. */
+class PolicyTable(private val minimum: Map<String, Level>) : SenderPolicies {
+    override fun minimumLevel(senderId: String): Level? = minimum[senderId]
 }
 
 /** The levels a policy accepts, weakest first: the policy's minimum and every stronger one. */

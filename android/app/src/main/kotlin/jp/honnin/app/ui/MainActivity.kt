@@ -24,6 +24,7 @@ import jp.honnin.app.R
 import jp.honnin.app.flow.DoorCheckFlow
 import jp.honnin.app.flow.EntryProblem
 import jp.honnin.app.flow.FlowState
+import jp.honnin.app.flow.LevelWarning
 import jp.honnin.app.flow.NextStep
 import jp.honnin.app.flow.ProblemKind
 import jp.honnin.app.flow.SecretKind
@@ -87,11 +88,11 @@ class MainActivity : Activity() {
         root.addView(ScrollView(this).apply { addView(page) })
         when (state) {
             is FlowState.ItemEntry -> itemEntry(page, state)
-            is FlowState.LevelChoice -> {
-                page.addView(text(getString(R.string.level_title, state.item.itemId)))
-                for (level in state.accepted) page.addView(button(levelLabel(level)) { flow.chooseLevel(level) })
+            is FlowState.LookingUpItem -> {
+                page.addView(text(getString(R.string.item_looking_up, state.itemId), large = true))
                 page.addView(button(getString(R.string.cancel)) { flow.nextItem() })
             }
+            is FlowState.LevelChoice -> levelChoice(page, state)
             is FlowState.SecretEntry -> {
                 page.addView(text(getString(secretPrompt(state.kind))))
                 state.problem?.let { page.addView(text(getString(secretProblem(it)))) }
@@ -179,6 +180,22 @@ class MainActivity : Activity() {
         }
     }
 
+    private fun levelChoice(page: LinearLayout, state: FlowState.LevelChoice) {
+        page.addView(text(getString(R.string.level_title, state.item.itemId)))
+        state.warning?.let { page.addView(text(getString(levelWarning(it)), large = true)) }
+        val confirming = state.confirming
+        if (confirming != null) {
+            page.addView(text(getString(R.string.level_confirm_weaker, levelLabel(confirming))))
+            page.addView(button(getString(R.string.level_confirm)) { flow.confirmLevel() })
+            page.addView(button(getString(R.string.back)) { flow.backToLevels() })
+            return
+        }
+        // The preselected level on top, marked; the others below it, weakest first.
+        page.addView(button(getString(R.string.level_recommended, levelLabel(state.preselected))) { flow.chooseLevel(state.preselected) })
+        for (level in state.accepted - state.preselected) page.addView(button(levelLabel(level)) { flow.chooseLevel(level) })
+        page.addView(button(getString(R.string.cancel)) { flow.nextItem() })
+    }
+
     private fun outcome(page: LinearLayout, state: FlowState.Outcome) {
         page.addView(text(if (japanese) state.messageJa else state.messageEn, large = true))
         state.failure?.let { page.addView(text(if (japanese) it.messageJa else it.messageEn)) }
@@ -247,6 +264,10 @@ class MainActivity : Activity() {
         fun secretProblem(problem: SecretProblem): Int = when (problem) {
             SecretProblem.INCOMPLETE -> R.string.secret_problem_incomplete
             SecretProblem.MALFORMED -> R.string.secret_problem_malformed
+        }
+
+        fun levelWarning(warning: LevelWarning): Int = when (warning) {
+            LevelWarning.SENDER_MINIMUM_UNKNOWN -> R.string.level_warning_sender_unknown
         }
 
         fun entryProblem(problem: EntryProblem): Int = when (problem) {
