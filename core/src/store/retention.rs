@@ -62,6 +62,39 @@ impl Store {
         Ok(())
     }
 
+    /// Marks every record of `record_ids` as received, in one transaction (one fsync for a
+    /// whole batch of receipts): all or none. Marking again keeps the first time.
+    pub fn mark_synced_all(
+        &mut self,
+        record_ids: &[String],
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        let err = |e| StoreError::sqlite("marking records synced", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let mut statement = tx
+                .prepare(
+                    "UPDATE records SET synced_at = COALESCE(synced_at, ?2) WHERE record_id = ?1",
+                )
+                .map_err(err)?;
+            for record_id in record_ids {
+                let changed = statement
+                    .execute(params![record_id.to_ascii_lowercase(), at.0])
+                    .map_err(err)?;
+                if changed == 0 {
+                    // Dropping the transaction unmarks the others: all or none.
+                    return Err(StoreError::NoSuchRecord {
+                        reference: record_id.chars().take(80).collect(),
+                    });
+                }
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     /// Records not yet synced, oldest first.
     pub fn pending_sync(&self, limit: usize) -> Result<Vec<super::StoredRecord>, StoreError> {
         let err = |e| StoreError::sqlite("listing records to sync", e);

@@ -409,3 +409,32 @@ fn the_manifest_is_kept_sealed_and_verified_again_when_read() {
         ))
     ));
 }
+
+#[test]
+fn a_batch_of_receipts_is_marked_in_one_transaction_all_or_none() {
+    let (_fixture, mut store) = filled(3);
+    let ids: Vec<String> = store
+        .list(0, 10)
+        .expect("lists")
+        .into_iter()
+        .map(|row| row.record_id)
+        .collect();
+    // One unknown id: nothing is marked.
+    let mut with_unknown = ids[..2].to_vec();
+    with_unknown.push("00".repeat(16));
+    assert!(matches!(
+        store.mark_synced_all(&with_unknown, UnixTime(T0 + DAY)),
+        Err(StoreError::NoSuchRecord { .. })
+    ));
+    assert_eq!(store.info().expect("info").pending_sync, 3);
+    store
+        .mark_synced_all(&ids[..2], UnixTime(T0 + DAY))
+        .expect("marks");
+    assert_eq!(store.info().expect("info").pending_sync, 1);
+    // Marking again keeps the first time.
+    store
+        .mark_synced_all(&ids[..1], UnixTime(T0 + 2 * DAY))
+        .expect("marks");
+    let first = store.get(&ids[0]).expect("reads");
+    assert_eq!(first.synced_at, Some(UnixTime(T0 + DAY)));
+}

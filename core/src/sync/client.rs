@@ -431,39 +431,56 @@ impl SyncClient {
         clock: &dyn Clock,
         report: &mut SyncReport,
     ) -> Result<u64, SyncError> {
-        let mut progress = 0;
+        // Every receipt is verified first; the records they acknowledge are then marked in one
+        // transaction, also when a later result of the batch stops the sync.
+        let mut acknowledged: Vec<String> = Vec::new();
+        let mut stopped = None;
+        let mut counts = SyncReport::default();
         for result in response.results {
             let Some(record) = records
                 .iter()
                 .find(|r| r.body().record_id() == result.record_id)
             else {
-                return Err(SyncError::Protocol(
+                stopped = Some(SyncError::Protocol(
                     "a result names a record that was not sent".into(),
                 ));
+                break;
             };
             match (result.status.as_str(), result.receipt) {
                 ("accepted" | "duplicate", Some(receipt)) => {
-                    receipt
-                        .verify(&self.receiver_key, &result.record_id, &record.hash())
-                        .map_err(|error| SyncError::BadReceipt {
+                    if let Err(error) =
+                        receipt.verify(&self.receiver_key, &result.record_id, &record.hash())
+                    {
+                        stopped = Some(SyncError::BadReceipt {
                             record_id: result.record_id.clone(),
                             error,
-                        })?;
-                    store.mark_synced(&result.record_id, clock.now())?;
-                    progress += 1;
-                    report.synced += 1;
-                    report.duplicates += u64::from(result.status == "duplicate");
-                    report.flagged += u64::from(receipt.receipt.outcome != "verified");
+                        });
+                        break;
+                    }
+                    counts.synced += 1;
+                    counts.duplicates += u64::from(result.status == "duplicate");
+                    counts.flagged += u64::from(receipt.receipt.outcome != "verified");
+                    acknowledged.push(result.record_id);
                 }
                 _ => {
-                    return Err(SyncError::RecordRefused {
+                    stopped = Some(SyncError::RecordRefused {
                         record_id: result.record_id,
                         message: result.error.unwrap_or_else(|| "no reason given".into()),
                     });
+                    break;
                 }
             }
         }
-        Ok(progress)
+        if !acknowledged.is_empty() {
+            store.mark_synced_all(&acknowledged, clock.now())?;
+            report.synced += counts.synced;
+            report.duplicates += counts.duplicates;
+            report.flagged += counts.flagged;
+        }
+        match stopped {
+            Some(error) => Err(error),
+            None => Ok(counts.synced),
+        }
     }
 }
 
