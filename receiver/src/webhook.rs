@@ -270,8 +270,7 @@ async fn push_pending(
         if rows.is_empty() {
             return Ok(());
         }
-        let (page_json, next) = crate::routes::feed_page(rows, after);
-        let body = page_json.to_string().into_bytes();
+        let (body, next) = crate::routes::feed_page(rows, after);
         let timestamp = now();
         let signed = signature(&hook.secret, timestamp, &body);
         let agent = agent.clone();
