@@ -11,10 +11,17 @@ pluginManagement {
 }
 
 dependencyResolutionManagement {
-    // The app's dependencies come from Maven Central alone (no AndroidX, no Google-only artifact).
+    // The app's dependencies come from Maven Central (no AndroidX, no Google-only artifact), plus
+    // the Kotlin component of rustls-platform-verifier (group org.rustls, nothing else), which
+    // its authors publish only as a Maven repository on GitHub (their README, "Gradle Setup").
+    // app/build.gradle.kts picks its version from Cargo.lock.
     repositoriesMode.set(RepositoriesMode.FAIL_ON_PROJECT_REPOS)
     repositories {
         mavenCentral()
+        maven {
+            url = uri("https://github.com/rustls/rustls-platform-verifier/raw/maven-archive/android-release-support/maven/")
+            content { includeGroup("org.rustls") }
+        }
     }
 }
 

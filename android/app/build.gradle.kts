@@ -57,6 +57,10 @@ dependencies {
     // The UniFFI runtime calls the Rust library through JNA; on Android the AAR carries
     // libjnidispatch.so for each ABI.
     implementation("net.java.dev.jna:jna:5.19.1@aar")
+    // The Kotlin half of rustls-platform-verifier (Android's certificate verifier, which the
+    // Rust half calls through JNI; PlatformTrust.kt). No version here: the rule below takes it
+    // from Cargo.lock, so that it is always the one the Rust crate was built against.
+    implementation("org.rustls:rustls-platform-verifier")
 }
 
 // --- The Rust core ---------------------------------------------------------------------------
@@ -66,6 +70,44 @@ val rustSources = listOf("Cargo.toml", "Cargo.lock", "core", "bindings")
     .map { File(rustWorkspace, it) }
     .filter { it.exists() }
 val cargo: String = providers.environmentVariable("CARGO").getOrElse("cargo")
+
+// The version of rustls-platform-verifier's Kotlin component is that of the crate
+// rustls-platform-verifier-android in the workspace's Cargo.lock (the crate's README, "Gradle
+// Setup"): a different one may crash at run time. A ValueSource, so the configuration cache is
+// invalidated when Cargo.lock changes.
+abstract class RustlsPlatformVerifierVersion : ValueSource<String, RustlsPlatformVerifierVersion.Params> {
+    interface Params : ValueSourceParameters {
+        val lockFile: RegularFileProperty
+    }
+
+    companion object {
+        const val CRATE_NAME = "rustls-platform-verifier-android"
+    }
+
+    override fun obtain(): String {
+        val lines = parameters.lockFile.get().asFile.readLines()
+        val at = lines.indexOfFirst { it.trim() == "name = \"$CRATE_NAME\"" }
+        val version = if (at < 0) null else lines.drop(at + 1)
+            .firstOrNull { it.trimStart().startsWith("version = ") }
+            ?.substringAfter('"', "")
+            ?.substringBefore('"', "")
+            ?.takeIf { it.isNotEmpty() }
+        return version ?: error("$CRATE_NAME not found in Cargo.lock")
+    }
+}
+
+val rustlsPlatformVerifierVersion = providers.of(RustlsPlatformVerifierVersion::class.java) {
+    parameters.lockFile.set(File(rustWorkspace, "Cargo.lock"))
+}
+
+configurations.configureEach {
+    resolutionStrategy.eachDependency {
+        if (requested.group == "org.rustls" && requested.name == "rustls-platform-verifier") {
+            useVersion(rustlsPlatformVerifierVersion.get())
+            because("must be the version of ${RustlsPlatformVerifierVersion.CRATE_NAME} in Cargo.lock")
+        }
+    }
+}
 
 // libhonnin_bindings.so for each ABI, with the NDK's clang (cargo-ndk finds the NDK through
 // ANDROID_NDK_HOME, or the SDK's ndk/ directory). Release profile: the debug build of the core

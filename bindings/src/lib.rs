@@ -25,6 +25,12 @@
 // Like every honnin crate, this one forbids unsafe code (workspace lints): the FFI's unsafe code
 // is UniFFI's (uniffi_core, and its macro expansions, which the lint does not reach) and JNA's.
 
+// The JNI entry point of the platform trust store (Android builds only). The one module where
+// unsafe code is allowed: `jni_mangle` exports the function under its Java name with
+// `#[unsafe(export_name)]`; see the module's documentation and the crate's `[lints]`.
+#[cfg(target_os = "android")]
+#[allow(unsafe_code)]
+mod android;
 pub mod anchors;
 pub mod check;
 pub mod error;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::BATCH_DOMAIN;
-use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, TlsTrust};
+use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, TlsTrust, rustls};
 use honnin_core::verify::SystemRandom;
 use zeroize::Zeroizing;
 
@@ -37,13 +37,21 @@ pub struct ReceiverConfig {
     pub device_id: String,
     /// Trust only the receiver TLS key with this pin, `sha256/<base64>` as the operator hands it
     /// out with the enrolment code (`honnin-receiver tls-pin`). Give the pin the device was
-    /// enrolled with to every sync. Without a pin, `ca_certificates_der` or else the public web
-    /// roots decide.
+    /// enrolled with to every sync. Without a pin, `ca_certificates_der`, else the platform's
+    /// trust store (`use_platform_trust`), else the public web roots compiled into the core
+    /// decide.
     #[uniffi(default = None)]
     pub receiver_pin: Option<String>,
     /// DER certificates of a private CA that issued the receiver's certificate.
     #[uniffi(default = [])]
     pub ca_certificates_der: Vec<Vec<u8>>,
+    /// Without a pin or a CA, trust the receiver certificates the platform trusts (its trust
+    /// store, user-added CAs as its policy allows, revocation), by rustls-platform-verifier,
+    /// instead of the web roots compiled into the core. On Android, `PlatformTrust.init(context)`
+    /// must have run first (the app does it at start-up); elsewhere the OS store is read
+    /// directly. A pin or a CA always wins over this.
+    #[uniffi(default = false)]
+    pub use_platform_trust: bool,
     /// Allows a plain `http://` URL, and only to a loopback address (tests, a receiver on the
     /// same machine); never in an app build.
     #[uniffi(default = false)]
@@ -74,6 +82,7 @@ impl ReceiverConfig {
                     .map_err(|e| HonninError::invalid_argument(format!("receiver_pin: {e}")))?,
             ),
             (None, false) => TlsTrust::PrivateCa(self.ca_certificates_der.clone()),
+            (None, true) if self.use_platform_trust => platform_trust()?,
             (None, true) => TlsTrust::WebPki,
         };
         let mut config = SyncConfig::new(&self.base_url, &self.device_id).with_trust(trust);
@@ -87,6 +96,15 @@ impl ReceiverConfig {
             .map_err(|e| HonninError::invalid_argument(e.to_string()))?;
         Ok(config)
     }
+}
+
+/// The platform's verifier (rustls-platform-verifier) with the core's crypto provider, ring.
+fn platform_trust() -> Result<TlsTrust, HonninError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|e| {
+        HonninError::invalid_argument(format!("the platform trust store is unavailable: {e}"))
+    })?;
+    Ok(TlsTrust::Platform(Arc::new(verifier)))
 }
 
 /// What enrolment gives: keep `receiver_key` (it is public) and pass it to every sync.
@@ -317,6 +335,48 @@ mod tests {
             batch_size,
             state: Mutex::new(GateState::default()),
         }
+    }
+
+    fn receiver(pin: Option<&str>, ca: Vec<Vec<u8>>, use_platform_trust: bool) -> ReceiverConfig {
+        ReceiverConfig {
+            base_url: "https://receiver.example".into(),
+            device_id: "device-1".into(),
+            receiver_pin: pin.map(str::to_owned),
+            ca_certificates_der: ca,
+            allow_loopback_http: false,
+            use_platform_trust,
+            batch_size: 100,
+            max_attempts: 6,
+            timeout_seconds: 30,
+        }
+    }
+
+    #[test]
+    fn platform_trust_only_without_a_pin_or_a_ca() {
+        let trust = |config: ReceiverConfig| config.to_core().expect("valid config").tls;
+        // Asked for, and nothing more specific given: the platform's verifier (on this host the
+        // OS store, read directly; on Android after PlatformTrust.init).
+        assert!(matches!(
+            trust(receiver(None, Vec::new(), true)),
+            TlsTrust::Platform(_)
+        ));
+        // Not asked for: the web roots compiled into the core, as before.
+        assert!(matches!(
+            trust(receiver(None, Vec::new(), false)),
+            TlsTrust::WebPki
+        ));
+        // A pin wins over it, and so does a private CA.
+        let pin = format!("sha256/{}", "A".repeat(43) + "=");
+        assert!(matches!(
+            trust(receiver(Some(&pin), Vec::new(), true)),
+            TlsTrust::Pinned(_)
+        ));
+        assert!(matches!(
+            trust(receiver(None, vec![vec![0x30]], true)),
+            TlsTrust::PrivateCa(_)
+        ));
+        // A malformed pin is still refused, not replaced by the platform's trust.
+        assert!(receiver(Some("sha256/nope"), Vec::new(), true).to_core().is_err());
     }
 
     #[test]

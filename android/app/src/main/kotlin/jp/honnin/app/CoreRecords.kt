@@ -119,11 +119,15 @@ class CoreRecords(
         }
     }
 
-    /** Pinned to [pin] when the operator gave one; plain HTTP is never allowed from the app. */
+    /**
+     * Pinned to [pin] when the operator gave one, else Android's trust store decides
+     * ([PlatformTrust], rustls-platform-verifier); plain HTTP is never allowed from the app.
+     */
     private fun configFor(baseUrl: String, pin: String?) = ReceiverConfig(
         baseUrl = baseUrl,
         deviceId = deviceId,
         receiverPin = pin,
+        usePlatformTrust = pin == null,
         maxAttempts = attemptsPerSync,
     )
 

@@ -32,6 +32,9 @@ class HonninApp : Application() {
 
     override fun onCreate() {
         super.onCreate()
+        // Before any sync: a receiver enrolled without a pin is checked against Android's trust
+        // store, which the Rust verifier reaches through this context.
+        PlatformTrust.init(applicationContext)
         services = Services.create(this)
         // Records left unsent by an earlier run go out as soon as there is a network.
         services.syncRequests.requestSync()
