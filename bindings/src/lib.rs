@@ -28,10 +28,10 @@
 // The JNI entry point of the platform trust store (Android builds only). The one module where
 // unsafe code is allowed: `jni_mangle` exports the function under its Java name with
 // `#[unsafe(export_name)]`; see the module's documentation and the crate's `[lints]`.
+pub mod anchors;
 #[cfg(target_os = "android")]
 #[allow(unsafe_code)]
 mod android;
-pub mod anchors;
 pub mod check;
 pub mod error;
 mod keys;

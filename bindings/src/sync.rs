@@ -376,7 +376,11 @@ mod tests {
             TlsTrust::PrivateCa(_)
         ));
         // A malformed pin is still refused, not replaced by the platform's trust.
-        assert!(receiver(Some("sha256/nope"), Vec::new(), true).to_core().is_err());
+        assert!(
+            receiver(Some("sha256/nope"), Vec::new(), true)
+                .to_core()
+                .is_err()
+        );
     }
 
     #[test]
