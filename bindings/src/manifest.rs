@@ -7,7 +7,6 @@ use std::sync::{Arc, PoisonError};
 
 use honnin_core::check::Level;
 use honnin_core::manifest::{ItemPolicy, VerifiedManifest};
-use honnin_core::record::DeviceKey;
 use honnin_core::store::Store;
 use honnin_core::sync::SyncClient;
 use honnin_core::verify::SystemRandom;
@@ -16,7 +15,7 @@ use crate::error::{BridgeError, HonninError};
 use crate::keys::{Keys, LiveClock, Signer, bridged, now};
 use crate::session::{CancellationToken, StopSignal};
 use crate::store::{RecordAttributes, RecordStore};
-use crate::sync::ReceiverConfig;
+use crate::sync::{ReceiverConfig, receipt_key};
 
 /// One item the device carries, as its sender registered it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -71,14 +70,6 @@ impl From<&VerifiedManifest> for Manifest {
             items: manifest.items().iter().map(ManifestItem::from).collect(),
         }
     }
-}
-
-fn receipt_key(der: &[u8]) -> Result<DeviceKey, HonninError> {
-    DeviceKey::from_spki_der(der).map_err(|_| {
-        HonninError::invalid_argument(
-            "receiver_key is not a P-256 SubjectPublicKeyInfo: pass the receiver_key enrolment returned",
-        )
-    })
 }
 
 #[uniffi::export]

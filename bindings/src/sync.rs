@@ -107,6 +107,15 @@ fn platform_trust() -> Result<TlsTrust, HonninError> {
     Ok(TlsTrust::Platform(Arc::new(verifier)))
 }
 
+/// The receiver's receipt key as Kotlin passes it back (the `receiver_key` enrolment returned).
+pub(crate) fn receipt_key(der: &[u8]) -> Result<DeviceKey, HonninError> {
+    DeviceKey::from_spki_der(der).map_err(|_| {
+        HonninError::invalid_argument(
+            "receiver_key is not a P-256 SubjectPublicKeyInfo: pass the receiver_key enrolment returned",
+        )
+    })
+}
+
 /// What enrolment gives: keep `receiver_key` (it is public) and pass it to every sync.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Enrolment {
@@ -258,11 +267,7 @@ impl RecordStore {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let receiver_key = DeviceKey::from_spki_der(&receiver_key).map_err(|_| {
-            HonninError::invalid_argument(
-                "receiver_key is not a P-256 SubjectPublicKeyInfo: pass the receiver_key enrolment returned",
-            )
-        })?;
+        let receiver_key = receipt_key(&receiver_key)?;
         let config = receiver.to_core()?;
         let stop = Arc::new(StopSignal::new(cancellation));
         if !stop.may_continue() {

@@ -89,11 +89,10 @@ fn install_manifest(store: &Path, receiver: &SoftwareSigner, expires_in: i64) {
     .expect("writes");
 }
 
-#[test]
-fn the_manifest_gives_sender_addressee_and_minimum_level() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("records.db");
-    // A first check with explicit options makes the store and its keys.
+/// A store in `dir` made by a first check with explicit options, then given a manifest for
+/// item JP-0002 (demo-bank, level B at least) signed by the test receiver.
+fn store_with_manifest(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("records.db");
     let (code, _, stderr) = check(
         &store,
         "JP-0001",
@@ -101,8 +100,18 @@ fn the_manifest_gives_sender_addressee_and_minimum_level() {
         &["--sender", "demo-bank", "--addressee", "試験 花子"],
     );
     assert_eq!(code, 0, "{stderr}");
-    let receiver = SoftwareSigner::from_secret_bytes(&[0x31; 32]).expect("key");
-    install_manifest(&store, &receiver, 86_400);
+    install_manifest(&store, &receiver(), 86_400);
+    store
+}
+
+fn receiver() -> SoftwareSigner {
+    SoftwareSigner::from_secret_bytes(&[0x31; 32]).expect("key")
+}
+
+#[test]
+fn the_manifest_gives_sender_addressee_and_minimum_level() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with_manifest(dir.path());
 
     // Level A is below the sender's minimum: refused before any card or secret.
     let (code, stdout, stderr) = check(&store, "JP-0002", "A", &[]);
@@ -133,16 +142,7 @@ fn the_manifest_gives_sender_addressee_and_minimum_level() {
 #[test]
 fn a_manifest_that_does_not_verify_is_an_error_not_ignored() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("records.db");
-    let (code, _, stderr) = check(
-        &store,
-        "JP-0001",
-        "B",
-        &["--sender", "demo-bank", "--addressee", "試験 花子"],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let receiver = SoftwareSigner::from_secret_bytes(&[0x31; 32]).expect("key");
-    install_manifest(&store, &receiver, 86_400);
+    let store = store_with_manifest(dir.path());
     // The receipt key file is replaced by another key: the kept manifest no longer verifies.
     let other = SoftwareSigner::from_secret_bytes(&[0x32; 32]).expect("key");
     std::fs::write(
