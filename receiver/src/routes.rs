@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use base64::Engine as _;
@@ -73,6 +74,9 @@ pub fn router_with_tls(receiver: Arc<Receiver>, pin: Option<SpkiPin>) -> Router 
             put(webhook::put_webhook).delete(webhook::delete_webhook),
         )
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_declared_oversize(limit, request, next)
+        }))
         .layer(Extension(ServedTls(pin)))
         .with_state(receiver)
 }
@@ -87,6 +91,27 @@ pub async fn serve(
         router(receiver).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+/// Answers 413 from the `Content-Length` header alone, before any of the body is read: a
+/// client (or an attacker) announcing more than the limit is told at once instead of after
+/// uploading megabytes the receiver would throw away. Bodies without the header are still
+/// cut at the limit by [`DefaultBodyLimit`].
+async fn refuse_declared_oversize(limit: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is {length} bytes; the receiver takes at most {limit} per request"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 async fn health() -> impl IntoResponse {

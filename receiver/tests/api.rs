@@ -22,7 +22,7 @@ use honnin_e2e::verifier_with_crl;
 use honnin_receiver::routes::{ROUTES, serve};
 use honnin_receiver::{Receiver, now, operator};
 
-use common::{Backend, TestDatabase, get, post, signed_batch};
+use common::{Backend, TestDatabase, get, post, post_announcing, signed_batch};
 
 backend_tests!(
     records_sync_once_and_the_sender_re_verifies_them_from_its_feed,
@@ -407,11 +407,13 @@ fn bad_requests_get_clear_errors_and_change_nothing(backend: &Backend) {
     assert_eq!(status, 409, "{answer}");
     assert_eq!(answer["error"]["code"], "replayed_request");
 
-    // An oversize body.
-    let huge = vec![b' '; 9 * 1024 * 1024];
+    // An oversize body is refused from its declared length, before it is sent: the client
+    // here announces 9 MiB and sends nothing, and still gets its answer.
     let (headers, _) = signed_batch(std::slice::from_ref(&record));
-    let (status, _) = post(&url, &headers, &huge);
-    assert_eq!(status, 413);
+    let (status, answer) = post_announcing(&url, &headers, 9 * 1024 * 1024);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["code"], "body_too_large");
+    assert_eq!(count(), 1);
 
     // An unknown device.
     let (mut headers, body) = signed_batch(std::slice::from_ref(&record));

@@ -140,6 +140,47 @@ pub fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, serde_j
     )
 }
 
+/// `(status, JSON body)` of a POST that announces `length` bytes of body and sends none of
+/// them: a server that waits for the body times the test out after 30 s, one that judges
+/// the declared length answers at once. Plain HTTP only.
+pub fn post_announcing(
+    url: &str,
+    headers: &[(&str, String)],
+    length: usize,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("a plain HTTP URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(authority).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("sets a timeout");
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\n\
+         content-length: {length}\r\nconnection: close\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("sends the head");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("an answer before the body");
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 pub fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     let mut request = agent().get(url);
     if let Some(token) = token {
