@@ -324,6 +324,7 @@ fn new_record(
         )?,
         receipt: encode("encoding a receipt", serde_json::to_string(&receipt))?,
         received_at,
+        delivered_at: crate::items::proves_delivery(body, verification).then(|| body.time().0),
     })
 }
 

@@ -3,8 +3,8 @@
 //! downloads the manifest of the items assigned to it, signed with the receipt key
 //! ([`honnin_core::manifest`]), so the door check works offline with the addressee and policy.
 //!
-//! Items a device already delivered (a record for the item and sender is held) drop out of its
-//! manifest. On ingest, a record for a registered item is checked against the item's policy
+//! Items a device already delivered (a genuine record that passed the item's policy, see
+//! [`proves_delivery`]) drop out of its manifest, and the sender sees the delivery on the item. On ingest, a record for a registered item is checked against the item's policy
 //! ([`policy_check`]): same sender, the device the item was assigned to, a level at least the
 //! sender's minimum.
 
@@ -16,10 +16,11 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use honnin_core::check::Level;
+use honnin_core::check::{Level, Verdict};
 use honnin_core::manifest::{
     MANIFEST_FORMAT, MAX_ITEMS, ManifestBody, ManifestItem, SignedManifest, check_id,
 };
+use honnin_core::record::RecordBody;
 use honnin_core::verify::CheckState;
 use honnin_core::verify::record::{RecordCheck, RecordOutcome, RecordVerification};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,21 @@ pub struct ItemRegistration {
     /// Of `name`, `address`, `birth_date`, `sex`.
     #[serde(default)]
     pub attributes: Vec<String>,
+}
+
+/// An item as `GET /v1/items/{item_id}` shows it: the registration, and the delivery once a
+/// record proved it.
+#[derive(Serialize)]
+struct ItemStatus {
+    #[serde(flatten)]
+    registration: ItemRegistration,
+    delivery: Option<DeliveryStatus>,
+}
+
+#[derive(Serialize)]
+struct DeliveryStatus {
+    record_id: String,
+    delivered_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +187,7 @@ pub async fn put_items(
     Ok(Json(serde_json::json!({ "registered": count })))
 }
 
-/// `GET /v1/items/{item_id}`: one of the sender's items, as registered.
+/// `GET /v1/items/{item_id}`: one of the sender's items, as registered, with its delivery.
 pub async fn get_item(
     State(receiver): Shared,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -180,12 +196,25 @@ pub async fn get_item(
 ) -> Result<impl IntoResponse, ApiError> {
     let sender = auth::sender_counted(&receiver, client, &headers).await?;
     let storage = receiver.storage.clone();
-    let item = blocking(move || Ok(storage.item(&item_id)?)).await?;
-    match item {
-        // Another sender's item is reported as missing: its existence is not this sender's business.
-        Some(item) if item.sender_id == sender => Ok(Json(item.registration())),
-        _ => Err(not_found()),
-    }
+    let status = blocking(move || {
+        match storage.item(&item_id)? {
+            // Another sender's item is reported as missing: its existence is not this sender's
+            // business.
+            Some(item) if item.sender_id == sender => {
+                let delivery = storage.delivery(&item_id)?.map(|d| DeliveryStatus {
+                    record_id: d.record_id,
+                    delivered_at: d.delivered_at,
+                });
+                Ok(Some(ItemStatus {
+                    registration: item.registration(),
+                    delivery,
+                }))
+            }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    status.map(Json).ok_or_else(not_found)
 }
 
 /// `DELETE /v1/items/{item_id}`: the item leaves the manifests (a returned parcel, say).
@@ -312,6 +341,17 @@ pub fn policy_check(item: Option<&ItemRow>, verification: &RecordVerification) -
             "the item's registered level cannot be read".into(),
         ),
     }
+}
+
+/// Whether a record proves its registered item was handed over: the card was genuine and held
+/// by the addressee, everything verified again here, and the item's policy passed (so the item
+/// is registered, by this sender, for this device).
+pub fn proves_delivery(body: &RecordBody, verification: &RecordVerification) -> bool {
+    body.verdict() == Verdict::Genuine.code()
+        && verification.is_verified()
+        && verification
+            .check("item_policy")
+            .is_some_and(|check| check.state == CheckState::Passed)
 }
 
 /// Adds [`policy_check`] to `verification`, failing it when the policy is not met.

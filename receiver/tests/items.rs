@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use honnin_core::check::Level;
+use honnin_core::check::{FaceDecision, Level};
 use honnin_core::manifest::{ManifestError, SignedManifest};
 use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::sign_batch;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
 use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
-use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
+use honnin_e2e::records::{device_signer, draft_of, genuine_report, level_a_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::items::MANIFEST_REQUEST;
 use honnin_receiver::routes::serve;
@@ -30,6 +30,7 @@ use common::{Backend, TestDatabase, agent, get, post};
 backend_tests!(
     senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest,
     records_are_checked_against_their_items_policy,
+    an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it,
     webhooks_get_every_record_signed_and_failed_pushes_are_retried,
 );
 
@@ -408,6 +409,109 @@ fn records_are_checked_against_their_items_policy(backend: &Backend) {
     // The receipt tells the device the same.
     assert_eq!(entries[0]["receipt"]["receipt"]["outcome"], "failed");
     assert_eq!(entries[1]["receipt"]["receipt"]["outcome"], "verified");
+}
+
+/// The item ids in `device_id`'s manifest, as the device verifies it.
+fn manifest_items(server: &Server, receipt_key: &DeviceKey, device_id: &str) -> Vec<String> {
+    let headers = manifest_headers(device_id, &device_signer(), MANIFEST_REQUEST);
+    let (status, bytes) = fetch_manifest(server, &headers);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let manifest = SignedManifest::from_json(&bytes).expect("a manifest");
+    let verified = manifest
+        .verify(receipt_key, device_id, SystemClock.now())
+        .expect("verifies");
+    verified.items().iter().map(|i| i.item_id.clone()).collect()
+}
+
+fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(backend: &Backend) {
+    let server = start(backend);
+    let bank = operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
+    let receipt_key = enrol(&server, "handheld-01", &device_signer());
+    let (status, _) = send(
+        "PUT",
+        &format!("{}/v1/items", server.base),
+        &bank,
+        Some(serde_json::json!({"items": [
+            item("JP-ITEM-0001", "handheld-01", "B"),
+            item("JP-ITEM-0002", "handheld-01", "A"),
+        ]})),
+    );
+    assert_eq!(status, 200);
+    let item_url = format!("{}/v1/items/JP-ITEM-0001", server.base);
+    let delivery = || {
+        let (status, item) = get(&item_url, Some(&bank));
+        assert_eq!(status, 200, "{item}");
+        item["delivery"].clone()
+    };
+    assert_eq!(delivery(), serde_json::Value::Null);
+
+    // Records that do not deliver, each breaking one condition: a genuine level-A check below
+    // the item's minimum B; then, with the minimum lowered to A, a genuine card whose face the
+    // courier rejected (verdict not_addressee).
+    let mut store =
+        Store::create(&server.dir.path().join("device.db"), &store_keys()).expect("store");
+    let mut sync_one = |report: &honnin_core::check::DoorCheckReport| {
+        store
+            .append(draft_of(report, AttributePolicy::ALL), &device_signer())
+            .expect("appends");
+        sync(&server, receipt_key.clone(), &mut store);
+    };
+    sync_one(&genuine_report(Level::A));
+    assert_eq!(delivery(), serde_json::Value::Null);
+    let (status, _) = send(
+        "PUT",
+        &format!("{}/v1/items", server.base),
+        &bank,
+        Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "A")]})),
+    );
+    assert_eq!(status, 200);
+    sync_one(&level_a_report(FaceDecision::Rejected));
+    assert_eq!(server.receiver.storage.count_records().expect("count"), 2);
+    assert_eq!(delivery(), serde_json::Value::Null);
+    assert_eq!(
+        manifest_items(&server, &receipt_key, "handheld-01"),
+        vec!["JP-ITEM-0001", "JP-ITEM-0002"]
+    );
+
+    // A genuine level-B check delivers it: the sender sees which record, the device's next
+    // manifest no longer lists it; the other item stays.
+    let draft = draft_of(&genuine_report(Level::B), AttributePolicy::ALL);
+    let checked_at = draft.time().0;
+    let delivering = store.append(draft, &device_signer()).expect("appends");
+    sync(&server, receipt_key.clone(), &mut store);
+    let delivered = delivery();
+    assert_eq!(delivered["record_id"], delivering.record_id.as_str());
+    assert_eq!(delivered["delivered_at"].as_i64(), Some(checked_at));
+    assert_eq!(
+        manifest_items(&server, &receipt_key, "handheld-01"),
+        vec!["JP-ITEM-0002"]
+    );
+
+    // A later record for the item leaves the first delivery as it was.
+    store
+        .append(
+            draft_of(&genuine_report(Level::C), AttributePolicy::ALL),
+            &device_signer(),
+        )
+        .expect("appends");
+    sync(&server, receipt_key.clone(), &mut store);
+    assert_eq!(delivery(), delivered);
+
+    // Removing the item removes its delivery; registered again, it is back in the manifest.
+    let (status, _) = send("DELETE", &item_url, &bank, None);
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        "PUT",
+        &format!("{}/v1/items", server.base),
+        &bank,
+        Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(delivery(), serde_json::Value::Null);
+    assert_eq!(
+        manifest_items(&server, &receipt_key, "handheld-01"),
+        vec!["JP-ITEM-0001", "JP-ITEM-0002"]
+    );
 }
 
 /// What the sender's webhook endpoint saw: each push's status answered, timestamp, signature,

@@ -27,32 +27,44 @@ pub fn device_signer() -> SoftwareSigner {
 
 /// A genuine software card checked at `level` for the test request (item JP-ITEM-0001).
 pub fn genuine_report(level: Level) -> DoorCheckReport {
-    let card = Profile::Genuine.build().expect("genuine card builds");
-    let mut session = CardSession::new(card);
     let verifier = verifier_with_crl();
     let request = request(Some(addressee()));
     let mut random = CountingRandom(level as u8);
     match level {
-        Level::A => verifier
-            .check_level_a(
-                &mut session,
-                &request,
-                &matching_number_b(),
-                &clock(),
-                &mut random,
-            )
-            .confirm(FaceDecision::Confirmed),
-        Level::B => {
-            verifier.check_level_b(&mut session, &request, &auth_pin(), &clock(), &mut random)
-        }
+        Level::A => level_a_report(FaceDecision::Confirmed),
+        Level::B => verifier.check_level_b(
+            &mut genuine_session(),
+            &request,
+            &auth_pin(),
+            &clock(),
+            &mut random,
+        ),
         Level::C => verifier.check_level_c(
-            &mut session,
+            &mut genuine_session(),
             &request,
             &signing_password(),
             &clock(),
             &mut random,
         ),
     }
+}
+
+/// A genuine software card checked at level A for the test request, the courier deciding
+/// `face` on the face image.
+pub fn level_a_report(face: FaceDecision) -> DoorCheckReport {
+    verifier_with_crl()
+        .check_level_a(
+            &mut genuine_session(),
+            &request(Some(addressee())),
+            &matching_number_b(),
+            &clock(),
+            &mut CountingRandom(Level::A as u8),
+        )
+        .confirm(face)
+}
+
+fn genuine_session() -> CardSession<honnin_simcard::SoftwareCard> {
+    CardSession::new(Profile::Genuine.build().expect("genuine card builds"))
 }
 
 /// The draft of `report`, made by courier `courier-7` at the test clock's time.

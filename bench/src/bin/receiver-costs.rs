@@ -592,6 +592,7 @@ fn bulk_load(receiver: &Receiver, templates: &[SignedRecord], rows: usize) -> Re
                     verification: verification.clone(),
                     receipt: receipt.clone(),
                     received_at: now(),
+                    delivered_at: None,
                 }
             })
             .collect();

@@ -29,6 +29,14 @@ impl std::fmt::Debug for ItemRow {
     }
 }
 
+/// The record that proved an item handed over ([`crate::items::proves_delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub record_id: String,
+    /// The door check's time, Unix seconds.
+    pub delivered_at: i64,
+}
+
 /// A sender's webhook: where to push, the HMAC secret, and the feed cursor pushed so far.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookRow {
@@ -55,9 +63,12 @@ pub trait ItemStorage {
     /// sender: [`StorageError::ItemTaken`], and nothing is written.
     fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError>;
     fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError>;
-    /// `Ok(false)`: the sender has no such item.
+    /// The item's delivery, once a record proved it (written with the record, by
+    /// [`super::Storage::insert_batch`]).
+    fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError>;
+    /// Removes the item and its delivery. `Ok(false)`: the sender has no such item.
     fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError>;
-    /// Up to `limit` items assigned to `device_id`, by item id.
+    /// Up to `limit` items assigned to `device_id` and not delivered yet, by item id.
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError>;
     /// Registers, replaces (`Some`) or removes (`None`) the sender's webhook.
     fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError>;
@@ -142,14 +153,39 @@ impl ItemStorage for SqliteStorage {
             .map_err(sqlite("reading items"))
     }
 
+    fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError> {
+        self.conn()
+            .query_row(
+                "SELECT record_id, delivered_at FROM deliveries WHERE item_id = ?1",
+                [item_id],
+                |r| {
+                    Ok(Delivery {
+                        record_id: r.get(0)?,
+                        delivered_at: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sqlite("reading a delivery"))
+    }
+
     fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError> {
-        let removed = self
-            .conn()
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite("removing an item"))?;
+        let removed = tx
             .execute(
                 "DELETE FROM items WHERE item_id = ?1 AND sender_id = ?2",
                 [item_id, sender_id],
             )
             .map_err(sqlite("removing an item"))?;
+        tx.execute(
+            "DELETE FROM deliveries WHERE item_id = ?1 AND sender_id = ?2",
+            [item_id, sender_id],
+        )
+        .map_err(sqlite("removing an item"))?;
+        tx.commit().map_err(sqlite("removing an item"))?;
         Ok(removed == 1)
     }
 
@@ -157,7 +193,9 @@ impl ItemStorage for SqliteStorage {
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE device_id = ?1 ORDER BY item_id LIMIT ?2"
+                "SELECT {ITEM_COLUMNS} FROM items i WHERE device_id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
+                     ORDER BY item_id LIMIT ?2"
             ))
             .map_err(sqlite("reading items"))?;
         let rows = statement
@@ -278,14 +316,35 @@ impl ItemStorage for PostgresStorage {
         Ok(row.as_ref().map(pg_item))
     }
 
-    fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError> {
-        let removed = self
+    fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError> {
+        let row = self
             .conn()?
+            .query_opt(
+                "SELECT record_id, delivered_at FROM deliveries WHERE item_id = $1",
+                &[&item_id],
+            )
+            .map_err(pg("reading a delivery"))?;
+        Ok(row.map(|r| Delivery {
+            record_id: r.get(0),
+            delivered_at: r.get(1),
+        }))
+    }
+
+    fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(pg("removing an item"))?;
+        let removed = tx
             .execute(
                 "DELETE FROM items WHERE item_id = $1 AND sender_id = $2",
                 &[&item_id, &sender_id],
             )
             .map_err(pg("removing an item"))?;
+        tx.execute(
+            "DELETE FROM deliveries WHERE item_id = $1 AND sender_id = $2",
+            &[&item_id, &sender_id],
+        )
+        .map_err(pg("removing an item"))?;
+        tx.commit().map_err(pg("removing an item"))?;
         Ok(removed == 1)
     }
 
@@ -294,7 +353,8 @@ impl ItemStorage for PostgresStorage {
             .conn()?
             .query(
                 &format!(
-                    "SELECT {ITEM_COLUMNS} FROM items WHERE device_id = $1
+                    "SELECT {ITEM_COLUMNS} FROM items i WHERE device_id = $1
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
                      ORDER BY item_id LIMIT $2"
                 ),
                 &[&device_id, &limit_column(limit)],

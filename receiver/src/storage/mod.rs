@@ -23,7 +23,7 @@ mod sqlite;
 
 use std::collections::HashMap;
 
-pub use items::{ItemRow, ItemStorage, WebhookRow};
+pub use items::{Delivery, ItemRow, ItemStorage, WebhookRow};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
@@ -74,6 +74,10 @@ pub struct NewRecord {
     pub verification: String,
     pub receipt: String,
     pub received_at: i64,
+    /// The door check's time when this record proves its registered item was handed to the
+    /// addressee (genuine, fully verified, the item's policy passed): the item then leaves
+    /// its device's manifest.
+    pub delivered_at: Option<i64>,
 }
 
 /// A record already held: its hash (lowercase hex) and the receipt given when it was first

@@ -85,6 +85,9 @@ CREATE TABLE IF NOT EXISTS items (
     addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
     attributes TEXT NOT NULL, registered_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS items_by_device ON items (device_id, item_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, record_id TEXT NOT NULL,
+    delivered_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhooks (
     sender_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, cursor BIGINT NOT NULL);
 ";
@@ -424,6 +427,21 @@ impl Storage for PostgresStorage {
         }
         for record in records {
             head = next_head(head, record.seq, record.record_hash);
+            if let Some(delivered_at) = record.delivered_at {
+                tx.execute(
+                    "INSERT INTO deliveries (item_id, sender_id, record_id, delivered_at)
+                     SELECT item_id, sender_id, $3, $4 FROM items
+                     WHERE item_id = $1 AND sender_id = $2
+                     ON CONFLICT (item_id) DO NOTHING",
+                    &[
+                        &record.item_id,
+                        &record.sender_id,
+                        &record.record_id,
+                        &delivered_at,
+                    ],
+                )
+                .map_err(db(context))?;
+            }
         }
         if head != batch.expected_head
             && let Some((seq, hash)) = head

@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS items (
     addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
     attributes TEXT NOT NULL, registered_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS items_by_device ON items (device_id, item_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, record_id TEXT NOT NULL,
+    delivered_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS webhooks (
     sender_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, cursor INTEGER NOT NULL);
 ";
@@ -309,6 +312,26 @@ impl Storage for SqliteStorage {
                     return Ok(BatchCommit::Stale);
                 }
                 head = next_head(head, record.seq, record.record_hash);
+            }
+            let mut deliver = tx
+                .prepare_cached(
+                    "INSERT INTO deliveries (item_id, sender_id, record_id, delivered_at)
+                     SELECT item_id, sender_id, ?3, ?4 FROM items
+                     WHERE item_id = ?1 AND sender_id = ?2
+                     ON CONFLICT(item_id) DO NOTHING",
+                )
+                .map_err(db(context))?;
+            for record in batch.records {
+                if let Some(delivered_at) = record.delivered_at {
+                    deliver
+                        .execute(params![
+                            record.item_id,
+                            record.sender_id,
+                            record.record_id,
+                            delivered_at
+                        ])
+                        .map_err(db(context))?;
+                }
             }
         }
         if head != batch.expected_head
