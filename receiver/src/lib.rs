@@ -53,6 +53,9 @@ pub struct Limits {
     pub max_auth_failures: u32,
     /// Largest feed page.
     pub max_page: u32,
+    /// Open TLS connections served at once; further clients wait in the listen backlog, so a
+    /// flood of idle connections cannot take every descriptor of the process.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +66,7 @@ impl Default for Limits {
             max_clock_skew: 300,
             max_auth_failures: 10,
             max_page: 1000,
+            max_connections: 1024,
         }
     }
 }

@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use honnin_core::check::Verifier;
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use honnin_receiver::tls::ServerTls;
-use honnin_receiver::{PostgresStorage, Receiver, SqliteStorage, Storage, now, operator, routes};
+use honnin_receiver::{
+    Limits, PostgresStorage, Receiver, SqliteStorage, Storage, now, operator, routes,
+};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +52,9 @@ enum Command {
         /// repeatable. Without one, revocation is "not checked".
         #[arg(long)]
         crl: Vec<PathBuf>,
+        /// Most TLS connections served at once (more clients wait in the listen backlog).
+        #[arg(long, default_value_t = Limits::default().max_connections)]
+        max_connections: usize,
     },
     /// Issue a one-time enrolment code for a device (valid 24 h; printed once).
     EnrolCode {
@@ -146,6 +151,7 @@ fn run(cli: Cli) -> Result<(), String> {
             insecure_http,
             trust_anchors,
             crl,
+            max_connections,
         } => {
             // Check the transport before any work: no silent fall back to plain HTTP.
             let tls = tls.load()?;
@@ -168,7 +174,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             let verifier = Verifier::new(anchors).with_revocation_lists(lists);
-            let receiver = Arc::new(Receiver::new(storage, verifier).map_err(|e| e.to_string())?);
+            let mut receiver = Receiver::new(storage, verifier).map_err(|e| e.to_string())?;
+            receiver.limits.max_connections = max_connections;
+            let receiver = Arc::new(receiver);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen)

@@ -15,6 +15,7 @@ use axum::extract::ConnectInfo;
 use honnin_core::sync::SpkiPin;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -166,15 +167,21 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError> {
 }
 
 /// Serves `receiver` over TLS on `listener` until the future is dropped. Each connection's
-/// handshake runs in its own task, so a slow client never holds up the others.
+/// handshake runs in its own task, so a slow client never holds up the others; at most
+/// `limits.max_connections` are open at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     receiver: Arc<Receiver>,
     tls: &ServerTls,
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls.config.clone());
+    let connections = Arc::new(Semaphore::new(receiver.limits.max_connections.max(1)));
     let app = crate::routes::router_with_tls(receiver, Some(tls.pin));
     loop {
+        // A slot first, then the next client: at the limit, new clients wait in the backlog.
+        let Ok(slot) = connections.clone().acquire_owned().await else {
+            return Ok(());
+        };
         let (tcp, client) = match listener.accept().await {
             Ok(accepted) => accepted,
             // Out of descriptors and the like: wait rather than spin (as axum::serve does).
@@ -186,6 +193,7 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let Ok(Ok(stream)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
             else {

@@ -1,7 +1,8 @@
 //! The sync client against the receiver over real TLS on loopback: the pinned key works, a
 //! wrong pin, a certificate from an unknown CA, a certificate for another name and a
 //! self-signed certificate under the public roots are each refused with their own typed error
-//! and nothing reaches the receiver; plain http:// needs explicit permission.
+//! and nothing reaches the receiver; plain http:// needs explicit permission; clients beyond
+//! the connection limit wait for a free slot.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::tls::ServerTls;
-use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
+use honnin_receiver::{Limits, Receiver, SqliteStorage, Storage, now, operator};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 struct Server {
@@ -31,11 +32,17 @@ struct Server {
 
 /// A receiver serving TLS with `tls` (or a fresh self-signed identity) on loopback.
 fn start(tls: Option<ServerTls>) -> Server {
+    start_with(tls, Limits::default())
+}
+
+fn start_with(tls: Option<ServerTls>, limits: Limits) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let tls = tls.unwrap_or_else(|| ServerTls::self_signed(&dir.path().join("tls")).expect("tls"));
     let storage: Arc<dyn Storage> =
         Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
-    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
+    let mut receiver = Receiver::new(storage, verifier_with_crl()).expect("receiver");
+    receiver.limits = limits;
+    let receiver = Arc::new(receiver);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -140,6 +147,37 @@ fn the_pinned_key_enrols_and_syncs() {
     assert_eq!(report.synced, 5);
     assert_eq!(store.info().expect("info").pending_sync, 0);
     assert_eq!(server.receiver.storage.count_records().expect("count"), 5);
+}
+
+#[test]
+fn idle_connections_beyond_the_limit_wait_and_the_next_client_is_served_when_one_closes() {
+    let server = start_with(
+        None,
+        Limits {
+            max_connections: 2,
+            ..Limits::default()
+        },
+    );
+    let address = server.base.trim_start_matches("https://").to_owned();
+    // Two clients that connect and say nothing take both slots.
+    let idle: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(&address).expect("connects"))
+        .collect();
+    let trust = TlsTrust::Pinned(server.tls.pin);
+    let mut patient = config(&server, trust.clone());
+    patient.timeout = Duration::from_secs(2);
+    patient.max_attempts = 1;
+    let code = code(&server, "handheld-01");
+    let waited = SyncClient::enrol_device(&patient, &code, &device_signer());
+    assert!(
+        matches!(waited, Err(SyncError::Unreachable { .. })),
+        "a third client was served beside two idle ones: {waited:?}"
+    );
+    // One idle client leaves: its slot goes to the next client.
+    drop(idle);
+    let enrolment = SyncClient::enrol_device(&config(&server, trust), &code, &device_signer())
+        .expect("served once a slot is free");
+    assert_eq!(&enrolment.receipt_key, server.receiver.receipt_key());
 }
 
 #[test]
