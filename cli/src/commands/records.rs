@@ -122,7 +122,7 @@ use files::{KeyFile, create_private, default_store, store_error};
 // `honnin sync` finds the same store and keys the same way.
 #[allow(unused_imports)]
 pub(crate) use files::load_device_key;
-pub(crate) use files::{open_store, with_suffix};
+pub(crate) use files::{open_store, read_receipt_key, with_suffix};
 
 fn paths(args: &StoreArgs) -> Result<(PathBuf, PathBuf), CliError> {
     let store = match &args.store {

@@ -5,13 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use honnin_core::record::DeviceKey;
 use honnin_core::sync::rustls::pki_types::CertificateDer;
 use honnin_core::sync::rustls::pki_types::pem::PemObject;
 use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust};
 use honnin_core::verify::{SystemClock, SystemRandom};
 
-use super::records::{load_device_key, open_store, with_suffix};
+use super::records::{load_device_key, open_store, read_receipt_key, with_suffix};
 use crate::error::CliError;
 use crate::secrets::SecretSource;
 
@@ -162,17 +161,6 @@ pub fn enrol(args: &DeviceArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_receipt_key(path: &Path) -> Result<DeviceKey, CliError> {
-    let der = std::fs::read(path).map_err(|e| {
-        CliError::Environment(format!(
-            "{}: {e}; enrol this device first with `honnin enrol`",
-            path.display()
-        ))
-    })?;
-    DeviceKey::from_spki_der(&der)
-        .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))
-}
-
 pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode, CliError> {
     // The pin kept at enrolment wins; one given now must be the same key.
     let trust = match (args.stored_pin()?, args.receiver_pin) {
@@ -187,7 +175,13 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
     let mut config = args.config(trust)?;
     config.batch_size = batch_size.max(1);
     let signer = load_device_key(&args.device_key_path())?;
-    let receipt_key = read_receipt_key(&args.receiver_key_path())?;
+    let key_path = args.receiver_key_path();
+    let receipt_key = read_receipt_key(&key_path)?.ok_or_else(|| {
+        CliError::Environment(format!(
+            "{}: no receipt key; enrol this device first with `honnin enrol`",
+            key_path.display()
+        ))
+    })?;
     let store_key = args
         .store_key
         .clone()

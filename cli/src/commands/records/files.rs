@@ -32,6 +32,19 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(text)
 }
 
+/// The receiver's receipt key kept at enrolment (`<store>.receiver-key`, DER
+/// SubjectPublicKeyInfo). `Ok(None)`: the file is not there (the device is not enrolled).
+pub(crate) fn read_receipt_key(path: &Path) -> Result<Option<DeviceKey>, CliError> {
+    let der = match std::fs::read(path) {
+        Ok(der) => der,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CliError::Environment(format!("{}: {e}", path.display()))),
+    };
+    DeviceKey::from_spki_der(&der)
+        .map(Some)
+        .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))
+}
+
 /// A store key kept in a file of 64 hex digits.
 pub(super) struct KeyFile {
     pub(super) path: PathBuf,
@@ -217,11 +230,9 @@ impl Recorder {
         item_id: &str,
     ) -> Result<Option<ItemPolicy>, CliError> {
         let key_path = with_suffix(self.store.path(), ".receiver-key");
-        let Ok(der) = std::fs::read(&key_path) else {
+        let Some(receiver_key) = read_receipt_key(&key_path)? else {
             return Ok(None);
         };
-        let receiver_key = DeviceKey::from_spki_der(&der)
-            .map_err(|e| CliError::Environment(format!("{}: {e}", key_path.display())))?;
         let manifest = self
             .store
             .manifest(&receiver_key, device_id, SystemClock.now())
