@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod items;
 pub mod operator;
 pub mod routes;
+pub mod secrets;
 pub mod storage;
 pub mod tls;
 pub mod webhook;
@@ -35,6 +36,7 @@ use honnin_core::check::Verifier;
 use honnin_core::record::{DeviceKey, SoftwareSigner};
 
 pub use routes::router;
+pub use secrets::SecretBox;
 pub use storage::{PostgresStorage, SqliteStorage, Storage, StorageError};
 
 /// The OpenAPI 3 document of the HTTP API.
@@ -78,6 +80,8 @@ pub struct Receiver {
     pub key: SoftwareSigner,
     pub limits: Limits,
     pub limiter: auth::FailureLimiter,
+    /// How the receipt key and webhook secrets are kept in the database.
+    pub secrets: SecretBox,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -90,13 +94,26 @@ impl Receiver {
     /// The receiver over `storage`, with its receipt key (made and kept in the storage on first
     /// use) and `verifier`'s anchors and CRLs.
     pub fn new(storage: Arc<dyn Storage>, verifier: Verifier) -> Result<Self, StorageError> {
-        let key = operator::receipt_key(storage.as_ref())?;
+        Self::with_secrets(storage, verifier, SecretBox::Plain)
+    }
+
+    /// The receiver over `storage`, keeping its secrets as `secrets` says: values kept unsealed
+    /// before are sealed now, and a sealed value that does not open is an error here, before
+    /// anything is served.
+    pub fn with_secrets(
+        storage: Arc<dyn Storage>,
+        verifier: Verifier,
+        secrets: SecretBox,
+    ) -> Result<Self, StorageError> {
+        let key = operator::receipt_key(storage.as_ref(), &secrets)?;
+        operator::seal_webhook_secrets(storage.as_ref(), &secrets)?;
         Ok(Self {
             storage,
             verifier,
             key,
             limits: Limits::default(),
             limiter: auth::FailureLimiter::default(),
+            secrets,
         })
     }
 

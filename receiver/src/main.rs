@@ -10,7 +10,7 @@ use honnin_core::check::Verifier;
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use honnin_receiver::tls::ServerTls;
 use honnin_receiver::{
-    Limits, PostgresStorage, Receiver, SqliteStorage, Storage, now, operator, routes,
+    Limits, PostgresStorage, Receiver, SecretBox, SqliteStorage, Storage, now, operator, routes,
 };
 
 #[derive(Parser)]
@@ -25,7 +25,15 @@ struct Cli {
     db: PathBuf,
     /// A PostgreSQL database instead of --db (`postgres://user:password@host:port/name`, no
     /// TLS to it), which several receiver instances can share; tables are made when missing.
-    #[arg(long, global = true, value_name = "URL", conflicts_with = "db")]
+    /// Give it in the environment to keep the password out of the process list.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "HONNIN_RECEIVER_DATABASE",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
     database: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -55,6 +63,11 @@ enum Command {
         /// Most TLS connections served at once (more clients wait in the listen backlog).
         #[arg(long, default_value_t = Limits::default().max_connections)]
         max_connections: usize,
+        /// Keep the receipt key and webhook secrets sealed in the database under the key in
+        /// this file (made on first use, owner-only; every instance on one database needs the
+        /// same file). Without it they are kept as they are.
+        #[arg(long, value_name = "FILE")]
+        secrets_key: Option<PathBuf>,
     },
     /// Issue a one-time enrolment code for a device (valid 24 h; printed once).
     EnrolCode {
@@ -152,6 +165,7 @@ fn run(cli: Cli) -> Result<(), String> {
             trust_anchors,
             crl,
             max_connections,
+            secrets_key,
         } => {
             // Check the transport before any work: no silent fall back to plain HTTP.
             let tls = tls.load()?;
@@ -174,7 +188,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             let verifier = Verifier::new(anchors).with_revocation_lists(lists);
-            let mut receiver = Receiver::new(storage, verifier).map_err(|e| e.to_string())?;
+            let secrets = match &secrets_key {
+                Some(path) => SecretBox::from_key_file(path).map_err(|e| e.to_string())?,
+                None => SecretBox::Plain,
+            };
+            let mut receiver =
+                Receiver::with_secrets(storage, verifier, secrets).map_err(|e| e.to_string())?;
             receiver.limits.max_connections = max_connections;
             let receiver = Arc::new(receiver);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

@@ -1,11 +1,18 @@
 //! Operator actions, run on the receiver's machine against its database: one-time enrolment
-//! codes for devices, senders and their API tokens, the receipt key.
+//! codes for devices, senders and their API tokens, the receipt key and the sealing of kept
+//! secrets.
 
 use getrandom::fill as random_fill;
 use honnin_core::record::SoftwareSigner;
 use sha2::{Digest, Sha256};
 
+use zeroize::Zeroizing;
+
+use crate::secrets::{RECEIPT_KEY_PURPOSE, SecretBox, webhook_purpose};
 use crate::storage::{Storage, StorageError};
+
+/// The receipt key's name among the database's settings.
+const RECEIPT_KEY: &str = "receipt_key";
 
 /// How long an enrolment code is valid.
 pub const ENROLMENT_CODE_SECONDS: i64 = 24 * 3600;
@@ -45,16 +52,20 @@ pub fn add_sender(storage: &dyn Storage, sender_id: &str) -> Result<String, Stor
     Ok(token)
 }
 
-/// The receipt key, made on first use and kept in the database as PKCS#8.
-pub fn receipt_key(storage: &dyn Storage) -> Result<SoftwareSigner, StorageError> {
+/// The receipt key, made on first use and kept in the database as PKCS#8, sealed when the
+/// receiver has a secrets key (one kept unsealed before is sealed in place).
+pub fn receipt_key(
+    storage: &dyn Storage,
+    secrets: &SecretBox,
+) -> Result<SoftwareSigner, StorageError> {
     let bad = |detail: &str| StorageError::Database {
         context: "reading the receipt key",
         detail: detail.to_owned(),
     };
-    if storage.meta("receipt_key")?.is_none() {
-        let mut secret = [0u8; 32];
+    if storage.meta(RECEIPT_KEY)?.is_none() {
+        let mut secret = Zeroizing::new([0u8; 32]);
         let signer = loop {
-            random_fill(&mut secret).map_err(|e| bad(&e.to_string()))?;
+            random_fill(secret.as_mut_slice()).map_err(|e| bad(&e.to_string()))?;
             if let Ok(signer) = SoftwareSigner::from_secret_bytes(&secret) {
                 break signer;
             }
@@ -63,11 +74,45 @@ pub fn receipt_key(storage: &dyn Storage) -> Result<SoftwareSigner, StorageError
             .to_pkcs8_pem()
             .map_err(|_| bad("the new key cannot be encoded"))?;
         // Another instance may have stored one meanwhile: whichever is stored wins.
-        storage.put_meta("receipt_key", pem.as_bytes())?;
+        storage.put_meta(
+            RECEIPT_KEY,
+            &secrets.seal(RECEIPT_KEY_PURPOSE, pem.as_bytes())?,
+        )?;
     }
     let stored = storage
-        .meta("receipt_key")?
+        .meta(RECEIPT_KEY)?
         .ok_or_else(|| bad("the key is missing"))?;
-    let text = std::str::from_utf8(&stored).map_err(|_| bad("the key is not PEM"))?;
+    let opened = secrets.open(RECEIPT_KEY_PURPOSE, &stored)?;
+    if opened.needs_sealing {
+        // Another instance sealing it first is as good.
+        storage.replace_meta(
+            RECEIPT_KEY,
+            &stored,
+            &secrets.seal(RECEIPT_KEY_PURPOSE, &opened.plaintext)?,
+        )?;
+    }
+    let text = std::str::from_utf8(&opened.plaintext).map_err(|_| bad("the key is not PEM"))?;
     SoftwareSigner::from_pkcs8_pem(text).map_err(|_| bad("the key is not a P-256 PKCS#8 key"))
+}
+
+/// Seals every webhook secret kept unsealed (registered before the receiver had a secrets
+/// key), and checks that every sealed one opens, so a wrong key is found at start-up rather
+/// than at the first push.
+pub fn seal_webhook_secrets(
+    storage: &dyn Storage,
+    secrets: &SecretBox,
+) -> Result<(), StorageError> {
+    for hook in storage.webhooks()? {
+        let purpose = webhook_purpose(&hook.sender_id);
+        let opened = secrets.open(&purpose, hook.secret.as_bytes())?;
+        if opened.needs_sealing {
+            let sealed = secrets.seal(&purpose, &opened.plaintext)?;
+            storage.replace_webhook_secret(
+                &hook.sender_id,
+                &hook.secret,
+                &String::from_utf8_lossy(&sealed),
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -23,8 +23,10 @@ use axum::response::IntoResponse;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use crate::error::ApiError;
+use crate::secrets::webhook_purpose;
 use crate::storage::WebhookRow;
 use crate::{Receiver, auth, now};
 
@@ -155,10 +157,14 @@ pub async fn put_webhook(
         ));
     }
     let secret = crate::operator::random_hex(32)?;
+    let kept = receiver
+        .secrets
+        .seal(&webhook_purpose(&sender), secret.as_bytes())
+        .map_err(crate::StorageError::from)?;
     let row = WebhookRow {
         sender_id: sender,
         url: request.url.clone(),
-        secret: secret.clone(),
+        secret: String::from_utf8_lossy(&kept).into_owned(),
         cursor: request.after,
     };
     let storage = receiver.storage.clone();
@@ -260,6 +266,11 @@ async fn push_pending(
     mut hook: WebhookRow,
     page: u32,
 ) -> Result<(), String> {
+    let opened = receiver
+        .secrets
+        .open(&webhook_purpose(&hook.sender_id), hook.secret.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let secret = Zeroizing::new(String::from_utf8_lossy(&opened.plaintext).into_owned());
     loop {
         let storage = receiver.storage.clone();
         let (sender, after) = (hook.sender_id.clone(), hook.cursor);
@@ -272,7 +283,7 @@ async fn push_pending(
         }
         let (body, next) = crate::routes::feed_page(rows, after);
         let timestamp = now();
-        let signed = signature(&hook.secret, timestamp, &body);
+        let signed = signature(&secret, timestamp, &body);
         let agent = agent.clone();
         let url = hook.url.clone();
         let status = tokio::task::spawn_blocking(move || {

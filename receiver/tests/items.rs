@@ -23,7 +23,7 @@ use honnin_receiver::routes::serve;
 use honnin_receiver::webhook::{
     HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP, PushSettings, run_pusher, verify_signature,
 };
-use honnin_receiver::{Receiver, now, operator};
+use honnin_receiver::{Receiver, SecretBox, now, operator};
 
 use common::{Backend, TestDatabase, agent, get, post};
 
@@ -45,7 +45,11 @@ struct Server {
 fn start(backend: &Backend) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = backend.database(dir.path());
-    let receiver = Arc::new(Receiver::new(database.open(), verifier_with_crl()).expect("receiver"));
+    // Sealed secrets, as an operator runs it: the webhook test pushes with a sealed secret.
+    let secrets = SecretBox::from_key_file(&dir.path().join("secrets.key")).expect("secrets key");
+    let receiver = Arc::new(
+        Receiver::with_secrets(database.open(), verifier_with_crl(), secrets).expect("receiver"),
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -593,6 +597,13 @@ fn webhooks_get_every_record_signed_and_failed_pushes_are_retried(backend: &Back
     assert_eq!(status, 200, "{answer}");
     let secret = answer["secret"].as_str().expect("secret").to_owned();
     assert_eq!(secret.len(), 64);
+    // The database keeps it sealed.
+    let kept = server.receiver.storage.webhooks().expect("webhooks");
+    assert!(
+        kept.iter()
+            .all(|hook| hook.secret.starts_with("sealed-v1:") && !hook.secret.contains(&secret)),
+        "a webhook secret is kept unsealed"
+    );
     // The other sender's webhook points elsewhere and must get nothing of test-bank's.
     let (other_url, other_pushes) = webhook_endpoint(&server.runtime, 0);
     let (status, _) = send(

@@ -73,6 +73,14 @@ pub trait ItemStorage {
     /// Registers, replaces (`Some`) or removes (`None`) the sender's webhook.
     fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError>;
     fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError>;
+    /// Replaces the sender's webhook secret if it is still `expected` (sealing one kept before
+    /// the receiver had a secrets key); `Ok(false)` otherwise.
+    fn replace_webhook_secret(
+        &self,
+        sender_id: &str,
+        expected: &str,
+        secret: &str,
+    ) -> Result<bool, StorageError>;
     /// Moves the webhook's cursor from `from` to `to`; `Ok(false)` when it is no longer at
     /// `from` (re-registered meanwhile, or another receiver pushed first).
     fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError>;
@@ -239,6 +247,22 @@ impl ItemStorage for SqliteStorage {
             .map_err(sqlite("reading webhooks"))
     }
 
+    fn replace_webhook_secret(
+        &self,
+        sender_id: &str,
+        expected: &str,
+        secret: &str,
+    ) -> Result<bool, StorageError> {
+        let replaced = self
+            .conn()
+            .execute(
+                "UPDATE webhooks SET secret = ?3 WHERE sender_id = ?1 AND secret = ?2",
+                params![sender_id, expected, secret],
+            )
+            .map_err(sqlite("sealing a webhook secret"))?;
+        Ok(replaced == 1)
+    }
+
     fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError> {
         let moved = self
             .conn()
@@ -392,6 +416,22 @@ impl ItemStorage for PostgresStorage {
                 cursor: r.get(3),
             })
             .collect())
+    }
+
+    fn replace_webhook_secret(
+        &self,
+        sender_id: &str,
+        expected: &str,
+        secret: &str,
+    ) -> Result<bool, StorageError> {
+        let replaced = self
+            .conn()?
+            .execute(
+                "UPDATE webhooks SET secret = $3 WHERE sender_id = $1 AND secret = $2",
+                &[&sender_id, &expected, &secret],
+            )
+            .map_err(pg("sealing a webhook secret"))?;
+        Ok(replaced == 1)
     }
 
     fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError> {

@@ -5,8 +5,9 @@
 //!
 //! The trait is synchronous: handlers call it from blocking tasks (`spawn_blocking`), never
 //! from the async runtime's worker threads, so an implementation may block on its database.
-//! Every secret kept is a SHA-256 hash (sender tokens, enrolment codes); records are stored as
-//! their canonical envelopes.
+//! Secrets only checked are kept as SHA-256 hashes (sender tokens, enrolment codes); those the
+//! receiver must use (its receipt key, webhook secrets) are sealed when it has a secrets key
+//! ([`crate::secrets`]). Records are stored as their canonical envelopes.
 //!
 //! A batch is stored in one transaction by [`Storage::insert_batch`], optimistically: ingest
 //! reads the device's chain head and the records already held ([`Storage::batch_state`]),
@@ -47,6 +48,8 @@ pub enum StorageError {
     ItemTaken(String),
     #[error("the database address {0:?} is neither a file path nor a postgres:// URL")]
     BadAddress(String),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 /// The last record of a device's chain held: `(seq, hash)`, as record verification takes it.
@@ -133,6 +136,9 @@ pub trait Storage: ItemStorage + Send + Sync + 'static {
     /// Keeps `value` under `name` unless a value is kept already (the first writer wins, so
     /// receivers starting together agree on one receipt key).
     fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Replaces the value under `name` if it is still `expected`; `Ok(false)` otherwise.
+    fn replace_meta(&self, name: &str, expected: &[u8], value: &[u8])
+    -> Result<bool, StorageError>;
     /// Keeps the hash of a one-time enrolment code for `device_id`, valid until `expires_at`.
     fn add_enrolment_code(
         &self,

@@ -129,6 +129,22 @@ impl Storage for SqliteStorage {
             .map_err(db("writing settings"))
     }
 
+    fn replace_meta(
+        &self,
+        name: &str,
+        expected: &[u8],
+        value: &[u8],
+    ) -> Result<bool, StorageError> {
+        let replaced = self
+            .conn()
+            .execute(
+                "UPDATE meta SET value = ?3 WHERE name = ?1 AND value = ?2",
+                params![name, expected, value],
+            )
+            .map_err(db("writing settings"))?;
+        Ok(replaced == 1)
+    }
+
     fn add_enrolment_code(
         &self,
         device_id: &str,
