@@ -6,14 +6,15 @@
 //! moves the webhook's cursor only on a 2xx answer, and retries a failed push with exponential
 //! backoff and jitter; a sender deduplicates by the entries' `cursor` (or record id).
 //!
-//! The pusher keeps its backoff state in memory; the cursor is in storage, so a restart resumes
-//! where the last acknowledged push ended. With several receiver instances on one database each
-//! instance pushes, and a page may arrive twice: at least once, never lost.
+//! The cursor, the failures in a row and the wait before the next try are in storage, and a
+//! webhook is pushed under a lease there: a restart resumes where the last acknowledged push
+//! ended, and with several receiver instances on one database one of them pushes at a time
+//! under one backoff. A page can still arrive twice (a push answered 2xx whose pusher died
+//! before moving the cursor, or a lease that ran out mid-push): at least once, never lost.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -192,55 +193,99 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Backoff state of one webhook, in this process.
-struct Failing {
-    failures: u32,
-    next_try: Instant,
-}
-
-/// Pushes every sender's new records to its webhook until the runtime stops.
+/// Pushes every sender's new records to its webhook until the runtime stops. Each webhook is
+/// pushed under a lease kept in the database, so with several receivers on one database one
+/// of them pushes a page at a time, and its failures and backoff are shared by all.
 pub async fn run_pusher(receiver: Arc<Receiver>, settings: PushSettings) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(settings.timeout))
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut failing: HashMap<(String, String), Failing> = HashMap::new();
+    // Unique per pusher: random, or (failing that) the process and this call's address.
+    let owner = crate::operator::random_hex(8)
+        .unwrap_or_else(|_| format!("{}-{:p}", std::process::id(), &settings));
     loop {
         let storage = receiver.storage.clone();
         let hooks = tokio::task::spawn_blocking(move || storage.webhooks()).await;
         if let Ok(Ok(hooks)) = hooks {
             for hook in hooks {
-                let key = (hook.sender_id.clone(), hook.url.clone());
-                if failing
-                    .get(&key)
-                    .is_some_and(|f| Instant::now() < f.next_try)
-                {
-                    continue;
-                }
-                let outcome = push_pending(&receiver, &agent, hook, settings.page).await;
-                match outcome {
-                    Ok(()) => {
-                        failing.remove(&key);
-                    }
-                    Err(why) => {
-                        let entry = failing.entry(key).or_insert(Failing {
-                            failures: 0,
-                            next_try: Instant::now(),
-                        });
-                        entry.failures = entry.failures.saturating_add(1);
-                        let wait = backoff(&settings, entry.failures);
-                        entry.next_try = Instant::now() + wait;
-                        eprintln!(
-                            "honnin-receiver: webhook push failed ({why}); try {} again in {} ms",
-                            entry.failures + 1,
-                            wait.as_millis()
-                        );
-                    }
-                }
+                push_leased(&receiver, &agent, &settings, &owner, &hook.sender_id).await;
             }
         }
         tokio::time::sleep(settings.poll).await;
+    }
+}
+
+/// How long one lease lasts: renewed before every page, it outlives any one push.
+fn lease_ms(settings: &PushSettings) -> i64 {
+    i64::try_from(settings.timeout.as_millis().saturating_mul(2)).unwrap_or(i64::MAX / 4) + 5_000
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn lease(
+    receiver: &Arc<Receiver>,
+    settings: &PushSettings,
+    owner: &str,
+    sender: &str,
+) -> Option<u32> {
+    let storage = receiver.storage.clone();
+    let (owner, sender) = (owner.to_owned(), sender.to_owned());
+    let now = now_ms();
+    let until = now.saturating_add(lease_ms(settings));
+    match tokio::task::spawn_blocking(move || storage.lease_webhook(&sender, &owner, now, until))
+        .await
+    {
+        Ok(Ok(leased)) => leased,
+        Ok(Err(e)) => {
+            eprintln!("honnin-receiver: webhook lease: {e}");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Pushes the sender's pending pages if this pusher gets the lease, then releases it with the
+/// outcome: failures reset, or one more and the wait before the next try.
+async fn push_leased(
+    receiver: &Arc<Receiver>,
+    agent: &ureq::Agent,
+    settings: &PushSettings,
+    owner: &str,
+    sender: &str,
+) {
+    let Some(failures) = lease(receiver, settings, owner, sender).await else {
+        return;
+    };
+    let outcome = push_pending(receiver, agent, settings, owner, sender).await;
+    let (failures, next_try) = match outcome {
+        Ok(()) => (0, 0),
+        Err(why) => {
+            let failures = failures.saturating_add(1);
+            let wait = backoff(settings, failures);
+            eprintln!(
+                "honnin-receiver: webhook push failed ({why}); try {} again in {} ms",
+                failures + 1,
+                wait.as_millis()
+            );
+            let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 4);
+            (failures, now_ms().saturating_add(wait))
+        }
+    };
+    let storage = receiver.storage.clone();
+    let (owner, sender) = (owner.to_owned(), sender.to_owned());
+    let released = tokio::task::spawn_blocking(move || {
+        storage.release_webhook(&sender, &owner, failures, next_try)
+    })
+    .await;
+    if let Ok(Err(e)) = released {
+        // The lease then simply runs out.
+        eprintln!("honnin-receiver: webhook release: {e}");
     }
 }
 
@@ -259,22 +304,41 @@ fn backoff(settings: &PushSettings, failures: u32) -> Duration {
     capped.mul_f64(jitter)
 }
 
-/// Pushes pages until the webhook is up to date; stops at the first failure.
+/// Pushes pages until the webhook is up to date; stops at the first failure, or when the
+/// lease could not be renewed (another pusher has it).
 async fn push_pending(
     receiver: &Arc<Receiver>,
     agent: &ureq::Agent,
-    mut hook: WebhookRow,
-    page: u32,
+    settings: &PushSettings,
+    owner: &str,
+    sender: &str,
 ) -> Result<(), String> {
+    // Read under the lease: another pusher may have moved the cursor just before.
+    let storage = receiver.storage.clone();
+    let wanted = sender.to_owned();
+    let Some(hook) = tokio::task::spawn_blocking(move || storage.webhook(&wanted))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
     let opened = receiver
         .secrets
         .open(&webhook_purpose(&hook.sender_id), hook.secret.as_bytes())
         .map_err(|e| e.to_string())?;
     let secret = Zeroizing::new(String::from_utf8_lossy(&opened.plaintext).into_owned());
+    let mut after = hook.cursor;
+    let mut first = true;
     loop {
+        if !first && lease(receiver, settings, owner, sender).await.is_none() {
+            return Ok(());
+        }
+        first = false;
         let storage = receiver.storage.clone();
-        let (sender, after) = (hook.sender_id.clone(), hook.cursor);
-        let rows = tokio::task::spawn_blocking(move || storage.feed(&sender, after, page))
+        let wanted = sender.to_owned();
+        let page = settings.page;
+        let rows = tokio::task::spawn_blocking(move || storage.feed(&wanted, after, page))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -302,12 +366,17 @@ async fn push_pending(
             return Err(format!("the sender's endpoint answered HTTP {status}"));
         }
         let storage = receiver.storage.clone();
-        let sender = hook.sender_id.clone();
-        tokio::task::spawn_blocking(move || storage.advance_webhook(&sender, after, next))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        hook.cursor = next;
+        let wanted = sender.to_owned();
+        let moved =
+            tokio::task::spawn_blocking(move || storage.advance_webhook(&wanted, after, next))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        if !moved {
+            // Re-registered meanwhile: the next round starts from the new cursor.
+            return Ok(());
+        }
+        after = next;
     }
 }
 

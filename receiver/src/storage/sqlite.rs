@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS items (
     addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
     attributes TEXT NOT NULL, registered_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS items_by_device ON items (device_id, item_id);
+CREATE TABLE IF NOT EXISTS webhook_pushers (
+    sender_id TEXT PRIMARY KEY, owner TEXT NOT NULL, lease_until INTEGER NOT NULL,
+    failures INTEGER NOT NULL, next_try INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, record_id TEXT NOT NULL,
     delivered_at INTEGER NOT NULL);
