@@ -271,7 +271,11 @@ fn verify(
     let item = items
         .get(parsed.record.body().item_id())
         .and_then(Option::as_ref);
-    crate::items::apply_policy(item, &mut verification);
+    crate::items::apply_policy(
+        item,
+        parsed.record.body().attributes_requested(),
+        &mut verification,
+    );
     verification
 }
 

@@ -3,10 +3,11 @@
 //! downloads the manifest of the items assigned to it, signed with the receipt key
 //! ([`honnin_core::manifest`]), so the door check works offline with the addressee and policy.
 //!
-//! Items a device already delivered (a genuine record that passed the item's policy, see
-//! [`proves_delivery`]) drop out of its manifest, and the sender sees the delivery on the item. On ingest, a record for a registered item is checked against the item's policy
+//! On ingest, a record for a registered item is checked against the item's policy
 //! ([`policy_check`]): same sender, the device the item was assigned to, a level at least the
-//! sender's minimum.
+//! sender's minimum, exactly the attributes the sender asked for. Items a device delivered (a
+//! genuine record that passed the item's policy, see [`proves_delivery`]) drop out of its
+//! manifest, and the sender sees the delivery on the item.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -286,9 +287,14 @@ pub async fn manifest(
 
 /// The `item_policy` check of a record for a registered item, added to its verification: the
 /// record must come from the sender that registered the item, from the device the item was
-/// assigned to, at a level no lower than the sender's minimum. `None` when the item is not
-/// registered (the sender did not use items).
-pub fn policy_check(item: Option<&ItemRow>, verification: &RecordVerification) -> RecordCheck {
+/// assigned to, at a level no lower than the sender's minimum, keeping exactly the attributes
+/// the sender asked for (more would be personal data the sender has no purpose for; fewer,
+/// data it needs). Not checked when the item is not registered (the sender did not use items).
+pub fn policy_check(
+    item: Option<&ItemRow>,
+    attributes_kept: &[String],
+    verification: &RecordVerification,
+) -> RecordCheck {
     let check = |state, reason: &str, detail: String| RecordCheck {
         check: "item_policy".to_owned(),
         state,
@@ -321,26 +327,69 @@ pub fn policy_check(item: Option<&ItemRow>, verification: &RecordVerification) -
     }
     let wanted: Option<Level> = item.min_level.parse().ok();
     let made: Option<Level> = verification.level.parse().ok();
-    match (wanted, made) {
-        (Some(wanted), Some(made)) if made >= wanted => check(
-            CheckState::Passed,
-            "verified",
-            format!("level {made:?} meets the sender's minimum {wanted:?}"),
-        ),
-        (Some(wanted), _) => check(
+    let (wanted, made) = match (wanted, made) {
+        (Some(wanted), Some(made)) if made >= wanted => (wanted, made),
+        (Some(wanted), _) => {
+            return check(
+                CheckState::Failed,
+                "level_below_policy",
+                format!(
+                    "the check was made at level {}, the sender asks for at least {wanted:?}",
+                    verification.level
+                ),
+            );
+        }
+        (None, _) => {
+            return check(
+                CheckState::Failed,
+                "malformed",
+                "the item's registered level cannot be read".into(),
+            );
+        }
+    };
+    let asked: Vec<&str> = item
+        .attributes
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .collect();
+    let beyond: Vec<&str> = attributes_kept
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !asked.contains(a))
+        .collect();
+    let missing: Vec<&str> = asked
+        .iter()
+        .copied()
+        .filter(|a| !attributes_kept.iter().any(|k| k == a))
+        .collect();
+    if !beyond.is_empty() {
+        return check(
             CheckState::Failed,
-            "level_below_policy",
+            "attributes_beyond_policy",
             format!(
-                "the check was made at level {}, the sender asks for at least {wanted:?}",
-                verification.level
+                "the record keeps {} though the sender asked only for [{}]",
+                beyond.join(", "),
+                asked.join(", ")
             ),
-        ),
-        (None, _) => check(
-            CheckState::Failed,
-            "malformed",
-            "the item's registered level cannot be read".into(),
-        ),
+        );
     }
+    if !missing.is_empty() {
+        return check(
+            CheckState::Failed,
+            "attributes_missing",
+            format!(
+                "the sender asked for {} and the record does not keep it",
+                missing.join(", ")
+            ),
+        );
+    }
+    check(
+        CheckState::Passed,
+        "verified",
+        format!(
+            "level {made:?} meets the sender's minimum {wanted:?}; the record keeps the attributes asked for"
+        ),
+    )
 }
 
 /// Whether a record proves its registered item was handed over: the card was genuine and held
@@ -355,8 +404,12 @@ pub fn proves_delivery(body: &RecordBody, verification: &RecordVerification) -> 
 }
 
 /// Adds [`policy_check`] to `verification`, failing it when the policy is not met.
-pub fn apply_policy(item: Option<&ItemRow>, verification: &mut RecordVerification) {
-    let check = policy_check(item, verification);
+pub fn apply_policy(
+    item: Option<&ItemRow>,
+    attributes_kept: &[String],
+    verification: &mut RecordVerification,
+) {
+    let check = policy_check(item, attributes_kept, verification);
     if check.state == CheckState::Failed {
         verification.outcome = RecordOutcome::Failed;
     }

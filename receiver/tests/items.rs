@@ -324,19 +324,31 @@ fn senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest(ba
     assert!(verified.items().is_empty());
 }
 
-/// A device store with one genuine record of JP-ITEM-0001 per level A, B, C.
-fn device_store(dir: &std::path::Path) -> Store {
+/// The policy of the items registered here (`item`): the holder's name only.
+const NAME_ONLY: AttributePolicy = AttributePolicy {
+    name: true,
+    address: false,
+    birth_date: false,
+    sex: false,
+};
+
+/// A device store with a genuine record of JP-ITEM-0001 per `(level, attributes kept)`.
+fn device_store(dir: &std::path::Path, records: &[(Level, AttributePolicy)]) -> Store {
     let mut store = Store::create(&dir.join("device.db"), &store_keys()).expect("store");
-    for level in [Level::A, Level::B, Level::C] {
+    for &(level, policy) in records {
         store
-            .append(
-                draft_of(&genuine_report(level), AttributePolicy::ALL),
-                &device_signer(),
-            )
+            .append(draft_of(&genuine_report(level), policy), &device_signer())
             .expect("appends");
     }
     store
 }
+
+/// One record per level, each keeping what the items ask for.
+const ONE_PER_LEVEL: [(Level, AttributePolicy); 3] = [
+    (Level::A, NAME_ONLY),
+    (Level::B, NAME_ONLY),
+    (Level::C, NAME_ONLY),
+];
 
 fn sync_client(server: &Server, receipt_key: DeviceKey) -> SyncClient {
     let mut config = SyncConfig::new(&server.base, "handheld-01");
@@ -377,7 +389,18 @@ fn records_are_checked_against_their_items_policy(backend: &Backend) {
         Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]})),
     );
     assert_eq!(status, 200);
-    let mut store = device_store(server.dir.path());
+    // Each record breaks at most one rule: A is below the minimum, the second C keeps more
+    // attributes than asked for, the second B fewer.
+    let mut store = device_store(
+        server.dir.path(),
+        &[
+            (Level::A, NAME_ONLY),
+            (Level::B, NAME_ONLY),
+            (Level::C, NAME_ONLY),
+            (Level::C, AttributePolicy::ALL),
+            (Level::B, AttributePolicy::default()),
+        ],
+    );
     sync(&server, receipt_key, &mut store);
 
     let (status, page) = get(&format!("{}/v1/feed", server.base), Some(&bank));
@@ -409,6 +432,8 @@ fn records_are_checked_against_their_items_policy(backend: &Backend) {
             expected("A", "failed", "level_below_policy", "failed"),
             expected("B", "passed", "verified", "verified"),
             expected("C", "passed", "verified", "verified"),
+            expected("C", "failed", "attributes_beyond_policy", "failed"),
+            expected("B", "failed", "attributes_missing", "failed"),
         ]
     );
     // The receipt tells the device the same.
@@ -457,7 +482,7 @@ fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(ba
         Store::create(&server.dir.path().join("device.db"), &store_keys()).expect("store");
     let mut sync_one = |report: &honnin_core::check::DoorCheckReport| {
         store
-            .append(draft_of(report, AttributePolicy::ALL), &device_signer())
+            .append(draft_of(report, NAME_ONLY), &device_signer())
             .expect("appends");
         sync(&server, receipt_key.clone(), &mut store);
     };
@@ -480,7 +505,7 @@ fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(ba
 
     // A genuine level-B check delivers it: the sender sees which record, the device's next
     // manifest no longer lists it; the other item stays.
-    let draft = draft_of(&genuine_report(Level::B), AttributePolicy::ALL);
+    let draft = draft_of(&genuine_report(Level::B), NAME_ONLY);
     let checked_at = draft.time().0;
     let delivering = store.append(draft, &device_signer()).expect("appends");
     sync(&server, receipt_key.clone(), &mut store);
@@ -495,7 +520,7 @@ fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(ba
     // A later record for the item leaves the first delivery as it was.
     store
         .append(
-            draft_of(&genuine_report(Level::C), AttributePolicy::ALL),
+            draft_of(&genuine_report(Level::C), NAME_ONLY),
             &device_signer(),
         )
         .expect("appends");
@@ -620,7 +645,7 @@ fn webhooks_get_every_record_signed_and_failed_pushes_are_retried(backend: &Back
     assert_eq!(status, 200);
 
     let receipt_key = enrol(&server, "handheld-01", &device_signer());
-    let mut store = device_store(server.dir.path());
+    let mut store = device_store(server.dir.path(), &ONE_PER_LEVEL);
     sync(&server, receipt_key, &mut store);
     let held: Vec<String> = store
         .list(0, 10)

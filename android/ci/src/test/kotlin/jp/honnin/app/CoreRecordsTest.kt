@@ -59,7 +59,8 @@ class CoreRecordsTest {
             val garbled = real.core.enrol(url, code.toCharArray(), "not-a-pin")
             assertTrue(garbled is EnrolOutcome.Failed && garbled.detail.startsWith("InvalidArgument"), garbled.toString())
             // The code was not spent by the refused attempts: the right pin enrols with it.
-            assertTrue(real.core.enrol(url, code.toCharArray(), receiver.pin) is EnrolOutcome.Enrolled)
+            val enrolled = real.core.enrol(url, code.toCharArray(), receiver.pin)
+            assertTrue(enrolled is EnrolOutcome.Enrolled, enrolled.toString())
         }
     }
 

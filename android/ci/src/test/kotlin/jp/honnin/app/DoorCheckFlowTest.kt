@@ -37,6 +37,7 @@ import java.io.File
 import java.util.Collections
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
+import org.json.JSONObject
 
 /** The courier's flow, screen by screen, against the real core and the software card. */
 class DoorCheckFlowTest {
@@ -81,6 +82,11 @@ class DoorCheckFlowTest {
 
             // The sender's side: the feed holds the record, and it verifies with the device's key.
             val entry = receiver.feed(token).single()
+            // The receiver's check of the sender's policy: the level, the device, and exactly the
+            // attributes the manifest asked for (the app took them from the manifest).
+            val checks = JSONObject(String(entry)).getJSONObject("verification").getJSONArray("checks")
+            val policy = (0 until checks.length()).map { checks.getJSONObject(it) }.single { it.getString("check") == "item_policy" }
+            assertEquals("passed", policy.getString("state"), policy.toString())
             val stored = real.core.since(0).single()
             assertEquals(stored.recordId, recordIdentity(entry).recordId)
             val verification = verifyRecord(entry, Fixtures.verifier, RecordExpectation(real.deviceKey.publicKeyDer(), "JP-0001", "test-bank"))
