@@ -32,6 +32,10 @@ import jp.honnin.app.flow.SecretProblem
 import jp.honnin.app.nfc.CardReader
 import jp.honnin.core.FaceDecision
 import jp.honnin.core.Level
+import jp.honnin.core.Verdict
+import java.time.Instant
+import java.time.ZoneId
+import java.time.format.DateTimeFormatter
 import java.util.Locale
 
 /**
@@ -73,8 +77,9 @@ class MainActivity : Activity() {
     private val japanese: Boolean get() = resources.configuration.locales[0].language == Locale.JAPANESE.language
 
     private fun render(state: FlowState) {
-        // Only the secret screen is secure; everything else may be shown in recents.
-        if (state is FlowState.SecretEntry) {
+        // Screens with a secret or the holder's data are kept out of screenshots and of the
+        // recents thumbnail (which Android writes to disk); the others may show there.
+        if (showsSecretOrPersonalData(state)) {
             window.addFlags(WindowManager.LayoutParams.FLAG_SECURE)
         } else {
             window.clearFlags(WindowManager.LayoutParams.FLAG_SECURE)
@@ -85,7 +90,26 @@ class MainActivity : Activity() {
             orientation = LinearLayout.VERTICAL
             setPadding(32, 32, 32, 32)
         }
-        root.addView(ScrollView(this).apply { addView(page) })
+        val scroll = ScrollView(this).apply { addView(page) }
+        if (state is FlowState.FaceComparison) {
+            // The decision stays on screen below the images, however far they scroll.
+            val decision = LinearLayout(this).apply {
+                orientation = LinearLayout.HORIZONTAL
+                setPadding(32, 0, 32, 32)
+                val half = { LinearLayout.LayoutParams(0, LinearLayout.LayoutParams.WRAP_CONTENT, 1f) }
+                addView(button(getString(R.string.face_confirm)) { flow.confirmFace(FaceDecision.CONFIRMED) }, half())
+                addView(button(getString(R.string.face_reject)) { flow.confirmFace(FaceDecision.REJECTED) }, half())
+            }
+            root.addView(
+                LinearLayout(this).apply {
+                    orientation = LinearLayout.VERTICAL
+                    addView(scroll, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, 0, 1f))
+                    addView(decision)
+                },
+            )
+        } else {
+            root.addView(scroll)
+        }
         when (state) {
             is FlowState.ItemEntry -> itemEntry(page, state)
             is FlowState.LookingUpItem -> {
@@ -132,8 +156,6 @@ class MainActivity : Activity() {
                         adjustViewBounds = true
                     })
                 }
-                page.addView(button(getString(R.string.face_confirm)) { flow.confirmFace(FaceDecision.CONFIRMED) })
-                page.addView(button(getString(R.string.face_reject)) { flow.confirmFace(FaceDecision.REJECTED) })
             }
             is FlowState.Outcome -> outcome(page, state)
             is FlowState.Problem -> {
@@ -147,7 +169,11 @@ class MainActivity : Activity() {
                 for (record in state.records) {
                     val line = record.problem?.let { getString(R.string.history_unreadable) } ?: run {
                         val sync = getString(if (record.isSynced) R.string.history_synced else R.string.history_pending)
-                        "${record.itemId}  ${record.level}  ${record.verdict}  $sync"
+                        val time = DateTimeFormatter.ofPattern("HH:mm")
+                            .format(Instant.ofEpochSecond(record.checkedAtUnixSeconds).atZone(ZoneId.systemDefault()))
+                        val level = record.level?.name.orEmpty()
+                        val verdict = record.verdict?.let { getString(verdictLabel(it)) }.orEmpty()
+                        "$time  ${record.itemId}  $level  $verdict  $sync"
                     }
                     page.addView(text(line))
                 }
@@ -244,6 +270,19 @@ class MainActivity : Activity() {
             }
         }
         importantForAutofill = View.IMPORTANT_FOR_AUTOFILL_NO
+    }
+
+    private fun showsSecretOrPersonalData(state: FlowState): Boolean = when (state) {
+        is FlowState.SecretEntry, is FlowState.FaceComparison, is FlowState.Outcome, is FlowState.LevelChoice -> true
+        else -> false
+    }
+
+    private fun verdictLabel(verdict: Verdict): Int = when (verdict) {
+        Verdict.GENUINE -> R.string.history_verdict_genuine
+        Verdict.FORGED -> R.string.history_verdict_forged
+        Verdict.INCONCLUSIVE -> R.string.history_verdict_inconclusive
+        Verdict.REFUSED -> R.string.history_verdict_refused
+        Verdict.NOT_ADDRESSEE -> R.string.history_verdict_not_addressee
     }
 
     private fun levelLabel(level: Level): String = getString(

@@ -5,7 +5,9 @@ import jp.honnin.app.HonninApp
 import jp.honnin.app.flow.FlowState
 import jp.honnin.core.SoftwareCardTransport
 import jp.honnin.core.Verdict
+import android.view.WindowManager
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
 import org.junit.Assert.assertTrue
 import org.junit.Rule
 import org.junit.Test
@@ -59,6 +61,23 @@ class RenderedScreensTest {
             val doNotHandOver = screens.capture()
 
             assertTrue("the verdicts look the same", differing(handOver, doNotHandOver) > 0.005)
+        }
+    }
+
+    @Test
+    fun `screens with a secret or the holder's data are kept out of screenshots and recents`() {
+        CourierScreens(Language.EN, manifest, tmp.newFolder()).use { screens ->
+            fun secure(): Boolean = screens.activity.window.attributes.flags and WindowManager.LayoutParams.FLAG_SECURE != 0
+            screens.await<FlowState.ItemEntry>()
+            assertFalse("item entry has nothing to hide", secure())
+            val card = SoftwareCardTransport("genuine")
+            screens.checkAtLevelB("JP-0001", card.secrets().authPin)
+            screens.present(ScreenCardLink(card))
+            screens.await<FlowState.Outcome>()
+            assertTrue("the verdict screen can be captured", secure())
+            screens.flow.nextItem()
+            screens.await<FlowState.ItemEntry>()
+            assertFalse("item entry stayed secure after a check", secure())
         }
     }
 
