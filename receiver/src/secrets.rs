@@ -72,7 +72,11 @@ impl SecretBox {
             let mut key = Zeroizing::new([0u8; 32]);
             getrandom::fill(key.as_mut_slice()).map_err(|e| SecretsError::Random(e.to_string()))?;
             let text = Zeroizing::new(format!("{}\n", hex::encode(key.as_slice())));
-            write_private(path, text.as_bytes()).map_err(|e| error(e.to_string()))?;
+            match write_private(path, text.as_bytes()) {
+                // Another instance made it first: use that one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                other => other.map_err(|e| error(e.to_string()))?,
+            }
         }
         check_private(path).map_err(error)?;
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?);
