@@ -74,16 +74,21 @@ impl std::str::FromStr for SpkiPin {
     type Err = PinError;
 
     fn from_str(text: &str) -> Result<Self, PinError> {
-        let text = text.trim();
-        let encoded = text
+        let rest = text
+            .trim()
             .strip_prefix(Self::PREFIX)
-            .map(|rest| rest.strip_prefix('/').unwrap_or(rest))
             .ok_or(PinError::Malformed)?;
-        BASE64
-            .decode(encoded.as_bytes())
-            .ok()
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .map(Self)
+        let decode = |encoded: &str| {
+            BASE64
+                .decode(encoded.as_bytes())
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .map(Self)
+        };
+        // curl writes `sha256//<base64>`; the base64 itself may start with '/', so the extra
+        // slash is dropped only when the text does not decode with it.
+        decode(rest)
+            .or_else(|| rest.strip_prefix('/').and_then(decode))
             .ok_or(PinError::Malformed)
     }
 }
@@ -113,6 +118,15 @@ mod tests {
         assert_eq!(text.parse::<SpkiPin>(), Ok(pin));
         let curl = text.replacen("sha256/", "sha256//", 1);
         assert_eq!(curl.parse::<SpkiPin>(), Ok(pin));
+
+        // A key hash whose base64 starts with '/' (a first byte of 0xFC or more: 1 key in 64),
+        // in both forms.
+        let slashed = SpkiPin([0xFE; 32]);
+        let text = slashed.to_string();
+        assert!(text.starts_with("sha256//"), "{text}");
+        assert_eq!(text.parse::<SpkiPin>(), Ok(slashed));
+        let curl = text.replacen("sha256/", "sha256//", 1);
+        assert_eq!(curl.parse::<SpkiPin>(), Ok(slashed));
     }
 
     #[test]
