@@ -210,11 +210,24 @@ pub async fn run_pusher(receiver: Arc<Receiver>, settings: PushSettings) {
         let hooks = tokio::task::spawn_blocking(move || storage.webhooks()).await;
         if let Ok(Ok(hooks)) = hooks {
             for hook in hooks {
-                push_leased(&receiver, &agent, &settings, &owner, &hook.sender_id).await;
+                // Idle webhooks cost a read, not a lease write, per poll.
+                if has_pending(&receiver, &hook).await {
+                    push_leased(&receiver, &agent, &settings, &owner, &hook.sender_id).await;
+                }
             }
         }
         tokio::time::sleep(settings.poll).await;
     }
+}
+
+/// Whether the sender has records after the webhook's cursor (as last read).
+async fn has_pending(receiver: &Arc<Receiver>, hook: &WebhookRow) -> bool {
+    let storage = receiver.storage.clone();
+    let (sender, after) = (hook.sender_id.clone(), hook.cursor);
+    matches!(
+        tokio::task::spawn_blocking(move || storage.feed(&sender, after, 1)).await,
+        Ok(Ok(rows)) if !rows.is_empty()
+    )
 }
 
 /// How long one lease lasts: renewed before every page, it outlives any one push.
