@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::secrets::webhook_purpose;
-use crate::storage::WebhookRow;
+use crate::storage::{Storage, StorageError, WebhookRow};
 use crate::{Receiver, auth, now};
 
 pub const HEADER_WEBHOOK_TIMESTAMP: &str = "x-honnin-webhook-timestamp";
@@ -206,9 +206,7 @@ pub async fn run_pusher(receiver: Arc<Receiver>, settings: PushSettings) {
     let owner = crate::operator::random_hex(8)
         .unwrap_or_else(|_| format!("{}-{:p}", std::process::id(), &settings));
     loop {
-        let storage = receiver.storage.clone();
-        let hooks = tokio::task::spawn_blocking(move || storage.webhooks()).await;
-        if let Ok(Ok(hooks)) = hooks {
+        if let Ok(hooks) = on_storage(&receiver, |s| s.webhooks()).await {
             for hook in hooks {
                 // Idle webhooks cost a read, not a lease write, per poll.
                 if has_pending(&receiver, &hook).await {
@@ -220,14 +218,24 @@ pub async fn run_pusher(receiver: Arc<Receiver>, settings: PushSettings) {
     }
 }
 
+/// Runs `work` on the receiver's storage on a blocking thread (storage calls may block).
+async fn on_storage<T: Send + 'static>(
+    receiver: &Arc<Receiver>,
+    work: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, String> {
+    let storage = receiver.storage.clone();
+    tokio::task::spawn_blocking(move || work(storage.as_ref()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
 /// Whether the sender has records after the webhook's cursor (as last read).
 async fn has_pending(receiver: &Arc<Receiver>, hook: &WebhookRow) -> bool {
-    let storage = receiver.storage.clone();
     let (sender, after) = (hook.sender_id.clone(), hook.cursor);
-    matches!(
-        tokio::task::spawn_blocking(move || storage.feed(&sender, after, 1)).await,
-        Ok(Ok(rows)) if !rows.is_empty()
-    )
+    on_storage(receiver, move |s| s.feed(&sender, after, 1))
+        .await
+        .is_ok_and(|rows| !rows.is_empty())
 }
 
 /// How long one lease lasts: renewed before every page, it outlives any one push.
@@ -247,20 +255,17 @@ async fn lease(
     owner: &str,
     sender: &str,
 ) -> Option<u32> {
-    let storage = receiver.storage.clone();
     let (owner, sender) = (owner.to_owned(), sender.to_owned());
     let now = now_ms();
     let until = now.saturating_add(lease_ms(settings));
-    match tokio::task::spawn_blocking(move || storage.lease_webhook(&sender, &owner, now, until))
-        .await
-    {
-        Ok(Ok(leased)) => leased,
-        Ok(Err(e)) => {
-            eprintln!("honnin-receiver: webhook lease: {e}");
-            None
-        }
-        Err(_) => None,
-    }
+    on_storage(receiver, move |s| {
+        s.lease_webhook(&sender, &owner, now, until)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        eprintln!("honnin-receiver: webhook lease: {e}");
+        None
+    })
 }
 
 /// Pushes the sender's pending pages if this pusher gets the lease, then releases it with the
@@ -290,13 +295,12 @@ async fn push_leased(
             (failures, now_ms().saturating_add(wait))
         }
     };
-    let storage = receiver.storage.clone();
     let (owner, sender) = (owner.to_owned(), sender.to_owned());
-    let released = tokio::task::spawn_blocking(move || {
-        storage.release_webhook(&sender, &owner, failures, next_try)
+    let released = on_storage(receiver, move |s| {
+        s.release_webhook(&sender, &owner, failures, next_try)
     })
     .await;
-    if let Ok(Err(e)) = released {
+    if let Err(e) = released {
         // The lease then simply runs out.
         eprintln!("honnin-receiver: webhook release: {e}");
     }
@@ -327,13 +331,8 @@ async fn push_pending(
     sender: &str,
 ) -> Result<(), String> {
     // Read under the lease: another pusher may have moved the cursor just before.
-    let storage = receiver.storage.clone();
     let wanted = sender.to_owned();
-    let Some(hook) = tokio::task::spawn_blocking(move || storage.webhook(&wanted))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-    else {
+    let Some(hook) = on_storage(receiver, move |s| s.webhook(&wanted)).await? else {
         return Ok(());
     };
     let opened = receiver
@@ -348,13 +347,9 @@ async fn push_pending(
             return Ok(());
         }
         first = false;
-        let storage = receiver.storage.clone();
         let wanted = sender.to_owned();
         let page = settings.page;
-        let rows = tokio::task::spawn_blocking(move || storage.feed(&wanted, after, page))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let rows = on_storage(receiver, move |s| s.feed(&wanted, after, page)).await?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -378,13 +373,8 @@ async fn push_pending(
         if !(200..300).contains(&status) {
             return Err(format!("the sender's endpoint answered HTTP {status}"));
         }
-        let storage = receiver.storage.clone();
         let wanted = sender.to_owned();
-        let moved =
-            tokio::task::spawn_blocking(move || storage.advance_webhook(&wanted, after, next))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+        let moved = on_storage(receiver, move |s| s.advance_webhook(&wanted, after, next)).await?;
         if !moved {
             // Re-registered meanwhile: the next round starts from the new cursor.
             return Ok(());
