@@ -115,6 +115,17 @@ fn send(
     )
 }
 
+/// Registers `items` (`{"items": [...]}`) for the sender of `token`; they must be accepted.
+fn register(server: &Server, token: &str, items: serde_json::Value) {
+    let (status, answer) = send(
+        "PUT",
+        &format!("{}/v1/items", server.base),
+        token,
+        Some(items),
+    );
+    assert_eq!(status, 200, "{answer}");
+}
+
 fn item(item_id: &str, device_id: &str, level: &str) -> serde_json::Value {
     serde_json::json!({
         "item_id": item_id,
@@ -382,13 +393,11 @@ fn records_are_checked_against_their_items_policy(backend: &Backend) {
     let server = start(backend);
     let bank = operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
     let receipt_key = enrol(&server, "handheld-01", &device_signer());
-    let (status, _) = send(
-        "PUT",
-        &format!("{}/v1/items", server.base),
+    register(
+        &server,
         &bank,
-        Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]})),
+        serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]}),
     );
-    assert_eq!(status, 200);
     // Each record breaks at most one rule: A is below the minimum, the second C keeps more
     // attributes than asked for, the second B fewer.
     let mut store = device_store(
@@ -457,16 +466,14 @@ fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(ba
     let server = start(backend);
     let bank = operator::add_sender(server.receiver.storage.as_ref(), "test-bank").expect("sender");
     let receipt_key = enrol(&server, "handheld-01", &device_signer());
-    let (status, _) = send(
-        "PUT",
-        &format!("{}/v1/items", server.base),
+    register(
+        &server,
         &bank,
-        Some(serde_json::json!({"items": [
+        serde_json::json!({"items": [
             item("JP-ITEM-0001", "handheld-01", "B"),
             item("JP-ITEM-0002", "handheld-01", "A"),
-        ]})),
+        ]}),
     );
-    assert_eq!(status, 200);
     let item_url = format!("{}/v1/items/JP-ITEM-0001", server.base);
     let delivery = || {
         let (status, item) = get(&item_url, Some(&bank));
@@ -488,13 +495,11 @@ fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(ba
     };
     sync_one(&genuine_report(Level::A));
     assert_eq!(delivery(), serde_json::Value::Null);
-    let (status, _) = send(
-        "PUT",
-        &format!("{}/v1/items", server.base),
+    register(
+        &server,
         &bank,
-        Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "A")]})),
+        serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "A")]}),
     );
-    assert_eq!(status, 200);
     sync_one(&level_a_report(FaceDecision::Rejected));
     assert_eq!(server.receiver.storage.count_records().expect("count"), 2);
     assert_eq!(delivery(), serde_json::Value::Null);
@@ -530,13 +535,11 @@ fn an_item_leaves_the_manifest_once_a_genuine_check_at_its_level_delivered_it(ba
     // Removing the item removes its delivery; registered again, it is back in the manifest.
     let (status, _) = send("DELETE", &item_url, &bank, None);
     assert_eq!(status, 204);
-    let (status, _) = send(
-        "PUT",
-        &format!("{}/v1/items", server.base),
+    register(
+        &server,
         &bank,
-        Some(serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]})),
+        serde_json::json!({"items": [item("JP-ITEM-0001", "handheld-01", "B")]}),
     );
-    assert_eq!(status, 200);
     assert_eq!(delivery(), serde_json::Value::Null);
     assert_eq!(
         manifest_items(&server, &receipt_key, "handheld-01"),
