@@ -3,19 +3,18 @@
 //! up at the door, offline: its sender, addressee, the levels the sender accepts and the
 //! attributes it wants in the record.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use honnin_core::check::Level;
 use honnin_core::manifest::{ItemPolicy, VerifiedManifest};
-use honnin_core::store::Store;
 use honnin_core::sync::SyncClient;
 use honnin_core::verify::SystemRandom;
 
-use crate::error::{BridgeError, HonninError};
-use crate::keys::{Keys, LiveClock, Signer, bridged, now};
-use crate::session::{CancellationToken, StopSignal};
+use crate::error::HonninError;
+use crate::keys::{Signer, bridged, now};
+use crate::session::CancellationToken;
 use crate::store::{RecordAttributes, RecordStore};
-use crate::sync::{ReceiverConfig, receipt_key};
+use crate::sync::{ReceiverCall, ReceiverConfig, receipt_key};
 
 /// One item the device carries, as its sender registered it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -85,23 +84,14 @@ impl RecordStore {
         receiver_key: Vec<u8>,
         cancellation: Option<Arc<CancellationToken>>,
     ) -> Result<Manifest, HonninError> {
-        let _one_at_a_time = self
-            .sync_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let receiver_key = receipt_key(&receiver_key)?;
-        let config = receiver.to_core()?;
-        let stop = Arc::new(StopSignal::new(cancellation));
-        if !stop.may_continue() {
-            return Err(BridgeError::Cancelled.into());
-        }
-        let keys = Keys::new(Arc::clone(&self.keys), Arc::clone(&stop));
-        let mut store = bridged(&stop, Store::open(&self.path, &keys))?;
-        let clock = LiveClock::new(
-            Arc::clone(&self.clock),
-            Arc::clone(&stop),
-            now(self.clock.as_ref())?,
-        );
+        let ReceiverCall {
+            _one_at_a_time,
+            receiver_key,
+            config,
+            stop,
+            mut store,
+            clock,
+        } = self.receiver_call(receiver, &receiver_key, cancellation)?;
         let signer = Signer::new(Arc::clone(&self.signer), Arc::clone(&stop));
         let client = SyncClient::new(config, receiver_key);
         let fetched = client.fetch_manifest(&mut store, &signer, &clock, &mut SystemRandom);

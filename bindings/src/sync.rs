@@ -11,7 +11,7 @@
 //! so nothing is ever half-synced. A retry of a batch has the same body, which tells a retry
 //! from the next batch.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
@@ -263,33 +263,15 @@ impl RecordStore {
         listener: Option<Arc<dyn SyncListener>>,
         cancellation: Option<Arc<CancellationToken>>,
     ) -> Result<SyncSummary, HonninError> {
-        let _one_at_a_time = self
-            .sync_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let receiver_key = receipt_key(&receiver_key)?;
-        let config = receiver.to_core()?;
-        let stop = Arc::new(StopSignal::new(cancellation));
-        if !stop.may_continue() {
-            return Err(BridgeError::Cancelled.into());
-        }
-        // Its own connection: records can be stored while this waits on the network.
-        let keys = Keys::new(Arc::clone(&self.keys), Arc::clone(&stop));
-        let mut store = bridged(&stop, Store::open(&self.path, &keys))?;
-        if let Some(bound) = store.device()?
-            && bound.device_id != config.device_id
-        {
-            return Err(HonninError::invalid_argument(format!(
-                "this store belongs to device {:?}, not {:?}: sync with the device id its records were made with",
-                bound.device_id, config.device_id
-            )));
-        }
+        let ReceiverCall {
+            _one_at_a_time,
+            receiver_key,
+            config,
+            stop,
+            mut store,
+            clock,
+        } = self.receiver_call(receiver, &receiver_key, cancellation)?;
         let pending = store.info()?.pending_sync;
-        let clock = LiveClock::new(
-            Arc::clone(&self.clock),
-            Arc::clone(&stop),
-            now(self.clock.as_ref())?,
-        );
         let gate = SyncGate {
             signer: Signer::new(Arc::clone(&self.signer), Arc::clone(&stop)),
             stop: Arc::clone(&stop),
@@ -307,6 +289,62 @@ impl RecordStore {
             flagged_by_receiver: report.flagged,
             requests: report.requests,
             pending: store.info()?.pending_sync,
+        })
+    }
+}
+
+/// What a call that talks to the receiver (sync, the manifest download) holds: the store's
+/// network lock (one such call at a time), the parsed settings, the call's stop signal and
+/// clock, and a store connection of its own, bound to the configured device, so records can
+/// still be stored while the call waits on the network.
+pub(crate) struct ReceiverCall<'a> {
+    pub(crate) _one_at_a_time: MutexGuard<'a, ()>,
+    pub(crate) receiver_key: DeviceKey,
+    pub(crate) config: SyncConfig,
+    pub(crate) stop: Arc<StopSignal>,
+    pub(crate) store: Store,
+    pub(crate) clock: LiveClock,
+}
+
+impl RecordStore {
+    pub(crate) fn receiver_call(
+        &self,
+        receiver: ReceiverConfig,
+        receiver_key: &[u8],
+        cancellation: Option<Arc<CancellationToken>>,
+    ) -> Result<ReceiverCall<'_>, HonninError> {
+        let one_at_a_time = self
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let receiver_key = receipt_key(receiver_key)?;
+        let config = receiver.to_core()?;
+        let stop = Arc::new(StopSignal::new(cancellation));
+        if !stop.may_continue() {
+            return Err(BridgeError::Cancelled.into());
+        }
+        let keys = Keys::new(Arc::clone(&self.keys), Arc::clone(&stop));
+        let store = bridged(&stop, Store::open(&self.path, &keys))?;
+        if let Some(bound) = store.device()?
+            && bound.device_id != config.device_id
+        {
+            return Err(HonninError::invalid_argument(format!(
+                "this store belongs to device {:?}, not {:?}: talk to the receiver with the device id its records were made with",
+                bound.device_id, config.device_id
+            )));
+        }
+        let clock = LiveClock::new(
+            Arc::clone(&self.clock),
+            Arc::clone(&stop),
+            now(self.clock.as_ref())?,
+        );
+        Ok(ReceiverCall {
+            _one_at_a_time: one_at_a_time,
+            receiver_key,
+            config,
+            stop,
+            store,
+            clock,
         })
     }
 }
