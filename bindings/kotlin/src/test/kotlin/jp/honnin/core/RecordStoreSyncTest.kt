@@ -213,7 +213,7 @@ class RecordStoreSyncTest {
     }
 
     @Test
-    fun `a receipt that does not verify leaves the record pending, and enrolment errors are typed`() {
+    fun `a receipt that does not verify leaves the record pending, and enrolment and device errors are typed`() {
         val dir = Records.tempDir()
         ReceiverProcess(dir).use { receiver ->
             val code = receiver.enrolmentCode(device)
@@ -233,6 +233,13 @@ class RecordStoreSyncTest {
             assertTrue(refused.status.toInt() in 400..499, "${refused.status}")
             val enrolment = store.enrol(Records.config(url, receiver.pin), code)
             val appended = store.append(Records.checkB(), "courier-7")
+
+            // Another device's id against this store: both receiver calls refuse it before any
+            // request, and nothing is marked.
+            val otherDevice = Records.config(url, receiver.pin).copy(deviceId = "handheld-99")
+            assertThrows<HonninException.InvalidArgument> { store.sync(otherDevice, enrolment.receiverKey) }
+            assertThrows<HonninException.InvalidArgument> { store.fetchManifest(otherDevice, enrolment.receiverKey) }
+            assertEquals(1uL, store.pendingSyncCount())
 
             // Receipts checked against the wrong key (here the device's own) do not verify.
             val bad = assertThrows<HonninException.BadReceipt> { store.sync(Records.config(url, receiver.pin), signer.publicKeyDer()) }
