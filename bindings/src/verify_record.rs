@@ -8,12 +8,12 @@ use honnin_core::check::{Level, Verdict};
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::verify::CheckState;
 use honnin_core::verify::record::{
-    RecordCheck as CoreCheck, RecordExpectation as CoreExpectation, verify_record as core_verify,
+    RecordCheck as CoreCheck, RecordExpectation as CoreExpectation, TimeWindow,
+    verify_record as core_verify,
 };
 
 use crate::check::Verifier;
 use crate::error::HonninError;
-use crate::store::{level_of, verdict_of};
 
 /// What the verifier knows independently of the record.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -29,6 +29,12 @@ pub struct RecordExpectation {
     /// The device's previous record, when the verifier has it: this one must follow it.
     #[uniffi(default = None)]
     pub previous: Option<ChainPosition>,
+    /// The earliest time the record may claim (Unix seconds): the device's previous record's.
+    #[uniffi(default = None)]
+    pub not_before: Option<i64>,
+    /// The latest time the record may claim: when it was received, plus the clock skew allowed.
+    #[uniffi(default = None)]
+    pub not_after: Option<i64>,
 }
 
 /// A record's place in its device's chain.
@@ -149,6 +155,10 @@ pub fn verify_record(
             item_id: expectation.item_id.as_deref(),
             sender_id: expectation.sender_id.as_deref(),
             previous,
+            time_window: TimeWindow {
+                not_before: expectation.not_before,
+                not_after: expectation.not_after,
+            },
         },
     );
     Ok(RecordVerification {
@@ -158,8 +168,8 @@ pub fn verify_record(
         device_id: result.device_id,
         item_id: result.item_id,
         sender_id: result.sender_id,
-        level: level_of(&result.level),
-        recorded_verdict: verdict_of(&result.recorded_verdict),
+        level: Some(result.level),
+        recorded_verdict: Some(result.recorded_verdict),
         checks: result.checks.iter().map(RecordCheck::from).collect(),
     })
 }
