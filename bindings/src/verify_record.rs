@@ -71,7 +71,12 @@ impl From<&CoreCheck> for RecordCheck {
 /// verdict is what the door check showed (a record of a forged card can verify).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RecordVerification {
+    /// The level's whole evidence is there and every check passed.
     pub verified: bool,
+    /// When not verified and no check failed: the checks of the level's evidence that are
+    /// missing, each with the state it must be in (e.g. `challenge_signature (must be passed,
+    /// is not_present)`).
+    pub missing: Vec<String>,
     pub record_id: String,
     pub position: u64,
     pub device_id: String,
@@ -163,6 +168,7 @@ pub fn verify_record(
     );
     Ok(RecordVerification {
         verified: result.is_verified(),
+        missing: result.missing.clone(),
         record_id: result.record_id,
         position: result.seq,
         device_id: result.device_id,

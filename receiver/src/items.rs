@@ -5,8 +5,10 @@
 //!
 //! On ingest, a record for a registered item is checked against the item's policy
 //! ([`policy_check`]): same sender, the device the item was assigned to, a level at least the
-//! sender's minimum, exactly the attributes the sender asked for. Items a device delivered (a
-//! genuine record that passed the item's policy, see [`proves_delivery`]) drop out of its
+//! sender's minimum, exactly the attributes the sender asked for. A record reaches a sender's
+//! feed only for an item that sender registered for the record's device, or when the operator
+//! enrolled the device for that sender ([`feed_sender`]). Items a device delivered (a genuine,
+//! `verified` record that passed the item's policy, see [`proves_delivery`]) drop out of its
 //! manifest, and the sender sees the delivery on the item.
 
 use std::net::SocketAddr;
@@ -421,8 +423,9 @@ pub fn policy_check(
 }
 
 /// Whether a record proves its registered item was handed over: the card was genuine and held
-/// by the addressee, everything verified again here, and the item's policy passed (so the item
-/// is registered, by this sender, for this device).
+/// by the addressee (the device's word), the level's whole evidence verified again here (so at
+/// levels B and C the card itself signed this parcel's challenge), and the item's policy passed
+/// (so the item is registered, by this sender, for this device).
 pub fn proves_delivery(body: &RecordBody, verification: &RecordVerification) -> bool {
     body.verdict() == Verdict::Genuine
         && verification.is_verified()

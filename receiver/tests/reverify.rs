@@ -340,7 +340,7 @@ fn a_record_backdated_before_the_devices_previous_record_fails(backend: &Backend
     // And across batches: the window comes from the stored head.
     let server = start(backend, &["test-bank"]);
     let bank = server.sender("test-bank");
-    server.send(&[one.clone()]);
+    server.send(std::slice::from_ref(&one));
     let backdated = edited(
         &record(Level::B, AttributePolicy::default(), 2, one.hash()),
         |b| {
