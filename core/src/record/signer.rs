@@ -5,7 +5,7 @@
 //! holds the key in memory (the CLI keeps it in a PKCS#8 file). Both give ECDSA P-256 with
 //! SHA-256 over the message, as `java.security.Signature("SHA256withECDSA")` does.
 
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
@@ -46,6 +46,9 @@ pub trait DeviceSigner: Send + Sync {
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceKey {
     key: VerifyingKey,
+    /// The uncompressed SEC1 point, as the native verifier takes it (made once per key: a
+    /// receiver verifies many records with one device key).
+    point: Vec<u8>,
     spki_der: Vec<u8>,
     id: [u8; 32],
 }
@@ -67,7 +70,13 @@ impl DeviceKey {
             .map_err(|_| RecordError::DeviceKeyMalformed)?
             .into_vec();
         let id = Sha256::digest(&spki_der).into();
-        Ok(Self { key, spki_der, id })
+        let point = key.to_sec1_point(false).as_bytes().to_vec();
+        Ok(Self {
+            key,
+            point,
+            spki_der,
+            id,
+        })
     }
 
     /// The SubjectPublicKeyInfo DER, as a sender registers it.
@@ -86,9 +95,7 @@ impl DeviceKey {
 
     /// Whether `signature` (64-byte `r ‖ s`) is this key's over `message`.
     pub fn verifies(&self, message: &[u8], signature: &[u8; 64]) -> bool {
-        Signature::from_slice(signature)
-            .map(|sig| self.key.verify(message, &sig).is_ok())
-            .unwrap_or(false)
+        crate::verify::crypto::verify_ecdsa_p256_sha256(&self.point, message, signature)
     }
 
     /// Normalises what a [`DeviceSigner`] returned to the stored 64-byte form, and checks it.
@@ -229,6 +236,35 @@ mod tests {
         assert!(!signer.device_key().verifies(b"recorD", &stored));
         let parsed = Signature::from_slice(&stored).expect("parses");
         assert_eq!(parsed.normalize_s(), parsed);
+    }
+
+    /// The native verifier takes either S (as the format says verifiers do) and agrees with
+    /// RustCrypto's on good, altered and foreign signatures.
+    #[test]
+    fn the_native_verifier_agrees_with_rustcrypto_and_takes_either_s() {
+        use p256::ecdsa::signature::Verifier as _;
+        let signer = signer();
+        let key = signer.device_key();
+        for message in [&b""[..], b"record", &[0xA5; 4096]] {
+            let low: Signature = signer.key.sign(message);
+            let low = low.normalize_s();
+            let (r, s) = low.split_scalars();
+            let high = Signature::from_scalars(r, -s).expect("a valid signature");
+            for signature in [low, high] {
+                let bytes: [u8; 64] = signature.to_bytes().into();
+                assert!(key.verifies(message, &bytes));
+                assert!(key.key.verify(message, &signature).is_ok());
+                let mut flipped = bytes;
+                flipped[40] ^= 1;
+                assert!(!key.verifies(message, &flipped));
+                assert!(!key.verifies(b"another message", &bytes));
+            }
+        }
+        assert!(!key.verifies(b"record", &[0u8; 64]));
+        assert!(!key.verifies(b"record", &[0xFF; 64]));
+        let other = SoftwareSigner::from_secret_bytes(&[9u8; 32]).expect("valid scalar");
+        let foreign: Signature = other.key.sign(b"record");
+        assert!(!key.verifies(b"record", &foreign.to_bytes().into()));
     }
 
     #[test]

@@ -48,20 +48,30 @@ impl ChallengeInputs {
 
     /// The 32 bytes the card signs (as the SHA-256 digest in a DigestInfo).
     pub fn digest(&self) -> [u8; 32] {
-        let mut hash = Sha256::new();
-        hash.update(DOMAIN);
-        hash.update([0u8]);
-        for field in [
+        Sha256::digest(self.preimage()).into()
+    }
+
+    /// The bytes whose SHA-256 is [`digest`](Self::digest): the card's PKCS#1 v1.5 SHA-256
+    /// signature over the digest is one over these bytes, as a verifier that hashes for itself
+    /// takes it.
+    pub fn preimage(&self) -> Vec<u8> {
+        let fields = [
             self.item_id.as_bytes(),
             self.sender_id.as_bytes(),
             self.device_id.as_bytes(),
             &self.time.0.to_be_bytes(),
             &self.nonce,
-        ] {
-            hash.update((field.len() as u32).to_be_bytes());
-            hash.update(field);
+        ];
+        let mut bytes = Vec::with_capacity(
+            DOMAIN.len() + 1 + fields.iter().map(|f| 4 + f.len()).sum::<usize>(),
+        );
+        bytes.extend_from_slice(DOMAIN);
+        bytes.push(0);
+        for field in fields {
+            bytes.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(field);
         }
-        hash.finalize().into()
+        bytes
     }
 }
 

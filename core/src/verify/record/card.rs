@@ -20,7 +20,7 @@ pub(super) fn jpki_checks(
     record: &SignedRecord,
     verifier: &Verifier,
     at: UnixTime,
-    digest: Option<[u8; 32]>,
+    challenge: Option<&[u8]>,
     checks: &mut Vec<RecordCheck>,
 ) {
     let body = record.body();
@@ -106,7 +106,7 @@ pub(super) fn jpki_checks(
     let signature = body
         .card_signature()
         .map(|text| BASE64.decode(text.as_bytes()));
-    let signature_check = match (signature, digest) {
+    let signature_check = match (signature, challenge) {
         (None, _) => RecordCheck::new(
             signature_id,
             CheckState::NotPresent,
@@ -125,11 +125,8 @@ pub(super) fn jpki_checks(
             "skipped",
             "no verified challenge to check it against",
         ),
-        (Some(Ok(signature)), Some(digest)) => {
-            if chain
-                .key()
-                .verify_pkcs1v15_sha256_prehashed(&digest, &signature)
-            {
+        (Some(Ok(signature)), Some(challenge)) => {
+            if chain.key().verify_pkcs1v15_sha256(challenge, &signature) {
                 RecordCheck::new(signature_id, CheckState::Passed, "verified", "")
             } else {
                 RecordCheck::new(

@@ -187,8 +187,10 @@ pub fn verify_record(
             why.clone(),
         ),
     });
-    let digest = match &challenge {
-        Ok(Some((inputs, true))) => Some(inputs.digest()),
+    // What the card signed, when it is this parcel's challenge: the digest's preimage, so that
+    // the signature is checked by a verifier that hashes for itself.
+    let signed = match &challenge {
+        Ok(Some((inputs, true))) => Some(inputs.preimage()),
         _ => None,
     };
     let at = body
@@ -197,7 +199,9 @@ pub fn verify_record(
         .unwrap_or(body.time());
     match body.level() {
         Level::A => card::level_a_checks(record, &mut checks),
-        Level::B | Level::C => card::jpki_checks(record, verifier, at, digest, &mut checks),
+        Level::B | Level::C => {
+            card::jpki_checks(record, verifier, at, signed.as_deref(), &mut checks)
+        }
     }
     let mut missing = Vec::new();
     let outcome = evidence::outcome(body.level(), &checks, &mut missing);
