@@ -171,6 +171,30 @@ pub fn parse_speed(text: &str) -> Option<SpeedRsa2048> {
     })
 }
 
+/// What `openssl speed -seconds <s> ecdsap256` reports for one verify, in seconds (from its
+/// verifies per second: the seconds column has too few digits).
+pub fn speed_ecdsap256_verify(seconds: u32) -> Result<f64, String> {
+    let output = Command::new(OPENSSL)
+        .args(["speed", "-seconds", &seconds.to_string(), "ecdsap256"])
+        .output()
+        .map_err(|e| format!("openssl speed did not run: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    parse_speed_ecdsap256(&stdout).ok_or_else(|| {
+        format!(
+            "no \"ecdsa (nistp256)\" line in openssl speed output ({})",
+            output.status
+        )
+    })
+}
+
+/// Parses ` 256 bits ecdsa (nistp256)   0.0000s   0.0001s  51577.3  16977.2`: the last number
+/// is verifies per second.
+pub fn parse_speed_ecdsap256(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
+    let per_second: f64 = line.split_whitespace().last()?.parse().ok()?;
+    (per_second > 0.0).then(|| 1.0 / per_second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +208,14 @@ mod tests {
         assert!((speed.sign_seconds - 0.000687).abs() < 1e-12);
         assert!((speed.verify_seconds - 0.000020).abs() < 1e-12);
         assert_eq!(parse_speed("no such line"), None);
+    }
+
+    #[test]
+    fn parses_the_ecdsa_speed_line() {
+        let text = "                              sign    verify    sign/s verify/s\n \
+                    256 bits ecdsa (nistp256)   0.0000s   0.0001s  51577.3  20000.0\n";
+        let seconds = parse_speed_ecdsap256(text).expect("parses");
+        assert!((seconds - 0.00005).abs() < 1e-12);
+        assert_eq!(parse_speed_ecdsap256("rsa 2048 bits 0.1s 0.1s 1 1"), None);
     }
 }

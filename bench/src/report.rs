@@ -306,7 +306,41 @@ pub struct VerificationResults {
     pub honnin_record: Duration,
     pub honnin_chain: Duration,
     pub honnin_signature: Duration,
+    pub primitives: Primitives,
     pub openssl: Result<OpenSslResults, String>,
+}
+
+/// One verify of each primitive, in seconds: honnin's (ring) and the RustCrypto baseline it
+/// replaced, each the median over batches of [`PRIMITIVE_BATCH`].
+#[derive(Debug, Clone, Copy)]
+pub struct Primitives {
+    pub rsa: f64,
+    pub rsa_rustcrypto: f64,
+    pub ecdsa: f64,
+    pub ecdsa_rustcrypto: f64,
+}
+
+/// Verifies per timed batch: one verify is tens of microseconds, too short to time alone.
+pub const PRIMITIVE_BATCH: u32 = 200;
+
+fn per_verify(runs: usize, work: impl Fn() -> bool) -> f64 {
+    median_of(runs, || {
+        for _ in 0..PRIMITIVE_BATCH {
+            std::hint::black_box(work());
+        }
+    })
+    .as_secs_f64()
+        / f64::from(PRIMITIVE_BATCH)
+}
+
+fn primitives(runs: usize, evidence: &RecordEvidence) -> Primitives {
+    let ecdsa = verification::ecdsa_evidence();
+    Primitives {
+        rsa: per_verify(runs, || verification::verify_signature_only(evidence)),
+        rsa_rustcrypto: per_verify(runs, || verification::verify_signature_rustcrypto(evidence)),
+        ecdsa: per_verify(runs, || verification::verify_ecdsa(&ecdsa)),
+        ecdsa_rustcrypto: per_verify(runs, || verification::verify_ecdsa_rustcrypto(&ecdsa)),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -317,6 +351,8 @@ pub struct OpenSslResults {
     pub signature: Duration,
     pub start_up: Duration,
     pub speed: Result<openssl::SpeedRsa2048, String>,
+    /// `openssl speed ecdsap256`: seconds per verify.
+    pub speed_ecdsa: Result<f64, String>,
 }
 
 pub fn verification(plan: &Plan) -> VerificationResults {
@@ -340,6 +376,7 @@ pub fn verification(plan: &Plan) -> VerificationResults {
         honnin_record,
         honnin_chain,
         honnin_signature,
+        primitives: primitives(runs.clamp(5, 51), &evidence),
         openssl: openssl_side(plan, &evidence),
     }
 }
@@ -366,6 +403,7 @@ fn openssl_side(plan: &Plan, evidence: &RecordEvidence) -> Result<OpenSslResults
         signature: timed(&|| files.verify_signature())?,
         start_up: timed(&openssl::start_up)?,
         speed: openssl::speed_rsa2048(plan.speed_seconds),
+        speed_ecdsa: openssl::speed_ecdsap256_verify(plan.speed_seconds),
         version,
     })
 }
@@ -468,6 +506,7 @@ pub fn print_verification(results: &VerificationResults, plan: &Plan) {
                 println!("openssl speed not measured: {why}\n");
             }
             println!("{}", ratios.render());
+            print_primitives(&results.primitives, o);
         }
     }
 }
@@ -515,4 +554,63 @@ mod tests {
         assert_eq!(reads[0].cost.apdus, 12);
         assert_eq!(reads[1].cost.apdus, 21);
     }
+}
+
+/// The native-speed goal of each primitive (issue 13): honnin's verify against OpenSSL's in the
+/// same run, and the RustCrypto baseline it replaced.
+fn print_primitives(p: &Primitives, o: &OpenSslResults) {
+    println!(
+        "Signature primitives, one verify each (median over batches of {PRIMITIVE_BATCH}); \
+         speed = OpenSSL's time / honnin's (1 = as fast; goal ≥ 0.8):\n"
+    );
+    let mut table = Table::new([
+        "primitive",
+        "honnin (ring)",
+        "RustCrypto (before)",
+        "openssl speed",
+        "speed vs OpenSSL",
+        "goal",
+    ]);
+    let us = |seconds: f64| format!("{:.1} µs", seconds * 1e6);
+    let rows = [
+        (
+            "RSA-2048 PKCS#1 v1.5 verify",
+            p.rsa,
+            p.rsa_rustcrypto,
+            o.speed.as_ref().map(|s| s.verify_seconds),
+        ),
+        (
+            "ECDSA P-256 verify",
+            p.ecdsa,
+            p.ecdsa_rustcrypto,
+            o.speed_ecdsa.as_ref().copied(),
+        ),
+    ];
+    for (name, honnin, before, openssl) in rows {
+        let (theirs, ratio, goal) = match openssl {
+            Ok(theirs) => {
+                let ratio = theirs / honnin;
+                (
+                    us(theirs),
+                    format!("{ratio:.2}×"),
+                    if ratio >= 0.8 {
+                        "≥ 0.8: met"
+                    } else {
+                        "≥ 0.8: NOT met"
+                    }
+                    .to_string(),
+                )
+            }
+            Err(why) => (format!("not measured ({why})"), "—".into(), "—".into()),
+        };
+        table.row([
+            name.to_string(),
+            us(honnin),
+            format!("{} ({:.1}× slower)", us(before), before / honnin),
+            theirs,
+            ratio,
+            goal,
+        ]);
+    }
+    println!("{}", table.render());
 }

@@ -121,10 +121,68 @@ pub fn verify_signature_only(evidence: &RecordEvidence) -> bool {
         .verify_pkcs1v15_sha256(&evidence.message, &evidence.signature)
 }
 
+/// The same signature checked by the `rsa` crate (RustCrypto), which verified every RSA
+/// signature before *ring* did: the baseline measured in the same run.
+pub fn verify_signature_rustcrypto(evidence: &RecordEvidence) -> bool {
+    let digest: [u8; 32] = Sha256::digest(&evidence.message).into();
+    evidence
+        .verified_key
+        .verify_pkcs1v15_sha256_prehashed(&digest, &evidence.signature)
+}
+
+/// A device key's ECDSA P-256 signature over a 32-byte message (as `openssl speed ecdsap256`
+/// signs a digest-sized buffer, so hashing does not count).
+pub struct EcdsaEvidence {
+    pub key: honnin_core::record::DeviceKey,
+    rustcrypto: p256::ecdsa::VerifyingKey,
+    pub message: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+pub fn ecdsa_evidence() -> EcdsaEvidence {
+    use p256::ecdsa::signature::Signer as _;
+    use p256::pkcs8::EncodePublicKey as _;
+    let signing = p256::ecdsa::SigningKey::from_slice(&[0x24; 32]).expect("a valid scalar");
+    let rustcrypto = *signing.verifying_key();
+    let spki = rustcrypto.to_public_key_der().expect("encodes");
+    let message = [0x5A; 32];
+    let signature: p256::ecdsa::Signature = signing.sign(&message);
+    EcdsaEvidence {
+        key: honnin_core::record::DeviceKey::from_spki_der(spki.as_bytes()).expect("parses"),
+        rustcrypto,
+        message,
+        signature: signature.to_bytes().into(),
+    }
+}
+
+/// honnin's check of a device signature (ring).
+pub fn verify_ecdsa(evidence: &EcdsaEvidence) -> bool {
+    evidence
+        .key
+        .verifies(&evidence.message, &evidence.signature)
+}
+
+/// The same with RustCrypto's `p256`, which honnin used before: the baseline.
+pub fn verify_ecdsa_rustcrypto(evidence: &EcdsaEvidence) -> bool {
+    use p256::ecdsa::signature::Verifier as _;
+    p256::ecdsa::Signature::from_slice(&evidence.signature)
+        .is_ok_and(|s| evidence.rustcrypto.verify(&evidence.message, &s).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::anchors;
+
+    #[test]
+    fn both_verifiers_take_the_benchmarked_signatures() {
+        let evidence = genuine_record_evidence(&anchors());
+        assert!(verify_signature_only(&evidence));
+        assert!(verify_signature_rustcrypto(&evidence));
+        let ecdsa = ecdsa_evidence();
+        assert!(verify_ecdsa(&ecdsa));
+        assert!(verify_ecdsa_rustcrypto(&ecdsa));
+    }
 
     #[test]
     fn the_genuine_record_verifies_and_a_changed_message_does_not() {
