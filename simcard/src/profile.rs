@@ -63,9 +63,12 @@ pub enum Profile {
     TagLoss { at: usize, command_executed: bool },
     /// The chip does not support INTERNAL AUTHENTICATE (`6D 00`).
     NoInternalAuth,
+    /// A clone (genuine data on another chip) that hides by answering INTERNAL AUTHENTICATE with
+    /// `6D 00` instead of a signature it cannot make (issue 17, level A downgrade).
+    CloneNoInternalAuth,
 }
 
-const ALL: [Profile; 17] = [
+const ALL: [Profile; 18] = [
     Profile::Genuine,
     Profile::ForgedCa,
     Profile::Clone,
@@ -89,6 +92,7 @@ const ALL: [Profile; 17] = [
         command_executed: true,
     },
     Profile::NoInternalAuth,
+    Profile::CloneNoInternalAuth,
 ];
 
 impl Profile {
@@ -122,6 +126,7 @@ impl Profile {
                 ..
             } => "tag-loss-executed",
             Profile::NoInternalAuth => "no-internal-auth",
+            Profile::CloneNoInternalAuth => "clone-no-internal-auth",
         }
     }
 
@@ -152,6 +157,9 @@ impl Profile {
                 "card executes exchange N, then its answer is lost (tag-loss-executed:N)"
             }
             Profile::NoInternalAuth => "chip without INTERNAL AUTHENTICATE",
+            Profile::CloneNoInternalAuth => {
+                "clone that answers 6D00 to INTERNAL AUTHENTICATE instead of signing"
+            }
         }
     }
 
@@ -209,11 +217,12 @@ impl Profile {
                 spec.data_signing.card_face_signer = fx.key(names::FORGER_DATA_SIGNER)?;
                 spec.data_signing.input_support_signer = fx.key(names::FORGER_DATA_SIGNER)?;
             }
-            Profile::Clone => {
+            Profile::Clone | Profile::CloneNoInternalAuth => {
                 // DF24 keeps the genuine public key: the cloner copied the signed data.
                 spec.chip.auth = fx.key(names::CLONE_AUTH)?;
                 spec.chip.sign = fx.key(names::CLONE_SIGN)?;
                 spec.chip.face = fx.key(names::CLONE_FACE)?;
+                spec.internal_auth = *self == Profile::Clone;
             }
             Profile::TamperedAttribute => return tampered_attribute(spec),
             Profile::TamperedFace => return tampered_face(spec, fx),

@@ -8,7 +8,7 @@ use super::profile::{card_face as ef, ins, tag};
 use super::secrets::MatchingNumberB;
 use super::types::{CalendarDate, RsaPublicKeyObject, Sex};
 use super::{PinState, guard_tries};
-use crate::apdu::{CardStatus, Command, Le};
+use crate::apdu::{CardStatus, Command, Le, StatusWord};
 use crate::reader::{Application, CardError, CardSession};
 use crate::tlv::{self, Children, TlvError};
 use crate::transport::CardTransport;
@@ -97,9 +97,11 @@ impl CardFaceData {
 pub enum InternalAuthentication {
     /// PKCS#1 v1.5 SHA-256 signature over the challenge by the chip's card-face key.
     Signed(Vec<u8>),
-    /// The card does not implement INTERNAL AUTHENTICATE (`6D 00`): a copy of the data onto
-    /// another chip cannot be excluded at this level.
-    NotSupported,
+    /// The card answered a status word instead of a signature (`6D 00`, `6E 00`, `6A 81`, …).
+    /// Every card carries its chip key in the signed `DF24`, so a card that has the key and does
+    /// not use it is treated as a copy of the data onto another chip (card profile:
+    /// `ins::INTERNAL_AUTHENTICATE`).
+    Refused(StatusWord),
 }
 
 /// The card-face application, selected.
@@ -166,13 +168,11 @@ impl<T: CardTransport> CardFaceOpened<'_, T> {
                 .with_data(challenge.as_slice())
                 .with_le(Le::short_max());
             let response = s.transmit_unlocked(&command)?;
+            // Any status but success is the card's answer, not a link fault: the verifier judges
+            // it (a refusal fails the live-chip check) instead of retrying or giving up.
             match response.status().decode() {
                 CardStatus::Success => Ok(InternalAuthentication::Signed(response.into_data())),
-                CardStatus::NotSupported => Ok(InternalAuthentication::NotSupported),
-                _ => Err(CardError::refused(
-                    "INTERNAL AUTHENTICATE",
-                    response.status(),
-                )),
+                _ => Ok(InternalAuthentication::Refused(response.status())),
             }
         })
     }

@@ -113,6 +113,10 @@ pub mod ins {
     pub const READ_BINARY: u8 = 0xB0;
     pub const VERIFY: u8 = 0x20;
     pub const COMPUTE_DIGITAL_SIGNATURE: u8 = 0x2A;
+    /// Model (changed by issue 17, see docs/card-model-changes.md): every card answers it on the
+    /// card-face AP after 照合番号B with a signature by the `DF24` key. A card that answers with
+    /// any status word instead fails the live-chip check: it carries a signed chip key it cannot
+    /// use, which is what a clone looks like.
     pub const INTERNAL_AUTHENTICATE: u8 = 0x88;
     pub const P1_SELECT_AID: u8 = 0x04;
     pub const P1_SELECT_EF: u8 = 0x02;

@@ -90,6 +90,9 @@ pub enum Reason {
     CardExpired,
     MatchingNumberMismatch,
     NotSupportedByCard,
+    /// The chip holds a signed card-face key but answered INTERNAL AUTHENTICATE with a status
+    /// word instead of a signature: a clone.
+    ChipRefusedChallenge,
     NameMismatch,
     AddressMismatch,
     BirthDateMismatch,
@@ -231,6 +234,11 @@ impl Reason {
                 "not_supported_by_card",
                 "the card does not support this; a copy of the data onto another chip cannot be excluded",
                 "カードが対応していません（別チップへの複製を排除できません）",
+            ),
+            ChipRefusedChallenge => (
+                "chip_refused_challenge",
+                "the chip carries a signed card-face key but refused to sign the challenge: the data was copied onto another chip",
+                "ICチップが署名済みの券面鍵を持ちながらチャレンジへの署名を拒否しました（別チップへの複製）",
             ),
             NameMismatch => (
                 "name_mismatch",
