@@ -148,6 +148,14 @@ fn level_a_catches_each_forgery_with_its_own_reason() {
             CheckState::Failed,
             Reason::ChipRefusedChallenge,
         ),
+        // Issue 17, defect 3b: DF28 covers DF29, so a moved expiry breaks the signature.
+        (
+            Profile::ExtendedExpiry,
+            Verdict::Forged,
+            CardFaceSignature,
+            CheckState::Failed,
+            Reason::SignatureInvalid,
+        ),
         (
             Profile::CloneNoInternalAuth,
             Verdict::Forged,

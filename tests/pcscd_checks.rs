@@ -39,7 +39,8 @@ fn every_profile_gets_the_same_verdict_through_pcscd_as_in_process() {
                 Profile::TamperedFace
                 | Profile::ExpiredCard
                 | Profile::NoInternalAuth
-                | Profile::CloneNoInternalAuth => &[Level::A],
+                | Profile::CloneNoInternalAuth
+                | Profile::ExtendedExpiry => &[Level::A],
                 Profile::ExpiredCertificate
                 | Profile::NotYetValidCertificate
                 | Profile::WrongKeyUsage

@@ -66,9 +66,14 @@ pub enum Profile {
     /// A clone (genuine data on another chip) that hides by answering INTERNAL AUTHENTICATE with
     /// `6D 00` instead of a signature it cannot make (issue 17, level A downgrade).
     CloneNoInternalAuth,
+    /// An expired card's signed data with `DF29` moved forward to 2034-04-01 after the issuer
+    /// signed it, and a 照合番号B with the new year (issue 17: the expiry must be signed). The
+    /// chip keeps the card-face key, so that only the signature over `DF29` can catch it; a
+    /// clone doing the same would also fail the live-chip check.
+    ExtendedExpiry,
 }
 
-const ALL: [Profile; 18] = [
+const ALL: [Profile; 19] = [
     Profile::Genuine,
     Profile::ForgedCa,
     Profile::Clone,
@@ -93,6 +98,7 @@ const ALL: [Profile; 18] = [
     },
     Profile::NoInternalAuth,
     Profile::CloneNoInternalAuth,
+    Profile::ExtendedExpiry,
 ];
 
 impl Profile {
@@ -127,6 +133,7 @@ impl Profile {
             } => "tag-loss-executed",
             Profile::NoInternalAuth => "no-internal-auth",
             Profile::CloneNoInternalAuth => "clone-no-internal-auth",
+            Profile::ExtendedExpiry => "extended-expiry",
         }
     }
 
@@ -160,6 +167,7 @@ impl Profile {
             Profile::CloneNoInternalAuth => {
                 "clone that answers 6D00 to INTERNAL AUTHENTICATE instead of signing"
             }
+            Profile::ExtendedExpiry => "expired card's data with DF29 moved to 2034 after signing",
         }
     }
 
@@ -226,6 +234,7 @@ impl Profile {
             }
             Profile::TamperedAttribute => return tampered_attribute(spec),
             Profile::TamperedFace => return tampered_face(spec, fx),
+            Profile::ExtendedExpiry => return extended_expiry(spec),
             Profile::ExpiredCard => {
                 spec.holder = Holder {
                     card_expiry: EXPIRED_CARD_EXPIRY,
@@ -380,6 +389,27 @@ fn tampered_face(spec: CardSpec, fx: &Fixtures) -> Result<SoftwareCard, SimError
         },
         Signature::Copied(signature),
     )?;
+    let mut card = spec.assemble()?;
+    replace(
+        &mut card,
+        &aid::CARD_FACE,
+        card_face::FACE_DATA,
+        face.content,
+    )?;
+    Ok(card)
+}
+
+/// The issuer signed an expired card (2025-04-01); `DF29` then says the genuine card's 2034-04-01
+/// and the chip accepts the 照合番号B with 2034, as a forger who reprinted the card face would.
+fn extended_expiry(mut spec: CardSpec) -> Result<SoftwareCard, SimError> {
+    let claimed = spec.holder;
+    spec.holder = Holder {
+        card_expiry: EXPIRED_CARD_EXPIRY,
+        ..claimed
+    };
+    let signature = genuine_face_signature(&spec)?;
+    spec.holder = claimed;
+    let face = layout::card_face(&spec.card_face_data(), Signature::Copied(signature))?;
     let mut card = spec.assemble()?;
     replace(
         &mut card,
