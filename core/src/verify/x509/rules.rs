@@ -65,13 +65,15 @@ pub(super) fn evaluate(path: &Path<'_>, at: UnixTime, policy: ChainPolicy) -> Ch
 
 fn verified_chain(path: &Path<'_>, policy: ChainPolicy) -> Option<VerifiedChain> {
     let key = path.ee.public_key().ok()?;
-    let (issuer_key, issuer_subject_der) = match path.intermediates.first() {
-        Some(issuer) => (issuer.key.clone(), issuer.cert.subject_der.clone()),
-        None => (
-            path.anchor.key.clone(),
-            path.anchor.parsed.subject_der.clone(),
-        ),
+    let issuer = match path.intermediates.first() {
+        Some(issuer) => (issuer.key.clone(), &issuer.cert),
+        None => (path.anchor.key.clone(), &path.anchor.parsed),
     };
+    let (issuer_key, issuer_subject_der, issuer_key_ids) = (
+        issuer.0,
+        issuer.1.subject_der.clone(),
+        issuer.1.key_identifiers(),
+    );
     let mut certificates = vec![CertificateDer(path.ee.der.clone())];
     certificates.extend(
         path.intermediates
@@ -88,6 +90,7 @@ fn verified_chain(path: &Path<'_>, policy: ChainPolicy) -> Option<VerifiedChain>
         end_entity: path.ee.clone(),
         issuer_key,
         issuer_subject_der,
+        issuer_key_ids,
         anchor: path.anchor.clone(),
         certificates,
         policy,
