@@ -76,6 +76,8 @@ pub enum Reason {
     NotYetValid,
     KeyUsageMissing,
     NotCa,
+    /// The end-entity certificate says it may issue certificates (cA=true or keyCertSign).
+    EndEntityIsCa,
     PathLengthExceeded,
     PolicyMissing,
     UnsupportedAlgorithm,
@@ -239,6 +241,11 @@ impl Reason {
                 "chip_refused_challenge",
                 "the chip carries a signed card-face key but refused to sign the challenge: the data was copied onto another chip",
                 "ICチップが署名済みの券面鍵を持ちながらチャレンジへの署名を拒否しました（別チップへの複製）",
+            ),
+            EndEntityIsCa => (
+                "end_entity_is_ca",
+                "the card's certificate is marked as a certificate authority (cA or keyCertSign); a card key must not issue certificates",
+                "カードの証明書が認証局として設定されています（cA または keyCertSign）",
             ),
             NameMismatch => (
                 "name_mismatch",
