@@ -148,6 +148,14 @@ fn level_a_catches_each_forgery_with_its_own_reason() {
             CheckState::Failed,
             Reason::ChipRefusedChallenge,
         ),
+        // Issue 17, defect 6: the JPKI root is a trust anchor, but not for CV certificates.
+        (
+            Profile::CvByJpkiRoot,
+            Verdict::Forged,
+            CardFaceCvCertificate,
+            CheckState::Failed,
+            Reason::UnknownIssuer,
+        ),
         // Issue 17, defect 3b: DF28 covers DF29, so a moved expiry breaks the signature.
         (
             Profile::ExtendedExpiry,
@@ -271,6 +279,12 @@ fn level_b_catches_each_forgery_and_fault_with_its_own_reason() {
             Profile::TamperedAttribute,
             Verdict::Forged,
             AttributesHash,
+            CheckState::Failed,
+        ),
+        (
+            Profile::CvByJpkiRoot,
+            Verdict::Forged,
+            InputSupportCvCertificate,
             CheckState::Failed,
         ),
         (

@@ -40,7 +40,8 @@ fn every_profile_gets_the_same_verdict_through_pcscd_as_in_process() {
                 | Profile::ExpiredCard
                 | Profile::NoInternalAuth
                 | Profile::CloneNoInternalAuth
-                | Profile::ExtendedExpiry => &[Level::A],
+                | Profile::ExtendedExpiry
+                | Profile::CvByJpkiRoot => &[Level::A],
                 Profile::ExpiredCertificate
                 | Profile::NotYetValidCertificate
                 | Profile::WrongKeyUsage

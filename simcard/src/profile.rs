@@ -71,9 +71,12 @@ pub enum Profile {
     /// chip keeps the card-face key, so that only the signature over `DF29` can catch it; a
     /// clone doing the same would also fail the live-chip check.
     ExtendedExpiry,
+    /// Card-face and input-support CV certificates issued by the JPKI root's key, naming it by
+    /// its key id: a JPKI root must not certify card data (issue 17, anchors scoped by purpose).
+    CvByJpkiRoot,
 }
 
-const ALL: [Profile; 19] = [
+const ALL: [Profile; 20] = [
     Profile::Genuine,
     Profile::ForgedCa,
     Profile::Clone,
@@ -99,6 +102,7 @@ const ALL: [Profile; 19] = [
     Profile::NoInternalAuth,
     Profile::CloneNoInternalAuth,
     Profile::ExtendedExpiry,
+    Profile::CvByJpkiRoot,
 ];
 
 impl Profile {
@@ -134,6 +138,7 @@ impl Profile {
             Profile::NoInternalAuth => "no-internal-auth",
             Profile::CloneNoInternalAuth => "clone-no-internal-auth",
             Profile::ExtendedExpiry => "extended-expiry",
+            Profile::CvByJpkiRoot => "cv-by-jpki-root",
         }
     }
 
@@ -168,6 +173,9 @@ impl Profile {
                 "clone that answers 6D00 to INTERNAL AUTHENTICATE instead of signing"
             }
             Profile::ExtendedExpiry => "expired card's data with DF29 moved to 2034 after signing",
+            Profile::CvByJpkiRoot => {
+                "CV certificates issued by the JPKI root instead of the data issuer"
+            }
         }
     }
 
@@ -259,6 +267,11 @@ impl Profile {
                 spec.sign_cert = fx.cert(names::CARD_SIGN_REVOKED)?.to_vec();
             }
             Profile::NoInternalAuth => spec.internal_auth = false,
+            Profile::CvByJpkiRoot => {
+                let root = fx.key(names::JPKI_ROOT)?;
+                spec.data_signing.cv_issuer_id = crate::crypto::key_id(root.as_public_key())?;
+                spec.data_signing.cv_issuer_key = root;
+            }
             Profile::Genuine
             | Profile::PinOneTryLeft
             | Profile::PinLocked
