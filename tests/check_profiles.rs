@@ -1,6 +1,7 @@
 //! Door checks of every software-card profile, in-process: each gives its expected verdict, and
 //! the check that decided it has the expected state and reason.
 
+use honnin_core::apdu::StatusWord;
 use honnin_core::card::{AuthPin, MatchingNumberB};
 use honnin_core::check::{DoorCheckReport, FaceDecision, Level, Verdict, Verifier};
 use honnin_core::reader::CardSession;
@@ -11,7 +12,10 @@ use honnin_e2e::{
 use honnin_simcard::{PinId, Profile, SoftwareCard};
 
 fn level_a(profile: Profile, decision: FaceDecision) -> (DoorCheckReport, SoftwareCard) {
-    let card = profile.build().expect("builds");
+    level_a_on(profile.build().expect("builds"), decision)
+}
+
+fn level_a_on(card: SoftwareCard, decision: FaceDecision) -> (DoorCheckReport, SoftwareCard) {
     let number = MatchingNumberB::parse(&card.facts().matching_number_b).expect("well-formed");
     let mut session = CardSession::new(card);
     let awaiting = verifier().check_level_a(
@@ -135,12 +139,37 @@ fn level_a_catches_each_forgery_with_its_own_reason() {
             CheckState::Failed,
             Reason::CardExpired,
         ),
+        // Issue 17: a card whose signed data carries the chip key and that does not sign the
+        // challenge is a clone, whether or not its chip really lacks the command.
         (
             Profile::NoInternalAuth,
-            Verdict::Genuine,
+            Verdict::Forged,
             LiveChip,
-            CheckState::NotPresent,
-            Reason::NotSupportedByCard,
+            CheckState::Failed,
+            Reason::ChipRefusedChallenge,
+        ),
+        // Issue 17, defect 6: the JPKI root is a trust anchor, but not for CV certificates.
+        (
+            Profile::CvByJpkiRoot,
+            Verdict::Forged,
+            CardFaceCvCertificate,
+            CheckState::Failed,
+            Reason::UnknownIssuer,
+        ),
+        // Issue 17, defect 3b: DF28 covers DF29, so a moved expiry breaks the signature.
+        (
+            Profile::ExtendedExpiry,
+            Verdict::Forged,
+            CardFaceSignature,
+            CheckState::Failed,
+            Reason::SignatureInvalid,
+        ),
+        (
+            Profile::CloneNoInternalAuth,
+            Verdict::Forged,
+            LiveChip,
+            CheckState::Failed,
+            Reason::ChipRefusedChallenge,
         ),
         (
             Profile::MalformedTlv,
@@ -160,6 +189,27 @@ fn level_a_catches_each_forgery_with_its_own_reason() {
             "{}: {report:#?}",
             profile.name()
         );
+    }
+}
+
+/// Issue 17, defect 3a: a clone cannot downgrade the live-chip check to "not present" by answering
+/// INTERNAL AUTHENTICATE with any status word instead of the signature it cannot make.
+#[test]
+fn level_a_clone_refusing_internal_authenticate_with_any_status_is_forged() {
+    for status in [0x6D00, 0x6E00, 0x6A81, 0x6982, 0x6F00] {
+        let card = Profile::Clone
+            .build()
+            .expect("builds")
+            .with_internal_auth_refusal(StatusWord(status));
+        let (report, _) = level_a_on(card, FaceDecision::Confirmed);
+        assert_decided_by(
+            &report,
+            Verdict::Forged,
+            CheckId::LiveChip,
+            CheckState::Failed,
+            Reason::ChipRefusedChallenge,
+        );
+        assert_eq!(report.evidence().card_signature, None, "{status:04X}");
     }
 }
 
@@ -229,6 +279,12 @@ fn level_b_catches_each_forgery_and_fault_with_its_own_reason() {
             Profile::TamperedAttribute,
             Verdict::Forged,
             AttributesHash,
+            CheckState::Failed,
+        ),
+        (
+            Profile::CvByJpkiRoot,
+            Verdict::Forged,
+            InputSupportCvCertificate,
             CheckState::Failed,
         ),
         (

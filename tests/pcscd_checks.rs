@@ -36,9 +36,12 @@ fn every_profile_gets_the_same_verdict_through_pcscd_as_in_process() {
         .flat_map(|profile| {
             let levels: &[Level] = match profile {
                 // The card-face faults show at level A, the certificate faults at B and C.
-                Profile::TamperedFace | Profile::ExpiredCard | Profile::NoInternalAuth => {
-                    &[Level::A]
-                }
+                Profile::TamperedFace
+                | Profile::ExpiredCard
+                | Profile::NoInternalAuth
+                | Profile::CloneNoInternalAuth
+                | Profile::ExtendedExpiry
+                | Profile::CvByJpkiRoot => &[Level::A],
                 Profile::ExpiredCertificate
                 | Profile::NotYetValidCertificate
                 | Profile::WrongKeyUsage

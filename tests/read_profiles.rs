@@ -2,6 +2,7 @@
 //! with the typed error its fault calls for. (Verdicts are the verifier's business; this is about
 //! the reading layer delivering the right bytes or the right error.)
 
+use honnin_core::apdu::StatusWord;
 use honnin_core::card::input_support::BasicAttributes;
 use honnin_core::card::{
     CardFaceData, InputSupportPin, InternalAuthentication, MatchingNumberB, Sex, profile::aid,
@@ -112,8 +113,10 @@ fn readable_profiles_deliver_the_card_contents() {
                 assert_eq!(readout.attributes.address, TEST_HOLDER.address);
             }
             match (profile, &readout.internal_auth) {
-                (NoInternalAuth, InternalAuthentication::NotSupported) => {}
-                (NoInternalAuth, other) => panic!("expected NotSupported, got {other:?}"),
+                (NoInternalAuth, InternalAuthentication::Refused(status)) => {
+                    assert_eq!(*status, StatusWord::INS_NOT_SUPPORTED)
+                }
+                (NoInternalAuth, other) => panic!("expected Refused(6D00), got {other:?}"),
                 (_, InternalAuthentication::Signed(signature)) => assert_eq!(signature.len(), 256),
                 (_, other) => panic!("{}: {other:?}", profile.name()),
             }

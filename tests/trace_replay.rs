@@ -28,7 +28,8 @@ fn run_check<T: CardTransport>(level: Level, transport: T) -> (DoorCheckReport, 
 
 fn recorded(level: Level, link: LinkConfig) -> (DoorCheckReport, Trace) {
     let card = Profile::Genuine.build().expect("builds").with_link(link);
-    let (report, tracer) = run_check(level, TracingTransport::new(card));
+    // Full responses: the committed traces are replayed, and the card is the software card.
+    let (report, tracer) = run_check(level, TracingTransport::with_full_responses(card));
     (report, tracer.into_parts().1)
 }
 
@@ -88,5 +89,55 @@ fn committed_traces_replay_to_the_same_verdict_and_match_a_fresh_recording() {
         );
         assert_eq!(replayed_report.verdict(), fresh_report.verdict(), "{name}");
         assert_eq!(replayed_report.checks(), fresh_report.checks(), "{name}");
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Issue 17, defect 6: the public tracer keeps personal data out of a trace unless told
+/// otherwise. The DF31 hash of the Individual Number and the card-face data are the cases named.
+#[test]
+fn a_default_trace_holds_no_response_data() {
+    use honnin_core::card::input_support::InputSupportSignature;
+    use honnin_core::card::profile::{aid, card_face, input_support};
+
+    let card = Profile::Genuine.build().expect("builds");
+    let signature_ef = card
+        .ef(&aid::INPUT_SUPPORT, input_support::SIGNATURE)
+        .expect("EF 0003")
+        .to_vec();
+    let number_hash = InputSupportSignature::parse(&signature_ef)
+        .expect("parses")
+        .individual_number_hash
+        .clone();
+    let face_ef = card
+        .ef(&aid::CARD_FACE, card_face::FACE_DATA)
+        .expect("EF 0002")
+        .to_vec();
+    let birth_date = hex(b"19900401");
+    for level in [Level::A, Level::B, Level::C] {
+        let card = Profile::Genuine.build().expect("builds");
+        let (report, tracer) = run_check(level, TracingTransport::new(card));
+        assert_eq!(report.verdict(), honnin_core::check::Verdict::Genuine);
+        let text = tracer.into_parts().1.to_text();
+        assert!(!text.contains(&hex(&number_hash)), "level {level:?}: DF31");
+        assert!(!text.contains(&birth_date), "level {level:?}: birth date");
+        assert!(!text.contains(&hex(&face_ef[..64])), "level {level:?}");
+        assert!(text.contains("< redacted "), "level {level:?}");
+        // Status-only answers stay readable.
+        assert!(text.contains("< 9000"), "level {level:?}");
+
+        // The same check with full responses carries them (which is why it is opt-in).
+        let card = Profile::Genuine.build().expect("builds");
+        let (_, tracer) = run_check(level, TracingTransport::with_full_responses(card));
+        let text = tracer.into_parts().1.to_text();
+        if level == Level::B {
+            assert!(text.contains(&hex(&number_hash)));
+        }
+        if level == Level::A {
+            assert!(text.contains(&birth_date));
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Profiles start from [`CardSpec::genuine`] and change what makes them differ; anything altered
 //! *after* signing (tampering, malformed TLV) is done on the assembled card by the profile.
 
+use honnin_core::apdu::StatusWord;
 use honnin_core::card::profile::{KEY_ID_LEN, aid, card_face, input_support, jpki};
 use rsa::{PrivateKey, PublicKey};
 
@@ -219,6 +220,7 @@ impl CardSpec {
             current_ef: None,
             verified: Default::default(),
             internal_auth_supported: self.internal_auth,
+            internal_auth_refusal: StatusWord::INS_NOT_SUPPORTED,
             link: LinkConfig::default(),
             faults: Vec::new(),
             log: Vec::new(),

@@ -58,6 +58,8 @@ pub struct SoftwareCard {
     /// PIN EFs of the current application verified since it was selected.
     pub(crate) verified: BTreeSet<u16>,
     pub(crate) internal_auth_supported: bool,
+    /// What the chip answers to INTERNAL AUTHENTICATE when it does not sign (`6D 00` by default).
+    pub(crate) internal_auth_refusal: StatusWord,
     pub(crate) link: LinkConfig,
     pub(crate) faults: Vec<Fault>,
     pub(crate) log: Vec<LogEntry>,
@@ -102,6 +104,14 @@ impl SoftwareCard {
     /// Whether the chip answers INTERNAL AUTHENTICATE (otherwise `6D 00`).
     pub fn with_internal_auth(mut self, supported: bool) -> Self {
         self.internal_auth_supported = supported;
+        self
+    }
+
+    /// The status word the chip answers instead of signing, for a chip without INTERNAL
+    /// AUTHENTICATE (a clone may claim any of `6D 00`, `6E 00`, `6A 81`, …).
+    pub fn with_internal_auth_refusal(mut self, status: StatusWord) -> Self {
+        self.internal_auth_supported = false;
+        self.internal_auth_refusal = status;
         self
     }
 

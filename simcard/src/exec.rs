@@ -202,7 +202,11 @@ impl SoftwareCard {
             .as_ref()
             .filter(|_| self.internal_auth_supported)
         else {
-            return status(StatusWord::INS_NOT_SUPPORTED);
+            return status(if app.internal_auth.is_some() {
+                self.internal_auth_refusal
+            } else {
+                StatusWord::INS_NOT_SUPPORTED
+            });
         };
         if c.p1 != 0x00 || c.p2 != 0x00 {
             return status(StatusWord::INCORRECT_P1P2);

@@ -46,7 +46,7 @@ pub fn cv_certificate(
 
 /// How the card-face signature `DF28` is made.
 pub enum Signature<'a> {
-    /// Signed now over the encoded `DF21`..`DF27`.
+    /// Signed now over the encoded `DF21`..`DF27` ‖ `DF29`.
     By(&'a PrivateKey),
     /// Copied from another card: the data was altered after it was signed.
     Copied(Vec<u8>),
@@ -72,7 +72,8 @@ pub struct Built {
     pub signature: Option<Vec<u8>>,
 }
 
-/// Card-face EF 0002: `FF20 { DF21 offsets, DF22 … DF2A }`, `DF28` over `DF21`..`DF27`.
+/// Card-face EF 0002: `FF20 { DF21 offsets, DF22 … DF2A }`, `DF28` over `DF21`..`DF27` ‖ `DF29`
+/// (honnin's model since issue 17; v1 left `DF29` unsigned).
 pub fn card_face(data: &CardFace<'_>, signature: Signature<'_>) -> Result<Built, SimError> {
     let public_key = public_key_objects(data.public_key);
     let build = |sig: &[u8]| {
@@ -93,10 +94,14 @@ pub fn card_face(data: &CardFace<'_>, signature: Signature<'_>) -> Result<Built,
         )
     };
     // The offsets depend on the signature's length only, which is fixed: lay out once with a
-    // placeholder, sign DF21..DF27 as laid out, then put the signature in its place.
+    // placeholder, sign DF21..DF27 ‖ DF29 as laid out, then put the signature in its place.
     let placeholder = build(&[0u8; RSA_2048_SIGNATURE_LEN]);
     let signature = match signature {
-        Signature::By(key) => sign_sha256(key, &placeholder.children[..7].concat())?,
+        Signature::By(key) => {
+            let mut signed = placeholder.children[..7].concat();
+            signed.extend_from_slice(&placeholder.children[8]);
+            sign_sha256(key, &signed)?
+        }
         Signature::Copied(sig) => sig,
     };
     let container = build(&signature);

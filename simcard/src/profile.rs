@@ -63,9 +63,20 @@ pub enum Profile {
     TagLoss { at: usize, command_executed: bool },
     /// The chip does not support INTERNAL AUTHENTICATE (`6D 00`).
     NoInternalAuth,
+    /// A clone (genuine data on another chip) that hides by answering INTERNAL AUTHENTICATE with
+    /// `6D 00` instead of a signature it cannot make (issue 17, level A downgrade).
+    CloneNoInternalAuth,
+    /// An expired card's signed data with `DF29` moved forward to 2034-04-01 after the issuer
+    /// signed it, and a 照合番号B with the new year (issue 17: the expiry must be signed). The
+    /// chip keeps the card-face key, so that only the signature over `DF29` can catch it; a
+    /// clone doing the same would also fail the live-chip check.
+    ExtendedExpiry,
+    /// Card-face and input-support CV certificates issued by the JPKI root's key, naming it by
+    /// its key id: a JPKI root must not certify card data (issue 17, anchors scoped by purpose).
+    CvByJpkiRoot,
 }
 
-const ALL: [Profile; 17] = [
+const ALL: [Profile; 20] = [
     Profile::Genuine,
     Profile::ForgedCa,
     Profile::Clone,
@@ -89,6 +100,9 @@ const ALL: [Profile; 17] = [
         command_executed: true,
     },
     Profile::NoInternalAuth,
+    Profile::CloneNoInternalAuth,
+    Profile::ExtendedExpiry,
+    Profile::CvByJpkiRoot,
 ];
 
 impl Profile {
@@ -122,6 +136,9 @@ impl Profile {
                 ..
             } => "tag-loss-executed",
             Profile::NoInternalAuth => "no-internal-auth",
+            Profile::CloneNoInternalAuth => "clone-no-internal-auth",
+            Profile::ExtendedExpiry => "extended-expiry",
+            Profile::CvByJpkiRoot => "cv-by-jpki-root",
         }
     }
 
@@ -152,6 +169,13 @@ impl Profile {
                 "card executes exchange N, then its answer is lost (tag-loss-executed:N)"
             }
             Profile::NoInternalAuth => "chip without INTERNAL AUTHENTICATE",
+            Profile::CloneNoInternalAuth => {
+                "clone that answers 6D00 to INTERNAL AUTHENTICATE instead of signing"
+            }
+            Profile::ExtendedExpiry => "expired card's data with DF29 moved to 2034 after signing",
+            Profile::CvByJpkiRoot => {
+                "CV certificates issued by the JPKI root instead of the data issuer"
+            }
         }
     }
 
@@ -209,14 +233,16 @@ impl Profile {
                 spec.data_signing.card_face_signer = fx.key(names::FORGER_DATA_SIGNER)?;
                 spec.data_signing.input_support_signer = fx.key(names::FORGER_DATA_SIGNER)?;
             }
-            Profile::Clone => {
+            Profile::Clone | Profile::CloneNoInternalAuth => {
                 // DF24 keeps the genuine public key: the cloner copied the signed data.
                 spec.chip.auth = fx.key(names::CLONE_AUTH)?;
                 spec.chip.sign = fx.key(names::CLONE_SIGN)?;
                 spec.chip.face = fx.key(names::CLONE_FACE)?;
+                spec.internal_auth = *self == Profile::Clone;
             }
             Profile::TamperedAttribute => return tampered_attribute(spec),
             Profile::TamperedFace => return tampered_face(spec, fx),
+            Profile::ExtendedExpiry => return extended_expiry(spec),
             Profile::ExpiredCard => {
                 spec.holder = Holder {
                     card_expiry: EXPIRED_CARD_EXPIRY,
@@ -241,6 +267,11 @@ impl Profile {
                 spec.sign_cert = fx.cert(names::CARD_SIGN_REVOKED)?.to_vec();
             }
             Profile::NoInternalAuth => spec.internal_auth = false,
+            Profile::CvByJpkiRoot => {
+                let root = fx.key(names::JPKI_ROOT)?;
+                spec.data_signing.cv_issuer_id = crate::crypto::key_id(root.as_public_key())?;
+                spec.data_signing.cv_issuer_key = root;
+            }
             Profile::Genuine
             | Profile::PinOneTryLeft
             | Profile::PinLocked
@@ -371,6 +402,27 @@ fn tampered_face(spec: CardSpec, fx: &Fixtures) -> Result<SoftwareCard, SimError
         },
         Signature::Copied(signature),
     )?;
+    let mut card = spec.assemble()?;
+    replace(
+        &mut card,
+        &aid::CARD_FACE,
+        card_face::FACE_DATA,
+        face.content,
+    )?;
+    Ok(card)
+}
+
+/// The issuer signed an expired card (2025-04-01); `DF29` then says the genuine card's 2034-04-01
+/// and the chip accepts the 照合番号B with 2034, as a forger who reprinted the card face would.
+fn extended_expiry(mut spec: CardSpec) -> Result<SoftwareCard, SimError> {
+    let claimed = spec.holder;
+    spec.holder = Holder {
+        card_expiry: EXPIRED_CARD_EXPIRY,
+        ..claimed
+    };
+    let signature = genuine_face_signature(&spec)?;
+    spec.holder = claimed;
+    let face = layout::card_face(&spec.card_face_data(), Signature::Copied(signature))?;
     let mut card = spec.assemble()?;
     replace(
         &mut card,

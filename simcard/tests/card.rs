@@ -331,6 +331,18 @@ fn internal_authenticate_needs_matching_number_b_and_the_card_face_ap() {
         sw(&mut card, internal_auth(&challenge)),
         StatusWord::INS_NOT_SUPPORTED
     );
+
+    // A clone may answer anything instead of the signature it cannot make.
+    let mut card = Profile::Clone
+        .build()
+        .expect("card")
+        .with_internal_auth_refusal(StatusWord(0x6A81));
+    open(&mut card, &aid::CARD_FACE, card_face::MATCHING_NUMBER_B);
+    assert_eq!(
+        sw(&mut card, verify(b"90040120341234")),
+        StatusWord::SUCCESS
+    );
+    assert_eq!(sw(&mut card, internal_auth(&challenge)), StatusWord(0x6A81));
 }
 
 #[test]

@@ -147,8 +147,10 @@ fn check_card_face(card: &SoftwareCard) -> CardFaceCheck {
         assert_eq!(ef[value_start + position..][..raw.len()], raw[..]);
         position += raw.len();
     }
+    // DF21..DF27 ‖ DF29 (docs/card-model-changes.md): skips DF28 itself, stops before DF2A.
     let signed: Vec<u8> = items[..7]
         .iter()
+        .chain(&items[8..9])
         .flat_map(|(_, raw, _)| raw.clone())
         .collect();
     CardFaceCheck {
@@ -321,6 +323,28 @@ fn expired_card_is_otherwise_genuine() {
     assert_eq!(face.expiry, b"20250401");
     assert_eq!(card.facts().matching_number_b, "90040120251234");
     assert!(live_chip(&mut card, &face.chip_key));
+}
+
+#[test]
+fn extended_expiry_breaks_only_the_card_face_signature() {
+    let mut card = Profile::ExtendedExpiry.build().expect("card");
+    let face = check_card_face(&card);
+    assert_eq!(face.expiry, b"20340401");
+    assert_eq!(card.facts().matching_number_b, "90040120341234");
+    assert!(!face.signature_ok, "DF28 must cover DF29");
+    assert!(live_chip(&mut card, &face.chip_key));
+    // Everything but DF29 (and the signature made over the expired date) is the genuine card's.
+    let genuine = Profile::Genuine.build().expect("card");
+    let tags = |c: &SoftwareCard| {
+        children(c.ef(&aid::CARD_FACE, card_face::FACE_DATA).expect("EF")).expect("FF20")
+    };
+    let differing: Vec<u64> = tags(&card)
+        .iter()
+        .zip(tags(&genuine))
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, _)| a.0)
+        .collect();
+    assert_eq!(differing, [0xDF28]);
 }
 
 #[test]

@@ -8,20 +8,25 @@ use super::profile::{card_face as ef, ins, tag};
 use super::secrets::MatchingNumberB;
 use super::types::{CalendarDate, RsaPublicKeyObject, Sex};
 use super::{PinState, guard_tries};
-use crate::apdu::{CardStatus, Command, Le};
+use crate::apdu::{CardStatus, Command, Le, StatusWord};
 use crate::reader::{Application, CardError, CardSession};
 use crate::tlv::{self, Children, TlvError};
 use crate::transport::CardTransport;
 
-/// The data objects `DF21`–`DF27` that `DF28` signs, in card order (model v1).
-const SIGNED_TAGS: [u16; 7] = [
-    tag::OFFSETS,
-    tag::CF_BIRTH_DATE,
-    tag::CF_SEX,
-    tag::CF_PUBLIC_KEY,
-    tag::CF_NAME_IMAGE,
-    tag::CF_ADDRESS_IMAGE,
-    tag::CF_FACE_IMAGE,
+/// The data objects of card-face EF 0002 in card order, and whether `DF28` signs each (card
+/// profile, `tag::CF_SIGNATURE`). `DF29` (expiry) is signed because `check_expiry` relies on it:
+/// everything a check relies on must be covered by the signature it checked (issue 17).
+const LAYOUT: [(u16, bool); 10] = [
+    (tag::OFFSETS, true),
+    (tag::CF_BIRTH_DATE, true),
+    (tag::CF_SEX, true),
+    (tag::CF_PUBLIC_KEY, true),
+    (tag::CF_NAME_IMAGE, true),
+    (tag::CF_ADDRESS_IMAGE, true),
+    (tag::CF_FACE_IMAGE, true),
+    (tag::CF_SIGNATURE, false),
+    (tag::CF_EXPIRY, true),
+    (tag::CF_SECURITY_CODE_IMAGE, false),
 ];
 
 /// EF 0002 of the card-face application. Held in memory for the check only; wiped on drop.
@@ -42,7 +47,8 @@ pub struct CardFaceData {
     pub expiry: CalendarDate,
     /// PNG.
     pub security_code_image: Vec<u8>,
-    /// The encoded `DF21`…`DF27` TLVs exactly as stored: what `DF28` signs.
+    /// The encoded `DF21`…`DF27` and `DF29` TLVs exactly as stored, concatenated in card order:
+    /// what `DF28` signs.
     pub signed_bytes: Vec<u8>,
 }
 
@@ -56,10 +62,12 @@ impl CardFaceData {
     pub fn parse(ef_content: &[u8]) -> Result<Self, TlvError> {
         let container = tlv::unwrap_single(ef_content, u32::from(tag::CONTAINER))?;
         let children = Children::parse(container)?;
-        // The signature covers DF21..DF27 as they stand, in this order and nothing between.
+        // The signature covers DF21..DF27 and DF29 as they stand, each at its place in card order
+        // (Children refuses a second copy of a tag, so each field below is read from the item
+        // the signature covered).
         let items = children.items();
         let mut signed_bytes = Vec::new();
-        for (position, expected) in SIGNED_TAGS.iter().enumerate() {
+        for (position, (expected, signed)) in LAYOUT.iter().enumerate() {
             let item = items
                 .get(position)
                 .ok_or(TlvError::Missing(u32::from(*expected)))?;
@@ -69,7 +77,9 @@ impl CardFaceData {
                     found: item.tag,
                 });
             }
-            signed_bytes.extend_from_slice(item.encoded);
+            if *signed {
+                signed_bytes.extend_from_slice(item.encoded);
+            }
         }
         let value = |t: u16| children.require(u32::from(t)).map(|item| item.value);
         let date = |t: u16, what: &str| {
@@ -97,9 +107,11 @@ impl CardFaceData {
 pub enum InternalAuthentication {
     /// PKCS#1 v1.5 SHA-256 signature over the challenge by the chip's card-face key.
     Signed(Vec<u8>),
-    /// The card does not implement INTERNAL AUTHENTICATE (`6D 00`): a copy of the data onto
-    /// another chip cannot be excluded at this level.
-    NotSupported,
+    /// The card answered a status word instead of a signature (`6D 00`, `6E 00`, `6A 81`, …).
+    /// Every card carries its chip key in the signed `DF24`, so a card that has the key and does
+    /// not use it is treated as a copy of the data onto another chip (card profile:
+    /// `ins::INTERNAL_AUTHENTICATE`).
+    Refused(StatusWord),
 }
 
 /// The card-face application, selected.
@@ -166,16 +178,70 @@ impl<T: CardTransport> CardFaceOpened<'_, T> {
                 .with_data(challenge.as_slice())
                 .with_le(Le::short_max());
             let response = s.transmit_unlocked(&command)?;
+            // Any status but success is the card's answer, not a link fault: the verifier judges
+            // it (a refusal fails the live-chip check) instead of retrying or giving up.
             match response.status().decode() {
                 CardStatus::Success => Ok(InternalAuthentication::Signed(response.into_data())),
-                CardStatus::NotSupported => Ok(InternalAuthentication::NotSupported),
-                _ => Err(CardError::refused(
-                    "INTERNAL AUTHENTICATE",
-                    response.status(),
-                )),
+                _ => Ok(InternalAuthentication::Refused(response.status())),
             }
         })
     }
 }
 
 pub(super) const APPLICATION: Application = Application::CardFace;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The genuine software card's EF 0002 (fixtures/README.md).
+    const GENUINE: &[u8] = include_bytes!("../../../fixtures/cards/genuine/card-face-0002.bin");
+
+    fn items(ef: &[u8]) -> Vec<(u32, Vec<u8>)> {
+        let container = tlv::unwrap_single(ef, u32::from(tag::CONTAINER)).expect("FF20");
+        tlv::split(container)
+            .expect("items")
+            .iter()
+            .map(|item| (item.tag, item.encoded.to_vec()))
+            .collect()
+    }
+
+    fn container(items: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let value: Vec<u8> = items.iter().flat_map(|(_, e)| e.clone()).collect();
+        tlv::encode(u32::from(tag::CONTAINER), &value)
+    }
+
+    #[test]
+    fn the_signature_covers_the_expiry_the_expiry_check_relies_on() {
+        let face = CardFaceData::parse(GENUINE).expect("parses");
+        let all = items(GENUINE);
+        let expiry = &all
+            .iter()
+            .find(|(t, _)| *t == u32::from(tag::CF_EXPIRY))
+            .expect("DF29")
+            .1;
+        assert!(face.signed_bytes.ends_with(expiry), "DF29 must be signed");
+        let unsigned = [tag::CF_SIGNATURE, tag::CF_SECURITY_CODE_IMAGE];
+        let expected: Vec<u8> = all
+            .iter()
+            .filter(|(t, _)| !unsigned.iter().any(|u| u32::from(*u) == *t))
+            .flat_map(|(_, e)| e.clone())
+            .collect();
+        assert_eq!(face.signed_bytes, expected);
+    }
+
+    #[test]
+    fn an_expiry_out_of_its_place_is_refused() {
+        // DF29 in front of DF28 would be read but could fall outside what was signed.
+        let mut all = items(GENUINE);
+        all.swap(7, 8);
+        assert!(matches!(
+            CardFaceData::parse(&container(&all)),
+            Err(TlvError::UnexpectedTag { .. })
+        ));
+        // And without DF29 there is nothing to check the expiry against.
+        let mut all = items(GENUINE);
+        all.remove(8);
+        assert!(CardFaceData::parse(&container(&all)).is_err());
+    }
+}

@@ -93,6 +93,10 @@ pub mod tag {
     pub const CF_NAME_IMAGE: u16 = 0xDF25;
     pub const CF_ADDRESS_IMAGE: u16 = 0xDF26;
     pub const CF_FACE_IMAGE: u16 = 0xDF27;
+    /// Model (changed by issue 17, see docs/card-model-changes.md): signature over the encoded
+    /// `DF21`…`DF27` ‖ `DF29` TLVs in card order. v1 left `DF29` (expiry) unsigned, relying on
+    /// 照合番号B for its year; but the expiry check relies on the whole date, so it is signed.
+    /// `DF2A` (the security-code image) stays unsigned: no check relies on it.
     pub const CF_SIGNATURE: u16 = 0xDF28;
     pub const CF_EXPIRY: u16 = 0xDF29;
     pub const CF_SECURITY_CODE_IMAGE: u16 = 0xDF2A;
@@ -113,6 +117,10 @@ pub mod ins {
     pub const READ_BINARY: u8 = 0xB0;
     pub const VERIFY: u8 = 0x20;
     pub const COMPUTE_DIGITAL_SIGNATURE: u8 = 0x2A;
+    /// Model (changed by issue 17, see docs/card-model-changes.md): every card answers it on the
+    /// card-face AP after 照合番号B with a signature by the `DF24` key. A card that answers with
+    /// any status word instead fails the live-chip check: it carries a signed chip key it cannot
+    /// use, which is what a clone looks like.
     pub const INTERNAL_AUTHENTICATE: u8 = 0x88;
     pub const P1_SELECT_AID: u8 = 0x04;
     pub const P1_SELECT_EF: u8 = 0x02;

@@ -207,14 +207,20 @@ fn check_live_chip(
     challenge: &[u8; 32],
 ) -> CheckResult {
     let id = CheckId::LiveChip;
+    // The chip key in DF24 is only trustworthy when DF28 covers it; without it the card is
+    // already forged or unreadable, and the chip's answer proves nothing either way.
+    if signed_data.state != CheckState::Passed {
+        return CheckResult::not_checked(id, Reason::Skipped);
+    }
     match answer {
-        InternalAuthentication::NotSupported => {
-            CheckResult::not_present(id, Reason::NotSupportedByCard)
-        }
-        // The chip key in DF24 is only trustworthy when DF28 covers it.
-        InternalAuthentication::Signed(_) if signed_data.state != CheckState::Passed => {
-            CheckResult::not_checked(id, Reason::Skipped)
-        }
+        // Every card carries its signed chip key in DF24 (the parser requires it): a card that
+        // has the key and will not use it is a copy of the data onto another chip, whatever the
+        // status word claims. Accepting a refusal would let any clone downgrade the check.
+        InternalAuthentication::Refused(status) => CheckResult::failed(
+            id,
+            Reason::ChipRefusedChallenge,
+            format!("INTERNAL AUTHENTICATE answered {status}"),
+        ),
         InternalAuthentication::Signed(signature) => {
             match rsa_public_key_from_object(&face.chip_public_key) {
                 Ok(key) if verify_pkcs1v15_sha256(&key, challenge, signature) => {

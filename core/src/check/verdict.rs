@@ -45,8 +45,7 @@ impl std::str::FromStr for Level {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every check of the level passed (revocation may be "not checked on device", and a card
-    /// without INTERNAL AUTHENTICATE is reported as such).
+    /// Every check of the level passed (revocation may be "not checked on device").
     Genuine,
     /// A signature, hash, chain or chip check failed: the card is not what it claims.
     Forged,
@@ -167,11 +166,12 @@ pub(crate) fn required_checks(level: Level) -> &'static [CheckId] {
 }
 
 /// Not passed, yet no obstacle to a genuine verdict: revocation lists reach only entitled
-/// operators (the receiver checks), and a chip without INTERNAL AUTHENTICATE is said so.
+/// operators (the receiver checks). The live-chip check has no such allowance: every card carries
+/// its signed chip key, so a chip that does not prove it holds the key is not genuine.
 fn may_be_absent(result: &CheckResult) -> bool {
     matches!(
         (result.check, result.state),
-        (CheckId::Revocation, CheckState::NotChecked) | (CheckId::LiveChip, CheckState::NotPresent)
+        (CheckId::Revocation, CheckState::NotChecked)
     )
 }
 
@@ -252,17 +252,23 @@ mod tests {
     }
 
     #[test]
-    fn revocation_not_checked_and_live_chip_absent_still_genuine() {
+    fn revocation_not_checked_is_still_genuine_but_an_absent_live_chip_is_not() {
         let b = with(
             all_passed(Level::B),
             CheckResult::not_checked(CheckId::Revocation, Reason::NoRevocationList),
         );
         assert_eq!(decide(Level::B, &b), Verdict::Genuine);
+        // Issue 17: a live-chip check reported absent no longer counts (level A downgrade).
         let a = with(
             all_passed(Level::A),
             CheckResult::not_present(CheckId::LiveChip, Reason::NotSupportedByCard),
         );
-        assert_eq!(decide(Level::A, &a), Verdict::Genuine);
+        assert_eq!(decide(Level::A, &a), Verdict::Inconclusive);
+        let a = with(
+            all_passed(Level::A),
+            CheckResult::failed(CheckId::LiveChip, Reason::ChipRefusedChallenge, ""),
+        );
+        assert_eq!(decide(Level::A, &a), Verdict::Forged);
         // But a live-chip check that was possible and not run is not good enough.
         let a = with(
             all_passed(Level::A),

@@ -14,6 +14,14 @@
 //!
 //! The data of VERIFY commands (PINs, 照合番号B) is never written: the recorder replaces it with
 //! `*` per byte, and replay accepts any data of the same length there.
+//!
+//! Response data is personal too: card-face data (birth date, name, address and face images),
+//! the basic four attributes, the signing certificate's holder attributes, and the input-support
+//! `DF31` hash of the Individual Number, which can be reversed by trying every number. So a
+//! [`TracingTransport::new`] records of each response only its length and status word,
+//! `< redacted 3412 9000`, which is enough to see what a reader did. A trace that can be replayed
+//! needs the data: [`TracingTransport::with_full_responses`] is the explicit door for the software
+//! card's fixture traces and tests, never for a real card.
 
 use std::fmt::Write as _;
 
@@ -34,9 +42,30 @@ pub struct TraceEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceOutcome {
     Response(Vec<u8>),
+    /// A response whose data was not recorded: its length and the status word.
+    Redacted {
+        data_len: usize,
+        status: [u8; 2],
+    },
     TagLost,
     Failed(String),
 }
+
+impl TraceOutcome {
+    /// What the recorder keeps of a response: everything, or only its length and status word.
+    fn of_response(bytes: &[u8], full: bool) -> Self {
+        match bytes {
+            // A bare status word carries nothing personal and stays readable.
+            [data @ .., sw1, sw2] if !full && !data.is_empty() => TraceOutcome::Redacted {
+                data_len: data.len(),
+                status: [*sw1, *sw2],
+            },
+            _ => TraceOutcome::Response(bytes.to_vec()),
+        }
+    }
+}
+
+const REDACTED: &str = "redacted";
 
 /// A sequence of exchanges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,6 +168,9 @@ impl Trace {
                 TraceOutcome::Response(bytes) => {
                     let _ = writeln!(out, "< {}", hex_upper(bytes));
                 }
+                TraceOutcome::Redacted { data_len, status } => {
+                    let _ = writeln!(out, "< {REDACTED} {data_len} {}", hex_upper(status));
+                }
                 TraceOutcome::TagLost => out.push_str("! tag-lost\n"),
                 TraceOutcome::Failed(msg) => {
                     let _ = writeln!(out, "! failed {}", msg.replace('\n', " "));
@@ -176,6 +208,10 @@ impl Trace {
                         .take()
                         .ok_or_else(|| syntax("an answer with no command before it"))?;
                     let outcome = match (marker.as_str(), rest) {
+                        ("<", redacted) if redacted.starts_with(REDACTED) => {
+                            parse_redacted(&redacted[REDACTED.len()..])
+                                .ok_or_else(|| syntax("redacted response is not <length> <SW>"))?
+                        }
                         ("<", hex) => TraceOutcome::Response(
                             parse_hex(hex).ok_or_else(|| syntax("response is not hex"))?,
                         ),
@@ -204,17 +240,46 @@ impl Trace {
     }
 }
 
-/// Wraps a transport and records every exchange, secrets masked.
+/// `<length> <SW1SW2>` after the `redacted` marker.
+fn parse_redacted(text: &str) -> Option<TraceOutcome> {
+    let mut parts = text.split_whitespace();
+    let data_len = parts.next()?.parse().ok()?;
+    let status = parse_hex(parts.next()?)?;
+    match (status.as_slice(), parts.next()) {
+        ([sw1, sw2], None) => Some(TraceOutcome::Redacted {
+            data_len,
+            status: [*sw1, *sw2],
+        }),
+        _ => None,
+    }
+}
+
+/// Wraps a transport and records every exchange, secrets masked and response data redacted
+/// (see the module docs).
 pub struct TracingTransport<T> {
     inner: T,
     trace: Trace,
+    /// Whether response data is recorded; only [`TracingTransport::with_full_responses`] sets it.
+    full_responses: bool,
 }
 
 impl<T: CardTransport> TracingTransport<T> {
+    /// Records commands (VERIFY data masked) and, of each response, its length and status word.
     pub fn new(inner: T) -> Self {
         Self {
             inner,
             trace: Trace::default(),
+            full_responses: false,
+        }
+    }
+
+    /// Records responses in full, personal data and the `DF31` hash included, so that the trace
+    /// can be replayed. For the software card's fixture traces and tests only: never point it at
+    /// a real person's card, and never use it where traces are logged or kept.
+    pub fn with_full_responses(inner: T) -> Self {
+        Self {
+            full_responses: true,
+            ..Self::new(inner)
         }
     }
 
@@ -235,7 +300,7 @@ impl<T: CardTransport> CardTransport for TracingTransport<T> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let result = self.inner.transmit(command);
         let outcome = match &result {
-            Ok(bytes) => TraceOutcome::Response(bytes.clone()),
+            Ok(bytes) => TraceOutcome::of_response(bytes, self.full_responses),
             Err(TransportError::TagLost) => TraceOutcome::TagLost,
             Err(other) => TraceOutcome::Failed(other.to_string()),
         };
@@ -296,6 +361,11 @@ impl CardTransport for ReplayTransport {
         self.position += 1;
         match &entry.outcome {
             TraceOutcome::Response(bytes) => Ok(bytes.clone()),
+            TraceOutcome::Redacted { .. } => Err(TransportError::Reader(format!(
+                "replay: response {} was redacted when recorded; a trace to replay is recorded \
+                 with TracingTransport::with_full_responses",
+                self.position
+            ))),
             TraceOutcome::TagLost => Err(TransportError::TagLost),
             TraceOutcome::Failed(msg) => Err(TransportError::Reader(msg.clone())),
         }
@@ -319,9 +389,45 @@ mod tests {
         }
     }
 
+    /// Answers every READ BINARY with personal-looking data.
+    struct Reader;
+    const SECRET: &[u8] = b"19900401 DF31-hash";
+    impl CardTransport for Reader {
+        fn capabilities(&self) -> TransportCapabilities {
+            TransportCapabilities::SHORT_ONLY
+        }
+        fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
+            Ok([SECRET, &[0x90, 0x00]].concat())
+        }
+    }
+
+    #[test]
+    fn response_data_is_redacted_by_default() {
+        let mut rec = TracingTransport::new(Reader);
+        assert_eq!(
+            rec.transmit(&[0, 0xB0, 0, 0, 0]).expect("answers"),
+            [SECRET, &[0x90, 0x00]].concat(),
+            "the reader still gets the data"
+        );
+        let text = rec.trace().to_text();
+        assert!(!text.contains(&hex_upper(SECRET)), "{text}");
+        assert!(!text.contains(&hex_upper(&SECRET[..4])), "{text}");
+        assert!(text.contains("< redacted 18 9000"), "{text}");
+        // The redacted trace parses back to the same entries, and replay says why it cannot go on.
+        let parsed = Trace::parse(&text).expect("parses");
+        assert_eq!(&parsed, rec.trace());
+        let mut replay = ReplayTransport::new(parsed, TransportCapabilities::SHORT_ONLY);
+        let err = replay.transmit(&[0, 0xB0, 0, 0, 0]).expect_err("redacted");
+        assert!(matches!(err, TransportError::Reader(m) if m.contains("with_full_responses")));
+
+        let mut full = TracingTransport::with_full_responses(Reader);
+        full.transmit(&[0, 0xB0, 0, 0, 0]).expect("answers");
+        assert!(full.trace().to_text().contains(&hex_upper(SECRET)));
+    }
+
     #[test]
     fn verify_data_is_masked_and_replays() {
-        let mut rec = TracingTransport::new(Echo);
+        let mut rec = TracingTransport::with_full_responses(Echo);
         rec.transmit(&[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4'])
             .expect("answers");
         assert_eq!(
@@ -366,6 +472,20 @@ mod tests {
             Trace::parse("> 00\n< XYZ"),
             Err(TraceError::Syntax { line: 2, .. })
         ));
+        for bad in [
+            "redacted",
+            "redacted x 9000",
+            "redacted 3 90",
+            "redacted 3 9000 1",
+        ] {
+            assert!(
+                matches!(
+                    Trace::parse(&format!("> 00\n< {bad}")),
+                    Err(TraceError::Syntax { line: 2, .. })
+                ),
+                "{bad}"
+            );
+        }
         // Found by the trace fuzz target: a line starting with a multi-byte character.
         assert!(matches!(
             Trace::parse("Շ"),

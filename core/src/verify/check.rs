@@ -76,6 +76,8 @@ pub enum Reason {
     NotYetValid,
     KeyUsageMissing,
     NotCa,
+    /// The end-entity certificate says it may issue certificates (cA=true or keyCertSign).
+    EndEntityIsCa,
     PathLengthExceeded,
     PolicyMissing,
     UnsupportedAlgorithm,
@@ -90,6 +92,9 @@ pub enum Reason {
     CardExpired,
     MatchingNumberMismatch,
     NotSupportedByCard,
+    /// The chip holds a signed card-face key but answered INTERNAL AUTHENTICATE with a status
+    /// word instead of a signature: a clone.
+    ChipRefusedChallenge,
     NameMismatch,
     AddressMismatch,
     BirthDateMismatch,
@@ -231,6 +236,16 @@ impl Reason {
                 "not_supported_by_card",
                 "the card does not support this; a copy of the data onto another chip cannot be excluded",
                 "カードが対応していません（別チップへの複製を排除できません）",
+            ),
+            ChipRefusedChallenge => (
+                "chip_refused_challenge",
+                "the chip carries a signed card-face key but refused to sign the challenge: the data was copied onto another chip",
+                "ICチップが署名済みの券面鍵を持ちながらチャレンジへの署名を拒否しました（別チップへの複製）",
+            ),
+            EndEntityIsCa => (
+                "end_entity_is_ca",
+                "the card's certificate is marked as a certificate authority (cA or keyCertSign); a card key must not issue certificates",
+                "カードの証明書が認証局として設定されています（cA または keyCertSign）",
             ),
             NameMismatch => (
                 "name_mismatch",

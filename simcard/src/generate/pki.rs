@@ -151,6 +151,20 @@ fn ca_spec(
     })
 }
 
+/// The card-data issuer's certificate: a self-signed wrapper of the key that signs CV
+/// certificates, with no power to issue X.509 certificates (no cA, KeyUsage digitalSignature
+/// only). That is what puts it in the CV-issuer anchor pool and never among the JPKI roots
+/// (docs/card-model-changes.md, issue 17).
+fn data_issuer_spec() -> Result<CertSpec, SimError> {
+    Ok(CertSpec {
+        subject: name(dn::DATA_ISSUER)?,
+        issuer: name(dn::DATA_ISSUER)?,
+        serial: serial::DATA_ISSUER,
+        validity: period::root(),
+        extensions: vec![key_usage(KeyUsages::DigitalSignature)?],
+    })
+}
+
 /// The six holder attributes of a signing certificate, as `otherName`s under
 /// 1.2.392.200149.8.5.5, in the order one real card was observed to use (1, 4, 3, 5, 2, 6), so
 /// that no reader comes to rely on numeric order.
@@ -230,17 +244,7 @@ pub fn issue_all(keys: &Keys) -> Result<Issued, SimError> {
             JPKI_SIGN_CA,
             JPKI_ROOT,
         ),
-        (
-            DATA_ISSUER,
-            ca_spec(
-                dn::DATA_ISSUER,
-                dn::DATA_ISSUER,
-                serial::DATA_ISSUER,
-                period::root(),
-            )?,
-            DATA_ISSUER,
-            DATA_ISSUER,
-        ),
+        (DATA_ISSUER, data_issuer_spec()?, DATA_ISSUER, DATA_ISSUER),
         (
             CARD_AUTH,
             auth_spec(serial::CARD_AUTH, period::end_entity(), auth_usage)?,
@@ -340,12 +344,7 @@ pub fn issue_all(keys: &Keys) -> Result<Issued, SimError> {
         ),
         (
             FORGER_DATA_ISSUER,
-            ca_spec(
-                dn::DATA_ISSUER,
-                dn::DATA_ISSUER,
-                serial::DATA_ISSUER,
-                period::root(),
-            )?,
+            data_issuer_spec()?,
             FORGER_DATA_ISSUER,
             FORGER_DATA_ISSUER,
         ),

@@ -6,6 +6,13 @@
 //! (model v1: PEM or DER, any file names), so a deployment adds the keys it is given — the
 //! card-face data issuer's, which is not public — next to the public JPKI roots.
 //!
+//! Each anchor serves one purpose, decided by what its certificate allows ([`AnchorPurpose`]):
+//! one that may issue X.509 certificates (cA or keyCertSign, as the J-LIS roots are) is a JPKI
+//! root and only ends certificate paths; one that may not is a card-data issuer and only verifies
+//! CV certificates. So a JPKI root never verifies a CV certificate, and a CV issuer's key never
+//! ends a JPKI chain, even where the two share a name or a deployment mixes them up (issue 17;
+//! docs/card-model-changes.md).
+//!
 //! Which files are read: every regular file whose contents are PEM with at least one
 //! `CERTIFICATE` block, or DER that parses as one certificate. A file named `*.pem`, `*.der`,
 //! `*.cer` or `*.crt` that does not parse is an error naming the file, because a typo in a trust
@@ -54,6 +61,28 @@ pub enum AnchorError {
     Empty { source_name: String },
 }
 
+/// What an anchor is trusted for. Decided from the anchor's certificate, see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnchorPurpose {
+    /// Ends JPKI certificate paths: the certificate says cA or keyCertSign.
+    JpkiRoot,
+    /// Verifies card-face and input-support CV certificates (model v1: by key id): the
+    /// certificate says neither cA nor keyCertSign.
+    CvIssuer,
+}
+
+impl AnchorPurpose {
+    fn of(parsed: &ParsedCertificate) -> Self {
+        let ca = parsed.basic_constraints.as_ref().is_some_and(|c| c.ca);
+        let issues = parsed.key_usage.as_ref().is_some_and(|u| u.key_cert_sign());
+        if ca || issues {
+            AnchorPurpose::JpkiRoot
+        } else {
+            AnchorPurpose::CvIssuer
+        }
+    }
+}
+
 /// One configured anchor: its certificate, and the key that is what is actually trusted.
 #[derive(Clone)]
 pub struct TrustAnchor {
@@ -61,6 +90,7 @@ pub struct TrustAnchor {
     pub(crate) key: PublicKey,
     key_id: [u8; KEY_ID_LEN],
     source: String,
+    purpose: AnchorPurpose,
 }
 
 impl TrustAnchor {
@@ -72,6 +102,11 @@ impl TrustAnchor {
     /// First 16 bytes of SHA-256 over the anchor's SubjectPublicKeyInfo (model v1 key id).
     pub fn key_id(&self) -> [u8; KEY_ID_LEN] {
         self.key_id
+    }
+
+    /// What the anchor is trusted for.
+    pub fn purpose(&self) -> AnchorPurpose {
+        self.purpose
     }
 
     /// The anchor's subject name (RFC 4514), for logs and reports: a CA name, never a person's.
@@ -99,15 +134,19 @@ impl fmt::Debug for TrustAnchor {
         f.debug_struct("TrustAnchor")
             .field("subject", &self.subject())
             .field("key_id", &hex_id(&self.key_id))
+            .field("purpose", &self.purpose)
             .field("source", &self.source)
             .finish()
     }
 }
 
-/// The set of configured trust anchors.
+/// The configured trust anchors, in two pools by purpose.
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
-    anchors: Vec<TrustAnchor>,
+    /// Only these end certificate paths.
+    jpki_roots: Vec<TrustAnchor>,
+    /// Only these verify CV certificates.
+    cv_issuers: Vec<TrustAnchor>,
     skipped: Vec<String>,
 }
 
@@ -176,7 +215,7 @@ impl TrustAnchors {
                 FileContents::NoCertificate(_) => anchors.skipped.push(name),
             }
         }
-        if anchors.anchors.is_empty() {
+        if anchors.is_empty() {
             return Err(AnchorError::Empty {
                 source_name: dir.display().to_string(),
             });
@@ -205,33 +244,51 @@ impl TrustAnchors {
             reason,
         })?;
         // The same certificate twice (a bundle and a single file) is one anchor.
-        if self.anchors.iter().any(|a| a.parsed.der == parsed.der) {
+        if self.iter().any(|a| a.parsed.der == parsed.der) {
             return Ok(());
         }
-        self.anchors.push(TrustAnchor {
+        let purpose = AnchorPurpose::of(&parsed);
+        let anchor = TrustAnchor {
             key_id: crypto::key_id(&parsed.spki_der),
             key,
             parsed,
             source: source.to_owned(),
-        });
+            purpose,
+        };
+        match purpose {
+            AnchorPurpose::JpkiRoot => self.jpki_roots.push(anchor),
+            AnchorPurpose::CvIssuer => self.cv_issuers.push(anchor),
+        }
         Ok(())
     }
 
-    /// The anchor whose key id equals a CV certificate's issuer id (model v1).
+    /// The CV-issuer anchor whose key id equals a CV certificate's issuer id (model v1). A JPKI
+    /// root with that key id is not one: roots do not certify card data.
     pub fn cv_issuer(&self, issuer_key_id: &[u8; KEY_ID_LEN]) -> Option<&TrustAnchor> {
-        self.anchors.iter().find(|a| &a.key_id == issuer_key_id)
+        self.cv_issuers.iter().find(|a| &a.key_id == issuer_key_id)
     }
 
+    /// Every anchor, JPKI roots first, each pool in load order.
     pub fn iter(&self) -> impl Iterator<Item = &TrustAnchor> {
-        self.anchors.iter()
+        self.jpki_roots.iter().chain(&self.cv_issuers)
+    }
+
+    /// The anchors that end certificate paths.
+    pub fn jpki_roots(&self) -> &[TrustAnchor] {
+        &self.jpki_roots
+    }
+
+    /// The anchors that verify CV certificates.
+    pub fn cv_issuers(&self) -> &[TrustAnchor] {
+        &self.cv_issuers
     }
 
     pub fn len(&self) -> usize {
-        self.anchors.len()
+        self.jpki_roots.len() + self.cv_issuers.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.anchors.is_empty()
+        self.len() == 0
     }
 
     /// Files of the directory that were not certificates and were skipped, by name.
@@ -239,19 +296,20 @@ impl TrustAnchors {
         &self.skipped
     }
 
-    /// Every anchor whose key is exactly this SubjectPublicKeyInfo.
+    /// Every JPKI root whose key is exactly this SubjectPublicKeyInfo.
     pub(crate) fn with_spki<'a>(
         &'a self,
         spki_der: &'a [u8],
     ) -> impl Iterator<Item = (usize, &'a TrustAnchor)> + 'a {
-        self.anchors
+        self.jpki_roots
             .iter()
             .enumerate()
             .filter(move |(_, a)| a.spki_der() == spki_der)
     }
 
+    /// The JPKI root at `index` of [`TrustAnchors::jpki_roots`].
     pub(crate) fn get(&self, index: usize) -> Option<&TrustAnchor> {
-        self.anchors.get(index)
+        self.jpki_roots.get(index)
     }
 }
 

@@ -188,6 +188,25 @@ impl ParsedCertificate {
         crypto::rsa_public_key_from_spki(&self.spki_der)
     }
 
+    /// The identifiers a CRL's authorityKeyIdentifier may give for this certificate's key: its
+    /// subjectKeyIdentifier, if it has one, and the SHA-1 of its subjectPublicKey (RFC 5280
+    /// §4.2.1.2 method 1), which is how CAs that carry no SKI are usually named.
+    pub fn key_identifiers(&self) -> Vec<Vec<u8>> {
+        use sha1::Digest;
+        let bits = self
+            .cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes();
+        let mut ids: Vec<Vec<u8>> = self.subject_key_id.iter().cloned().collect();
+        let method_1 = sha1::Sha1::digest(bits).to_vec();
+        if !ids.contains(&method_1) {
+            ids.push(method_1);
+        }
+        ids
+    }
+
     pub fn serial(&self) -> &[u8] {
         self.cert.tbs_certificate().serial_number().as_bytes()
     }

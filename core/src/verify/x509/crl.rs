@@ -8,12 +8,17 @@
 //! `nextUpdate`, or one that is stale, is [`Reason::RevocationListInvalid`] — an old list cannot
 //! say that a certificate is *not* revoked. Delta CRLs, indirect CRLs, CRLs with an issuing
 //! distribution point (a partial list) and any other critical extension are refused the same way.
+//!
+//! A list is chosen for a chain by issuer name *and* authorityKeyIdentifier
+//! ([`select_revocation_list`]): both J-LIS root generations carry one name, so a choice by name
+//! alone could take the other generation's list and report a valid list as invalid.
 
 use std::fmt;
 
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::AuthorityKeyIdentifier;
 
 use super::cert::{
     LinkCheck, SignatureAlgorithm, raw_first_element, unix_seconds, verify_signature,
@@ -31,6 +36,7 @@ const UNDERSTOOD_CRL_EXTENSIONS: [ObjectIdentifier; 2] = [
     ObjectIdentifier::new_unwrap("2.5.29.20"), // cRLNumber
     ObjectIdentifier::new_unwrap("2.5.29.35"), // authorityKeyIdentifier
 ];
+const AUTHORITY_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 /// Entry extensions that are understood: reasonCode, invalidityDate.
 const UNDERSTOOD_ENTRY_EXTENSIONS: [ObjectIdentifier; 2] = [
     ObjectIdentifier::new_unwrap("2.5.29.21"),
@@ -59,6 +65,8 @@ pub struct RevocationList {
     signature: Vec<u8>,
     algorithm: SignatureAlgorithm,
     issuer_der: Vec<u8>,
+    /// The keyIdentifier of the list's authorityKeyIdentifier, if it has one.
+    authority_key_id: Option<Vec<u8>>,
     this_update: i64,
     next_update: Option<i64>,
     /// The first critical extension (of the list or an entry) honnin does not process.
@@ -94,6 +102,18 @@ impl RevocationList {
         let issuer_der = der::Encode::to_der(&list.tbs_cert_list.issuer)
             .map_err(|e| CrlError::Der(e.to_string()))?;
         let tbs_list = &list.tbs_cert_list;
+        let authority_key_id = match tbs_list
+            .crl_extensions
+            .iter()
+            .flatten()
+            .find(|e| e.extn_id == AUTHORITY_KEY_ID)
+        {
+            Some(extension) => AuthorityKeyIdentifier::from_der(extension.extn_value.as_bytes())
+                .map_err(|e| CrlError::Der(format!("authorityKeyIdentifier: {e}")))?
+                .key_identifier
+                .map(|id| id.as_bytes().to_vec()),
+            None => None,
+        };
         let mut unknown_critical = tbs_list
             .crl_extensions
             .iter()
@@ -116,6 +136,7 @@ impl RevocationList {
             tbs: tbs.to_vec(),
             signature,
             issuer_der,
+            authority_key_id,
             unknown_critical,
             list,
         })
@@ -148,6 +169,13 @@ impl RevocationList {
         self.issuer_der == chain.issuer_subject_der
     }
 
+    /// Whether this list's authorityKeyIdentifier names the key that issued the chain's end
+    /// entity; `None` when the list carries none.
+    pub fn identifies_issuer_key_of(&self, chain: &VerifiedChain) -> Option<bool> {
+        let id = self.authority_key_id.as_ref()?;
+        Some(chain.issuer_key_ids.contains(id))
+    }
+
     fn revocation_date(&self, serial: &[u8]) -> Option<i64> {
         self.list
             .tbs_cert_list
@@ -159,12 +187,36 @@ impl RevocationList {
     }
 }
 
-/// Picks, among configured lists, the one whose issuer name is the end entity's issuer.
+/// Picks, among configured lists, the one of the CA that issued the end entity: by issuer name
+/// and authority key identifier, because the J-LIS root generations share one name and each
+/// has its own list. A list whose key identifier names another key is never chosen; a list with
+/// no key identifier is chosen only if no list identifies the key, and then the first one the
+/// issuer's key signed (so that the other generation's list does not hide the right one).
 pub fn select_revocation_list<'a>(
     chain: &VerifiedChain,
     lists: &'a [RevocationList],
 ) -> Option<&'a RevocationList> {
-    lists.iter().find(|list| list.names_issuer_of(chain))
+    let named = || lists.iter().filter(|list| list.names_issuer_of(chain));
+    if let Some(list) = named().find(|list| list.identifies_issuer_key_of(chain) == Some(true)) {
+        return Some(list);
+    }
+    let unidentified = || named().filter(|list| list.identifies_issuer_key_of(chain).is_none());
+    unidentified()
+        .find(|list| signed_by_issuer(chain, list))
+        .or_else(|| unidentified().next())
+}
+
+fn signed_by_issuer(chain: &VerifiedChain, list: &RevocationList) -> bool {
+    matches!(
+        verify_signature(
+            &chain.issuer_key,
+            &list.algorithm,
+            chain.policy.allow_sha1,
+            &list.tbs,
+            &list.signature,
+        ),
+        LinkCheck::Verified { .. }
+    )
 }
 
 /// The Revocation check for a chain report: "skipped" if the chain did not validate, "not

@@ -43,7 +43,7 @@ pub(crate) mod test_keys;
 #[cfg(test)]
 mod tests;
 
-pub use anchors::{AnchorError, TrustAnchor, TrustAnchors};
+pub use anchors::{AnchorError, AnchorPurpose, TrustAnchor, TrustAnchors};
 pub use attributes::{AttributeError, Era, SigningCertificateAttributes};
 pub use cert::{CertificateError, MAX_CERTIFICATE_LEN};
 pub use crl::{

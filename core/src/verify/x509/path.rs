@@ -74,11 +74,11 @@ pub fn validate_chain_with(
             ));
         }
     };
-    if anchors.is_empty() {
+    if anchors.jpki_roots().is_empty() {
         return ChainReport::unverified(CheckResult::failed(
             CheckId::CertificateChain,
             Reason::UnknownIssuer,
-            "no trust anchor is configured",
+            "no JPKI root is configured as a trust anchor",
         ));
     }
     // Untrusted helpers: unparsable ones or ones with unusable keys are dropped, not fatal.
@@ -267,7 +267,8 @@ impl<'a> Search<'a> {
             if !named_pass && !self.paths.is_empty() {
                 return;
             }
-            for (index, anchor) in self.anchors.iter().enumerate() {
+            // Only JPKI roots end a path: a CV issuer's key is not an X.509 trust anchor.
+            for (index, anchor) in self.anchors.jpki_roots().iter().enumerate() {
                 if names(cert, &anchor.parsed) != named_pass || self.done() {
                     continue;
                 }

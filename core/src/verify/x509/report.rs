@@ -172,6 +172,9 @@ pub struct VerifiedChain {
     /// The key and name of the certificate that issued the end entity (for its CRL).
     pub(super) issuer_key: PublicKey,
     pub(super) issuer_subject_der: Vec<u8>,
+    /// The issuer's key identifiers, which choose its CRL (names are shared between root
+    /// generations).
+    pub(super) issuer_key_ids: Vec<Vec<u8>>,
     pub(super) anchor: TrustAnchor,
     /// End entity first, anchor certificate last; never empty.
     pub(super) certificates: Vec<CertificateDer>,

@@ -4,7 +4,8 @@
 //! other issuer (validity, cA, keyCertSign, pathLenConstraint), every issuing certificate must
 //! carry KeyUsage with keyCertSign, and pathLenConstraint counts every CA certificate below the
 //! issuer (self-issued ones too). Only the end-entity certificate's policy is checked: the J-LIS
-//! roots carry no certificatePolicies.
+//! roots carry no certificatePolicies. The end-entity certificate must not say it may issue
+//! certificates: cA=true fails BasicConstraints and keyCertSign fails KeyUsage.
 
 use super::cert::ParsedCertificate;
 use super::path::Intermediate;
@@ -65,13 +66,15 @@ pub(super) fn evaluate(path: &Path<'_>, at: UnixTime, policy: ChainPolicy) -> Ch
 
 fn verified_chain(path: &Path<'_>, policy: ChainPolicy) -> Option<VerifiedChain> {
     let key = path.ee.public_key().ok()?;
-    let (issuer_key, issuer_subject_der) = match path.intermediates.first() {
-        Some(issuer) => (issuer.key.clone(), issuer.cert.subject_der.clone()),
-        None => (
-            path.anchor.key.clone(),
-            path.anchor.parsed.subject_der.clone(),
-        ),
+    let issuer = match path.intermediates.first() {
+        Some(issuer) => (issuer.key.clone(), &issuer.cert),
+        None => (path.anchor.key.clone(), &path.anchor.parsed),
     };
+    let (issuer_key, issuer_subject_der, issuer_key_ids) = (
+        issuer.0,
+        issuer.1.subject_der.clone(),
+        issuer.1.key_identifiers(),
+    );
     let mut certificates = vec![CertificateDer(path.ee.der.clone())];
     certificates.extend(
         path.intermediates
@@ -88,6 +91,7 @@ fn verified_chain(path: &Path<'_>, policy: ChainPolicy) -> Option<VerifiedChain>
         end_entity: path.ee.clone(),
         issuer_key,
         issuer_subject_der,
+        issuer_key_ids,
         anchor: path.anchor.clone(),
         certificates,
         policy,
@@ -164,12 +168,30 @@ fn check_key_usage(
                 format!("{name} lacks {needed} in its KeyUsage"),
             );
         }
+        // A card key that may sign certificates could issue a chain of its own under the
+        // J-LIS root's authority: refused, even with the usage the purpose needs (issue 17).
+        if position == 0 && usage.key_cert_sign() {
+            return CheckResult::failed(
+                id,
+                Reason::EndEntityIsCa,
+                format!("{name} carries keyCertSign in its KeyUsage"),
+            );
+        }
     }
     CheckResult::passed(id, Reason::Verified)
 }
 
 fn check_basic_constraints(certificates: &[(String, &ParsedCertificate)]) -> CheckResult {
     let id = CheckId::BasicConstraints;
+    if let Some((name, ee)) = certificates.first()
+        && ee.basic_constraints.as_ref().is_some_and(|c| c.ca)
+    {
+        return CheckResult::failed(
+            id,
+            Reason::EndEntityIsCa,
+            format!("{name} is marked cA in BasicConstraints"),
+        );
+    }
     // Position 1 is the end entity's issuer, which has no CA certificate below it.
     for (position, (name, cert)) in certificates.iter().enumerate().skip(1) {
         let Some(constraints) = cert.basic_constraints.as_ref().filter(|c| c.ca) else {

@@ -268,6 +268,20 @@ pub(crate) fn swap_oid(der: &CertificateDer, from: &str, to: &str) -> Certificat
     CertificateDer(bytes)
 }
 
+/// An authorityKeyIdentifier extension naming key `index` (SHA-1 of its subjectPublicKey, as the
+/// certificates' subjectKeyIdentifier is made).
+pub(crate) fn authority_key_id_extension(index: usize) -> Extension {
+    let spki = SubjectPublicKeyInfoOwned::from_key(public(index)).expect("spki");
+    let id = <sha1::Sha1 as sha2::Digest>::digest(spki.subject_public_key.raw_bytes());
+    extension(
+        &AuthorityKeyIdentifier {
+            key_identifier: Some(OctetString::new(id.to_vec()).expect("key id")),
+            ..Default::default()
+        },
+        false,
+    )
+}
+
 /// A CRL issued under `issuer_name`, signed by key `signer`, listing `revoked` serials.
 pub(crate) struct CrlSpec {
     pub issuer_name: String,

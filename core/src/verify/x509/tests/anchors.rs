@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use super::pki::*;
 use crate::verify::crypto;
-use crate::verify::x509::AnchorError;
+use crate::verify::x509::{AnchorError, AnchorPurpose};
 
 /// The public J-LIS roots, read in place from the shared directory (never copied).
 const JLIS: &str = concat!(
@@ -77,18 +77,74 @@ fn the_four_jlis_roots_load_side_by_side() {
         assert_ne!(generation[0].key_id(), generation[1].key_id());
     }
 
-    // Every anchor is found by its key id, as a CV certificate's issuer id would name it.
+    // They are JPKI roots: they end paths and never verify a CV certificate, even one whose
+    // issuer id is their key id (issue 17: anchors are scoped by purpose).
+    assert_eq!(anchors.jpki_roots().len(), 4);
+    assert!(anchors.cv_issuers().is_empty());
     for anchor in anchors.iter() {
-        let found = anchors
-            .cv_issuer(&anchor.key_id())
-            .expect("found by key id");
-        assert_eq!(found.source(), anchor.source());
+        assert_eq!(anchor.purpose(), AnchorPurpose::JpkiRoot);
         assert_eq!(
-            found.key_id(),
-            crypto::key_id(&crypto::spki_der(found.key()).expect("spki"))
+            anchor.key_id(),
+            crypto::key_id(&crypto::spki_der(anchor.key()).expect("spki"))
         );
+        assert!(anchors.cv_issuer(&anchor.key_id()).is_none());
     }
     assert!(anchors.cv_issuer(&[0; 16]).is_none());
+}
+
+/// A certificate that may not issue certificates (no cA, no keyCertSign) is a card-data issuer:
+/// found by key id for CV certificates, never the end of a certificate path.
+#[test]
+fn anchors_are_scoped_by_purpose() {
+    let cv_only = Spec {
+        basic_constraints: None,
+        key_usage: Some(KeyUsages::DigitalSignature.into()),
+        ..Spec::ca(OTHER_ROOT, OTHER_ROOT)
+    };
+    let cv_anchor = issue(&cv_only, K_OTHER, K_OTHER);
+    let anchors = TrustAnchors::from_der(vec![root().0, cv_anchor.0]).expect("anchors");
+    let (root_anchor, data_issuer) = (&anchors.jpki_roots()[0], &anchors.cv_issuers()[0]);
+    assert_eq!(root_anchor.purpose(), AnchorPurpose::JpkiRoot);
+    assert_eq!(data_issuer.purpose(), AnchorPurpose::CvIssuer);
+    assert!(anchors.cv_issuer(&data_issuer.key_id()).is_some());
+    assert!(anchors.cv_issuer(&root_anchor.key_id()).is_none());
+
+    // An end entity the card-data issuer's key signed directly does not reach it: no path.
+    let ee = Spec {
+        issuer: OTHER_ROOT.into(),
+        ..auth_spec()
+    };
+    let report = validate_chain(
+        &issue(&ee, K_EE, K_OTHER),
+        &[],
+        &anchors,
+        at(),
+        KeyPurpose::Authentication,
+    );
+    assert_no_chain(&report, Reason::UnknownIssuer);
+    // Nor does a CA it signed, as a card could supply.
+    let ca_under_cv = Spec {
+        issuer: OTHER_ROOT.into(),
+        ..ca_spec()
+    };
+    let report = validate_chain(
+        &issue(&auth_spec(), K_EE, K_CA),
+        &[issue(&ca_under_cv, K_CA, K_OTHER)],
+        &anchors,
+        at(),
+        KeyPurpose::Authentication,
+    );
+    assert!(report.verified().is_none());
+    // Only CV issuers configured: no JPKI root to end any path.
+    let only_cv = TrustAnchors::from_der(vec![issue(&cv_only, K_OTHER, K_OTHER).0]).expect("cv");
+    let report = validate_chain(
+        &issue(&auth_spec(), K_EE, K_CA),
+        &[ca()],
+        &only_cv,
+        at(),
+        KeyPurpose::Authentication,
+    );
+    assert_no_chain(&report, Reason::UnknownIssuer);
 }
 
 #[test]

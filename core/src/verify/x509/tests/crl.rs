@@ -1,5 +1,5 @@
 use super::pki::*;
-use crate::verify::x509::test_keys::{CrlSpec, crl, raw_extension};
+use crate::verify::x509::test_keys::{CrlSpec, authority_key_id_extension, crl, raw_extension};
 use crate::verify::x509::{
     CrlError, RevocationList, check_revocation, check_revocation_of, select_revocation_list,
 };
@@ -176,6 +176,51 @@ fn the_list_of_the_issuing_ca_is_selected_by_name() {
     assert!(selected.names_issuer_of(chain));
     assert_eq!(selected.len(), 1);
     assert!(select_revocation_list(chain, &lists[..1]).is_none());
+}
+
+/// Two generations of a root that share one name (as the J-LIS 2015 and 2023 roots do), each
+/// with its own list: the list is chosen by authority key identifier (issue 17, defect 6).
+#[test]
+fn the_list_is_chosen_by_authority_key_id_when_root_generations_share_a_name() {
+    let old_root = issue(&root_spec(), K_ROOT, K_ROOT);
+    let new_root = issue(&root_spec(), K_OTHER, K_OTHER);
+    let anchors = TrustAnchors::from_der(vec![old_root.0, new_root.0]).expect("anchors");
+    let direct = Spec {
+        issuer: ROOT.into(),
+        ..auth_spec()
+    };
+    let with_aki = |signer: usize, revoked: Vec<u32>| {
+        let mut spec = CrlSpec::new(ROOT, revoked);
+        spec.extensions.push(authority_key_id_extension(signer));
+        list(&spec, signer)
+    };
+    for (ee_issuer, other) in [(K_ROOT, K_OTHER), (K_OTHER, K_ROOT)] {
+        let ee = issue(&direct, K_EE, ee_issuer);
+        let report = validate_chain(&ee, &[], &anchors, at(), KeyPurpose::Authentication);
+        let chain = report.verified().expect("verified");
+        // The other generation's list comes first and names the same issuer.
+        let lists = [
+            with_aki(other, vec![]),
+            with_aki(ee_issuer, vec![EE_SERIAL]),
+        ];
+        let selected = select_revocation_list(chain, &lists).expect("the issuer's list");
+        assert_eq!(selected.identifies_issuer_key_of(chain), Some(true));
+        let result = check_revocation_of(chain, Some(selected), at());
+        assert_result(&result, CheckState::Failed, Reason::Revoked);
+        // Only the other generation's list: none is this issuer's.
+        assert!(select_revocation_list(chain, &lists[..1]).is_none());
+        // Lists without a key identifier: the one the issuer's key signed.
+        let lists = [
+            list(&CrlSpec::new(ROOT, vec![]), other),
+            list(&CrlSpec::new(ROOT, vec![EE_SERIAL]), ee_issuer),
+        ];
+        let selected = select_revocation_list(chain, &lists).expect("the issuer's list");
+        assert_result(
+            &check_revocation_of(chain, Some(selected), at()),
+            CheckState::Failed,
+            Reason::Revoked,
+        );
+    }
 }
 
 #[test]

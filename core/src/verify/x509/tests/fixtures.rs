@@ -4,7 +4,8 @@
 use super::pki::*;
 use crate::card::types::{CalendarDate, Sex};
 use crate::verify::x509::{
-    Era, RevocationList, SigningCertificateAttributes, check_revocation, select_revocation_list,
+    Era, RevocationList, SigningCertificateAttributes, TrustAnchor, check_revocation,
+    select_revocation_list,
 };
 
 const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/pki");
@@ -37,14 +38,19 @@ fn the_anchor_directory_holds_the_root_and_the_data_issuer() {
     let anchors = fixture_anchors();
     assert_eq!(anchors.len(), 2);
     assert!(anchors.skipped().is_empty());
-    let sources: Vec<_> = anchors.iter().map(|a| a.source()).collect();
-    assert_eq!(
-        sources,
-        ["test-jlis-data-issuer.cert.pem", "test-jpki-root.cert.der"]
-    );
-    // The data issuer is found by the key id a CV certificate names.
-    let data_issuer = anchors.iter().next().expect("first anchor");
+    let sources = |pool: &[TrustAnchor]| pool.iter().map(|a| a.source().to_owned()).collect();
+    let roots: Vec<String> = sources(anchors.jpki_roots());
+    let issuers: Vec<String> = sources(anchors.cv_issuers());
+    assert_eq!(roots, ["test-jpki-root.cert.der"]);
+    assert_eq!(issuers, ["test-jlis-data-issuer.cert.pem"]);
+    // The data issuer is found by the key id a CV certificate names; the root is not.
+    let data_issuer = &anchors.cv_issuers()[0];
     assert!(anchors.cv_issuer(&data_issuer.key_id()).is_some());
+    assert!(
+        anchors
+            .cv_issuer(&anchors.jpki_roots()[0].key_id())
+            .is_none()
+    );
 }
 
 #[test]

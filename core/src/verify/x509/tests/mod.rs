@@ -3,6 +3,7 @@
 mod anchors;
 mod attributes;
 mod crl;
+mod end_entity;
 mod fixtures;
 mod malformed;
 mod path;
