@@ -156,8 +156,16 @@ pub trait Storage: ItemStorage + Send + Sync + 'static {
         now: i64,
     ) -> Result<bool, StorageError>;
     fn device_key(&self, device_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
-    /// Remembers a request nonce; `Ok(false)` when it was seen before (a replay).
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError>;
+    /// Remembers a request nonce; `Ok(false)` when it was seen before (a replay). Nonces seen
+    /// more than `retention` seconds before `now` are forgotten
+    /// ([`crate::auth::nonce_retention`] ties that to the accepted clock skew).
+    fn use_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        now: i64,
+        retention: i64,
+    ) -> Result<bool, StorageError>;
     fn add_sender(&self, sender_id: &str, token_hash: &str) -> Result<(), StorageError>;
     fn sender_by_token(&self, token_hash: &str) -> Result<Option<String>, StorageError>;
     fn held(&self, record_id: &str) -> Result<Option<HeldRecord>, StorageError>;
@@ -214,7 +222,8 @@ fn seq_column(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-/// Nonces are kept this long; older requests are refused by their timestamp anyway.
+/// Nonces are kept at least this long; longer when the accepted clock skew needs it
+/// ([`crate::auth::nonce_retention`]).
 pub const NONCE_RETENTION_SECONDS: i64 = 3600;
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ use r2d2_postgres::postgres::{self, IsolationLevel, NoTls};
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
 use super::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, NONCE_RETENTION_SECONDS,
-    Storage, StorageError, next_head, parse_head, seq_column,
+    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, Storage, StorageError,
+    next_head, parse_head, seq_column,
 };
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
@@ -294,11 +294,17 @@ impl Storage for PostgresStorage {
         Ok(row.map(|r| r.get(0)))
     }
 
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError> {
+    fn use_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        now: i64,
+        retention: i64,
+    ) -> Result<bool, StorageError> {
         let mut conn = self.conn()?;
         conn.execute(
             "DELETE FROM nonces WHERE seen_at < $1",
-            &[&(now - NONCE_RETENTION_SECONDS)],
+            &[&now.saturating_sub(retention)],
         )
         .map_err(db("checking a request nonce"))?;
         let inserted = conn

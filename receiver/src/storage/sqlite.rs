@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, NONCE_RETENTION_SECONDS,
-    Storage, StorageError, next_head, parse_head, seq_column,
+    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, Storage, StorageError,
+    next_head, parse_head, seq_column,
 };
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
@@ -218,11 +218,17 @@ impl Storage for SqliteStorage {
             .map_err(db("reading devices"))
     }
 
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError> {
+    fn use_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        now: i64,
+        retention: i64,
+    ) -> Result<bool, StorageError> {
         let conn = self.conn();
         conn.execute(
             "DELETE FROM nonces WHERE seen_at < ?1",
-            [now - NONCE_RETENTION_SECONDS],
+            [now.saturating_sub(retention)],
         )
         .map_err(db("checking a request nonce"))?;
         let inserted = conn
