@@ -5,6 +5,8 @@
 //! - A signed request with a timestamp at the edge of `i64` gets 401, not a panic.
 //! - With a clock skew above half an hour a request's nonce is still held when a replay of it
 //!   would pass the timestamp check.
+//! - A sender's feed cursors count its own records only, whatever other senders get; a
+//!   database from before is renumbered on open, webhooks included.
 
 #[macro_use]
 mod common;
@@ -18,14 +20,17 @@ use honnin_core::sync::protocol::{MANIFEST_REQUEST, sign_batch};
 use honnin_core::verify::{RandomSource, SystemRandom};
 use honnin_e2e::records::device_signer;
 use honnin_e2e::verifier_with_crl;
+use honnin_receiver::storage::{BatchCommit, BatchWrite, ChainHead, NewRecord, next_head};
 use honnin_receiver::tls::ServerTls;
-use honnin_receiver::{Receiver, auth, now, operator};
+use honnin_receiver::{Receiver, Storage, auth, now, operator};
 
 use common::{Backend, TestDatabase};
 
 backend_tests!(
     a_signed_timestamp_at_the_edge_of_i64_is_refused_not_a_panic,
     a_nonce_is_held_as_long_as_a_replay_would_pass_the_clock_check,
+    a_senders_feed_cursors_say_nothing_of_other_senders_records,
+    a_database_with_global_cursors_is_renumbered_per_sender_on_open,
 );
 
 // Dropped in this order: the server stops before its database goes.
@@ -214,4 +219,248 @@ fn a_nonce_is_held_as_long_as_a_replay_would_pass_the_clock_check(backend: &Back
     let (status, answer) = call(&server, "GET", "/v1/manifest", &headers, None);
     assert_eq!(status, 200, "{answer}");
     let _ = &server.runtime;
+}
+
+/// A stored record of `sender_id` at chain position `seq` (content the feed passes through).
+fn record(sender_id: &str, seq: u64) -> NewRecord {
+    NewRecord {
+        record_id: format!("record-{seq}"),
+        record_hash: [u8::try_from(seq).expect("small"); 32],
+        device_id: "handheld-01".into(),
+        seq,
+        sender_id: sender_id.into(),
+        item_id: format!("item-{seq}"),
+        envelope: format!("{{\"record_id\":\"record-{seq}\"}}"),
+        verification: "{}".into(),
+        receipt: "{}".into(),
+        received_at: now(),
+        delivered_at: None,
+    }
+}
+
+/// Stores `records` on top of `head` as one batch; the new head.
+fn store(
+    storage: &dyn Storage,
+    head: Option<ChainHead>,
+    records: &[NewRecord],
+) -> Option<ChainHead> {
+    let batch = BatchWrite {
+        device_id: "handheld-01",
+        expected_head: head,
+        records,
+    };
+    assert_eq!(
+        storage.insert_batch(&batch).expect("stores"),
+        BatchCommit::Stored
+    );
+    records
+        .iter()
+        .fold(head, |head, r| next_head(head, r.seq, r.record_hash))
+}
+
+/// `(cursor, record id)` of every entry of the feed of `token` after `after`, and `next_after`.
+fn feed(server: &Server, token: &str, after: i64) -> (Vec<(i64, String)>, i64) {
+    let headers = [("authorization", format!("Bearer {token}"))];
+    let (status, page) = call(
+        server,
+        "GET",
+        &format!("/v1/feed?after={after}&limit=100"),
+        &headers,
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["cursor"].as_i64().expect("cursor"),
+                e["record"]["record_id"].as_str().expect("id").to_owned(),
+            )
+        })
+        .collect();
+    (entries, page["next_after"].as_i64().expect("next_after"))
+}
+
+fn ids(entries: &[(i64, String)]) -> Vec<i64> {
+    entries.iter().map(|(cursor, _)| *cursor).collect()
+}
+
+fn a_senders_feed_cursors_say_nothing_of_other_senders_records(backend: &Backend) {
+    let server = start(backend, |_| {});
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    let shop = operator::add_sender(storage, "other-shop").expect("sender");
+    enrol(&server, "handheld-01", &device_signer());
+    // Interleaved, over two batches: the shop gets most of the device's records.
+    let head = store(
+        storage,
+        None,
+        &[
+            record("test-bank", 1),
+            record("other-shop", 2),
+            record("other-shop", 3),
+        ],
+    );
+    store(
+        storage,
+        head,
+        &[
+            record("other-shop", 4),
+            record("test-bank", 5),
+            record("other-shop", 6),
+            record("test-bank", 7),
+        ],
+    );
+    // The bank's cursors are 1, 2, 3: with global cursors they were 1, 5, 7, and the gaps
+    // counted the shop's deliveries.
+    let (entries, next) = feed(&server, &bank, 0);
+    assert_eq!(ids(&entries), vec![1, 2, 3], "{entries:?}");
+    assert_eq!(next, 3);
+    let bank_records: Vec<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(bank_records, vec!["record-1", "record-5", "record-7"]);
+    let (entries, next) = feed(&server, &bank, 1);
+    assert_eq!(ids(&entries), vec![2, 3]);
+    assert_eq!(next, 3);
+    // Past its own end the bank gets nothing and its cursor stays: no hint of the shop's.
+    let (entries, next) = feed(&server, &bank, 3);
+    assert!(entries.is_empty());
+    assert_eq!(next, 3);
+    let (entries, _) = feed(&server, &shop, 0);
+    assert_eq!(ids(&entries), vec![1, 2, 3, 4]);
+    // The webhook pusher reads the same per-sender pages.
+    let rows = storage.feed("test-bank", 1, 10).expect("feed");
+    assert_eq!(
+        rows.iter().map(|r| r.cursor).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+}
+
+/// The tables a receiver made before cursors were per sender (the columns that matter).
+fn old_tables(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CREATE TABLE devices (device_id TEXT PRIMARY KEY, key_spki BLOB NOT NULL,
+                 enrolled_at INTEGER NOT NULL, head_seq INTEGER, head_hash TEXT);
+             CREATE TABLE records (cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+                 record_id TEXT NOT NULL UNIQUE, record_hash TEXT NOT NULL,
+                 device_id TEXT NOT NULL, seq INTEGER NOT NULL, sender_id TEXT NOT NULL,
+                 item_id TEXT NOT NULL, envelope TEXT NOT NULL, verification TEXT NOT NULL,
+                 receipt TEXT NOT NULL, received_at INTEGER NOT NULL);
+             CREATE TABLE webhooks (sender_id TEXT PRIMARY KEY, url TEXT NOT NULL,
+                 secret TEXT NOT NULL, cursor INTEGER NOT NULL);"
+        }
+        Backend::Postgres(_) => {
+            "CREATE TABLE devices (device_id TEXT PRIMARY KEY, key_spki BYTEA NOT NULL,
+                 enrolled_at BIGINT NOT NULL, head_seq BIGINT, head_hash TEXT);
+             CREATE TABLE records (cursor BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                 record_id TEXT NOT NULL UNIQUE, record_hash TEXT NOT NULL,
+                 device_id TEXT NOT NULL, seq BIGINT NOT NULL, sender_id TEXT NOT NULL,
+                 item_id TEXT NOT NULL, envelope TEXT NOT NULL, verification TEXT NOT NULL,
+                 receipt TEXT NOT NULL, received_at BIGINT NOT NULL);
+             CREATE TABLE webhooks (sender_id TEXT PRIMARY KEY, url TEXT NOT NULL,
+                 secret TEXT NOT NULL, cursor BIGINT NOT NULL);"
+        }
+    }
+}
+
+fn a_database_with_global_cursors_is_renumbered_per_sender_on_open(backend: &Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = backend.database(dir.path());
+    // Global cursors 1-5: bank, shop, bank, shop, shop. The shop's webhook had pushed up to
+    // global cursor 4 (its 2nd record), the bank's up to 3 (its 2nd).
+    let mut rows = String::new();
+    for (seq, sender) in [
+        (1, "bank"),
+        (2, "shop"),
+        (3, "bank"),
+        (4, "shop"),
+        (5, "shop"),
+    ] {
+        rows.push_str(&format!(
+            "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id, item_id,
+                 envelope, verification, receipt, received_at)
+             VALUES ('record-{seq}', '{hash}', 'handheld-01', {seq}, '{sender}', 'item-{seq}',
+                 '{{}}', '{{}}', '{{}}', 0);",
+            hash = hex::encode([seq as u8; 32])
+        ));
+    }
+    let setup = format!(
+        "{tables}
+         INSERT INTO devices (device_id, key_spki, enrolled_at, head_seq, head_hash)
+             VALUES ('handheld-01', {key}, 0, 5, '{head}');
+         {rows}
+         INSERT INTO webhooks (sender_id, url, secret, cursor)
+             VALUES ('shop', 'https://shop.example/hook', '00', 4),
+                    ('bank', 'https://bank.example/hook', '00', 3);",
+        tables = old_tables(backend),
+        key = match backend {
+            Backend::Sqlite => "x'00'",
+            Backend::Postgres(_) => "'\\x00'::bytea",
+        },
+        head = hex::encode([5u8; 32]),
+    );
+    match backend {
+        Backend::Sqlite => rusqlite::Connection::open(&database.address)
+            .and_then(|c| c.execute_batch(&setup))
+            .expect("makes the old tables"),
+        Backend::Postgres(_) => r2d2_postgres::postgres::Client::connect(
+            &database.address,
+            r2d2_postgres::postgres::NoTls,
+        )
+        .and_then(|mut c| c.batch_execute(&setup))
+        .expect("makes the old tables"),
+    }
+    // Opened twice: the second open finds nothing to migrate and changes nothing.
+    for _ in 0..2 {
+        let storage = database.open();
+        let cursors = |sender: &str| -> Vec<(i64, String)> {
+            storage
+                .feed(sender, 0, 10)
+                .expect("feed")
+                .into_iter()
+                .map(|r| (r.cursor, r.envelope))
+                .collect()
+        };
+        assert_eq!(
+            cursors("bank").iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(
+            cursors("shop").iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let webhook = |sender: &str| storage.webhook(sender).expect("reads").expect("kept");
+        assert_eq!(
+            webhook("shop").cursor,
+            2,
+            "the shop's webhook had pushed 2 records"
+        );
+        assert_eq!(
+            webhook("bank").cursor,
+            2,
+            "the bank's webhook had pushed 2 records"
+        );
+        // The webhook pushes on from there: only the shop's 3rd record is pending.
+        assert_eq!(
+            storage
+                .feed("shop", webhook("shop").cursor, 10)
+                .expect("feed")
+                .len(),
+            1
+        );
+        drop(storage);
+    }
+    // A record stored after the migration takes the sender's next position.
+    let storage = database.open();
+    let head = storage.device_head("handheld-01").expect("head");
+    store(storage.as_ref(), head, &[record("bank", 6)]);
+    let bank: Vec<i64> = storage
+        .feed("bank", 0, 10)
+        .expect("feed")
+        .iter()
+        .map(|r| r.cursor)
+        .collect();
+    assert_eq!(bank, vec![1, 2, 3]);
 }

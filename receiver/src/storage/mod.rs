@@ -16,7 +16,9 @@
 //! written ([`BatchCommit::Stale`]) and ingest verifies again against the new state. So a
 //! concurrent batch can never make a record's chain link be checked against a stale head, and
 //! a gap or a fork is always seen. Both implementations also keep feed cursors in commit
-//! order, so a sender's feed never skips a record committed late.
+//! order, so a sender's feed never skips a record committed late. A feed cursor is the
+//! record's position in its own sender's feed (`sender_seq`: 1, 2, 3, …), never a global
+//! counter, so a sender's cursors say nothing about how many records other senders get.
 
 mod items;
 mod postgres;
@@ -123,6 +125,7 @@ pub enum BatchCommit {
 /// One entry of a sender's feed.
 #[derive(Debug, Clone)]
 pub struct FeedRow {
+    /// The record's position in its sender's feed.
     pub cursor: i64,
     pub envelope: String,
     pub device_key_spki: Vec<u8>,

@@ -6,8 +6,9 @@
 //! - A record is held once: `record_id` is unique and inserts are `ON CONFLICT DO NOTHING`.
 //! - A batch's transaction takes `records` in SHARE ROW EXCLUSIVE mode (writers queue, readers
 //!   do not wait), then reads the device's head `FOR UPDATE`: the head it checks is the latest
-//!   committed one, and cursors are drawn in commit order, so a feed reader that has seen
-//!   cursor N never misses a record committed later with a smaller cursor.
+//!   committed one, and feed cursors (each sender's `sender_seq`, drawn after the lock) follow
+//!   commit order, so a feed reader that has seen cursor N never misses a record committed
+//!   later with a smaller cursor.
 //! - `synchronous_commit` is on for batches whatever the server's default, since a receipt
 //!   promises the record is durable.
 //! - The tables are created under an advisory lock, and the receipt key is kept with
@@ -78,7 +79,8 @@ CREATE TABLE IF NOT EXISTS records (
     cursor BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, record_id TEXT NOT NULL UNIQUE,
     record_hash TEXT NOT NULL, device_id TEXT NOT NULL, seq BIGINT NOT NULL,
     sender_id TEXT NOT NULL, item_id TEXT NOT NULL, envelope TEXT NOT NULL,
-    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL);
+    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL,
+    sender_seq BIGINT);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -145,6 +147,7 @@ impl PostgresStorage {
         let mut tx = first.transaction().map_err(db("creating the tables"))?;
         tx.batch_execute(SCHEMA)
             .map_err(db("creating the tables"))?;
+        migrate_feed_cursors(&mut tx)?;
         tx.commit().map_err(db("creating the tables"))?;
         drop(first);
         let pool = r2d2::Pool::builder()
@@ -172,6 +175,66 @@ impl PostgresStorage {
             .ok_or_else(|| unavailable("closed".into()))?;
         pool.get().map_err(|e| unavailable(e.to_string()))
     }
+}
+
+/// Gives a database made before feed cursors were per sender its `sender_seq` column: each
+/// record's position in its sender's feed (in the order of the old global cursors), and each
+/// webhook the position it had reached. Runs once, under the tables' advisory lock, when the
+/// column is missing.
+fn migrate_feed_cursors(tx: &mut postgres::Transaction<'_>) -> Result<(), StorageError> {
+    let context = "migrating feed cursors to one sequence per sender";
+    let present = tx
+        .query_opt(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                 AND table_name = 'records' AND column_name = 'sender_seq'",
+            &[],
+        )
+        .map_err(db(context))?
+        .is_some();
+    if !present {
+        tx.batch_execute(
+            "ALTER TABLE records ADD COLUMN sender_seq BIGINT;
+             UPDATE records SET sender_seq = n.seq FROM (
+                 SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
+                 FROM records) AS n
+             WHERE records.cursor = n.cursor;
+             UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
+                 WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);",
+        )
+        .map_err(db(context))?;
+    }
+    tx.batch_execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);",
+    )
+    .map_err(db(context))
+}
+
+/// Each record's position in its sender's feed, in batch order after the last one stored.
+/// Called with `records` locked against other writers, so no two batches draw the same.
+fn sender_seqs(
+    tx: &mut postgres::Transaction<'_>,
+    records: &[super::NewRecord],
+) -> Result<Vec<i64>, StorageError> {
+    let mut last: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    let mut seqs = Vec::with_capacity(records.len());
+    for record in records {
+        let sender = record.sender_id.as_str();
+        let next = match last.get(sender) {
+            Some(seq) => seq + 1,
+            None => {
+                let row = tx
+                    .query_one(
+                        "SELECT COALESCE(MAX(sender_seq), 0) FROM records WHERE sender_id = $1",
+                        &[&sender],
+                    )
+                    .map_err(db("storing a batch"))?;
+                row.get::<_, i64>(0) + 1
+            }
+        };
+        last.insert(sender, next);
+        seqs.push(next);
+    }
+    Ok(seqs)
 }
 
 fn read_head(
@@ -425,12 +488,13 @@ impl Storage for PostgresStorage {
         let verifications: Vec<&str> = records.iter().map(|r| r.verification.as_str()).collect();
         let receipts: Vec<&str> = records.iter().map(|r| r.receipt.as_str()).collect();
         let received: Vec<i64> = records.iter().map(|r| r.received_at).collect();
+        let sender_seqs = sender_seqs(&mut tx, records)?;
         let inserted = tx
             .execute(
                 "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id, item_id,
-                     envelope, verification, receipt, received_at)
+                     envelope, verification, receipt, received_at, sender_seq)
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[],
-                     $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[])
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[])
                  ON CONFLICT (record_id) DO NOTHING",
                 &[
                     &ids,
@@ -443,6 +507,7 @@ impl Storage for PostgresStorage {
                     &verifications,
                     &receipts,
                     &received,
+                    &sender_seqs,
                 ],
             )
             .map_err(db(context))?;
@@ -485,9 +550,9 @@ impl Storage for PostgresStorage {
         let rows = self
             .conn()?
             .query(
-                "SELECT r.cursor, r.envelope, d.key_spki, r.receipt, r.verification
+                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification
                  FROM records r JOIN devices d ON d.device_id = r.device_id
-                 WHERE r.sender_id = $1 AND r.cursor > $2 ORDER BY r.cursor LIMIT $3",
+                 WHERE r.sender_id = $1 AND r.sender_seq > $2 ORDER BY r.sender_seq LIMIT $3",
                 &[&sender_id, &after, &i64::from(limit)],
             )
             .map_err(db("reading the feed"))?;

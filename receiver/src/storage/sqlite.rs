@@ -2,8 +2,8 @@
 //! record's commit reached the disk), one connection behind a mutex.
 //!
 //! One writer at a time is what SQLite allows anyway; a batch's transaction is `BEGIN
-//! IMMEDIATE`, so the head it checks cannot change before it commits, and cursors (rowids)
-//! follow commit order.
+//! IMMEDIATE`, so the head it checks cannot change before it commits, and feed cursors (each
+//! sender's `sender_seq`, drawn inside that transaction) follow commit order.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS records (
     cursor INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL UNIQUE,
     record_hash TEXT NOT NULL, device_id TEXT NOT NULL, seq INTEGER NOT NULL,
     sender_id TEXT NOT NULL, item_id TEXT NOT NULL, envelope TEXT NOT NULL,
-    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL);
+    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL,
+    sender_seq INTEGER);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -64,13 +65,14 @@ CREATE TABLE IF NOT EXISTS webhooks (
 impl SqliteStorage {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let conn = Connection::open(path).map_err(db("opening the database"))?;
+        let mut conn = Connection::open(path).map_err(db("opening the database"))?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
         )
         .map_err(db("configuring the database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(db("creating the tables"))?;
+        migrate_feed_cursors(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -80,6 +82,41 @@ impl SqliteStorage {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Gives a database made before feed cursors were per sender its `sender_seq` column: each
+/// record's position in its sender's feed (in the order of the old global cursors), and each
+/// webhook the position it had reached. Runs once, in one transaction, when the column is
+/// missing.
+fn migrate_feed_cursors(conn: &mut Connection) -> Result<(), StorageError> {
+    let context = "migrating feed cursors to one sequence per sender";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db(context))?;
+    let present: bool = tx
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'sender_seq'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db(context))?;
+    if !present {
+        tx.execute_batch(
+            "ALTER TABLE records ADD COLUMN sender_seq INTEGER;
+             UPDATE records SET sender_seq = n.seq FROM (
+                 SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
+                 FROM records) AS n
+             WHERE records.cursor = n.cursor;
+             UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
+                 WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);",
+        )
+        .map_err(db(context))?;
+    }
+    tx.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);",
+    )
+    .map_err(db(context))?;
+    tx.commit().map_err(db(context))
 }
 
 fn read_head(conn: &Connection, device_id: &str) -> Result<Option<ChainHead>, StorageError> {
@@ -311,9 +348,12 @@ impl Storage for SqliteStorage {
         {
             let mut insert = tx
                 .prepare_cached(
+                    // The sender's next feed position: the transaction is the only writer.
                     "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id,
-                         item_id, envelope, verification, receipt, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         item_id, envelope, verification, receipt, received_at, sender_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                         (SELECT COALESCE(MAX(sender_seq), 0) + 1 FROM records
+                          WHERE sender_id = ?5))
                      ON CONFLICT(record_id) DO NOTHING",
                 )
                 .map_err(db(context))?;
@@ -376,9 +416,9 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(
-                "SELECT r.cursor, r.envelope, d.key_spki, r.receipt, r.verification
+                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification
                  FROM records r JOIN devices d ON d.device_id = r.device_id
-                 WHERE r.sender_id = ?1 AND r.cursor > ?2 ORDER BY r.cursor LIMIT ?3",
+                 WHERE r.sender_id = ?1 AND r.sender_seq > ?2 ORDER BY r.sender_seq LIMIT ?3",
             )
             .map_err(db("reading the feed"))?;
         let rows = statement
