@@ -68,6 +68,11 @@ enum Command {
         /// same file). Without it they are kept as they are.
         #[arg(long, value_name = "FILE")]
         secrets_key: Option<PathBuf>,
+        /// Let senders' webhooks point at loopback, private and link-local addresses (and plain
+        /// http:// to loopback): only when every sender is trusted with the operator's own
+        /// network, since the receiver pushes from inside it.
+        #[arg(long)]
+        allow_private_webhooks: bool,
     },
     /// Issue a one-time enrolment code for a device (valid 24 h; printed once).
     EnrolCode {
@@ -166,6 +171,7 @@ fn run(cli: Cli) -> Result<(), String> {
             crl,
             max_connections,
             secrets_key,
+            allow_private_webhooks,
         } => {
             // Check the transport before any work: no silent fall back to plain HTTP.
             let tls = tls.load()?;
@@ -195,6 +201,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut receiver =
                 Receiver::with_secrets(storage, verifier, secrets).map_err(|e| e.to_string())?;
             receiver.limits.max_connections = max_connections;
+            receiver.limits.allow_private_webhooks = allow_private_webhooks;
             let receiver = Arc::new(receiver);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {
