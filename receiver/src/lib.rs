@@ -62,6 +62,10 @@ pub struct Limits {
     /// Whether senders' webhooks may point at loopback, private or link-local addresses (and
     /// plain http to loopback): off unless the operator allows it, see [`webhook_url`].
     pub allow_private_webhooks: bool,
+    /// Most undelivered items one sender may have on one device: a device's manifest lists at
+    /// most [`honnin_core::manifest::MAX_ITEMS`], shared fairly among its senders, so no
+    /// sender can take all of it.
+    pub max_items_per_device: usize,
 }
 
 impl Default for Limits {
@@ -74,6 +78,7 @@ impl Default for Limits {
             max_page: 1000,
             max_connections: 1024,
             allow_private_webhooks: false,
+            max_items_per_device: 1000,
         }
     }
 }

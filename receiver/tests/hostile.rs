@@ -8,6 +8,8 @@
 //! - A sender's webhook to loopback, private or link-local addresses (literal, or a name that
 //!   resolves there) is refused unless the operator allows it, and one kept from before gets no
 //!   connection.
+//! - A sender cannot register more than the cap of undelivered items on one device, and a
+//!   device's manifest is shared fairly when its senders' items are more than it holds.
 //! - A sender's feed cursors count its own records only, whatever other senders get; a
 //!   database from before is renumbered on open, webhooks included.
 
@@ -24,7 +26,7 @@ use honnin_core::verify::{RandomSource, SystemRandom};
 use honnin_e2e::records::device_signer;
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::storage::{
-    BatchCommit, BatchWrite, ChainHead, NewRecord, WebhookRow, next_head,
+    BatchCommit, BatchWrite, ChainHead, ItemRow, NewRecord, WebhookRow, next_head,
 };
 use honnin_receiver::tls::ServerTls;
 use honnin_receiver::webhook::{PushSettings, run_pusher};
@@ -37,6 +39,8 @@ backend_tests!(
     a_nonce_is_held_as_long_as_a_replay_would_pass_the_clock_check,
     a_webhook_to_the_receivers_own_network_is_refused_unless_the_operator_allows_it,
     a_webhook_kept_for_a_private_address_gets_no_connection,
+    a_sender_cannot_register_beyond_its_cap_on_one_device,
+    a_full_manifest_is_shared_fairly_among_senders,
     a_senders_feed_cursors_say_nothing_of_other_senders_records,
     a_database_with_global_cursors_is_renumbered_per_sender_on_open,
 );
@@ -604,4 +608,121 @@ fn a_webhook_kept_for_a_private_address_gets_no_connection(backend: &Backend) {
             assert_eq!(made, 0, "the pusher connected to a loopback address");
         }
     }
+}
+
+fn item(item_id: &str, device_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "item_id": item_id,
+        "device_id": device_id,
+        "addressee_name": "試験 花子",
+        "min_level": "B",
+        "attributes": ["name"],
+    })
+}
+
+/// `PUT /v1/items` of `items` for the sender of `token`.
+fn put_items(
+    server: &Server,
+    token: &str,
+    items: &[serde_json::Value],
+) -> (u16, serde_json::Value) {
+    let headers = [("authorization", format!("Bearer {token}"))];
+    call(
+        server,
+        "PUT",
+        "/v1/items",
+        &headers,
+        Some(serde_json::json!({ "items": items })),
+    )
+}
+
+fn a_sender_cannot_register_beyond_its_cap_on_one_device(backend: &Backend) {
+    let server = start(backend, |r| r.limits.max_items_per_device = 3);
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    let shop = operator::add_sender(storage, "other-shop").expect("sender");
+    let (status, answer) = put_items(
+        &server,
+        &bank,
+        &[item("B-1", "handheld-01"), item("B-2", "handheld-01")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    // The 3rd and 4th in one request, with one for another device: refused whole.
+    let (status, answer) = put_items(
+        &server,
+        &bank,
+        &[
+            item("B-3", "handheld-01"),
+            item("B-9", "handheld-02"),
+            item("B-4", "handheld-01"),
+        ],
+    );
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "too_many_items_for_device");
+    let message = answer["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("more than 3") && message.contains("handheld-01"),
+        "{message}"
+    );
+    for id in ["B-3", "B-4", "B-9"] {
+        assert!(
+            storage.item(id).expect("reads").is_none(),
+            "{id} was written"
+        );
+    }
+    // Up to the cap is fine, and re-registering an item does not count it twice.
+    let (status, answer) = put_items(&server, &bank, &[item("B-3", "handheld-01")]);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = put_items(
+        &server,
+        &bank,
+        &[item("B-1", "handheld-01"), item("B-9", "handheld-02")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = put_items(&server, &bank, &[item("B-5", "handheld-01")]);
+    assert_eq!(status, 409);
+    // The cap is the bank's: another sender still gets its items onto the same device.
+    let (status, answer) = put_items(&server, &shop, &[item("S-1", "handheld-01")]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        storage
+            .device_items("handheld-01", 100)
+            .expect("items")
+            .len(),
+        4
+    );
+}
+
+fn a_full_manifest_is_shared_fairly_among_senders(backend: &Backend) {
+    let server = start(backend, |_| {});
+    let storage = server.receiver.storage.as_ref();
+    let row = |sender: &str, id: &str| ItemRow {
+        item_id: id.into(),
+        sender_id: sender.into(),
+        device_id: "handheld-01".into(),
+        addressee_name: "試験 花子".into(),
+        addressee_address: None,
+        min_level: "B".into(),
+        attributes: "name".into(),
+    };
+    // The bank's ids sort first: listed by item id alone, a page of 4 would be all the bank's.
+    let bank: Vec<ItemRow> = (0..6).map(|i| row("a-bank", &format!("A-{i}"))).collect();
+    storage
+        .put_items("a-bank", &bank, now(), 100)
+        .expect("registers");
+    storage
+        .put_items(
+            "z-shop",
+            &[row("z-shop", "Z-0"), row("z-shop", "Z-1")],
+            now(),
+            100,
+        )
+        .expect("registers");
+    let listed: Vec<String> = storage
+        .device_items("handheld-01", 4)
+        .expect("items")
+        .into_iter()
+        .map(|i| i.item_id)
+        .collect();
+    assert_eq!(listed, vec!["A-0", "A-1", "Z-0", "Z-1"]);
 }

@@ -60,15 +60,25 @@ impl std::fmt::Debug for WebhookRow {
 /// Items and webhooks; every [`super::Storage`] has them.
 pub trait ItemStorage {
     /// Registers or replaces `sender_id`'s items, all or none. An item id registered by another
-    /// sender: [`StorageError::ItemTaken`], and nothing is written.
-    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError>;
+    /// sender: [`StorageError::ItemTaken`]; more than `per_device` of the sender's undelivered
+    /// items on one device afterwards: [`StorageError::TooManyItems`]; either way nothing is
+    /// written. The cap keeps one sender from filling a device's manifest.
+    fn put_items(
+        &self,
+        sender_id: &str,
+        items: &[ItemRow],
+        now: i64,
+        per_device: usize,
+    ) -> Result<(), StorageError>;
     fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError>;
     /// The item's delivery, once a record proved it (written with the record, by
     /// [`super::Storage::insert_batch`]).
     fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError>;
     /// Removes the item and its delivery. `Ok(false)`: the sender has no such item.
     fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError>;
-    /// Up to `limit` items assigned to `device_id` and not delivered yet, by item id.
+    /// Up to `limit` items assigned to `device_id` and not delivered yet, by item id, chosen
+    /// fairly: every sender's first item, then every sender's second, and so on, so a sender
+    /// with many items cannot crowd another out when there are more than `limit`.
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError>;
     /// Registers, replaces (`Some`) or removes (`None`) the sender's webhook.
     fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError>;
@@ -115,6 +125,37 @@ fn limit_column(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// The devices `items` go to, each once.
+fn devices_of(items: &[ItemRow]) -> Vec<&str> {
+    let mut devices: Vec<&str> = items.iter().map(|i| i.device_id.as_str()).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    devices
+}
+
+/// The sender's undelivered items on one device: what its share of the manifest holds.
+const COUNT_PENDING: &str = "SELECT COUNT(*) FROM items i WHERE sender_id = $1 AND device_id = $2
+     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)";
+
+/// Undelivered items of a device, each ranked within its sender (`turn`), the lowest turns
+/// taken first; the page is then listed by item id.
+const FAIR_ITEMS: &str = "SELECT item_id, sender_id, device_id, addressee_name, addressee_address,
+         min_level, attributes FROM (
+     SELECT i.*, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY item_id) AS turn
+     FROM items i WHERE device_id = $1
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
+     ORDER BY turn, sender_id, item_id LIMIT $2) AS fair
+ ORDER BY item_id";
+
+fn too_many(device_id: &str, pending: i64, per_device: usize) -> Option<StorageError> {
+    (usize::try_from(pending).unwrap_or(usize::MAX) > per_device).then(|| {
+        StorageError::TooManyItems {
+            device_id: device_id.to_owned(),
+            cap: per_device,
+        }
+    })
+}
+
 fn sqlite(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
     move |e| StorageError::Database {
         context,
@@ -144,7 +185,13 @@ fn sqlite_webhook(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
 }
 
 impl ItemStorage for SqliteStorage {
-    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError> {
+    fn put_items(
+        &self,
+        sender_id: &str,
+        items: &[ItemRow],
+        now: i64,
+        per_device: usize,
+    ) -> Result<(), StorageError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -176,6 +223,15 @@ impl ItemStorage for SqliteStorage {
             if written == 0 {
                 // Dropping the transaction rolls every earlier item back.
                 return Err(StorageError::ItemTaken(item.item_id.clone()));
+            }
+        }
+        // The transaction is the only writer (IMMEDIATE): the counts cannot change under it.
+        for device_id in devices_of(items) {
+            let pending: i64 = tx
+                .query_row(COUNT_PENDING, params![sender_id, device_id], |r| r.get(0))
+                .map_err(sqlite("registering items"))?;
+            if let Some(error) = too_many(device_id, pending, per_device) {
+                return Err(error);
             }
         }
         tx.commit().map_err(sqlite("registering items"))
@@ -231,11 +287,7 @@ impl ItemStorage for SqliteStorage {
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError> {
         let conn = self.conn();
         let mut statement = conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items i WHERE device_id = ?1
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
-                     ORDER BY item_id LIMIT ?2"
-            ))
+            .prepare_cached(FAIR_ITEMS)
             .map_err(sqlite("reading items"))?;
         let rows = statement
             .query_map(params![device_id, limit_column(limit)], sqlite_item)
@@ -387,9 +439,21 @@ fn pg_webhook(r: &postgres::Row) -> WebhookRow {
 }
 
 impl ItemStorage for PostgresStorage {
-    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError> {
+    fn put_items(
+        &self,
+        sender_id: &str,
+        items: &[ItemRow],
+        now: i64,
+        per_device: usize,
+    ) -> Result<(), StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(pg("registering items"))?;
+        // One registration per sender at a time, so two at once cannot both pass the cap.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('honnin-receiver items of ' || $1))",
+            &[&sender_id],
+        )
+        .map_err(pg("registering items"))?;
         for item in items {
             let written = tx
                 .execute(
@@ -416,6 +480,15 @@ impl ItemStorage for PostgresStorage {
                 .map_err(pg("registering items"))?;
             if written == 0 {
                 return Err(StorageError::ItemTaken(item.item_id.clone()));
+            }
+        }
+        for device_id in devices_of(items) {
+            let pending: i64 = tx
+                .query_one(COUNT_PENDING, &[&sender_id, &device_id])
+                .map_err(pg("registering items"))?
+                .get(0);
+            if let Some(error) = too_many(device_id, pending, per_device) {
+                return Err(error);
             }
         }
         tx.commit().map_err(pg("registering items"))
@@ -467,14 +540,7 @@ impl ItemStorage for PostgresStorage {
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError> {
         let rows = self
             .conn()?
-            .query(
-                &format!(
-                    "SELECT {ITEM_COLUMNS} FROM items i WHERE device_id = $1
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
-                     ORDER BY item_id LIMIT $2"
-                ),
-                &[&device_id, &limit_column(limit)],
-            )
+            .query(FAIR_ITEMS, &[&device_id, &limit_column(limit)])
             .map_err(pg("reading items"))?;
         Ok(rows.iter().map(pg_item).collect())
     }

@@ -48,6 +48,8 @@ pub enum StorageError {
     Contended { attempts: u32 },
     #[error("the item {0:?} is registered by another sender")]
     ItemTaken(String),
+    #[error("the sender would have more than {cap} undelivered items on device {device_id:?}")]
+    TooManyItems { device_id: String, cap: usize },
     #[error("the database address {0:?} is neither a file path nor a postgres:// URL")]
     BadAddress(String),
     #[error(transparent)]
