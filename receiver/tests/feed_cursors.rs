@@ -1,20 +1,25 @@
 //! Feed cursors against a sender who counts: over TLS on loopback, against SQLite and
 //! PostgreSQL, a sender's cursors are positions in its own feed, whatever other senders get,
-//! and a database from the days of global cursors is renumbered when it is opened, webhooks
-//! included.
+//! a webhook is pushed the same cursors, and a database from the days of global cursors is
+//! renumbered when it is opened, webhooks included.
 
 #[macro_use]
 mod common;
 mod hostile_support;
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use honnin_e2e::records::device_signer;
 use honnin_receiver::operator;
+use honnin_receiver::webhook::{PushSettings, run_pusher};
 
 use common::Backend;
 use hostile_support::{Server, call, enrol, record, start, store};
 
 backend_tests!(
     a_senders_feed_cursors_say_nothing_of_other_senders_records,
+    a_senders_webhook_is_pushed_its_own_cursors,
     a_database_with_global_cursors_is_renumbered_per_sender_on_open,
 );
 
@@ -223,4 +228,93 @@ fn a_database_with_global_cursors_is_renumbered_per_sender_on_open(backend: &Bac
         .map(|r| r.cursor)
         .collect();
     assert_eq!(bank, vec![1, 2, 3]);
+}
+
+/// A sender's endpoint on loopback that keeps every pushed page and answers 204.
+fn page_collector(server: &Server) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let pages: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let seen = pages.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let page = serde_json::from_slice(&body).unwrap_or_default();
+                seen.lock().expect("lock").push(page);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = server
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    server
+        .runtime
+        .spawn(async move { axum::serve(listener, app).await });
+    (url, pages)
+}
+
+fn a_senders_webhook_is_pushed_its_own_cursors(backend: &Backend) {
+    // The endpoint is plain http on loopback, which the operator must allow.
+    let server = start(backend, |r| r.limits.allow_private_webhooks = true);
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    operator::add_sender(storage, "other-shop").expect("sender");
+    enrol(&server, "handheld-01", &device_signer());
+    let (url, pages) = page_collector(&server);
+    let headers = [("authorization", format!("Bearer {bank}"))];
+    let (status, answer) = call(
+        &server,
+        "PUT",
+        "/v1/webhook",
+        &headers,
+        Some(serde_json::json!({ "url": url })),
+    );
+    assert_eq!(status, 200, "{answer}");
+    store(
+        storage,
+        None,
+        &[
+            record("other-shop", 1),
+            record("other-shop", 2),
+            record("test-bank", 3),
+            record("other-shop", 4),
+            record("test-bank", 5),
+        ],
+    );
+    server.runtime.spawn(run_pusher(
+        server.receiver.clone(),
+        PushSettings {
+            poll: Duration::from_millis(20),
+            page: 1,
+            ..PushSettings::default()
+        },
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pages.lock().expect("lock").len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pushed: Vec<(i64, i64)> = pages
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|page| {
+            (
+                page["entries"][0]["cursor"].as_i64().unwrap_or(-1),
+                page["next_after"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    // Global cursors would have been 3 and 5.
+    assert_eq!(pushed, vec![(1, 1), (2, 2)]);
+    assert_eq!(
+        storage
+            .webhook("test-bank")
+            .expect("reads")
+            .expect("kept")
+            .cursor,
+        2
+    );
 }
