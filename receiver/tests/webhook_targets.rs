@@ -63,8 +63,11 @@ fn a_webhook_to_the_receivers_own_network_is_refused_unless_the_operator_allows_
         format!("http://127.0.0.1:{port}/hook"),
         format!("http://localhost:{port}/hook"),
         format!("https://127.0.0.1:{port}/hook"),
-        // A name that resolves to loopback.
+        // Names that resolve to loopback, one of them an address in a form that only the
+        // resolver reads as one.
         format!("https://localhost:{port}/hook"),
+        format!("https://0x7f000001:{port}/hook"),
+        format!("https://2130706433:{port}/hook"),
         "https://10.1.2.3/hook".to_owned(),
         "https://192.168.0.10/hook".to_owned(),
         "https://169.254.169.254/latest/meta-data/".to_owned(),
@@ -118,10 +121,11 @@ fn a_webhook_kept_for_a_private_address_gets_no_connection(backend: &Backend) {
         enrol(&server, "handheld-01", &device_signer());
         let (port, connections) = connection_counter(&server);
         // Kept before the receiver refused them (registered under an older release): a
-        // literal loopback http URL, and an https URL whose name resolves to loopback.
+        // literal loopback http URL, and https URLs whose names resolve to loopback.
         for (sender, url) in [
             ("test-bank", format!("http://127.0.0.1:{port}/hook")),
             ("other-shop", format!("https://localhost:{port}/hook")),
+            ("third-shop", format!("https://0x7f000001:{port}/hook")),
         ] {
             let hook = WebhookRow {
                 sender_id: sender.into(),
@@ -134,21 +138,25 @@ fn a_webhook_kept_for_a_private_address_gets_no_connection(backend: &Backend) {
         store(
             storage,
             None,
-            &[record("test-bank", 1), record("other-shop", 2)],
+            &[
+                record("test-bank", 1),
+                record("other-shop", 2),
+                record("third-shop", 3),
+            ],
         );
         server
             .runtime
             .spawn(run_pusher(server.receiver.clone(), settings.clone()));
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
         while std::time::Instant::now() < deadline
-            && connections.load(std::sync::atomic::Ordering::SeqCst) < 2
+            && connections.load(std::sync::atomic::Ordering::SeqCst) < 3
         {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let made = connections.load(std::sync::atomic::Ordering::SeqCst);
         if allow {
-            // The control: allowed, the pusher does connect, to both.
-            assert!(made >= 2, "the allowed pusher made {made} connections");
+            // The control: allowed, the pusher does connect, to each.
+            assert!(made >= 3, "the allowed pusher made {made} connections");
         } else {
             assert_eq!(made, 0, "the pusher connected to a loopback address");
         }
