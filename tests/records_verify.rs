@@ -5,11 +5,10 @@ use honnin_core::check::{Level, Verifier};
 use honnin_core::reader::CardSession;
 use honnin_core::record::{AttributePolicy, DeviceKey, SignedRecord, SoftwareSigner};
 use honnin_core::verify::CheckState;
-use honnin_core::verify::record::{RecordExpectation, RecordOutcome, verify_record};
+use honnin_core::verify::record::{RecordExpectation, RecordOutcome, TimeWindow, verify_record};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report};
 use honnin_e2e::{CountingRandom, addressee, anchors, auth_pin, clock, request, verifier_with_crl};
 use honnin_simcard::Profile;
-use p256::ecdsa::signature::Signer as _;
 
 fn signed(report: &honnin_core::check::DoorCheckReport, seq: u64, prev: [u8; 32]) -> SignedRecord {
     let draft = draft_of(report, AttributePolicy::default());
@@ -31,6 +30,7 @@ fn expect(key: &DeviceKey) -> RecordExpectation<'_> {
         item_id: Some("JP-ITEM-0001"),
         sender_id: Some("test-bank"),
         previous: None,
+        time_window: TimeWindow::UNKNOWN,
     }
 }
 
@@ -223,21 +223,6 @@ fn chain_links_are_checked_when_the_previous_record_is_known() {
     );
 }
 
-/// Signs an edited envelope's body with the test device key, as a compromised device could.
-fn resign(mut value: serde_json::Value) -> SignedRecord {
-    let body = value["body"].take();
-    let canonical = honnin_core::record::canonical::to_canonical_bytes(&body).expect("canonical");
-    let key = p256::ecdsa::SigningKey::from_slice(&honnin_e2e::records::DEVICE_KEY).expect("key");
-    let signature: p256::ecdsa::Signature = key.sign(&canonical);
-    let signature = signature.normalize_s();
-    let envelope = serde_json::json!({
-        "body": body,
-        "device_signature": base64_encode(&signature.to_bytes()),
-    });
-    SignedRecord::from_value(envelope).expect("parses")
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+fn resign(value: serde_json::Value) -> SignedRecord {
+    honnin_e2e::records::resign(value).expect("parses")
 }

@@ -102,31 +102,13 @@ impl From<&StoredRecord> for RecordSummary {
                 summary.item_id = body.item_id().to_owned();
                 summary.sender_id = body.sender_id().to_owned();
                 summary.courier_id = body.courier_id().to_owned();
-                summary.level = level_of(body.level());
-                summary.verdict = verdict_of(body.verdict());
+                summary.level = Some(body.level());
+                summary.verdict = Some(body.verdict());
             }
             Err(error) => summary.problem = Some(error.to_string()),
         }
         summary
     }
-}
-
-pub(crate) fn level_of(code: &str) -> Option<Level> {
-    [Level::A, Level::B, Level::C]
-        .into_iter()
-        .find(|level| format!("{level:?}") == code)
-}
-
-pub(crate) fn verdict_of(code: &str) -> Option<Verdict> {
-    [
-        Verdict::Genuine,
-        Verdict::Forged,
-        Verdict::Inconclusive,
-        Verdict::Refused,
-        Verdict::NotAddressee,
-    ]
-    .into_iter()
-    .find(|verdict| verdict.code() == code)
 }
 
 /// What a store holds.

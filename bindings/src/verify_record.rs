@@ -8,12 +8,12 @@ use honnin_core::check::{Level, Verdict};
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::verify::CheckState;
 use honnin_core::verify::record::{
-    RecordCheck as CoreCheck, RecordExpectation as CoreExpectation, verify_record as core_verify,
+    RecordCheck as CoreCheck, RecordExpectation as CoreExpectation, TimeWindow,
+    verify_record as core_verify,
 };
 
 use crate::check::Verifier;
 use crate::error::HonninError;
-use crate::store::{level_of, verdict_of};
 
 /// What the verifier knows independently of the record.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -29,6 +29,12 @@ pub struct RecordExpectation {
     /// The device's previous record, when the verifier has it: this one must follow it.
     #[uniffi(default = None)]
     pub previous: Option<ChainPosition>,
+    /// The earliest time the record may claim (Unix seconds): the device's previous record's.
+    #[uniffi(default = None)]
+    pub not_before: Option<i64>,
+    /// The latest time the record may claim: when it was received, plus the clock skew allowed.
+    #[uniffi(default = None)]
+    pub not_after: Option<i64>,
 }
 
 /// A record's place in its device's chain.
@@ -65,7 +71,12 @@ impl From<&CoreCheck> for RecordCheck {
 /// verdict is what the door check showed (a record of a forged card can verify).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RecordVerification {
+    /// The level's whole evidence is there and every check passed.
     pub verified: bool,
+    /// When not verified and no check failed: the checks of the level's evidence that are
+    /// missing, each with the state it must be in (e.g. `challenge_signature (must be passed,
+    /// is not_present)`).
+    pub missing: Vec<String>,
     pub record_id: String,
     pub position: u64,
     pub device_id: String,
@@ -149,17 +160,22 @@ pub fn verify_record(
             item_id: expectation.item_id.as_deref(),
             sender_id: expectation.sender_id.as_deref(),
             previous,
+            time_window: TimeWindow {
+                not_before: expectation.not_before,
+                not_after: expectation.not_after,
+            },
         },
     );
     Ok(RecordVerification {
         verified: result.is_verified(),
+        missing: result.missing.clone(),
         record_id: result.record_id,
         position: result.seq,
         device_id: result.device_id,
         item_id: result.item_id,
         sender_id: result.sender_id,
-        level: level_of(&result.level),
-        recorded_verdict: verdict_of(&result.recorded_verdict),
+        level: Some(result.level),
+        recorded_verdict: Some(result.recorded_verdict),
         checks: result.checks.iter().map(RecordCheck::from).collect(),
     })
 }

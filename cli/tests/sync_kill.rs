@@ -71,8 +71,9 @@ fn every_record_arrives_exactly_once_when_the_device_is_killed_mid_sync() {
         Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
     let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
     operator::add_sender(receiver.storage.as_ref(), SENDER).expect("sender");
-    let code = operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", now())
-        .expect("code");
+    let code =
+        operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", &[SENDER], now())
+            .expect("code");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -20,7 +20,10 @@ use std::collections::{HashMap, HashSet};
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::sync::protocol::{RECEIPT_FORMAT, ReceiptBody, SignedReceipt};
 use honnin_core::verify::CheckState;
-use honnin_core::verify::record::{RecordExpectation, RecordVerification, verify_record};
+use honnin_core::verify::record::evidence::claimed_time;
+use honnin_core::verify::record::{
+    RecordExpectation, RecordVerification, TimeWindow, verify_record,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -84,8 +87,8 @@ enum Role {
     Held(String, String),
     /// The same id as the earlier new entry at this index.
     Repeat(usize),
-    /// New, to be verified with this predecessor.
-    New(Option<ChainHead>),
+    /// New, to be verified with this predecessor, and the latest time the predecessor claims.
+    New(Option<ChainHead>, Option<i64>),
 }
 
 /// Ingests the envelopes of one batch sent by `device_id`; a result per envelope, in order.
@@ -107,6 +110,7 @@ pub fn ingest_batch(
     ids.dedup();
     // The registered items the batch's records are for, read once: their policy is checked
     // with each record's verification.
+    let device_senders = receiver.storage.device_senders(device_id)?;
     let mut items: HashMap<String, Option<ItemRow>> = HashMap::new();
     for parsed in entries.iter().filter_map(|e| e.as_ref().ok()) {
         let item_id = parsed.record.body().item_id();
@@ -124,12 +128,14 @@ pub fn ingest_batch(
         let state = receiver.storage.batch_state(device_id, &ids)?;
         let roles = loop {
             let roles = plan(&entries, &state, &bad_signature);
-            let pending: Vec<(usize, Option<ChainHead>)> = roles
+            let pending: Vec<(usize, Option<ChainHead>, Option<i64>)> = roles
                 .iter()
                 .enumerate()
                 .filter_map(|(i, role)| match role {
-                    Role::New(previous) if verified.get(&i).map(|v| v.0) != Some(*previous) => {
-                        Some((i, *previous))
+                    Role::New(previous, previous_time)
+                        if verified.get(&i).map(|v| v.0) != Some(*previous) =>
+                    {
+                        Some((i, *previous, *previous_time))
                     }
                     _ => None,
                 })
@@ -137,11 +143,18 @@ pub fn ingest_batch(
             if pending.is_empty() {
                 break roles;
             }
+            let context = Context {
+                key,
+                items: &items,
+                device_senders: &device_senders,
+                now: now(),
+            };
             let results: Vec<(usize, Option<ChainHead>, RecordVerification)> = pending
                 .into_par_iter()
-                .filter_map(|(i, previous)| {
+                .filter_map(|(i, previous, previous_time)| {
                     let parsed = entries[i].as_ref().ok()?;
-                    Some((i, previous, verify(receiver, key, parsed, previous, &items)))
+                    let verification = verify(receiver, &context, parsed, previous, previous_time);
+                    Some((i, previous, verification))
                 })
                 .collect();
             for (i, previous, verification) in results {
@@ -159,18 +172,23 @@ pub fn ingest_batch(
         let new: Vec<usize> = roles
             .iter()
             .enumerate()
-            .filter_map(|(i, role)| matches!(role, Role::New(_)).then_some(i))
+            .filter_map(|(i, role)| matches!(role, Role::New(..)).then_some(i))
             .collect();
         let records: Vec<NewRecord> = new
             .par_iter()
             .filter_map(|&i| {
                 let parsed = entries[i].as_ref().ok()?;
                 let (_, verification) = verified.get(&i)?;
+                let item = items
+                    .get(parsed.record.body().item_id())
+                    .and_then(Option::as_ref);
+                let sender = crate::items::feed_sender(item, &device_senders, parsed.record.body());
                 Some(new_record(
                     receiver,
                     device_id,
                     parsed,
                     verification,
+                    sender,
                     received_at,
                 ))
             })
@@ -226,6 +244,7 @@ fn plan(
     bad_signature: &HashSet<usize>,
 ) -> Vec<Role> {
     let mut head = state.head;
+    let mut head_time = state.head_time;
     let mut first: HashMap<&str, usize> = HashMap::new();
     entries
         .iter()
@@ -244,35 +263,56 @@ fn plan(
                 return Role::BadSignature;
             }
             first.insert(&parsed.id, i);
-            let previous = head;
-            head = next_head(head, parsed.record.body().seq(), parsed.hash);
-            Role::New(previous)
+            let (previous, previous_time) = (head, head_time);
+            let moved = next_head(head, parsed.record.body().seq(), parsed.hash);
+            if moved != head {
+                head_time = Some(claimed_time(parsed.record.body()));
+            }
+            head = moved;
+            Role::New(previous, previous_time)
         })
         .collect()
 }
 
+/// What every record of a batch is verified with.
+struct Context<'a> {
+    key: &'a DeviceKey,
+    items: &'a HashMap<String, Option<ItemRow>>,
+    device_senders: &'a [String],
+    /// When the batch is verified: a record cannot claim a later time than this plus the clock
+    /// skew allowed.
+    now: i64,
+}
+
 fn verify(
     receiver: &Receiver,
-    key: &DeviceKey,
+    context: &Context<'_>,
     parsed: &Parsed,
     previous: Option<ChainHead>,
-    items: &HashMap<String, Option<ItemRow>>,
+    previous_time: Option<i64>,
 ) -> RecordVerification {
     let mut verification = verify_record(
         &parsed.record,
         &receiver.verifier,
         &RecordExpectation {
-            device_key: key,
+            device_key: context.key,
             item_id: None,
             sender_id: None,
             previous,
+            time_window: TimeWindow::at_receipt(
+                previous_time,
+                context.now,
+                receiver.limits.max_clock_skew,
+            ),
         },
     );
-    let item = items
+    let item = context
+        .items
         .get(parsed.record.body().item_id())
         .and_then(Option::as_ref);
     crate::items::apply_policy(
         item,
+        context.device_senders,
         parsed.record.body().attributes_requested(),
         &mut verification,
     );
@@ -284,6 +324,7 @@ fn new_record(
     device_id: &str,
     parsed: &Parsed,
     verification: &RecordVerification,
+    feed_sender: Option<String>,
     received_at: i64,
 ) -> Result<NewRecord, StorageError> {
     let body = parsed.record.body();
@@ -295,11 +336,7 @@ fn new_record(
             device_id: device_id.to_owned(),
             seq: body.seq(),
             received_at,
-            outcome: if verification.is_verified() {
-                "verified".into()
-            } else {
-                "failed".into()
-            },
+            outcome: verification.outcome.code().into(),
         },
         &receiver.key,
         receiver.key.device_key(),
@@ -319,7 +356,8 @@ fn new_record(
         record_hash: parsed.hash,
         device_id: device_id.to_owned(),
         seq: body.seq(),
-        sender_id: body.sender_id().to_owned(),
+        // No sender's feed has the empty id (ids are never empty).
+        sender_id: feed_sender.unwrap_or_default(),
         item_id: body.item_id().to_owned(),
         envelope: String::from_utf8_lossy(&parsed.record.to_envelope_bytes()).into_owned(),
         verification: encode(
@@ -370,7 +408,7 @@ fn answer(
                     copy_of(held, Some(&receipt))
                 }
                 Role::Repeat(earlier) => copy_of(hashes[earlier], receipts.get(&earlier).copied()),
-                Role::New(_) => match receipts.get(&i) {
+                Role::New(..) => match receipts.get(&i) {
                     Some(receipt) => RecordResult::with_receipt(parsed.id, "accepted", receipt),
                     None => RecordResult::rejected(parsed.id, "the record could not be stored"),
                 },

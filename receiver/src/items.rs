@@ -5,8 +5,10 @@
 //!
 //! On ingest, a record for a registered item is checked against the item's policy
 //! ([`policy_check`]): same sender, the device the item was assigned to, a level at least the
-//! sender's minimum, exactly the attributes the sender asked for. Items a device delivered (a
-//! genuine record that passed the item's policy, see [`proves_delivery`]) drop out of its
+//! sender's minimum, exactly the attributes the sender asked for. A record reaches a sender's
+//! feed only for an item that sender registered for the record's device, or when the operator
+//! enrolled the device for that sender ([`feed_sender`]). Items a device delivered (a genuine,
+//! `verified` record that passed the item's policy, see [`proves_delivery`]) drop out of its
 //! manifest, and the sender sees the delivery on the item.
 
 use std::net::SocketAddr;
@@ -23,7 +25,7 @@ use honnin_core::manifest::{
 };
 use honnin_core::record::RecordBody;
 use honnin_core::verify::CheckState;
-use honnin_core::verify::record::{RecordCheck, RecordOutcome, RecordVerification};
+use honnin_core::verify::record::{RecordCheck, RecordVerification};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -299,13 +301,31 @@ pub async fn manifest(
     }
 }
 
-/// The `item_policy` check of a record for a registered item, added to its verification: the
-/// record must come from the sender that registered the item, from the device the item was
-/// assigned to, at a level no lower than the sender's minimum, keeping exactly the attributes
-/// the sender asked for (more would be personal data the sender has no purpose for; fewer,
-/// data it needs). Not checked when the item is not registered (the sender did not use items).
+/// The sender whose feed a record reaches: the sender it names, but only when that sender
+/// registered the item for the device that made the record, or the operator enrolled the device
+/// for that sender (`honnin-receiver enrol-code --sender`). Otherwise no sender's: a device cannot
+/// put records, and the holder attributes in them, into a feed of its choosing. Such a record is
+/// still stored (evidence is never dropped) and its `item_policy` fails.
+pub fn feed_sender(
+    item: Option<&ItemRow>,
+    device_senders: &[String],
+    body: &RecordBody,
+) -> Option<String> {
+    let named = body.sender_id();
+    let registered_here =
+        item.is_some_and(|item| item.sender_id == named && item.device_id == body.device_id());
+    (registered_here || device_senders.iter().any(|s| s == named)).then(|| named.to_owned())
+}
+
+/// The `item_policy` check of a record, added to its verification. For a registered item: the
+/// record must come from the sender that registered it, from the device it was assigned to, at a
+/// level no lower than the sender's minimum, keeping exactly the attributes the sender asked for
+/// (more would be personal data the sender has no purpose for; fewer, data it needs). For an
+/// item nobody registered: not checked when the device is enrolled for the sender the record
+/// names, failed otherwise (see [`feed_sender`]).
 pub fn policy_check(
     item: Option<&ItemRow>,
+    device_senders: &[String],
     attributes_kept: &[String],
     verification: &RecordVerification,
 ) -> RecordCheck {
@@ -316,10 +336,18 @@ pub fn policy_check(
         detail,
     };
     let Some(item) = item else {
+        if device_senders.contains(&verification.sender_id) {
+            return check(
+                CheckState::NotChecked,
+                "not_registered",
+                "the sender registered no item with this id; the device is enrolled for the sender"
+                    .into(),
+            );
+        }
         return check(
-            CheckState::NotChecked,
-            "not_registered",
-            "the sender registered no item with this id".into(),
+            CheckState::Failed,
+            "sender_not_authorised",
+            "the sender the record names registered no such item, and the device is not enrolled for that sender: the record reaches no sender's feed".into(),
         );
     };
     if item.sender_id != verification.sender_id {
@@ -339,21 +367,21 @@ pub fn policy_check(
             ),
         );
     }
-    let wanted: Option<Level> = item.min_level.parse().ok();
-    let made: Option<Level> = verification.level.parse().ok();
-    let (wanted, made) = match (wanted, made) {
-        (Some(wanted), Some(made)) if made >= wanted => (wanted, made),
-        (Some(wanted), _) => {
+    let made = verification.level;
+    let wanted = match item.min_level.parse::<Level>() {
+        Ok(wanted) if made >= wanted => wanted,
+        Ok(wanted) => {
             return check(
                 CheckState::Failed,
                 "level_below_policy",
                 format!(
-                    "the check was made at level {}, the sender asks for at least {wanted:?}",
-                    verification.level
+                    "the check was made at level {}, the sender asks for at least {}",
+                    made.code(),
+                    wanted.code()
                 ),
             );
         }
-        (None, _) => {
+        Err(_) => {
             return check(
                 CheckState::Failed,
                 "malformed",
@@ -401,16 +429,19 @@ pub fn policy_check(
         CheckState::Passed,
         "verified",
         format!(
-            "level {made:?} meets the sender's minimum {wanted:?}; the record keeps the attributes asked for"
+            "level {} meets the sender's minimum {}; the record keeps the attributes asked for",
+            made.code(),
+            wanted.code()
         ),
     )
 }
 
 /// Whether a record proves its registered item was handed over: the card was genuine and held
-/// by the addressee, everything verified again here, and the item's policy passed (so the item
-/// is registered, by this sender, for this device).
+/// by the addressee (the device's word), the level's whole evidence verified again here (so at
+/// levels B and C the card itself signed this parcel's challenge), and the item's policy passed
+/// (so the item is registered, by this sender, for this device).
 pub fn proves_delivery(body: &RecordBody, verification: &RecordVerification) -> bool {
-    body.verdict() == Verdict::Genuine.code()
+    body.verdict() == Verdict::Genuine
         && verification.is_verified()
         && verification
             .check("item_policy")
@@ -420,12 +451,10 @@ pub fn proves_delivery(body: &RecordBody, verification: &RecordVerification) -> 
 /// Adds [`policy_check`] to `verification`, failing it when the policy is not met.
 pub fn apply_policy(
     item: Option<&ItemRow>,
+    device_senders: &[String],
     attributes_kept: &[String],
     verification: &mut RecordVerification,
 ) {
-    let check = policy_check(item, attributes_kept, verification);
-    if check.state == CheckState::Failed {
-        verification.outcome = RecordOutcome::Failed;
-    }
-    verification.checks.push(check);
+    let check = policy_check(item, device_senders, attributes_kept, verification);
+    verification.push_check(check);
 }

@@ -88,6 +88,11 @@ enum Command {
     EnrolCode {
         #[arg(long)]
         device: String,
+        /// A sender whose feed gets this device's records even for items the sender did not
+        /// register (repeatable). Without it, a record reaches a sender only for an item that
+        /// sender registered for this device.
+        #[arg(long = "sender")]
+        senders: Vec<String>,
     },
     /// Register a sender and print its API token (printed once; only its hash is kept).
     AddSender {
@@ -160,8 +165,9 @@ fn run(cli: Cli) -> Result<(), String> {
         None => Arc::new(SqliteStorage::open(&cli.db).map_err(|e| e.to_string())?),
     };
     match cli.command {
-        Command::EnrolCode { device } => {
-            let code = operator::issue_enrolment_code(storage.as_ref(), &device, now())
+        Command::EnrolCode { device, senders } => {
+            let senders: Vec<&str> = senders.iter().map(String::as_str).collect();
+            let code = operator::issue_enrolment_code(storage.as_ref(), &device, &senders, now())
                 .map_err(|e| e.to_string())?;
             println!("{code}");
             Ok(())

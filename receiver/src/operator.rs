@@ -33,14 +33,27 @@ pub fn random_hex(bytes: usize) -> Result<String, StorageError> {
 }
 
 /// A one-time code that lets `device_id` enrol its key within a day. Shown once; only its hash
-/// is kept.
+/// is kept. The device is enrolled for `senders`: its records for them reach their feeds even
+/// for items they did not register (see [`crate::items::feed_sender`]).
 pub fn issue_enrolment_code(
     storage: &dyn Storage,
     device_id: &str,
+    senders: &[&str],
     now: i64,
 ) -> Result<String, StorageError> {
+    for sender in senders {
+        honnin_core::manifest::check_id("the sender id", sender).map_err(|e| {
+            StorageError::Database {
+                context: "enrolling a device for a sender",
+                detail: e.to_string(),
+            }
+        })?;
+    }
     let code = random_hex(10)?;
     storage.add_enrolment_code(device_id, &secret_hash(&code), now + ENROLMENT_CODE_SECONDS)?;
+    for sender in senders {
+        storage.allow_device_sender(device_id, sender)?;
+    }
     Ok(code)
 }
 

@@ -15,7 +15,7 @@ use honnin_core::record::{AttributePolicy, DeviceKey, SignedRecord, SoftwareSign
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::sign_batch;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig};
-use honnin_core::verify::record::{RecordExpectation, verify_record};
+use honnin_core::verify::record::{RecordExpectation, TimeWindow, verify_record};
 use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
@@ -64,9 +64,13 @@ fn start(backend: &Backend) -> Server {
 }
 
 fn enrol(server: &Server, signer: &SoftwareSigner) -> DeviceKey {
-    let code =
-        operator::issue_enrolment_code(server.receiver.storage.as_ref(), "handheld-01", now())
-            .expect("code");
+    let code = operator::issue_enrolment_code(
+        server.receiver.storage.as_ref(),
+        "handheld-01",
+        &["test-bank"],
+        now(),
+    )
+    .expect("code");
     let body = serde_json::json!({
         "device_id": "handheld-01",
         "public_key": BASE64.encode(signer.device_key().spki_der()),
@@ -202,6 +206,7 @@ fn records_sync_once_and_the_sender_re_verifies_them_from_its_feed(backend: &Bac
                 item_id: Some("JP-ITEM-0001"),
                 sender_id: Some("test-bank"),
                 previous,
+                time_window: TimeWindow::UNKNOWN,
             },
         );
         assert!(result.is_verified(), "{result:#?}");

@@ -13,7 +13,7 @@ use honnin_core::check::Level;
 use honnin_core::record::{AttributePolicy, DeviceKey, SignedRecord};
 use honnin_core::store::Store;
 use honnin_core::verify::CheckState;
-use honnin_core::verify::record::{RecordExpectation, verify_record};
+use honnin_core::verify::record::{RecordExpectation, TimeWindow, verify_record};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::routes::serve;
@@ -115,7 +115,8 @@ fn two_receivers_on_one_database_hold_each_record_once_and_keep_the_chain(backen
     });
     let storage = receivers[0].storage.clone();
     let code =
-        operator::issue_enrolment_code(storage.as_ref(), "handheld-01", now()).expect("code");
+        operator::issue_enrolment_code(storage.as_ref(), "handheld-01", &["test-bank"], now())
+            .expect("code");
     let signer = device_signer();
     assert!(
         storage
@@ -190,6 +191,7 @@ fn two_receivers_on_one_database_hold_each_record_once_and_keep_the_chain(backen
                 item_id: None,
                 sender_id: None,
                 previous: head,
+                time_window: TimeWindow::UNKNOWN,
             },
         );
         let expected = match expected.check("chain_link").map(|c| c.state) {

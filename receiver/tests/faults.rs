@@ -128,8 +128,13 @@ fn every_record_arrives_exactly_once_through_a_faulty_network(backend: &Backend)
     runtime.spawn(serve(listener, receiver.clone()));
 
     // Enrol directly (the enrolment endpoint is tested elsewhere).
-    let code = operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", now())
-        .expect("code");
+    let code = operator::issue_enrolment_code(
+        receiver.storage.as_ref(),
+        "handheld-01",
+        &["test-bank"],
+        now(),
+    )
+    .expect("code");
     let signer = device_signer();
     let key = signer.device_key().spki_der().to_vec();
     assert!(

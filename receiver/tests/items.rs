@@ -69,8 +69,13 @@ fn start(backend: &Backend) -> Server {
 }
 
 fn enrol(server: &Server, device_id: &str, signer: &SoftwareSigner) -> DeviceKey {
-    let code = operator::issue_enrolment_code(server.receiver.storage.as_ref(), device_id, now())
-        .expect("code");
+    let code = operator::issue_enrolment_code(
+        server.receiver.storage.as_ref(),
+        device_id,
+        &["test-bank"],
+        now(),
+    )
+    .expect("code");
     let body = serde_json::json!({
         "device_id": device_id,
         "public_key": BASE64.encode(signer.device_key().spki_der()),

@@ -91,7 +91,10 @@ fn every_record_arrives_exactly_once_when_the_receiver_is_killed_mid_sync() {
         dir: dir.path().to_owned(),
     };
     operator(&paths, &["add-sender", "--sender", SENDER]);
-    let code = operator(&paths, &["enrol-code", "--device", "handheld-01"]);
+    let code = operator(
+        &paths,
+        &["enrol-code", "--device", "handheld-01", "--sender", SENDER],
+    );
     let tls = paths.tls.to_str().expect("utf-8 path");
     let pin: SpkiPin = operator(&paths, &["tls-pin", "--tls-self-signed", tls])
         .parse()

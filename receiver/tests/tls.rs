@@ -72,7 +72,13 @@ fn config_for(server: &Server, trust: TlsTrust, device: &str) -> SyncConfig {
 }
 
 fn code(server: &Server, device: &str) -> String {
-    operator::issue_enrolment_code(server.receiver.storage.as_ref(), device, now()).expect("code")
+    operator::issue_enrolment_code(
+        server.receiver.storage.as_ref(),
+        device,
+        &["test-bank"],
+        now(),
+    )
+    .expect("code")
 }
 
 fn device_store(dir: &Path, n: usize) -> Store {

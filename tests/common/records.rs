@@ -76,3 +76,38 @@ pub fn draft_of(report: &DoorCheckReport, policy: AttributePolicy) -> RecordDraf
     };
     RecordDraft::from_check(report, &request(Some(addressee())), &context).expect("draft")
 }
+
+/// Signs an edited envelope's body (`{"body": …}`) with the test device key, as a compromised
+/// device could: the result has a valid device signature over whatever the body now says.
+pub fn resign(
+    mut envelope: serde_json::Value,
+) -> Result<honnin_core::record::SignedRecord, honnin_core::record::RecordError> {
+    let body = envelope["body"].take();
+    let device_signature = sign_body(&body)?;
+    honnin_core::record::SignedRecord::from_value(serde_json::json!({
+        "body": body,
+        "device_signature": device_signature,
+    }))
+}
+
+/// The test device key's signature (base64 r‖s) over `body`'s canonical bytes, whatever the
+/// body says: what a device holding its key can sign.
+pub fn sign_body(body: &serde_json::Value) -> Result<String, honnin_core::record::RecordError> {
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Signer as _;
+    let canonical = honnin_core::record::canonical::to_canonical_bytes(body)?;
+    let key = p256::ecdsa::SigningKey::from_slice(&DEVICE_KEY).expect("valid test scalar");
+    let signature: p256::ecdsa::Signature = key.sign(&canonical);
+    Ok(base64::engine::general_purpose::STANDARD.encode(signature.normalize_s().to_bytes()))
+}
+
+/// `record` with its body edited by `edit` and signed again with the test device key.
+pub fn edited(
+    record: &honnin_core::record::SignedRecord,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<honnin_core::record::SignedRecord, honnin_core::record::RecordError> {
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&record.to_envelope_bytes()).expect("an envelope is JSON");
+    edit(&mut envelope["body"]);
+    resign(envelope)
+}

@@ -29,7 +29,7 @@ use honnin_core::sync::protocol::{
     SignedReceipt, sign_batch,
 };
 use honnin_core::sync::{SyncClient, SyncConfig};
-use honnin_core::verify::record::{RecordExpectation, verify_record};
+use honnin_core::verify::record::{RecordExpectation, TimeWindow, verify_record};
 use honnin_core::verify::{Clock, RandomSource, SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
@@ -233,7 +233,8 @@ fn serve(database: &Database) -> Result<Served, String> {
     );
     runtime.spawn(honnin_receiver::routes::serve(listener, receiver.clone()));
     let storage = receiver.storage.as_ref();
-    let code = operator::issue_enrolment_code(storage, DEVICE, now()).map_err(|e| e.to_string())?;
+    let code = operator::issue_enrolment_code(storage, DEVICE, &["test-bank"], now())
+        .map_err(|e| e.to_string())?;
     let enrolled = storage
         .enrol(
             DEVICE,
@@ -323,6 +324,7 @@ fn ingest(
             item_id: None,
             sender_id: None,
             previous,
+            time_window: TimeWindow::UNKNOWN,
         };
         std::hint::black_box(verify_record(record, &verifier, &expect));
         previous = next_head(previous, record.body().seq(), record.hash());
@@ -548,6 +550,7 @@ fn bulk_load(receiver: &Receiver, templates: &[SignedRecord], rows: usize) -> Re
                     item_id: None,
                     sender_id: None,
                     previous: None,
+                    time_window: TimeWindow::UNKNOWN,
                 },
             );
             let receipt = SignedReceipt::sign(

@@ -231,8 +231,8 @@ fn row_text(row: &StoredRecord) -> String {
                 row.position,
                 row.record_id,
                 utc(body.time()),
-                body.level(),
-                body.verdict(),
+                body.level().code(),
+                body.verdict().code(),
                 body.item_id(),
             )
         }
@@ -253,8 +253,8 @@ fn row_json(row: &StoredRecord) -> serde_json::Value {
     match &row.record {
         Ok(record) => {
             let body = record.body();
-            value["level"] = body.level().into();
-            value["verdict"] = body.verdict().into();
+            value["level"] = body.level().code().into();
+            value["verdict"] = body.verdict().code().into();
             value["item_id"] = body.item_id().into();
             value["sender_id"] = body.sender_id().into();
         }

@@ -5,7 +5,8 @@
 //! Input is a record envelope (`{"body": …, "device_signature": …}`) or an entry of the
 //! receiver's feed (`{"record": <envelope>, "device_key": <base64 SPKI>, …}`). The device key
 //! comes from `--device-key` (what the sender learnt at enrolment) or, failing that, from the
-//! feed entry. Exit codes: 0 verified, 1 a check failed, 64+ usage or input errors.
+//! feed entry. Exit codes: 0 verified, 1 a check failed or the level's evidence is incomplete
+//! (`unverified`), 64+ usage or input errors.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -15,7 +16,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::verify::CheckState;
-use honnin_core::verify::record::{RecordExpectation, RecordVerification, verify_record};
+use honnin_core::verify::record::evidence::claimed_time;
+use honnin_core::verify::record::{
+    RecordExpectation, RecordOutcome, RecordVerification, TimeWindow, verify_record,
+};
 
 use crate::error::CliError;
 
@@ -41,15 +45,23 @@ pub struct VerifyRecordArgs {
     /// The sender's own id: the record must be for it.
     #[arg(long)]
     pub sender: Option<String>,
-    /// The device's previous record (record or feed entry): this one must follow it.
+    /// The device's previous record (record or feed entry): this one must follow it, and
+    /// cannot claim an earlier time.
     #[arg(long)]
     pub previous: Option<PathBuf>,
+    /// When the record reached the receiver (Unix seconds): it cannot claim a later time than
+    /// this plus --clock-skew. Defaults to the receipt's `received_at` of a feed entry.
+    #[arg(long)]
+    pub received_at: Option<i64>,
+    /// Seconds a device's clock may be ahead of the receiver's.
+    #[arg(long, default_value_t = 300)]
+    pub clock_skew: i64,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
-    let (record, entry_key) = read_record(&args.record)?;
+    let (record, entry_key, entry_received_at) = read_record(&args.record)?;
     let key = match (&args.device_key, entry_key) {
         (Some(path), _) => parse_device_key(&read_file(path)?)
             .map_err(|why| CliError::Usage(format!("{}: {why}", path.display())))?,
@@ -60,12 +72,22 @@ pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let previous = match &args.previous {
+    let (previous, not_before) = match &args.previous {
         Some(path) => {
-            let (previous, _) = read_record(path)?;
-            Some((previous.body().seq(), previous.hash()))
+            let (previous, _, _) = read_record(path)?;
+            (
+                Some((previous.body().seq(), previous.hash())),
+                Some(claimed_time(previous.body())),
+            )
         }
-        None => None,
+        None => (None, None),
+    };
+    let time_window = TimeWindow {
+        not_before,
+        not_after: args
+            .received_at
+            .or(entry_received_at)
+            .map(|t| t.saturating_add(args.clock_skew)),
     };
     let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
     let result = verify_record(
@@ -76,6 +98,7 @@ pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
             item_id: args.item.as_deref(),
             sender_id: args.sender.as_deref(),
             previous,
+            time_window,
         },
     );
     if args.json {
@@ -97,8 +120,8 @@ pub fn render(result: &RecordVerification) -> String {
         result.device_id,
         result.item_id,
         result.sender_id,
-        result.level,
-        result.recorded_verdict
+        result.level.code(),
+        result.recorded_verdict.code()
     );
     for check in &result.checks {
         let mark = match check.state {
@@ -113,11 +136,16 @@ pub fn render(result: &RecordVerification) -> String {
         }
         out.push('\n');
     }
-    out.push_str(if result.is_verified() {
-        "re-verified: every check that could run passed\n"
-    } else {
-        "NOT verified: a check failed\n"
-    });
+    match result.outcome {
+        RecordOutcome::Verified => {
+            out.push_str("re-verified: the level's evidence is all there and every check passed\n")
+        }
+        RecordOutcome::Unverified => out.push_str(&format!(
+            "NOT verified: nothing failed, but the level's evidence is incomplete: {}\n",
+            result.missing.join("; ")
+        )),
+        RecordOutcome::Failed => out.push_str("NOT verified: a check failed\n"),
+    }
     out
 }
 
@@ -132,8 +160,8 @@ fn read_file(path: &PathBuf) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))
 }
 
-/// The record, and the device key when the input is a feed entry.
-fn read_record(path: &PathBuf) -> Result<(SignedRecord, Option<DeviceKey>), CliError> {
+/// The record, and the device key and time of receipt when the input is a feed entry.
+fn read_record(path: &PathBuf) -> Result<(SignedRecord, Option<DeviceKey>, Option<i64>), CliError> {
     let bytes = read_file(path)?;
     let bad = |why: String| CliError::Card(format!("{}: {why}", path.display()));
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -143,6 +171,7 @@ fn read_record(path: &PathBuf) -> Result<(SignedRecord, Option<DeviceKey>), CliE
             e.column()
         ))
     })?;
+    let received_at = value["receipt"]["receipt"]["received_at"].as_i64();
     let (envelope, key) = match value.get_mut("record") {
         Some(record) => {
             let envelope = record.take();
@@ -158,7 +187,7 @@ fn read_record(path: &PathBuf) -> Result<(SignedRecord, Option<DeviceKey>), CliE
         None => (value, None),
     };
     let record = SignedRecord::from_value(envelope).map_err(|e| bad(e.to_string()))?;
-    Ok((record, key))
+    Ok((record, key, received_at))
 }
 
 /// A P-256 public key as PEM, DER or base64 DER.

@@ -1,11 +1,13 @@
 //! The overall verdict, derived from the check results and nothing else.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::verify::{CheckId, CheckResult, CheckState};
 
 /// The check level the sender's policy asks for (see BRIEF.md "The check, in levels").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// In records and on the wire exactly `A`, `B` or `C` (serde); [`FromStr`](std::str::FromStr)
+/// also takes lowercase, for what people type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Level {
     /// 照合番号B, card-face data under the issuer signature, courier compares the face.
     A,
@@ -14,6 +16,17 @@ pub enum Level {
     /// Signing password: JPKI signing key signs the challenge; the signing certificate's
     /// attributes (the method 犯収法 names).
     C,
+}
+
+impl Level {
+    /// The level's code in records and check output: `A`, `B` or `C`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Level::A => "A",
+            Level::B => "B",
+            Level::C => "C",
+        }
+    }
 }
 
 impl std::str::FromStr for Level {
@@ -29,7 +42,7 @@ impl std::str::FromStr for Level {
 }
 
 /// What the courier or clerk is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every check of the level passed (revocation may be "not checked on device", and a card

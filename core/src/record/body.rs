@@ -2,9 +2,11 @@
 //! makes before the store gives it its place in the chain.
 //!
 //! Every field is always present (`null` when it does not apply), so a body has exactly one
-//! canonical encoding. Codes (level, verdict, check, state, reason) are stored as the strings
-//! `honnin.check.v1` uses, so a record made by a newer honnin with a new reason code still
-//! parses and verifies here. The face image, the Individual Number and its hash (DF31), and
+//! canonical encoding. The level and the verdict are closed sets, parsed into their enums at
+//! this boundary: a record with any other code (`"c"`, `"D"`, `"genuine!"`) is refused, so no
+//! verifier can route it down the wrong level's checks. Check codes (check, state, reason) are
+//! stored as the strings `honnin.check.v1` uses, so a record made by a newer honnin with a new
+//! reason code still parses and verifies here. The face image, the Individual Number and its hash (DF31), and
 //! PINs have no field.
 
 use base64::Engine as _;
@@ -14,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::canonical::MAX_SAFE_INTEGER;
 use super::error::RecordError;
 use super::signer::{DeviceKey, hex_lower};
-use crate::check::{CheckRequest, DoorCheckReport};
+use crate::check::{CheckRequest, DoorCheckReport, Level, Verdict};
 use crate::verify::UnixTime;
 
 /// The value of `format` in every body of this version.
@@ -160,8 +162,8 @@ pub struct RecordBody {
     pub(crate) item_id: String,
     pub(crate) sender_id: String,
     pub(crate) time: i64,
-    pub(crate) level: String,
-    pub(crate) verdict: String,
+    pub(crate) level: Level,
+    pub(crate) verdict: Verdict,
     pub(crate) checks: Vec<CheckEntry>,
     pub(crate) challenge: Option<ChallengeEntry>,
     pub(crate) card_signature: Option<String>,
@@ -176,7 +178,10 @@ impl std::fmt::Debug for RecordBody {
         write!(
             f,
             "RecordBody(#{} {}, level {}, {})",
-            self.seq, self.record_id, self.level, self.verdict
+            self.seq,
+            self.record_id,
+            self.level.code(),
+            self.verdict.code()
         )
     }
 }
@@ -210,11 +215,12 @@ impl RecordBody {
     pub fn time(&self) -> UnixTime {
         UnixTime(self.time)
     }
-    pub fn level(&self) -> &str {
-        &self.level
+    pub fn level(&self) -> Level {
+        self.level
     }
-    pub fn verdict(&self) -> &str {
-        &self.verdict
+    /// The verdict the device recorded: its word, which re-verification does not change.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
     }
     pub fn checks(&self) -> &[CheckEntry] {
         &self.checks
@@ -266,7 +272,8 @@ impl std::fmt::Debug for RecordDraft {
         write!(
             f,
             "RecordDraft(level {}, {})",
-            self.body.level, self.body.verdict
+            self.body.level.code(),
+            self.body.verdict.code()
         )
     }
 }
@@ -377,8 +384,8 @@ impl RecordDraft {
             item_id,
             sender_id,
             time: context.time.0,
-            level: code_of(&report.level()),
-            verdict: report.verdict().code().to_owned(),
+            level: report.level(),
+            verdict: report.verdict(),
             checks: report
                 .checks()
                 .iter()

@@ -16,6 +16,7 @@ use super::body::{ChainLink, FORMAT_V1, RecordBody, RecordDraft};
 use super::canonical::to_canonical_bytes;
 use super::error::RecordError;
 use super::signer::{DeviceKey, DeviceSigner, hex_lower, parse_hex};
+use crate::check::{Level, Verdict};
 
 /// A record with its device signature. [`SignedRecord::parse`] does not check the signature:
 /// call [`SignedRecord::verify`] with the device key the record should come from.
@@ -85,6 +86,7 @@ impl SignedRecord {
             _ => return Err(malformed("no device_signature")),
         };
         let canonical_body = to_canonical_bytes(&body_value)?;
+        check_closed_codes(&body_value)?;
         let body = RecordBody::deserialize(&body_value)
             // serde's message may quote a value, which can be personal: say only what is wrong.
             .map_err(|_| malformed("the body does not have the fields of honnin.record.v1"))?;
@@ -194,4 +196,28 @@ fn malformed(why: &str) -> RecordError {
     RecordError::Malformed {
         why: why.to_owned(),
     }
+}
+
+/// Refuses a body whose `level` or `verdict` is not one of honnin.record.v1's codes, with a
+/// message that says which field (not its value, which a hostile device chose).
+fn check_closed_codes(body: &Value) -> Result<(), RecordError> {
+    let level = body.get("level").and_then(Value::as_str);
+    if level
+        .and_then(|code| serde_json::from_value::<Level>(code.into()).ok())
+        .is_none()
+    {
+        return Err(malformed(
+            "the level is not one of the codes A, B, C (exactly, in capitals)",
+        ));
+    }
+    let verdict = body.get("verdict").and_then(Value::as_str);
+    if verdict
+        .and_then(|code| serde_json::from_value::<Verdict>(code.into()).ok())
+        .is_none()
+    {
+        return Err(malformed(
+            "the verdict is not one of genuine, forged, inconclusive, refused, not_addressee",
+        ));
+    }
+    Ok(())
 }

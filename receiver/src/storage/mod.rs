@@ -100,6 +100,9 @@ pub struct HeldRecord {
 #[derive(Debug, Clone, Default)]
 pub struct BatchState {
     pub head: Option<ChainHead>,
+    /// The latest time the head record claims (its own or its challenge's): the device's next
+    /// record cannot be older ([`honnin_core::verify::record::TimeWindow`]).
+    pub head_time: Option<i64>,
     pub held: HashMap<String, HeldRecord>,
 }
 
@@ -161,6 +164,12 @@ pub trait Storage: ItemStorage + Send + Sync + 'static {
         now: i64,
     ) -> Result<bool, StorageError>;
     fn device_key(&self, device_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Lets `device_id`'s records for `sender_id` reach that sender's feed without an item the
+    /// sender registered (the operator enrolled the device for the sender). Idempotent; the
+    /// device need not be enrolled yet.
+    fn allow_device_sender(&self, device_id: &str, sender_id: &str) -> Result<(), StorageError>;
+    /// The senders `device_id` was enrolled for, sorted.
+    fn device_senders(&self, device_id: &str) -> Result<Vec<String>, StorageError>;
     /// Remembers a request nonce; `Ok(false)` when it was seen before (a replay). Nonces seen
     /// more than `retention` seconds before `now` are forgotten
     /// ([`crate::auth::nonce_retention`] ties that to the accepted clock skew).
@@ -201,6 +210,20 @@ pub fn open(address: &str) -> Result<std::sync::Arc<dyn Storage>, StorageError> 
             std::path::Path::new(address),
         )?))
     }
+}
+
+/// The latest time the stored envelope of a head record claims; a damaged one is an error (a
+/// stored record parsed when it arrived).
+fn claimed_time_of(envelope: &str) -> Result<i64, StorageError> {
+    let record = honnin_core::record::SignedRecord::parse(envelope.as_bytes()).map_err(|e| {
+        StorageError::Database {
+            context: "reading the time of a device's last record",
+            detail: e.to_string(),
+        }
+    })?;
+    Ok(honnin_core::verify::record::evidence::claimed_time(
+        record.body(),
+    ))
 }
 
 /// The head as stored (`head_seq`, hex `head_hash`); a damaged value reads as an error, not as

@@ -95,6 +95,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhooks (
     sender_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, cursor BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS device_senders (
+    device_id TEXT NOT NULL, sender_id TEXT NOT NULL, PRIMARY KEY (device_id, sender_id));
 ";
 
 /// PostgreSQL through a pool of synchronous connections.
@@ -357,6 +359,28 @@ impl Storage for PostgresStorage {
         Ok(row.map(|r| r.get(0)))
     }
 
+    fn allow_device_sender(&self, device_id: &str, sender_id: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO device_senders (device_id, sender_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&device_id, &sender_id],
+            )
+            .map_err(db("enrolling a device for a sender"))?;
+        Ok(())
+    }
+
+    fn device_senders(&self, device_id: &str) -> Result<Vec<String>, StorageError> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT sender_id FROM device_senders WHERE device_id = $1 ORDER BY sender_id",
+                &[&device_id],
+            )
+            .map_err(db("reading a device's senders"))?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
     fn use_nonce(
         &self,
         device_id: &str,
@@ -439,6 +463,17 @@ impl Storage for PostgresStorage {
             .start()
             .map_err(db(context))?;
         let head = read_head(&mut tx, device_id, false)?;
+        let head_time = match head {
+            Some((_, hash)) => tx
+                .query_opt(
+                    "SELECT envelope FROM records WHERE device_id = $1 AND record_hash = $2",
+                    &[&device_id, &hex::encode(hash)],
+                )
+                .map_err(db(context))?
+                .map(|row| super::claimed_time_of(row.get(0)))
+                .transpose()?,
+            None => None,
+        };
         let rows = tx
             .query(
                 "SELECT record_id, record_hash, receipt FROM records WHERE record_id = ANY($1)",
@@ -448,6 +483,7 @@ impl Storage for PostgresStorage {
         tx.commit().map_err(db(context))?;
         Ok(BatchState {
             head,
+            head_time,
             held: rows
                 .into_iter()
                 .map(|r| {

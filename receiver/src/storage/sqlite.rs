@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS webhooks (
     sender_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, cursor INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS device_senders (
+    device_id TEXT NOT NULL, sender_id TEXT NOT NULL, PRIMARY KEY (device_id, sender_id));
 ";
 
 impl SqliteStorage {
@@ -255,6 +257,31 @@ impl Storage for SqliteStorage {
             .map_err(db("reading devices"))
     }
 
+    fn allow_device_sender(&self, device_id: &str, sender_id: &str) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "INSERT INTO device_senders (device_id, sender_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                params![device_id, sender_id],
+            )
+            .map_err(db("enrolling a device for a sender"))?;
+        Ok(())
+    }
+
+    fn device_senders(&self, device_id: &str) -> Result<Vec<String>, StorageError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT sender_id FROM device_senders WHERE device_id = ?1 ORDER BY sender_id",
+            )
+            .map_err(db("reading a device's senders"))?;
+        let rows = statement
+            .query_map([device_id], |r| r.get(0))
+            .map_err(db("reading a device's senders"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(db("reading a device's senders"))
+    }
+
     fn use_nonce(
         &self,
         device_id: &str,
@@ -322,8 +349,27 @@ impl Storage for SqliteStorage {
         // snapshot even if another process writes the file.
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db("reading a batch's state"))?;
+        let head = read_head(&tx, device_id)?;
+        let head_time = match head {
+            Some((_, hash)) => {
+                let envelope: Option<String> = tx
+                    .query_row(
+                        "SELECT envelope FROM records WHERE device_id = ?1 AND record_hash = ?2",
+                        params![device_id, hex::encode(hash)],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db("reading a batch's state"))?;
+                envelope
+                    .as_deref()
+                    .map(super::claimed_time_of)
+                    .transpose()?
+            }
+            None => None,
+        };
         let mut state = BatchState {
-            head: read_head(&tx, device_id)?,
+            head,
+            head_time,
             ..BatchState::default()
         };
         for id in record_ids {

@@ -64,8 +64,9 @@ pub fn start(backend: &Backend, configure: impl FnOnce(&mut Receiver)) -> Server
 
 /// Enrols `device_id` with `signer`'s key over the API.
 pub fn enrol(server: &Server, device_id: &str, signer: &SoftwareSigner) {
-    let code = operator::issue_enrolment_code(server.receiver.storage.as_ref(), device_id, now())
-        .expect("code");
+    let code =
+        operator::issue_enrolment_code(server.receiver.storage.as_ref(), device_id, &[], now())
+            .expect("code");
     let body = serde_json::json!({
         "device_id": device_id,
         "public_key": BASE64.encode(signer.device_key().spki_der()),

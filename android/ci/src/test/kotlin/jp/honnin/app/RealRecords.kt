@@ -114,8 +114,12 @@ class ReceiverProcess(private val dir: File) : AutoCloseable {
     /** Registers a sender; its API token for the feed. */
     fun addSender(sender: String): String = operator("add-sender", "--sender", sender)
 
-    /** The one-time code the operator issues for [device]. */
-    fun enrolmentCode(device: String): String = operator("enrol-code", "--device", device)
+    /**
+     * A one-time enrolment code for [device], enrolled for [senders]: their feeds get its records
+     * also for items they did not register (the tests' records are for "test-bank").
+     */
+    fun enrolmentCode(device: String, vararg senders: String = arrayOf("test-bank")): String =
+        operator("enrol-code", "--device", device, *senders.flatMap { listOf("--sender", it) }.toTypedArray())
 
     /** The pin of the receiver's TLS key, as the operator hands it out with the code. */
     val pin: String by lazy { operator("tls-pin", "--tls-self-signed", tlsDir) }

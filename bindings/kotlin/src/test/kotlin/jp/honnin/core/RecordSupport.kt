@@ -102,8 +102,12 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
     /** Registers a sender; its API token. */
     fun addSender(sender: String): String = operator("add-sender", "--sender", sender)
 
-    /** A one-time enrolment code for a device. */
-    fun enrolmentCode(device: String): String = operator("enrol-code", "--device", device)
+    /**
+     * A one-time enrolment code for [device], enrolled for [senders]: their feeds get its records
+     * also for items they did not register (the tests' records are for "test-bank").
+     */
+    fun enrolmentCode(device: String, vararg senders: String = arrayOf("test-bank")): String =
+        operator("enrol-code", "--device", device, *senders.flatMap { listOf("--sender", it) }.toTypedArray())
 
     private val tlsDir = dir.resolve("tls").toString()
 

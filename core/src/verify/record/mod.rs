@@ -1,5 +1,6 @@
 //! Re-verification of a proof record by whoever receives it: the sender, or the receiver on
-//! ingest. Nothing here trusts the handheld's word for what can be recomputed.
+//! ingest. Nothing here trusts the handheld's word for what can be recomputed, and nothing the
+//! handheld left out counts in its favour.
 //!
 //! From the record alone and the sender's own configuration (trust anchors, optionally CRLs),
 //! [`verify_record`] checks:
@@ -7,33 +8,39 @@
 //!   the device enrolled (not a key the record names itself);
 //! - `chain_link`: when the device's previous record is known, that this one follows it (next
 //!   position, `prev_hash` equal to its hash);
+//! - `check_time`: the record's claimed times lie inside the window the verifier knows
+//!   independently (not before the device's previous record, not after the receipt plus the
+//!   allowed clock skew), so a device cannot backdate a check to when an expired certificate
+//!   was still valid;
 //! - `item_binding`: the record is for the item and sender the verifier expects;
 //! - `challenge_digest`: the challenge recomputed from the record's item, sender and device ids,
 //!   time and nonce equals the digest the card signed, so the signature belongs to this parcel;
 //! - `certificate_chain` … `certificate_policy`: the card's certificate path, validated again
 //!   against the verifier's anchors at the time of the check;
 //! - `revocation`: against the verifier's CRL when it has one, otherwise "not checked";
-//! - `challenge_signature`: the card's RSA signature over the challenge, with the validated key.
+//! - `challenge_signature`: the card's RSA signature over the challenge, with the validated key;
+//! - `attributes`: at level C, the holder attributes the record keeps, recomputed from the
+//!   verified signing certificate.
 //!
 //! At level A the card signs with a key held inside the signed card-face data, which stays on the
 //! device: that signature is reported "not checked" with the reason, never as passed.
 //!
-//! The result lists every check with its state, reason code and detail; the outcome is `failed`
-//! when any check failed and `verified` otherwise. A record of a failed door check can verify:
-//! verification says the evidence is authentic, the recorded verdict says what it showed.
+//! The outcome ([`RecordOutcome`]) is `failed` when any check failed; otherwise `verified` only
+//! when every check the level's evidence consists of ([`evidence::required`]) is there as it
+//! must be, and `unverified`, naming what is missing, when not. So a level-B record without its
+//! certificates or its card signature is never `verified`. A record of a failed door check can
+//! verify: verification says the evidence is authentic, the recorded verdict says what it showed.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+mod card;
+pub mod evidence;
+
 use serde::Serialize;
 
 use super::challenge::ChallengeInputs;
-use super::x509::{
-    ChainPolicy, KeyPurpose, check_revocation_of, select_revocation_list, validate_chain_with,
-};
 use super::{CheckResult, CheckState, UnixTime};
-use crate::card::CertificateDer;
-use crate::check::Verifier;
+use crate::check::{Level, Verifier};
 use crate::record::{DeviceKey, RecordError, SignedRecord, parse_hex};
+pub use evidence::TimeWindow;
 
 /// What the verifier knows independently of the record.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +53,9 @@ pub struct RecordExpectation<'a> {
     pub sender_id: Option<&'a str>,
     /// The device's previous record `(seq, hash)`, when the verifier has it.
     pub previous: Option<(u64, [u8; 32])>,
+    /// The times the record's own may lie between; [`TimeWindow::UNKNOWN`] leaves `check_time`
+    /// not checked.
+    pub time_window: TimeWindow,
 }
 
 /// One check of a record: id, state, reason code, detail (never personal data).
@@ -81,12 +91,24 @@ impl RecordCheck {
     }
 }
 
-/// `verified` when no check failed, `failed` otherwise.
+/// `failed` when a check failed; `unverified` when none failed but the level's evidence is not
+/// all there ([`RecordVerification::missing`] says what); `verified` otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordOutcome {
     Verified,
+    Unverified,
     Failed,
+}
+
+impl RecordOutcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordOutcome::Verified => "verified",
+            RecordOutcome::Unverified => "unverified",
+            RecordOutcome::Failed => "failed",
+        }
+    }
 }
 
 /// The result of [`verify_record`].
@@ -98,11 +120,14 @@ pub struct RecordVerification {
     pub device_id: String,
     pub item_id: String,
     pub sender_id: String,
-    pub level: String,
+    pub level: Level,
     /// The verdict the device recorded (its word; the checks below say what was re-verified).
-    pub recorded_verdict: String,
+    pub recorded_verdict: crate::check::Verdict,
     pub outcome: RecordOutcome,
     pub checks: Vec<RecordCheck>,
+    /// The checks of the level's evidence that are not in the state they must be in, with what
+    /// each needed: empty when `verified`.
+    pub missing: Vec<String>,
 }
 
 /// The value of `format` in a [`RecordVerification`]'s JSON.
@@ -116,6 +141,13 @@ impl RecordVerification {
     pub fn check(&self, id: &str) -> Option<&RecordCheck> {
         self.checks.iter().find(|c| c.check == id)
     }
+
+    /// Adds a check made outside the record (the receiver's `item_policy`), and settles the
+    /// outcome again: a failed one fails the record.
+    pub fn push_check(&mut self, check: RecordCheck) {
+        self.checks.push(check);
+        self.outcome = evidence::outcome(self.level, &self.checks, &mut self.missing);
+    }
 }
 
 /// Re-verifies `record` with `verifier`'s anchors and CRLs, against what `expect` knows.
@@ -128,6 +160,7 @@ pub fn verify_record(
     let mut checks = vec![
         device_signature(record, expect.device_key),
         chain_link(record, expect.previous),
+        evidence::check_time(body, expect.time_window),
         item_binding(record, expect),
     ];
     let challenge = challenge_inputs(record);
@@ -163,29 +196,11 @@ pub fn verify_record(
         .map(|c| UnixTime(c.time))
         .unwrap_or(body.time());
     match body.level() {
-        "B" => card_checks(
-            record,
-            verifier,
-            KeyPurpose::Authentication,
-            at,
-            digest,
-            &mut checks,
-        ),
-        "C" => card_checks(
-            record,
-            verifier,
-            KeyPurpose::Signing,
-            at,
-            digest,
-            &mut checks,
-        ),
-        _ => level_a_checks(record, &mut checks),
+        Level::A => card::level_a_checks(record, &mut checks),
+        Level::B | Level::C => card::jpki_checks(record, verifier, at, digest, &mut checks),
     }
-    let outcome = if checks.iter().any(|c| c.state == CheckState::Failed) {
-        RecordOutcome::Failed
-    } else {
-        RecordOutcome::Verified
-    };
+    let mut missing = Vec::new();
+    let outcome = evidence::outcome(body.level(), &checks, &mut missing);
     RecordVerification {
         format: VERIFICATION_FORMAT,
         record_id: body.record_id().to_owned(),
@@ -193,10 +208,11 @@ pub fn verify_record(
         device_id: body.device_id().to_owned(),
         item_id: body.item_id().to_owned(),
         sender_id: body.sender_id().to_owned(),
-        level: body.level().to_owned(),
-        recorded_verdict: body.verdict().to_owned(),
+        level: body.level(),
+        recorded_verdict: body.verdict(),
         outcome,
         checks,
+        missing,
     }
 }
 
@@ -319,152 +335,4 @@ fn challenge_inputs(record: &SignedRecord) -> Result<Option<(ChallengeInputs, bo
     };
     let matches = inputs.digest() == recorded;
     Ok(Some((inputs, matches)))
-}
-
-fn card_checks(
-    record: &SignedRecord,
-    verifier: &Verifier,
-    purpose: KeyPurpose,
-    at: UnixTime,
-    digest: Option<[u8; 32]>,
-    checks: &mut Vec<RecordCheck>,
-) {
-    let body = record.body();
-    let signature_id = "challenge_signature";
-    let decoded: Result<Vec<CertificateDer>, ()> = body
-        .certificates()
-        .iter()
-        .map(|text| {
-            BASE64
-                .decode(text.as_bytes())
-                .map(CertificateDer)
-                .map_err(|_| ())
-        })
-        .collect();
-    let certificates = match decoded {
-        Ok(list) if !list.is_empty() => list,
-        Ok(_) => {
-            checks.push(RecordCheck::new(
-                "certificate_chain",
-                CheckState::NotPresent,
-                "no_certificate",
-                "the record carries no certificate (the door check stopped before reading it)",
-            ));
-            checks.push(RecordCheck::new(
-                signature_id,
-                CheckState::NotChecked,
-                "skipped",
-                "no certificate to verify it with",
-            ));
-            return;
-        }
-        Err(()) => {
-            checks.push(RecordCheck::new(
-                "certificate_chain",
-                CheckState::Failed,
-                "certificate_malformed",
-                "a certificate in the record is not base64",
-            ));
-            checks.push(RecordCheck::new(
-                signature_id,
-                CheckState::NotChecked,
-                "skipped",
-                "",
-            ));
-            return;
-        }
-    };
-    let mut policy = ChainPolicy::new(purpose);
-    if verifier.allow_sha1 {
-        policy = policy.allowing_sha1();
-    }
-    let report = validate_chain_with(
-        &certificates[0],
-        &certificates[1..],
-        &verifier.anchors,
-        at,
-        policy,
-    );
-    checks.extend(report.results().into_iter().map(RecordCheck::from_result));
-    let Some(chain) = report.verified() else {
-        checks.push(RecordCheck::new(
-            "revocation",
-            CheckState::NotChecked,
-            "skipped",
-            "",
-        ));
-        checks.push(RecordCheck::new(
-            signature_id,
-            CheckState::NotChecked,
-            "skipped",
-            "the certificate chain did not verify",
-        ));
-        return;
-    };
-    let list = select_revocation_list(chain, &verifier.revocation_lists);
-    checks.push(RecordCheck::from_result(&check_revocation_of(
-        chain, list, at,
-    )));
-    let signature = body
-        .card_signature()
-        .map(|text| BASE64.decode(text.as_bytes()));
-    checks.push(match (signature, digest) {
-        (None, _) => RecordCheck::new(
-            signature_id,
-            CheckState::NotPresent,
-            "no_signature",
-            "the card did not sign a challenge in this check",
-        ),
-        (Some(Err(_)), _) => RecordCheck::new(
-            signature_id,
-            CheckState::Failed,
-            "malformed",
-            "card_signature is not base64",
-        ),
-        (Some(Ok(_)), None) => RecordCheck::new(
-            signature_id,
-            CheckState::NotChecked,
-            "skipped",
-            "no verified challenge to check it against",
-        ),
-        (Some(Ok(signature)), Some(digest)) => {
-            if chain
-                .key()
-                .verify_pkcs1v15_sha256_prehashed(&digest, &signature)
-            {
-                RecordCheck::new(signature_id, CheckState::Passed, "verified", "")
-            } else {
-                RecordCheck::new(
-                    signature_id,
-                    CheckState::Failed,
-                    "signature_invalid",
-                    "the card's signature does not verify with the certified key over this record's challenge",
-                )
-            }
-        }
-    });
-}
-
-fn level_a_checks(record: &SignedRecord, checks: &mut Vec<RecordCheck>) {
-    let body = record.body();
-    checks.push(RecordCheck::new(
-        "certificate_chain",
-        CheckState::NotPresent,
-        "level_a",
-        "level A uses no JPKI certificate",
-    ));
-    checks.push(match (body.card_signature(), body.card_face()) {
-        (None, _) => RecordCheck::new(
-            "challenge_signature",
-            CheckState::NotPresent,
-            "no_signature",
-            "the card did not sign a challenge in this check",
-        ),
-        (Some(_), _) => RecordCheck::new(
-            "challenge_signature",
-            CheckState::NotChecked,
-            "key_not_in_record",
-            "at level A the card signs with the key inside the card-face data, which stays on the device: the device's word only",
-        ),
-    });
 }
