@@ -1,5 +1,5 @@
 //! Where the receiver keeps devices, senders, records and receipts, and senders' items and
-//! webhooks ([`ItemStorage`]): the [`Storage`] trait and
+//! webhooks ([`ItemStorage`], [`WebhookStorage`]): the [`Storage`] trait and
 //! its two implementations, [`SqliteStorage`] (embedded, zero setup, the default) and
 //! [`PostgresStorage`] (several stateless receivers on one database).
 //!
@@ -20,15 +20,18 @@
 //! record's position in its own sender's feed (`sender_seq`: 1, 2, 3, …), never a global
 //! counter, so a sender's cursors say nothing about how many records other senders get.
 
+mod cursors;
 mod items;
 mod postgres;
 mod sqlite;
+mod webhooks;
 
 use std::collections::HashMap;
 
-pub use items::{Delivery, ItemRow, ItemStorage, WebhookRow};
+pub use items::{Delivery, ItemRow, ItemStorage};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use webhooks::{WebhookRow, WebhookStorage};
 
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +142,7 @@ pub struct FeedRow {
 }
 
 /// The receiver's storage.
-pub trait Storage: ItemStorage + Send + Sync + 'static {
+pub trait Storage: ItemStorage + WebhookStorage + Send + Sync + 'static {
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Keeps `value` under `name` unless a value is kept already (the first writer wins, so
     /// receivers starting together agree on one receipt key).

@@ -149,7 +149,7 @@ impl PostgresStorage {
         let mut tx = first.transaction().map_err(db("creating the tables"))?;
         tx.batch_execute(SCHEMA)
             .map_err(db("creating the tables"))?;
-        migrate_feed_cursors(&mut tx)?;
+        super::cursors::migrate_postgres(&mut tx)?;
         tx.commit().map_err(db("creating the tables"))?;
         drop(first);
         let pool = r2d2::Pool::builder()
@@ -177,66 +177,6 @@ impl PostgresStorage {
             .ok_or_else(|| unavailable("closed".into()))?;
         pool.get().map_err(|e| unavailable(e.to_string()))
     }
-}
-
-/// Gives a database made before feed cursors were per sender its `sender_seq` column: each
-/// record's position in its sender's feed (in the order of the old global cursors), and each
-/// webhook the position it had reached. Runs once, under the tables' advisory lock, when the
-/// column is missing.
-fn migrate_feed_cursors(tx: &mut postgres::Transaction<'_>) -> Result<(), StorageError> {
-    let context = "migrating feed cursors to one sequence per sender";
-    let present = tx
-        .query_opt(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
-                 AND table_name = 'records' AND column_name = 'sender_seq'",
-            &[],
-        )
-        .map_err(db(context))?
-        .is_some();
-    if !present {
-        tx.batch_execute(
-            "ALTER TABLE records ADD COLUMN sender_seq BIGINT;
-             UPDATE records SET sender_seq = n.seq FROM (
-                 SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
-                 FROM records) AS n
-             WHERE records.cursor = n.cursor;
-             UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
-                 WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);",
-        )
-        .map_err(db(context))?;
-    }
-    tx.batch_execute(
-        "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);",
-    )
-    .map_err(db(context))
-}
-
-/// Each record's position in its sender's feed, in batch order after the last one stored.
-/// Called with `records` locked against other writers, so no two batches draw the same.
-fn sender_seqs(
-    tx: &mut postgres::Transaction<'_>,
-    records: &[super::NewRecord],
-) -> Result<Vec<i64>, StorageError> {
-    let mut last: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
-    let mut seqs = Vec::with_capacity(records.len());
-    for record in records {
-        let sender = record.sender_id.as_str();
-        let next = match last.get(sender) {
-            Some(seq) => seq + 1,
-            None => {
-                let row = tx
-                    .query_one(
-                        "SELECT COALESCE(MAX(sender_seq), 0) FROM records WHERE sender_id = $1",
-                        &[&sender],
-                    )
-                    .map_err(db("storing a batch"))?;
-                row.get::<_, i64>(0) + 1
-            }
-        };
-        last.insert(sender, next);
-        seqs.push(next);
-    }
-    Ok(seqs)
 }
 
 fn read_head(
@@ -524,7 +464,7 @@ impl Storage for PostgresStorage {
         let verifications: Vec<&str> = records.iter().map(|r| r.verification.as_str()).collect();
         let receipts: Vec<&str> = records.iter().map(|r| r.receipt.as_str()).collect();
         let received: Vec<i64> = records.iter().map(|r| r.received_at).collect();
-        let sender_seqs = sender_seqs(&mut tx, records)?;
+        let sender_seqs = super::cursors::postgres_sender_seqs(&mut tx, records)?;
         let inserted = tx
             .execute(
                 "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id, item_id,

@@ -74,7 +74,7 @@ impl SqliteStorage {
         .map_err(db("configuring the database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(db("creating the tables"))?;
-        migrate_feed_cursors(&mut conn)?;
+        super::cursors::migrate_sqlite(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -84,41 +84,6 @@ impl SqliteStorage {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Gives a database made before feed cursors were per sender its `sender_seq` column: each
-/// record's position in its sender's feed (in the order of the old global cursors), and each
-/// webhook the position it had reached. Runs once, in one transaction, when the column is
-/// missing.
-fn migrate_feed_cursors(conn: &mut Connection) -> Result<(), StorageError> {
-    let context = "migrating feed cursors to one sequence per sender";
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db(context))?;
-    let present: bool = tx
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'sender_seq'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db(context))?;
-    if !present {
-        tx.execute_batch(
-            "ALTER TABLE records ADD COLUMN sender_seq INTEGER;
-             UPDATE records SET sender_seq = n.seq FROM (
-                 SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
-                 FROM records) AS n
-             WHERE records.cursor = n.cursor;
-             UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
-                 WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);",
-        )
-        .map_err(db(context))?;
-    }
-    tx.execute_batch(
-        "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);",
-    )
-    .map_err(db(context))?;
-    tx.commit().map_err(db(context))
 }
 
 fn read_head(conn: &Connection, device_id: &str) -> Result<Option<ChainHead>, StorageError> {
