@@ -13,6 +13,7 @@ use honnin_core::sync::protocol::{
 
 use crate::error::ApiError;
 use crate::operator::secret_hash;
+use crate::storage::NONCE_RETENTION_SECONDS;
 use crate::{Receiver, now};
 
 /// Counts failed authentications per client address in one-minute windows.
@@ -115,14 +116,26 @@ pub fn device(
             "the request signature does not verify with the device's enrolled key",
         ));
     }
-    let skew = (now() - timestamp).abs();
-    if skew > receiver.limits.max_clock_skew {
-        return Err(ApiError::unauthorized(format!(
-            "the request time is {skew} s away from the receiver's clock (at most {} s): set the device's clock",
-            receiver.limits.max_clock_skew
-        )));
+    let max_skew = receiver.limits.max_clock_skew;
+    // Checked: a signed but hostile timestamp (i64::MIN) must be refused, not overflow.
+    match now().checked_sub(timestamp).and_then(i64::checked_abs) {
+        Some(skew) if skew <= max_skew => {}
+        Some(skew) => {
+            return Err(ApiError::unauthorized(format!(
+                "the request time is {skew} s away from the receiver's clock (at most {max_skew} s): set the device's clock"
+            )));
+        }
+        None => {
+            return Err(ApiError::unauthorized(format!(
+                "the request time is out of any range the receiver accepts (at most {max_skew} s from its clock): set the device's clock"
+            )));
+        }
     }
-    if !receiver.storage.use_nonce(device_id, nonce, now())? {
+    let retention = nonce_retention(max_skew);
+    if !receiver
+        .storage
+        .use_nonce(device_id, nonce, now(), retention)?
+    {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "replayed_request",
@@ -131,6 +144,22 @@ pub fn device(
     }
     Ok((device_id.to_owned(), key))
 }
+
+/// How long a request nonce must be kept, in seconds: a request is accepted while its timestamp
+/// is within `max_clock_skew` of the receiver's clock, so one first seen at `t` (timestamp at
+/// most `t + skew`) can be replayed until `t + 2 × skew`. Its nonce is kept at least that long,
+/// plus a margin, and never less than [`NONCE_RETENTION_SECONDS`].
+pub fn nonce_retention(max_clock_skew: i64) -> i64 {
+    max_clock_skew
+        .max(0)
+        .saturating_mul(2)
+        .saturating_add(NONCE_MARGIN_SECONDS)
+        .max(NONCE_RETENTION_SECONDS)
+}
+
+/// What a nonce is kept beyond the accepted window: the receiver's clock may step while a
+/// request is in flight.
+pub const NONCE_MARGIN_SECONDS: i64 = 120;
 
 /// The sender of a request, for every sender endpoint: refuses a client over its failure limit,
 /// looks the token up on a blocking thread (a storage call), and counts a failed
@@ -154,4 +183,20 @@ pub async fn sender_counted(
         receiver.limiter.failed(client.ip());
     }
     sender
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_outlive_every_accepted_timestamp_window() {
+        assert_eq!(nonce_retention(300), NONCE_RETENTION_SECONDS);
+        // The skews where the fixed hour reopened replays.
+        for skew in [1800, 1900, 3600, 86_400] {
+            assert!(nonce_retention(skew) > 2 * skew, "{skew}");
+        }
+        assert_eq!(nonce_retention(i64::MAX), i64::MAX);
+        assert_eq!(nonce_retention(-5), NONCE_RETENTION_SECONDS);
+    }
 }

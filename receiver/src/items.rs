@@ -172,10 +172,18 @@ pub async fn put_items(
     }
     let count = rows.len();
     let storage = receiver.storage.clone();
+    let per_device = receiver.limits.max_items_per_device;
     blocking(move || {
         storage
-            .put_items(&sender, &rows, now())
+            .put_items(&sender, &rows, now(), per_device)
             .map_err(|e| match e {
+                crate::StorageError::TooManyItems { device_id, cap } => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "too_many_items_for_device",
+                    format!(
+                        "this would give device {device_id:?} more than {cap} undelivered items of this sender (the cap per sender and device); nothing was registered: remove items that will not go out (DELETE /v1/items/{{item_id}}) or assign them to another device"
+                    ),
+                ),
                 crate::StorageError::ItemTaken(item_id) => ApiError::new(
                     StatusCode::CONFLICT,
                     "item_taken",
@@ -259,6 +267,12 @@ pub async fn manifest(
     let outcome = blocking(move || {
         let (device_id, _) = auth::device(&worker, &headers, MANIFEST_REQUEST)?;
         let rows = worker.storage.device_items(&device_id, MAX_ITEMS)?;
+        if rows.len() >= MAX_ITEMS {
+            // Said to the operator: the device misses items until some are delivered.
+            eprintln!(
+                "honnin-receiver: the manifest of device {device_id:?} is full ({MAX_ITEMS} items); further items are left out, each sender's share kept even"
+            );
+        }
         let issued_at = now();
         let body = ManifestBody {
             format: MANIFEST_FORMAT.to_owned(),

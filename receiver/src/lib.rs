@@ -17,7 +17,7 @@
 //! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders),
 //! [`tls`] (HTTPS with rustls, self-signed certificates and their pins), [`items`] (senders'
 //! items, the signed device manifest, the policy check on ingest), [`webhook`] (signed pushes
-//! of the feed with retries).
+//! of the feed with retries), [`webhook_url`] (where a webhook may point).
 
 pub mod auth;
 pub mod error;
@@ -29,6 +29,7 @@ pub mod secrets;
 pub mod storage;
 pub mod tls;
 pub mod webhook;
+pub mod webhook_url;
 
 use std::sync::Arc;
 
@@ -58,6 +59,13 @@ pub struct Limits {
     /// Open TLS connections served at once; further clients wait in the listen backlog, so a
     /// flood of idle connections cannot take every descriptor of the process.
     pub max_connections: usize,
+    /// Whether senders' webhooks may point at loopback, private or link-local addresses (and
+    /// plain http to loopback): off unless the operator allows it, see [`webhook_url`].
+    pub allow_private_webhooks: bool,
+    /// Most undelivered items one sender may have on one device: a device's manifest lists at
+    /// most [`honnin_core::manifest::MAX_ITEMS`], shared fairly among its senders, so no
+    /// sender can take all of it.
+    pub max_items_per_device: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +77,8 @@ impl Default for Limits {
             max_auth_failures: 10,
             max_page: 1000,
             max_connections: 1024,
+            allow_private_webhooks: false,
+            max_items_per_device: 1000,
         }
     }
 }

@@ -68,6 +68,21 @@ enum Command {
         /// same file). Without it they are kept as they are.
         #[arg(long, value_name = "FILE")]
         secrets_key: Option<PathBuf>,
+        /// Let senders' webhooks point at loopback, private and link-local addresses (and plain
+        /// http:// to loopback): only when every sender is trusted with the operator's own
+        /// network, since the receiver pushes from inside it.
+        #[arg(long)]
+        allow_private_webhooks: bool,
+        /// How far a device's request time may be from the receiver's clock, in seconds (a
+        /// request's nonce is kept for twice that and more, so a replay is always caught).
+        #[arg(long, default_value_t = Limits::default().max_clock_skew,
+              value_parser = clap::value_parser!(i64).range(1..=86_400))]
+        max_clock_skew: i64,
+        /// Most undelivered items one sender may have on one device (a registration beyond it
+        /// is refused whole); a device's manifest is shared evenly among its senders.
+        #[arg(long, default_value_t = Limits::default().max_items_per_device as u64,
+              value_parser = clap::value_parser!(u64).range(1..=honnin_core::manifest::MAX_ITEMS as u64))]
+        max_items_per_device: u64,
     },
     /// Issue a one-time enrolment code for a device (valid 24 h; printed once).
     EnrolCode {
@@ -172,6 +187,9 @@ fn run(cli: Cli) -> Result<(), String> {
             crl,
             max_connections,
             secrets_key,
+            allow_private_webhooks,
+            max_clock_skew,
+            max_items_per_device,
         } => {
             // Check the transport before any work: no silent fall back to plain HTTP.
             let tls = tls.load()?;
@@ -201,6 +219,11 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut receiver =
                 Receiver::with_secrets(storage, verifier, secrets).map_err(|e| e.to_string())?;
             receiver.limits.max_connections = max_connections;
+            receiver.limits.allow_private_webhooks = allow_private_webhooks;
+            receiver.limits.max_clock_skew = max_clock_skew;
+            // At most MAX_ITEMS (the parser's range), so it fits.
+            receiver.limits.max_items_per_device =
+                usize::try_from(max_items_per_device).unwrap_or(usize::MAX);
             let receiver = Arc::new(receiver);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {

@@ -11,6 +11,9 @@
 //! ended, and with several receiver instances on one database one of them pushes at a time
 //! under one backoff. A page can still arrive twice (a push answered 2xx whose pusher died
 //! before moving the cursor, or a lease that ran out mid-push): at least once, never lost.
+//!
+//! Where a webhook may point is [`crate::webhook_url`]'s job: by default https to public
+//! addresses only, checked at registration and again on every push.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use zeroize::Zeroizing;
 use crate::error::ApiError;
 use crate::secrets::webhook_purpose;
 use crate::storage::{Storage, StorageError, WebhookRow};
+use crate::webhook_url::{check_resolved, check_url, push_agent};
 use crate::{Receiver, auth, now};
 
 pub const HEADER_WEBHOOK_TIMESTAMP: &str = "x-honnin-webhook-timestamp";
@@ -100,44 +104,6 @@ struct WebhookRequest {
     after: i64,
 }
 
-/// Whether `url` may be pushed to: HTTPS anywhere, plain HTTP only to the machine itself.
-fn check_url(url: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| ApiError::bad_request("invalid_webhook_url", why.to_owned());
-    if url.len() > 2048 || url.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad("the URL is longer than 2048 bytes or has spaces"));
-    }
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        if !is_loopback_host(rest) {
-            return Err(bad(
-                "plain http:// is allowed only to this machine (127.0.0.1, localhost); use https://",
-            ));
-        }
-        rest
-    } else {
-        return Err(bad("the URL must start with https://"));
-    };
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("the URL has no host"));
-    }
-    Ok(())
-}
-
-/// Whether the authority of `rest` (what follows `http://`) names this machine.
-fn is_loopback_host(rest: &str) -> bool {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 type Shared = State<Arc<Receiver>>;
 
 /// `PUT /v1/webhook`: registers (or replaces) the sender's webhook and returns its new secret,
@@ -150,7 +116,9 @@ pub async fn put_webhook(
 ) -> Result<impl IntoResponse, ApiError> {
     let sender = auth::sender_counted(&receiver, client, &headers).await?;
     let request: WebhookRequest = crate::routes::parse_json(&body)?;
-    check_url(&request.url)?;
+    let allow_private = receiver.limits.allow_private_webhooks;
+    let target = check_url(&request.url, allow_private)?;
+    check_resolved(&target, allow_private).await?;
     if request.after < 0 {
         return Err(ApiError::bad_request(
             "invalid_cursor",
@@ -197,11 +165,7 @@ pub async fn delete_webhook(
 /// pushed under a lease kept in the database, so with several receivers on one database one
 /// of them pushes a page at a time, and its failures and backoff are shared by all.
 pub async fn run_pusher(receiver: Arc<Receiver>, settings: PushSettings) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(settings.timeout))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let agent = push_agent(settings.timeout, receiver.limits.allow_private_webhooks);
     // Unique per pusher: random, or (failing that) the process and this call's address.
     let owner = crate::operator::random_hex(8)
         .unwrap_or_else(|_| format!("{}-{:p}", std::process::id(), &settings));
@@ -335,6 +299,9 @@ async fn push_pending(
     let Some(hook) = on_storage(receiver, move |s| s.webhook(&wanted)).await? else {
         return Ok(());
     };
+    // Registered under another policy (before the upgrade, or with the operator's allowance
+    // since withdrawn): refused now as it would be at registration.
+    check_url(&hook.url, receiver.limits.allow_private_webhooks).map_err(|e| e.message)?;
     let opened = receiver
         .secrets
         .open(&webhook_purpose(&hook.sender_id), hook.secret.as_bytes())
@@ -422,21 +389,6 @@ mod tests {
             b"{}",
             "sha256=zz"
         ));
-    }
-
-    #[test]
-    fn webhook_urls_are_https_or_loopback() {
-        assert!(check_url("https://bank.example/honnin").is_ok());
-        assert!(check_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(check_url("http://localhost/hook").is_ok());
-        assert!(check_url("http://bank.example/hook").is_err());
-        assert!(check_url("http://[::1]:9000/hook").is_ok());
-        assert!(check_url("http://user@bank.example/127.0.0.1").is_err());
-        assert!(check_url("http://127.0.0.1@bank.example/").is_err());
-        assert!(check_url("http://localhost.bank.example/").is_err());
-        assert!(check_url("ftp://bank.example").is_err());
-        assert!(check_url("https://").is_err());
-        assert!(check_url("https://bank.example/a b").is_err());
     }
 
     #[test]

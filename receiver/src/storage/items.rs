@@ -1,6 +1,6 @@
-//! Senders' items (for device manifests and the policy check on ingest) and webhook
-//! registrations, in both databases. The tables are created with the others (`SCHEMA` of each
-//! implementation).
+//! Senders' items (for device manifests and the policy check on ingest), in both databases;
+//! webhooks are in [`super::webhooks`]. The tables are created with the others (`SCHEMA` of
+//! each implementation).
 
 use r2d2_postgres::postgres;
 use rusqlite::{OptionalExtension, params};
@@ -37,75 +37,29 @@ pub struct Delivery {
     pub delivered_at: i64,
 }
 
-/// A sender's webhook: where to push, the HMAC secret, and the feed cursor pushed so far.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookRow {
-    pub sender_id: String,
-    pub url: String,
-    /// 64 hex digits.
-    pub secret: String,
-    pub cursor: i64,
-}
-
-impl std::fmt::Debug for WebhookRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "WebhookRow({}, {}, {})",
-            self.sender_id, self.url, self.cursor
-        )
-    }
-}
-
-/// Items and webhooks; every [`super::Storage`] has them.
+/// Items; every [`super::Storage`] has them.
 pub trait ItemStorage {
     /// Registers or replaces `sender_id`'s items, all or none. An item id registered by another
-    /// sender: [`StorageError::ItemTaken`], and nothing is written.
-    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError>;
+    /// sender: [`StorageError::ItemTaken`]; more than `per_device` of the sender's undelivered
+    /// items on one device afterwards: [`StorageError::TooManyItems`]; either way nothing is
+    /// written. The cap keeps one sender from filling a device's manifest.
+    fn put_items(
+        &self,
+        sender_id: &str,
+        items: &[ItemRow],
+        now: i64,
+        per_device: usize,
+    ) -> Result<(), StorageError>;
     fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError>;
     /// The item's delivery, once a record proved it (written with the record, by
     /// [`super::Storage::insert_batch`]).
     fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError>;
     /// Removes the item and its delivery. `Ok(false)`: the sender has no such item.
     fn remove_item(&self, sender_id: &str, item_id: &str) -> Result<bool, StorageError>;
-    /// Up to `limit` items assigned to `device_id` and not delivered yet, by item id.
+    /// Up to `limit` items assigned to `device_id` and not delivered yet, by item id, chosen
+    /// fairly: every sender's first item, then every sender's second, and so on, so a sender
+    /// with many items cannot crowd another out when there are more than `limit`.
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError>;
-    /// Registers, replaces (`Some`) or removes (`None`) the sender's webhook.
-    fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError>;
-    fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError>;
-    /// The sender's webhook as it is now.
-    fn webhook(&self, sender_id: &str) -> Result<Option<WebhookRow>, StorageError>;
-    /// Replaces the sender's webhook secret if it is still `expected` (sealing one kept before
-    /// the receiver had a secrets key); `Ok(false)` otherwise.
-    fn replace_webhook_secret(
-        &self,
-        sender_id: &str,
-        expected: &str,
-        secret: &str,
-    ) -> Result<bool, StorageError>;
-    /// Takes or renews the right to push `sender_id`'s webhook, for `owner` (one pusher) until
-    /// `until_ms`: only when no other pusher holds an unexpired lease and the wait after the
-    /// last failure is over (times in Unix milliseconds). `Ok(Some(failures in a row))` when
-    /// taken, `Ok(None)` when not now. So with several receivers on one database each page is
-    /// pushed by one of them, and the backoff holds across all.
-    fn lease_webhook(
-        &self,
-        sender_id: &str,
-        owner: &str,
-        now_ms: i64,
-        until_ms: i64,
-    ) -> Result<Option<u32>, StorageError>;
-    /// Ends `owner`'s lease, keeping the failures in a row and when the next try may start.
-    fn release_webhook(
-        &self,
-        sender_id: &str,
-        owner: &str,
-        failures: u32,
-        next_try_ms: i64,
-    ) -> Result<(), StorageError>;
-    /// Moves the webhook's cursor from `from` to `to`; `Ok(false)` when it is no longer at
-    /// `from` (re-registered meanwhile, or another receiver pushed first).
-    fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError>;
 }
 
 const ITEM_COLUMNS: &str =
@@ -115,7 +69,38 @@ fn limit_column(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-fn sqlite(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
+/// The devices `items` go to, each once.
+fn devices_of(items: &[ItemRow]) -> Vec<&str> {
+    let mut devices: Vec<&str> = items.iter().map(|i| i.device_id.as_str()).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    devices
+}
+
+/// The sender's undelivered items on one device: what its share of the manifest holds.
+const COUNT_PENDING: &str = "SELECT COUNT(*) FROM items i WHERE sender_id = $1 AND device_id = $2
+     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)";
+
+/// Undelivered items of a device, each ranked within its sender (`turn`), the lowest turns
+/// taken first; the page is then listed by item id.
+const FAIR_ITEMS: &str = "SELECT item_id, sender_id, device_id, addressee_name, addressee_address,
+         min_level, attributes FROM (
+     SELECT i.*, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY item_id) AS turn
+     FROM items i WHERE device_id = $1
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
+     ORDER BY turn, sender_id, item_id LIMIT $2) AS fair
+ ORDER BY item_id";
+
+fn too_many(device_id: &str, pending: i64, per_device: usize) -> Option<StorageError> {
+    (usize::try_from(pending).unwrap_or(usize::MAX) > per_device).then(|| {
+        StorageError::TooManyItems {
+            device_id: device_id.to_owned(),
+            cap: per_device,
+        }
+    })
+}
+
+pub(super) fn sqlite(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
     move |e| StorageError::Database {
         context,
         detail: e.to_string(),
@@ -134,17 +119,14 @@ fn sqlite_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
     })
 }
 
-fn sqlite_webhook(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
-    Ok(WebhookRow {
-        sender_id: r.get(0)?,
-        url: r.get(1)?,
-        secret: r.get(2)?,
-        cursor: r.get(3)?,
-    })
-}
-
 impl ItemStorage for SqliteStorage {
-    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError> {
+    fn put_items(
+        &self,
+        sender_id: &str,
+        items: &[ItemRow],
+        now: i64,
+        per_device: usize,
+    ) -> Result<(), StorageError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -176,6 +158,15 @@ impl ItemStorage for SqliteStorage {
             if written == 0 {
                 // Dropping the transaction rolls every earlier item back.
                 return Err(StorageError::ItemTaken(item.item_id.clone()));
+            }
+        }
+        // The transaction is the only writer (IMMEDIATE): the counts cannot change under it.
+        for device_id in devices_of(items) {
+            let pending: i64 = tx
+                .query_row(COUNT_PENDING, params![sender_id, device_id], |r| r.get(0))
+                .map_err(sqlite("registering items"))?;
+            if let Some(error) = too_many(device_id, pending, per_device) {
+                return Err(error);
             }
         }
         tx.commit().map_err(sqlite("registering items"))
@@ -231,11 +222,7 @@ impl ItemStorage for SqliteStorage {
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError> {
         let conn = self.conn();
         let mut statement = conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items i WHERE device_id = ?1
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
-                     ORDER BY item_id LIMIT ?2"
-            ))
+            .prepare_cached(FAIR_ITEMS)
             .map_err(sqlite("reading items"))?;
         let rows = statement
             .query_map(params![device_id, limit_column(limit)], sqlite_item)
@@ -243,122 +230,9 @@ impl ItemStorage for SqliteStorage {
         rows.collect::<Result<_, _>>()
             .map_err(sqlite("reading items"))
     }
-
-    fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError> {
-        let conn = self.conn();
-        match hook {
-            Some(hook) => conn.execute(
-                "INSERT INTO webhooks (sender_id, url, secret, cursor) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (sender_id) DO UPDATE SET url = excluded.url,
-                     secret = excluded.secret, cursor = excluded.cursor",
-                params![sender_id, hook.url, hook.secret, hook.cursor],
-            ),
-            None => conn.execute("DELETE FROM webhooks WHERE sender_id = ?1", [sender_id]),
-        }
-        .map_err(sqlite("registering a webhook"))?;
-        // A new or removed webhook starts with no failures and no lease.
-        conn.execute(
-            "DELETE FROM webhook_pushers WHERE sender_id = ?1",
-            [sender_id],
-        )
-        .map(|_| ())
-        .map_err(sqlite("registering a webhook"))
-    }
-
-    fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError> {
-        let conn = self.conn();
-        let mut statement = conn
-            .prepare_cached("SELECT sender_id, url, secret, cursor FROM webhooks")
-            .map_err(sqlite("reading webhooks"))?;
-        let rows = statement
-            .query_map([], sqlite_webhook)
-            .map_err(sqlite("reading webhooks"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(sqlite("reading webhooks"))
-    }
-
-    fn webhook(&self, sender_id: &str) -> Result<Option<WebhookRow>, StorageError> {
-        self.conn()
-            .query_row(
-                "SELECT sender_id, url, secret, cursor FROM webhooks WHERE sender_id = ?1",
-                [sender_id],
-                sqlite_webhook,
-            )
-            .optional()
-            .map_err(sqlite("reading webhooks"))
-    }
-
-    fn replace_webhook_secret(
-        &self,
-        sender_id: &str,
-        expected: &str,
-        secret: &str,
-    ) -> Result<bool, StorageError> {
-        let replaced = self
-            .conn()
-            .execute(
-                "UPDATE webhooks SET secret = ?3 WHERE sender_id = ?1 AND secret = ?2",
-                params![sender_id, expected, secret],
-            )
-            .map_err(sqlite("sealing a webhook secret"))?;
-        Ok(replaced == 1)
-    }
-
-    fn lease_webhook(
-        &self,
-        sender_id: &str,
-        owner: &str,
-        now_ms: i64,
-        until_ms: i64,
-    ) -> Result<Option<u32>, StorageError> {
-        let failures: Option<i64> = self
-            .conn()
-            .query_row(
-                "INSERT INTO webhook_pushers (sender_id, owner, lease_until, failures, next_try)
-                 VALUES (?1, ?2, ?4, 0, 0)
-                 ON CONFLICT (sender_id) DO UPDATE SET owner = excluded.owner,
-                     lease_until = excluded.lease_until
-                 WHERE (webhook_pushers.lease_until <= ?3 OR webhook_pushers.owner = ?2)
-                     AND webhook_pushers.next_try <= ?3
-                 RETURNING failures",
-                params![sender_id, owner, now_ms, until_ms],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sqlite("leasing a webhook"))?;
-        Ok(failures.map(|f| u32::try_from(f).unwrap_or(u32::MAX)))
-    }
-
-    fn release_webhook(
-        &self,
-        sender_id: &str,
-        owner: &str,
-        failures: u32,
-        next_try_ms: i64,
-    ) -> Result<(), StorageError> {
-        self.conn()
-            .execute(
-                "UPDATE webhook_pushers SET lease_until = 0, failures = ?3, next_try = ?4
-                 WHERE sender_id = ?1 AND owner = ?2",
-                params![sender_id, owner, failures, next_try_ms],
-            )
-            .map(|_| ())
-            .map_err(sqlite("releasing a webhook"))
-    }
-
-    fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError> {
-        let moved = self
-            .conn()
-            .execute(
-                "UPDATE webhooks SET cursor = ?3 WHERE sender_id = ?1 AND cursor = ?2",
-                params![sender_id, from, to],
-            )
-            .map_err(sqlite("moving a webhook's cursor"))?;
-        Ok(moved == 1)
-    }
 }
 
-fn pg(context: &'static str) -> impl Fn(postgres::Error) -> StorageError {
+pub(super) fn pg(context: &'static str) -> impl Fn(postgres::Error) -> StorageError {
     move |e| StorageError::Database {
         context,
         detail: e.to_string(),
@@ -377,19 +251,22 @@ fn pg_item(row: &postgres::Row) -> ItemRow {
     }
 }
 
-fn pg_webhook(r: &postgres::Row) -> WebhookRow {
-    WebhookRow {
-        sender_id: r.get(0),
-        url: r.get(1),
-        secret: r.get(2),
-        cursor: r.get(3),
-    }
-}
-
 impl ItemStorage for PostgresStorage {
-    fn put_items(&self, sender_id: &str, items: &[ItemRow], now: i64) -> Result<(), StorageError> {
+    fn put_items(
+        &self,
+        sender_id: &str,
+        items: &[ItemRow],
+        now: i64,
+        per_device: usize,
+    ) -> Result<(), StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(pg("registering items"))?;
+        // One registration per sender at a time, so two at once cannot both pass the cap.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('honnin-receiver items of ' || $1))",
+            &[&sender_id],
+        )
+        .map_err(pg("registering items"))?;
         for item in items {
             let written = tx
                 .execute(
@@ -416,6 +293,15 @@ impl ItemStorage for PostgresStorage {
                 .map_err(pg("registering items"))?;
             if written == 0 {
                 return Err(StorageError::ItemTaken(item.item_id.clone()));
+            }
+        }
+        for device_id in devices_of(items) {
+            let pending: i64 = tx
+                .query_one(COUNT_PENDING, &[&sender_id, &device_id])
+                .map_err(pg("registering items"))?
+                .get(0);
+            if let Some(error) = too_many(device_id, pending, per_device) {
+                return Err(error);
             }
         }
         tx.commit().map_err(pg("registering items"))
@@ -467,123 +353,8 @@ impl ItemStorage for PostgresStorage {
     fn device_items(&self, device_id: &str, limit: usize) -> Result<Vec<ItemRow>, StorageError> {
         let rows = self
             .conn()?
-            .query(
-                &format!(
-                    "SELECT {ITEM_COLUMNS} FROM items i WHERE device_id = $1
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.item_id)
-                     ORDER BY item_id LIMIT $2"
-                ),
-                &[&device_id, &limit_column(limit)],
-            )
+            .query(FAIR_ITEMS, &[&device_id, &limit_column(limit)])
             .map_err(pg("reading items"))?;
         Ok(rows.iter().map(pg_item).collect())
-    }
-
-    fn set_webhook(&self, sender_id: &str, hook: Option<&WebhookRow>) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        match hook {
-            Some(hook) => conn.execute(
-                "INSERT INTO webhooks (sender_id, url, secret, cursor) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (sender_id) DO UPDATE SET url = excluded.url,
-                     secret = excluded.secret, cursor = excluded.cursor",
-                &[&sender_id, &hook.url, &hook.secret, &hook.cursor],
-            ),
-            None => conn.execute("DELETE FROM webhooks WHERE sender_id = $1", &[&sender_id]),
-        }
-        .map_err(pg("registering a webhook"))?;
-        // A new or removed webhook starts with no failures and no lease.
-        conn.execute(
-            "DELETE FROM webhook_pushers WHERE sender_id = $1",
-            &[&sender_id],
-        )
-        .map(|_| ())
-        .map_err(pg("registering a webhook"))
-    }
-
-    fn webhooks(&self) -> Result<Vec<WebhookRow>, StorageError> {
-        let rows = self
-            .conn()?
-            .query("SELECT sender_id, url, secret, cursor FROM webhooks", &[])
-            .map_err(pg("reading webhooks"))?;
-        Ok(rows.iter().map(pg_webhook).collect())
-    }
-
-    fn webhook(&self, sender_id: &str) -> Result<Option<WebhookRow>, StorageError> {
-        let row = self
-            .conn()?
-            .query_opt(
-                "SELECT sender_id, url, secret, cursor FROM webhooks WHERE sender_id = $1",
-                &[&sender_id],
-            )
-            .map_err(pg("reading webhooks"))?;
-        Ok(row.as_ref().map(pg_webhook))
-    }
-
-    fn replace_webhook_secret(
-        &self,
-        sender_id: &str,
-        expected: &str,
-        secret: &str,
-    ) -> Result<bool, StorageError> {
-        let replaced = self
-            .conn()?
-            .execute(
-                "UPDATE webhooks SET secret = $3 WHERE sender_id = $1 AND secret = $2",
-                &[&sender_id, &expected, &secret],
-            )
-            .map_err(pg("sealing a webhook secret"))?;
-        Ok(replaced == 1)
-    }
-
-    fn lease_webhook(
-        &self,
-        sender_id: &str,
-        owner: &str,
-        now_ms: i64,
-        until_ms: i64,
-    ) -> Result<Option<u32>, StorageError> {
-        let row = self
-            .conn()?
-            .query_opt(
-                "INSERT INTO webhook_pushers (sender_id, owner, lease_until, failures, next_try)
-                 VALUES ($1, $2, $4, 0, 0)
-                 ON CONFLICT (sender_id) DO UPDATE SET owner = excluded.owner,
-                     lease_until = excluded.lease_until
-                 WHERE (webhook_pushers.lease_until <= $3 OR webhook_pushers.owner = $2)
-                     AND webhook_pushers.next_try <= $3
-                 RETURNING failures",
-                &[&sender_id, &owner, &now_ms, &until_ms],
-            )
-            .map_err(pg("leasing a webhook"))?;
-        Ok(row.map(|r| u32::try_from(r.get::<_, i32>(0)).unwrap_or(u32::MAX)))
-    }
-
-    fn release_webhook(
-        &self,
-        sender_id: &str,
-        owner: &str,
-        failures: u32,
-        next_try_ms: i64,
-    ) -> Result<(), StorageError> {
-        let failures = i32::try_from(failures).unwrap_or(i32::MAX);
-        self.conn()?
-            .execute(
-                "UPDATE webhook_pushers SET lease_until = 0, failures = $3, next_try = $4
-                 WHERE sender_id = $1 AND owner = $2",
-                &[&sender_id, &owner, &failures, &next_try_ms],
-            )
-            .map(|_| ())
-            .map_err(pg("releasing a webhook"))
-    }
-
-    fn advance_webhook(&self, sender_id: &str, from: i64, to: i64) -> Result<bool, StorageError> {
-        let moved = self
-            .conn()?
-            .execute(
-                "UPDATE webhooks SET cursor = $3 WHERE sender_id = $1 AND cursor = $2",
-                &[&sender_id, &from, &to],
-            )
-            .map_err(pg("moving a webhook's cursor"))?;
-        Ok(moved == 1)
     }
 }

@@ -1,5 +1,5 @@
 //! Where the receiver keeps devices, senders, records and receipts, and senders' items and
-//! webhooks ([`ItemStorage`]): the [`Storage`] trait and
+//! webhooks ([`ItemStorage`], [`WebhookStorage`]): the [`Storage`] trait and
 //! its two implementations, [`SqliteStorage`] (embedded, zero setup, the default) and
 //! [`PostgresStorage`] (several stateless receivers on one database).
 //!
@@ -16,17 +16,22 @@
 //! written ([`BatchCommit::Stale`]) and ingest verifies again against the new state. So a
 //! concurrent batch can never make a record's chain link be checked against a stale head, and
 //! a gap or a fork is always seen. Both implementations also keep feed cursors in commit
-//! order, so a sender's feed never skips a record committed late.
+//! order, so a sender's feed never skips a record committed late. A feed cursor is the
+//! record's position in its own sender's feed (`sender_seq`: 1, 2, 3, …), never a global
+//! counter, so a sender's cursors say nothing about how many records other senders get.
 
+mod cursors;
 mod items;
 mod postgres;
 mod sqlite;
+mod webhooks;
 
 use std::collections::HashMap;
 
-pub use items::{Delivery, ItemRow, ItemStorage, WebhookRow};
+pub use items::{Delivery, ItemRow, ItemStorage};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+pub use webhooks::{WebhookRow, WebhookStorage};
 
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,8 @@ pub enum StorageError {
     Contended { attempts: u32 },
     #[error("the item {0:?} is registered by another sender")]
     ItemTaken(String),
+    #[error("the sender would have more than {cap} undelivered items on device {device_id:?}")]
+    TooManyItems { device_id: String, cap: usize },
     #[error("the database address {0:?} is neither a file path nor a postgres:// URL")]
     BadAddress(String),
     #[error(transparent)]
@@ -126,6 +133,7 @@ pub enum BatchCommit {
 /// One entry of a sender's feed.
 #[derive(Debug, Clone)]
 pub struct FeedRow {
+    /// The record's position in its sender's feed.
     pub cursor: i64,
     pub envelope: String,
     pub device_key_spki: Vec<u8>,
@@ -134,7 +142,7 @@ pub struct FeedRow {
 }
 
 /// The receiver's storage.
-pub trait Storage: ItemStorage + Send + Sync + 'static {
+pub trait Storage: ItemStorage + WebhookStorage + Send + Sync + 'static {
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Keeps `value` under `name` unless a value is kept already (the first writer wins, so
     /// receivers starting together agree on one receipt key).
@@ -165,8 +173,16 @@ pub trait Storage: ItemStorage + Send + Sync + 'static {
     fn allow_device_sender(&self, device_id: &str, sender_id: &str) -> Result<(), StorageError>;
     /// The senders `device_id` was enrolled for, sorted.
     fn device_senders(&self, device_id: &str) -> Result<Vec<String>, StorageError>;
-    /// Remembers a request nonce; `Ok(false)` when it was seen before (a replay).
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError>;
+    /// Remembers a request nonce; `Ok(false)` when it was seen before (a replay). Nonces seen
+    /// more than `retention` seconds before `now` are forgotten
+    /// ([`crate::auth::nonce_retention`] ties that to the accepted clock skew).
+    fn use_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        now: i64,
+        retention: i64,
+    ) -> Result<bool, StorageError>;
     fn add_sender(&self, sender_id: &str, token_hash: &str) -> Result<(), StorageError>;
     fn sender_by_token(&self, token_hash: &str) -> Result<Option<String>, StorageError>;
     fn held(&self, record_id: &str) -> Result<Option<HeldRecord>, StorageError>;
@@ -237,7 +253,8 @@ fn seq_column(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-/// Nonces are kept this long; older requests are refused by their timestamp anyway.
+/// Nonces are kept at least this long; longer when the accepted clock skew needs it
+/// ([`crate::auth::nonce_retention`]).
 pub const NONCE_RETENTION_SECONDS: i64 = 3600;
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 //! - A record is held once: `record_id` is unique and inserts are `ON CONFLICT DO NOTHING`.
 //! - A batch's transaction takes `records` in SHARE ROW EXCLUSIVE mode (writers queue, readers
 //!   do not wait), then reads the device's head `FOR UPDATE`: the head it checks is the latest
-//!   committed one, and cursors are drawn in commit order, so a feed reader that has seen
-//!   cursor N never misses a record committed later with a smaller cursor.
+//!   committed one, and feed cursors (each sender's `sender_seq`, drawn after the lock) follow
+//!   commit order, so a feed reader that has seen cursor N never misses a record committed
+//!   later with a smaller cursor.
 //! - `synchronous_commit` is on for batches whatever the server's default, since a receipt
 //!   promises the record is durable.
 //! - The tables are created under an advisory lock, and the receipt key is kept with
@@ -23,8 +24,8 @@ use r2d2_postgres::postgres::{self, IsolationLevel, NoTls};
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
 use super::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, NONCE_RETENTION_SECONDS,
-    Storage, StorageError, next_head, parse_head, seq_column,
+    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, Storage, StorageError,
+    next_head, parse_head, seq_column,
 };
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
@@ -78,7 +79,8 @@ CREATE TABLE IF NOT EXISTS records (
     cursor BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, record_id TEXT NOT NULL UNIQUE,
     record_hash TEXT NOT NULL, device_id TEXT NOT NULL, seq BIGINT NOT NULL,
     sender_id TEXT NOT NULL, item_id TEXT NOT NULL, envelope TEXT NOT NULL,
-    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL);
+    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at BIGINT NOT NULL,
+    sender_seq BIGINT);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -147,6 +149,7 @@ impl PostgresStorage {
         let mut tx = first.transaction().map_err(db("creating the tables"))?;
         tx.batch_execute(SCHEMA)
             .map_err(db("creating the tables"))?;
+        super::cursors::migrate_postgres(&mut tx)?;
         tx.commit().map_err(db("creating the tables"))?;
         drop(first);
         let pool = r2d2::Pool::builder()
@@ -318,11 +321,17 @@ impl Storage for PostgresStorage {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError> {
+    fn use_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        now: i64,
+        retention: i64,
+    ) -> Result<bool, StorageError> {
         let mut conn = self.conn()?;
         conn.execute(
             "DELETE FROM nonces WHERE seen_at < $1",
-            &[&(now - NONCE_RETENTION_SECONDS)],
+            &[&now.saturating_sub(retention)],
         )
         .map_err(db("checking a request nonce"))?;
         let inserted = conn
@@ -455,12 +464,13 @@ impl Storage for PostgresStorage {
         let verifications: Vec<&str> = records.iter().map(|r| r.verification.as_str()).collect();
         let receipts: Vec<&str> = records.iter().map(|r| r.receipt.as_str()).collect();
         let received: Vec<i64> = records.iter().map(|r| r.received_at).collect();
+        let sender_seqs = super::cursors::postgres_sender_seqs(&mut tx, records)?;
         let inserted = tx
             .execute(
                 "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id, item_id,
-                     envelope, verification, receipt, received_at)
+                     envelope, verification, receipt, received_at, sender_seq)
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[],
-                     $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[])
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[])
                  ON CONFLICT (record_id) DO NOTHING",
                 &[
                     &ids,
@@ -473,6 +483,7 @@ impl Storage for PostgresStorage {
                     &verifications,
                     &receipts,
                     &received,
+                    &sender_seqs,
                 ],
             )
             .map_err(db(context))?;
@@ -515,9 +526,9 @@ impl Storage for PostgresStorage {
         let rows = self
             .conn()?
             .query(
-                "SELECT r.cursor, r.envelope, d.key_spki, r.receipt, r.verification
+                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification
                  FROM records r JOIN devices d ON d.device_id = r.device_id
-                 WHERE r.sender_id = $1 AND r.cursor > $2 ORDER BY r.cursor LIMIT $3",
+                 WHERE r.sender_id = $1 AND r.sender_seq > $2 ORDER BY r.sender_seq LIMIT $3",
                 &[&sender_id, &after, &i64::from(limit)],
             )
             .map_err(db("reading the feed"))?;

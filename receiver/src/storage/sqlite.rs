@@ -2,8 +2,8 @@
 //! record's commit reached the disk), one connection behind a mutex.
 //!
 //! One writer at a time is what SQLite allows anyway; a batch's transaction is `BEGIN
-//! IMMEDIATE`, so the head it checks cannot change before it commits, and cursors (rowids)
-//! follow commit order.
+//! IMMEDIATE`, so the head it checks cannot change before it commits, and feed cursors (each
+//! sender's `sender_seq`, drawn inside that transaction) follow commit order.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, NONCE_RETENTION_SECONDS,
-    Storage, StorageError, next_head, parse_head, seq_column,
+    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, Storage, StorageError,
+    next_head, parse_head, seq_column,
 };
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS records (
     cursor INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL UNIQUE,
     record_hash TEXT NOT NULL, device_id TEXT NOT NULL, seq INTEGER NOT NULL,
     sender_id TEXT NOT NULL, item_id TEXT NOT NULL, envelope TEXT NOT NULL,
-    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL);
+    verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL,
+    sender_seq INTEGER);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -66,13 +67,14 @@ CREATE TABLE IF NOT EXISTS device_senders (
 impl SqliteStorage {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let conn = Connection::open(path).map_err(db("opening the database"))?;
+        let mut conn = Connection::open(path).map_err(db("opening the database"))?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
         )
         .map_err(db("configuring the database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(db("creating the tables"))?;
+        super::cursors::migrate_sqlite(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -245,11 +247,17 @@ impl Storage for SqliteStorage {
             .map_err(db("reading a device's senders"))
     }
 
-    fn use_nonce(&self, device_id: &str, nonce: &str, now: i64) -> Result<bool, StorageError> {
+    fn use_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        now: i64,
+        retention: i64,
+    ) -> Result<bool, StorageError> {
         let conn = self.conn();
         conn.execute(
             "DELETE FROM nonces WHERE seen_at < ?1",
-            [now - NONCE_RETENTION_SECONDS],
+            [now.saturating_sub(retention)],
         )
         .map_err(db("checking a request nonce"))?;
         let inserted = conn
@@ -351,9 +359,12 @@ impl Storage for SqliteStorage {
         {
             let mut insert = tx
                 .prepare_cached(
+                    // The sender's next feed position: the transaction is the only writer.
                     "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id,
-                         item_id, envelope, verification, receipt, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         item_id, envelope, verification, receipt, received_at, sender_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                         (SELECT COALESCE(MAX(sender_seq), 0) + 1 FROM records
+                          WHERE sender_id = ?5))
                      ON CONFLICT(record_id) DO NOTHING",
                 )
                 .map_err(db(context))?;
@@ -416,9 +427,9 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(
-                "SELECT r.cursor, r.envelope, d.key_spki, r.receipt, r.verification
+                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification
                  FROM records r JOIN devices d ON d.device_id = r.device_id
-                 WHERE r.sender_id = ?1 AND r.cursor > ?2 ORDER BY r.cursor LIMIT ?3",
+                 WHERE r.sender_id = ?1 AND r.sender_seq > ?2 ORDER BY r.sender_seq LIMIT ?3",
             )
             .map_err(db("reading the feed"))?;
         let rows = statement

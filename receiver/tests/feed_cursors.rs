@@ -1,0 +1,320 @@
+//! Feed cursors against a sender who counts: over TLS on loopback, against SQLite and
+//! PostgreSQL, a sender's cursors are positions in its own feed, whatever other senders get,
+//! a webhook is pushed the same cursors, and a database from the days of global cursors is
+//! renumbered when it is opened, webhooks included.
+
+#[macro_use]
+mod common;
+mod hostile_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use honnin_e2e::records::device_signer;
+use honnin_receiver::operator;
+use honnin_receiver::webhook::{PushSettings, run_pusher};
+
+use common::Backend;
+use hostile_support::{Server, call, enrol, record, start, store};
+
+backend_tests!(
+    a_senders_feed_cursors_say_nothing_of_other_senders_records,
+    a_senders_webhook_is_pushed_its_own_cursors,
+    a_database_with_global_cursors_is_renumbered_per_sender_on_open,
+);
+
+/// `(cursor, record id)` of every entry of the feed of `token` after `after`, and `next_after`.
+fn feed(server: &Server, token: &str, after: i64) -> (Vec<(i64, String)>, i64) {
+    let headers = [("authorization", format!("Bearer {token}"))];
+    let (status, page) = call(
+        server,
+        "GET",
+        &format!("/v1/feed?after={after}&limit=100"),
+        &headers,
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["cursor"].as_i64().expect("cursor"),
+                e["record"]["record_id"].as_str().expect("id").to_owned(),
+            )
+        })
+        .collect();
+    (entries, page["next_after"].as_i64().expect("next_after"))
+}
+
+fn ids(entries: &[(i64, String)]) -> Vec<i64> {
+    entries.iter().map(|(cursor, _)| *cursor).collect()
+}
+
+fn a_senders_feed_cursors_say_nothing_of_other_senders_records(backend: &Backend) {
+    let server = start(backend, |_| {});
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    let shop = operator::add_sender(storage, "other-shop").expect("sender");
+    enrol(&server, "handheld-01", &device_signer());
+    // Interleaved, over two batches: the shop gets most of the device's records.
+    let head = store(
+        storage,
+        None,
+        &[
+            record("test-bank", 1),
+            record("other-shop", 2),
+            record("other-shop", 3),
+        ],
+    );
+    store(
+        storage,
+        head,
+        &[
+            record("other-shop", 4),
+            record("test-bank", 5),
+            record("other-shop", 6),
+            record("test-bank", 7),
+        ],
+    );
+    // The bank's cursors are 1, 2, 3: with global cursors they were 1, 5, 7, and the gaps
+    // counted the shop's deliveries.
+    let (entries, next) = feed(&server, &bank, 0);
+    assert_eq!(ids(&entries), vec![1, 2, 3], "{entries:?}");
+    assert_eq!(next, 3);
+    let bank_records: Vec<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(bank_records, vec!["record-1", "record-5", "record-7"]);
+    let (entries, next) = feed(&server, &bank, 1);
+    assert_eq!(ids(&entries), vec![2, 3]);
+    assert_eq!(next, 3);
+    // Past its own end the bank gets nothing and its cursor stays: no hint of the shop's.
+    let (entries, next) = feed(&server, &bank, 3);
+    assert!(entries.is_empty());
+    assert_eq!(next, 3);
+    let (entries, _) = feed(&server, &shop, 0);
+    assert_eq!(ids(&entries), vec![1, 2, 3, 4]);
+    // The webhook pusher reads the same per-sender pages.
+    let rows = storage.feed("test-bank", 1, 10).expect("feed");
+    assert_eq!(
+        rows.iter().map(|r| r.cursor).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+}
+
+/// The tables a receiver made before cursors were per sender (the columns that matter).
+fn old_tables(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CREATE TABLE devices (device_id TEXT PRIMARY KEY, key_spki BLOB NOT NULL,
+                 enrolled_at INTEGER NOT NULL, head_seq INTEGER, head_hash TEXT);
+             CREATE TABLE records (cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+                 record_id TEXT NOT NULL UNIQUE, record_hash TEXT NOT NULL,
+                 device_id TEXT NOT NULL, seq INTEGER NOT NULL, sender_id TEXT NOT NULL,
+                 item_id TEXT NOT NULL, envelope TEXT NOT NULL, verification TEXT NOT NULL,
+                 receipt TEXT NOT NULL, received_at INTEGER NOT NULL);
+             CREATE TABLE webhooks (sender_id TEXT PRIMARY KEY, url TEXT NOT NULL,
+                 secret TEXT NOT NULL, cursor INTEGER NOT NULL);"
+        }
+        Backend::Postgres(_) => {
+            "CREATE TABLE devices (device_id TEXT PRIMARY KEY, key_spki BYTEA NOT NULL,
+                 enrolled_at BIGINT NOT NULL, head_seq BIGINT, head_hash TEXT);
+             CREATE TABLE records (cursor BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                 record_id TEXT NOT NULL UNIQUE, record_hash TEXT NOT NULL,
+                 device_id TEXT NOT NULL, seq BIGINT NOT NULL, sender_id TEXT NOT NULL,
+                 item_id TEXT NOT NULL, envelope TEXT NOT NULL, verification TEXT NOT NULL,
+                 receipt TEXT NOT NULL, received_at BIGINT NOT NULL);
+             CREATE TABLE webhooks (sender_id TEXT PRIMARY KEY, url TEXT NOT NULL,
+                 secret TEXT NOT NULL, cursor BIGINT NOT NULL);"
+        }
+    }
+}
+
+fn a_database_with_global_cursors_is_renumbered_per_sender_on_open(backend: &Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = backend.database(dir.path());
+    // Global cursors 1-5: bank, shop, bank, shop, shop. The shop's webhook had pushed up to
+    // global cursor 4 (its 2nd record), the bank's up to 3 (its 2nd).
+    let mut rows = String::new();
+    for (seq, sender) in [
+        (1, "bank"),
+        (2, "shop"),
+        (3, "bank"),
+        (4, "shop"),
+        (5, "shop"),
+    ] {
+        rows.push_str(&format!(
+            "INSERT INTO records (record_id, record_hash, device_id, seq, sender_id, item_id,
+                 envelope, verification, receipt, received_at)
+             VALUES ('record-{seq}', '{hash}', 'handheld-01', {seq}, '{sender}', 'item-{seq}',
+                 '{{}}', '{{}}', '{{}}', 0);",
+            hash = hex::encode([seq as u8; 32])
+        ));
+    }
+    let setup = format!(
+        "{tables}
+         INSERT INTO devices (device_id, key_spki, enrolled_at, head_seq, head_hash)
+             VALUES ('handheld-01', {key}, 0, 5, '{head}');
+         {rows}
+         INSERT INTO webhooks (sender_id, url, secret, cursor)
+             VALUES ('shop', 'https://shop.example/hook', '00', 4),
+                    ('bank', 'https://bank.example/hook', '00', 3);",
+        tables = old_tables(backend),
+        key = match backend {
+            Backend::Sqlite => "x'00'",
+            Backend::Postgres(_) => "'\\x00'::bytea",
+        },
+        head = hex::encode([5u8; 32]),
+    );
+    match backend {
+        Backend::Sqlite => rusqlite::Connection::open(&database.address)
+            .and_then(|c| c.execute_batch(&setup))
+            .expect("makes the old tables"),
+        Backend::Postgres(_) => r2d2_postgres::postgres::Client::connect(
+            &database.address,
+            r2d2_postgres::postgres::NoTls,
+        )
+        .and_then(|mut c| c.batch_execute(&setup))
+        .expect("makes the old tables"),
+    }
+    // Opened twice: the second open finds nothing to migrate and changes nothing.
+    for _ in 0..2 {
+        let storage = database.open();
+        let cursors = |sender: &str| -> Vec<(i64, String)> {
+            storage
+                .feed(sender, 0, 10)
+                .expect("feed")
+                .into_iter()
+                .map(|r| (r.cursor, r.envelope))
+                .collect()
+        };
+        assert_eq!(
+            cursors("bank").iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(
+            cursors("shop").iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let webhook = |sender: &str| storage.webhook(sender).expect("reads").expect("kept");
+        assert_eq!(
+            webhook("shop").cursor,
+            2,
+            "the shop's webhook had pushed 2 records"
+        );
+        assert_eq!(
+            webhook("bank").cursor,
+            2,
+            "the bank's webhook had pushed 2 records"
+        );
+        // The webhook pushes on from there: only the shop's 3rd record is pending.
+        assert_eq!(
+            storage
+                .feed("shop", webhook("shop").cursor, 10)
+                .expect("feed")
+                .len(),
+            1
+        );
+        drop(storage);
+    }
+    // A record stored after the migration takes the sender's next position.
+    let storage = database.open();
+    let head = storage.device_head("handheld-01").expect("head");
+    store(storage.as_ref(), head, &[record("bank", 6)]);
+    let bank: Vec<i64> = storage
+        .feed("bank", 0, 10)
+        .expect("feed")
+        .iter()
+        .map(|r| r.cursor)
+        .collect();
+    assert_eq!(bank, vec![1, 2, 3]);
+}
+
+/// A sender's endpoint on loopback that keeps every pushed page and answers 204.
+fn page_collector(server: &Server) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let pages: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let seen = pages.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let page = serde_json::from_slice(&body).unwrap_or_default();
+                seen.lock().expect("lock").push(page);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = server
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    server
+        .runtime
+        .spawn(async move { axum::serve(listener, app).await });
+    (url, pages)
+}
+
+fn a_senders_webhook_is_pushed_its_own_cursors(backend: &Backend) {
+    // The endpoint is plain http on loopback, which the operator must allow.
+    let server = start(backend, |r| r.limits.allow_private_webhooks = true);
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    operator::add_sender(storage, "other-shop").expect("sender");
+    enrol(&server, "handheld-01", &device_signer());
+    let (url, pages) = page_collector(&server);
+    let headers = [("authorization", format!("Bearer {bank}"))];
+    let (status, answer) = call(
+        &server,
+        "PUT",
+        "/v1/webhook",
+        &headers,
+        Some(serde_json::json!({ "url": url })),
+    );
+    assert_eq!(status, 200, "{answer}");
+    store(
+        storage,
+        None,
+        &[
+            record("other-shop", 1),
+            record("other-shop", 2),
+            record("test-bank", 3),
+            record("other-shop", 4),
+            record("test-bank", 5),
+        ],
+    );
+    server.runtime.spawn(run_pusher(
+        server.receiver.clone(),
+        PushSettings {
+            poll: Duration::from_millis(20),
+            page: 1,
+            ..PushSettings::default()
+        },
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pages.lock().expect("lock").len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pushed: Vec<(i64, i64)> = pages
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|page| {
+            (
+                page["entries"][0]["cursor"].as_i64().unwrap_or(-1),
+                page["next_after"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    // Global cursors would have been 3 and 5.
+    assert_eq!(pushed, vec![(1, 1), (2, 2)]);
+    assert_eq!(
+        storage
+            .webhook("test-bank")
+            .expect("reads")
+            .expect("kept")
+            .cursor,
+        2
+    );
+}
