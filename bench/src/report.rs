@@ -511,51 +511,6 @@ pub fn print_verification(results: &VerificationResults, plan: &Plan) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(name: &'static str, apdus: u64) -> OperationSummary {
-        OperationSummary {
-            name,
-            cost: Cost {
-                apdus,
-                ..Cost::default()
-            },
-            host: Duration::ZERO,
-            error: None,
-            stable: true,
-        }
-    }
-
-    #[test]
-    fn application_reads_group_reads_under_their_select_without_pins_or_signatures() {
-        let summaries = [
-            summary("select JPKI", 1),
-            summary("read authentication certificate", 5),
-            summary("read authentication PIN tries", 2),
-            summary("verify signing password", 4),
-            summary("read signing certificate", 6),
-            summary("sign with signing key", 2),
-            summary("select JPKI", 1),
-            summary("select card face", 1),
-            summary("read card-face data", 20),
-        ];
-        let reads = application_reads(&summaries);
-        assert_eq!(reads.len(), 2);
-        assert_eq!(reads[0].application, "JPKI");
-        assert_eq!(
-            reads[0].reads,
-            [
-                "read authentication certificate",
-                "read signing certificate"
-            ]
-        );
-        assert_eq!(reads[0].cost.apdus, 12);
-        assert_eq!(reads[1].cost.apdus, 21);
-    }
-}
-
 /// The native-speed goal of each primitive (issue 13): honnin's verify against OpenSSL's in the
 /// same run, and the RustCrypto baseline it replaced.
 fn print_primitives(p: &Primitives, o: &OpenSslResults) {
@@ -613,4 +568,49 @@ fn print_primitives(p: &Primitives, o: &OpenSslResults) {
         ]);
     }
     println!("{}", table.render());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(name: &'static str, apdus: u64) -> OperationSummary {
+        OperationSummary {
+            name,
+            cost: Cost {
+                apdus,
+                ..Cost::default()
+            },
+            host: Duration::ZERO,
+            error: None,
+            stable: true,
+        }
+    }
+
+    #[test]
+    fn application_reads_group_reads_under_their_select_without_pins_or_signatures() {
+        let summaries = [
+            summary("select JPKI", 1),
+            summary("read authentication certificate", 5),
+            summary("read authentication PIN tries", 2),
+            summary("verify signing password", 4),
+            summary("read signing certificate", 6),
+            summary("sign with signing key", 2),
+            summary("select JPKI", 1),
+            summary("select card face", 1),
+            summary("read card-face data", 20),
+        ];
+        let reads = application_reads(&summaries);
+        assert_eq!(reads.len(), 2);
+        assert_eq!(reads[0].application, "JPKI");
+        assert_eq!(
+            reads[0].reads,
+            [
+                "read authentication certificate",
+                "read signing certificate"
+            ]
+        );
+        assert_eq!(reads[0].cost.apdus, 12);
+        assert_eq!(reads[1].cost.apdus, 21);
+    }
 }
