@@ -23,7 +23,7 @@ pub struct Evidence {
     /// End-entity certificate first, then the intermediates taken from the card (DER).
     #[serde(with = "hex_list")]
     pub certificates: Vec<Vec<u8>>,
-    /// Level A: SHA-256 of the signed card-face bytes (`DF21`–`DF27`); the bytes themselves hold
+    /// Level A: SHA-256 of the signed card-face bytes (`DF21`–`DF27` ‖ `DF29`); the bytes themselves hold
     /// the face photo and stay on the device.
     #[serde(with = "hex_opt")]
     pub card_face_signed_digest: Option<Vec<u8>>,

@@ -120,7 +120,7 @@ pub struct ChallengeEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardFaceEntry {
-    /// SHA-256 of `DF21`–`DF27` as signed, lowercase hex.
+    /// SHA-256 of `DF21`–`DF27` ‖ `DF29` as signed, lowercase hex.
     pub signed_digest: String,
     /// `DF28`, base64.
     pub signature: String,

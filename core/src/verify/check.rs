@@ -11,7 +11,7 @@ use serde::Serialize;
 pub enum CheckId {
     /// The CV certificate of the card-face data signer verifies under a configured anchor.
     CardFaceCvCertificate,
-    /// `DF28` verifies over `DF21`–`DF27`.
+    /// `DF28` verifies over `DF21`–`DF27` ‖ `DF29`.
     CardFaceSignature,
     /// `DF22` (birth date) and the year of `DF29` (expiry) agree with the 照合番号B sent.
     MatchingNumberConsistency,
