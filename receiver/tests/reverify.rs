@@ -17,7 +17,7 @@ use honnin_e2e::verifier_with_crl;
 use honnin_receiver::tls::ServerTls;
 use honnin_receiver::{Receiver, now, operator};
 
-use common::{Backend, TestDatabase, signed_batch};
+use common::{Backend, TestDatabase, signed_batch, signed_headers};
 
 backend_tests!(
     a_genuine_record_verifies_and_delivers_its_item,
@@ -273,9 +273,8 @@ fn a_lowercase_level_is_refused_at_ingest(backend: &Backend) {
         "device_signature": sign_body(&body).expect("signs"),
         "body": body,
     }]});
-    let (headers, _) = signed_batch(&[]);
     let body_bytes = raw.to_string().into_bytes();
-    let headers = resigned_headers(headers, &body_bytes);
+    let headers = signed_headers(&body_bytes);
     let (status, answer) = server.call("POST", "/v1/batches", &headers, Some(body_bytes));
     assert_eq!(status, 200, "{answer}");
     let result = &answer["results"][0];
@@ -288,39 +287,6 @@ fn a_lowercase_level_is_refused_at_ingest(backend: &Backend) {
     );
     assert!(server.feed(&bank).is_empty());
     assert!(server.delivery(&bank).is_null());
-}
-
-/// Batch headers signed over `body` (signed_batch signs the records it is given; this body
-/// holds a record SignedRecord would not parse).
-fn resigned_headers(
-    template: Vec<(&'static str, String)>,
-    body: &[u8],
-) -> Vec<(&'static str, String)> {
-    let signer = device_signer();
-    let find = |name: &str| {
-        template
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-            .expect("header")
-    };
-    let timestamp: i64 = find("x-honnin-timestamp").parse().expect("timestamp");
-    let nonce = find("x-honnin-nonce");
-    let signature = honnin_core::sync::protocol::sign_batch(
-        &signer,
-        signer.device_key(),
-        "handheld-01",
-        timestamp,
-        &nonce,
-        body,
-    )
-    .expect("signs");
-    vec![
-        ("x-honnin-device", "handheld-01".to_owned()),
-        ("x-honnin-timestamp", timestamp.to_string()),
-        ("x-honnin-nonce", nonce),
-        ("x-honnin-signature", signature),
-    ]
 }
 
 /// Defect 4: the device's second record claims a time a day before its first: a backdated

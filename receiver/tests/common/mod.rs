@@ -201,6 +201,12 @@ pub fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, V
     let body = serde_json::json!({ "records": entries })
         .to_string()
         .into_bytes();
+    (signed_headers(&body), body)
+}
+
+/// The headers of `handheld-01`'s request with `body`, signed as the client signs them (also for
+/// a body that holds records no honnin would make).
+pub fn signed_headers(body: &[u8]) -> Vec<(&'static str, String)> {
     let signer = device_signer();
     let mut nonce = [0u8; 16];
     honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
@@ -212,16 +218,13 @@ pub fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, V
         "handheld-01",
         timestamp,
         &nonce,
-        &body,
-    )
-    .expect("signs");
-    (
-        vec![
-            ("x-honnin-device", "handheld-01".to_owned()),
-            ("x-honnin-timestamp", timestamp.to_string()),
-            ("x-honnin-nonce", nonce),
-            ("x-honnin-signature", signature),
-        ],
         body,
     )
+    .expect("signs");
+    vec![
+        ("x-honnin-device", "handheld-01".to_owned()),
+        ("x-honnin-timestamp", timestamp.to_string()),
+        ("x-honnin-nonce", nonce),
+        ("x-honnin-signature", signature),
+    ]
 }
