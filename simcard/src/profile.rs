@@ -14,6 +14,7 @@ use crate::layout::{self, Signature};
 use crate::link::{Fault, When};
 use crate::names;
 use crate::pin::PinId;
+use crate::variations::Variation;
 
 /// The APDU at which `tag-loss` loses the card unless told otherwise: inside the first EF read
 /// of any level (SELECT AP, SELECT EF, READ BINARY, …).
@@ -63,6 +64,9 @@ pub enum Profile {
     TagLoss { at: usize, command_executed: bool },
     /// The chip does not support INTERNAL AUTHENTICATE (`6D 00`).
     NoInternalAuth,
+    /// A genuine card that differs in an allowed way (docs/card-variations.md); not in
+    /// [`Profile::all`]: [`Variation::all`] lists them.
+    Variation(Variation),
 }
 
 const ALL: [Profile; 17] = [
@@ -122,6 +126,7 @@ impl Profile {
                 ..
             } => "tag-loss-executed",
             Profile::NoInternalAuth => "no-internal-auth",
+            Profile::Variation(v) => v.name(),
         }
     }
 
@@ -152,6 +157,7 @@ impl Profile {
                 "card executes exchange N, then its answer is lost (tag-loss-executed:N)"
             }
             Profile::NoInternalAuth => "chip without INTERNAL AUTHENTICATE",
+            Profile::Variation(v) => v.description(),
         }
     }
 
@@ -166,6 +172,9 @@ impl Profile {
             Some((base, at)) => (base, Some(at.parse::<usize>().map_err(|_| unknown())?)),
             None => (name, None),
         };
+        if let (Some(variation), None) = (Variation::from_name(base), at) {
+            return Ok(Profile::Variation(variation));
+        }
         let profile = ALL
             .iter()
             .find(|p| p.name() == base)
@@ -241,6 +250,7 @@ impl Profile {
                 spec.sign_cert = fx.cert(names::CARD_SIGN_REVOKED)?.to_vec();
             }
             Profile::NoInternalAuth => spec.internal_auth = false,
+            Profile::Variation(variation) => return variation.build(spec, fx),
             Profile::Genuine
             | Profile::PinOneTryLeft
             | Profile::PinLocked

@@ -114,6 +114,8 @@ pub mod ins {
     pub const VERIFY: u8 = 0x20;
     pub const COMPUTE_DIGITAL_SIGNATURE: u8 = 0x2A;
     pub const INTERNAL_AUTHENTICATE: u8 = 0x88;
+    /// ISO 7816-4 GET RESPONSE: fetches the bytes a `61 xx` announced.
+    pub const GET_RESPONSE: u8 = 0xC0;
     pub const P1_SELECT_AID: u8 = 0x04;
     pub const P1_SELECT_EF: u8 = 0x02;
     pub const P2_NO_FCI: u8 = 0x0C;
