@@ -8,7 +8,9 @@
 
 use der::Encode;
 use honnin_core::apdu::{Command, Response, StatusWord};
-use honnin_core::card::profile::{RSA_2048_SIGNATURE_LEN, ins, jpki};
+use honnin_core::card::profile::{
+    RSA_2048_SIGNATURE_LEN, aid, card_face, input_support, ins, jpki,
+};
 use x509_cert::ext::pkix::KeyUsages;
 
 use crate::assemble::CardSpec;
@@ -41,14 +43,25 @@ pub enum Variation {
     /// The link carries extended APDUs but the card answers `67 00` to an extended `Le` (it
     /// announced extended length in its ATR and then refuses it).
     RefusesExtended,
+    /// Certificate, CV-certificate, card-face and signature EFs are fixed-size files: the data
+    /// object is followed by `FF` padding up to the next 512 bytes, as on cards whose EFs are
+    /// created with a fixed size. (Input-support EF 0002 is left unpadded: DF32 hashes the whole
+    /// EF, and whether a real card's hash covers padding is an open question; see
+    /// docs/card-variations.md.)
+    PaddedFiles,
+    /// READ BINARY that reaches the end of the EF answers the shorter data with `90 00` instead
+    /// of `62 82` (ISO 7816-4 allows either).
+    EndOfFileSuccess,
 }
 
-const ALL: [Variation; 5] = [
+const ALL: [Variation; 7] = [
     Variation::NoSubstituteFlags,
     Variation::MoreData,
     Variation::WrongLe,
     Variation::SelectFci,
     Variation::RefusesExtended,
+    Variation::PaddedFiles,
+    Variation::EndOfFileSuccess,
 ];
 
 impl Variation {
@@ -63,6 +76,8 @@ impl Variation {
             Variation::WrongLe => "wrong-le",
             Variation::SelectFci => "select-fci",
             Variation::RefusesExtended => "refuses-extended",
+            Variation::PaddedFiles => "padded-files",
+            Variation::EndOfFileSuccess => "end-of-file-success",
         }
     }
 
@@ -75,6 +90,8 @@ impl Variation {
             Variation::WrongLe => "genuine; answers 6Cxx to a READ BINARY past the end",
             Variation::SelectFci => "genuine; SELECT returns FCI although none was asked",
             Variation::RefusesExtended => "genuine; answers 6700 to extended Le",
+            Variation::PaddedFiles => "genuine; fixed-size EFs padded with FF after the data",
+            Variation::EndOfFileSuccess => "genuine; a short read at the end of an EF ends 9000",
         }
     }
 
@@ -88,6 +105,9 @@ impl Variation {
             spec.sign_cert = signing_certificate_without_substitutes(fx)?;
         }
         let mut card = spec.assemble()?;
+        if self == Variation::PaddedFiles {
+            pad_files(&mut card)?;
+        }
         card.variation = Some(self);
         Ok(card)
     }
@@ -122,6 +142,44 @@ fn signing_certificate_without_substitutes(fx: &Fixtures) -> Result<Vec<u8>, Sim
     let subject = fx.key(names::CARD_SIGN)?.to_public_key();
     let issuer = fx.key(names::JPKI_SIGN_CA)?;
     Ok(issue(spec, &subject, &issuer)?.to_der()?)
+}
+
+/// The EFs [`Variation::PaddedFiles`] pads, by application.
+const PADDED: [(&[u8; 10], &[u16]); 3] = [
+    (
+        &aid::JPKI,
+        &[
+            jpki::AUTH_CERT,
+            jpki::AUTH_CA_CERT,
+            jpki::SIGN_CERT,
+            jpki::SIGN_CA_CERT,
+        ],
+    ),
+    (
+        &aid::INPUT_SUPPORT,
+        &[input_support::SIGNATURE, input_support::CV_CERT],
+    ),
+    (&aid::CARD_FACE, &[card_face::FACE_DATA, card_face::CV_CERT]),
+];
+const PADDED_FILE_SIZE: usize = 512;
+
+fn pad_files(card: &mut SoftwareCard) -> Result<(), SimError> {
+    for (app_aid, fids) in PADDED {
+        let app = card
+            .apps
+            .iter_mut()
+            .find(|a| &a.aid == app_aid)
+            .ok_or_else(|| SimError::fixture("application", "missing on the card"))?;
+        for fid in fids {
+            let content = app
+                .content_mut(*fid)
+                .ok_or_else(|| SimError::fixture(&format!("EF {fid:04X}"), "missing"))?;
+            let size = content.len().div_ceil(PADDED_FILE_SIZE) * PADDED_FILE_SIZE;
+            // Always some padding, also when the data fills a whole number of blocks.
+            content.resize(size + PADDED_FILE_SIZE, 0xFF);
+        }
+    }
+    Ok(())
 }
 
 /// What the card keeps between a `61 xx` and the GET RESPONSE that fetches it.
@@ -159,7 +217,15 @@ impl SoftwareCard {
                     self.execute(c)
                 }
             }
-            Variation::NoSubstituteFlags => self.execute(c),
+            Variation::EndOfFileSuccess => {
+                let response = self.execute(c);
+                if response.status() == StatusWord::END_OF_FILE {
+                    Response::new(response.data().to_vec(), StatusWord::SUCCESS)
+                } else {
+                    response
+                }
+            }
+            Variation::NoSubstituteFlags | Variation::PaddedFiles => self.execute(c),
         }
     }
 
