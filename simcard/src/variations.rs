@@ -9,17 +9,18 @@
 use der::Encode;
 use honnin_core::apdu::{Command, Response, StatusWord};
 use honnin_core::card::profile::{
-    RSA_2048_SIGNATURE_LEN, aid, card_face, input_support, ins, jpki,
+    RSA_2048_SIGNATURE_LEN, aid, card_face, input_support, ins, jpki, tag,
 };
 use x509_cert::ext::pkix::KeyUsages;
 
 use crate::assemble::CardSpec;
 use crate::card::SoftwareCard;
+use crate::crypto::{sha256, sign_sha256};
 use crate::error::SimError;
 use crate::fixtures::Fixtures;
 use crate::generate::pki::{dn, period};
 use crate::generate::x509::{CertSpec, issue, key_usage, name, other_names, policy};
-use crate::holder::TEST_HOLDER;
+use crate::holder::{TEST_HOLDER, TEST_INDIVIDUAL_NUMBER};
 use crate::names;
 
 /// Serial of the signing certificate without substitute-character attributes (outside the
@@ -52,9 +53,13 @@ pub enum Variation {
     /// READ BINARY that reaches the end of the EF answers the shorter data with `90 00` instead
     /// of `62 82` (ISO 7816-4 allows either).
     EndOfFileSuccess,
+    /// Input-support EF 0002 and EF 0003 in another valid BER encoding: every length in the long
+    /// form (`81 xx` even below 128), EF 0002's items in reverse order and without the `DF21`
+    /// offsets; the issuer's hash and signature made over exactly these bytes.
+    LongFormInputSupport,
 }
 
-const ALL: [Variation; 7] = [
+const ALL: [Variation; 8] = [
     Variation::NoSubstituteFlags,
     Variation::MoreData,
     Variation::WrongLe,
@@ -62,6 +67,7 @@ const ALL: [Variation; 7] = [
     Variation::RefusesExtended,
     Variation::PaddedFiles,
     Variation::EndOfFileSuccess,
+    Variation::LongFormInputSupport,
 ];
 
 impl Variation {
@@ -78,6 +84,7 @@ impl Variation {
             Variation::RefusesExtended => "refuses-extended",
             Variation::PaddedFiles => "padded-files",
             Variation::EndOfFileSuccess => "end-of-file-success",
+            Variation::LongFormInputSupport => "long-form-input-support",
         }
     }
 
@@ -92,6 +99,9 @@ impl Variation {
             Variation::RefusesExtended => "genuine; answers 6700 to extended Le",
             Variation::PaddedFiles => "genuine; fixed-size EFs padded with FF after the data",
             Variation::EndOfFileSuccess => "genuine; a short read at the end of an EF ends 9000",
+            Variation::LongFormInputSupport => {
+                "genuine; input-support data with long-form lengths, other order, no DF21"
+            }
         }
     }
 
@@ -107,6 +117,10 @@ impl Variation {
         let mut card = spec.assemble()?;
         if self == Variation::PaddedFiles {
             pad_files(&mut card)?;
+        }
+        if self == Variation::LongFormInputSupport {
+            let signer = fx.key(names::INPUT_SUPPORT_SIGNER)?;
+            long_form_input_support(&mut card, &signer)?;
         }
         card.variation = Some(self);
         Ok(card)
@@ -182,6 +196,61 @@ fn pad_files(card: &mut SoftwareCard) -> Result<(), SimError> {
     Ok(())
 }
 
+/// A TLV with a two-byte tag and its length in the long form, also where the short one would do
+/// (BER allows it; DER would not).
+fn long_tlv(tag: u16, value: &[u8]) -> Vec<u8> {
+    let mut out = tag.to_be_bytes().to_vec();
+    match u8::try_from(value.len()) {
+        Ok(len) => out.extend([0x81, len]),
+        Err(_) => {
+            let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
+            out.push(0x82);
+            out.extend(len.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// Re-encodes input-support EF 0002 and EF 0003 (see [`Variation::LongFormInputSupport`]).
+fn long_form_input_support(
+    card: &mut SoftwareCard,
+    signer: &rsa::PrivateKey,
+) -> Result<(), SimError> {
+    let holder = &card.facts.holder;
+    let items = [
+        long_tlv(tag::IS_SEX, holder.sex.code().as_bytes()),
+        long_tlv(tag::IS_BIRTH_DATE, holder.birth_date.as_bytes()),
+        long_tlv(tag::IS_ADDRESS, holder.address.as_bytes()),
+        long_tlv(tag::IS_NAME, holder.name.as_bytes()),
+    ]
+    .concat();
+    let attributes = long_tlv(tag::CONTAINER, &items);
+    let number = TEST_INDIVIDUAL_NUMBER.as_bytes();
+    let hashes = [
+        long_tlv(tag::IS_NUMBER_HASH, &sha256(number)),
+        long_tlv(tag::IS_ATTRIBUTES_HASH, &sha256(&attributes)),
+    ]
+    .concat();
+    let signature = long_tlv(tag::IS_SIGNATURE, &sign_sha256(signer, &hashes)?);
+    let signature_ef = long_tlv(tag::IS_SIGNATURE_CONTAINER, &[hashes, signature].concat());
+    let app = card
+        .apps
+        .iter_mut()
+        .find(|a| a.aid == aid::INPUT_SUPPORT)
+        .ok_or_else(|| SimError::fixture("input-support application", "missing on the card"))?;
+    for (fid, content) in [
+        (input_support::BASIC_ATTRIBUTES, attributes),
+        (input_support::SIGNATURE, signature_ef),
+    ] {
+        let slot = app
+            .content_mut(fid)
+            .ok_or_else(|| SimError::fixture(&format!("EF {fid:04X}"), "missing"))?;
+        *slot = content;
+    }
+    Ok(())
+}
+
 /// What the card keeps between a `61 xx` and the GET RESPONSE that fetches it.
 #[derive(Debug, Default)]
 pub(crate) struct PendingResponse {
@@ -225,7 +294,9 @@ impl SoftwareCard {
                     response
                 }
             }
-            Variation::NoSubstituteFlags | Variation::PaddedFiles => self.execute(c),
+            Variation::NoSubstituteFlags
+            | Variation::PaddedFiles
+            | Variation::LongFormInputSupport => self.execute(c),
         }
     }
 
@@ -277,4 +348,85 @@ fn announce(waiting: usize) -> StatusWord {
 /// `6C xx`: ask again with Le = xx (00 = 256).
 fn announce_wrong_le(available: usize) -> StatusWord {
     StatusWord::from_bytes(0x6C, u8::try_from(available).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use honnin_core::transport::CardTransport;
+
+    use super::*;
+    use crate::Profile;
+
+    fn card(variation: Variation) -> SoftwareCard {
+        Profile::Variation(variation).build().expect("builds")
+    }
+
+    fn select(card: &mut SoftwareCard, app: &[u8; 10], fid: u16) {
+        let mut apdu = vec![0x00, 0xA4, 0x04, 0x0C, 0x0A];
+        apdu.extend_from_slice(app);
+        assert_eq!(card.transmit(&apdu).expect("SELECT AP"), [0x90, 0x00]);
+        let [hi, lo] = fid.to_be_bytes();
+        let apdu = [0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo];
+        assert_eq!(card.transmit(&apdu).expect("SELECT EF"), [0x90, 0x00]);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for v in Variation::all() {
+            assert_eq!(
+                Profile::from_name(v.name()).ok(),
+                Some(Profile::Variation(*v))
+            );
+        }
+    }
+
+    #[test]
+    fn more_data_withholds_the_answer_until_get_response() {
+        let mut card = card(Variation::MoreData);
+        select(&mut card, &aid::JPKI, jpki::AUTH_CERT);
+        let first = card
+            .transmit(&[0x00, 0xB0, 0x00, 0x00, 0x00])
+            .expect("READ");
+        assert_eq!(first, [0x61, 0x00]);
+        let answer = card
+            .transmit(&[0x00, 0xC0, 0x00, 0x00, 0x00])
+            .expect("GET RESPONSE");
+        let expected = &card.ef(&aid::JPKI, jpki::AUTH_CERT).expect("EF")[..256];
+        assert_eq!(&answer[..256], expected);
+        assert_eq!(answer[256..], [0x90, 0x00]);
+        // Nothing waits any more.
+        let again = card
+            .transmit(&[0x00, 0xC0, 0x00, 0x00, 0x10])
+            .expect("GET RESPONSE");
+        assert_eq!(again, [0x69, 0x85]);
+    }
+
+    #[test]
+    fn wrong_le_names_the_bytes_left() {
+        let mut card = card(Variation::WrongLe);
+        select(&mut card, &aid::JPKI, jpki::TOKEN);
+        let answer = card
+            .transmit(&[0x00, 0xB0, 0x00, 0x00, 0x40])
+            .expect("READ");
+        assert_eq!(answer, [0x6C, 0x20]);
+    }
+
+    #[test]
+    fn long_form_input_support_uses_the_long_length_form_and_another_order() {
+        let card = card(Variation::LongFormInputSupport);
+        let ef = card
+            .ef(&aid::INPUT_SUPPORT, input_support::BASIC_ATTRIBUTES)
+            .expect("EF 0002");
+        assert_eq!(ef[..3], [0xFF, 0x20, 0x81]);
+        // The first item is DF25 (sex), with a one-byte value in the long form.
+        assert_eq!(ef[4..8], [0xDF, 0x25, 0x81, 0x01]);
+    }
+
+    #[test]
+    fn padded_files_end_in_ff_padding() {
+        let card = card(Variation::PaddedFiles);
+        let cert = card.ef(&aid::JPKI, jpki::AUTH_CERT).expect("EF");
+        assert_eq!(cert.len() % PADDED_FILE_SIZE, 0);
+        assert_eq!(cert.last(), Some(&0xFF));
+    }
 }

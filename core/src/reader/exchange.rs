@@ -21,6 +21,10 @@ use crate::transport::{CardTransport, TransportError};
 const MAX_GET_RESPONSE_STEPS: usize = 260;
 const MAX_RESPONSE_DATA: usize = 65_536;
 
+#[cfg(test)]
+#[path = "exchange_tests.rs"]
+mod tests;
+
 impl<T: CardTransport> CardSession<T> {
     /// One command and its whole answer, every exchange counted; no retry after a link failure.
     pub(crate) fn transmit(&mut self, command: &Command) -> Result<Response, CardError> {
