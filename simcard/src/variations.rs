@@ -6,12 +6,14 @@
 //! from the public facts, showed honnin refusing genuine cards that differ from ours in such
 //! ways (issue 16).
 
-use der::Encode;
+use der::asn1::{ObjectIdentifier, PrintableStringRef, Utf8StringRef};
+use der::{Any, Encode};
 use honnin_core::apdu::{Command, Response, StatusWord};
 use honnin_core::card::profile::{
     RSA_2048_SIGNATURE_LEN, aid, card_face, input_support, ins, jpki, tag,
 };
-use x509_cert::ext::pkix::KeyUsages;
+use x509_cert::ext::pkix::name::{GeneralName, OtherName};
+use x509_cert::ext::pkix::{KeyUsages, SubjectAltName};
 
 use crate::assemble::CardSpec;
 use crate::card::SoftwareCard;
@@ -19,13 +21,14 @@ use crate::crypto::{sha256, sign_sha256};
 use crate::error::SimError;
 use crate::fixtures::Fixtures;
 use crate::generate::pki::{dn, period};
-use crate::generate::x509::{CertSpec, issue, key_usage, name, other_names, policy};
-use crate::holder::{TEST_HOLDER, TEST_INDIVIDUAL_NUMBER};
+use crate::generate::x509::{CertSpec, extension, issue, key_usage, name, policy};
+use crate::holder::{Holder, TEST_HOLDER, TEST_INDIVIDUAL_NUMBER};
 use crate::names;
 
-/// Serial of the signing certificate without substitute-character attributes (outside the
-/// ranges of the committed test PKI).
-const NO_SUBSTITUTES_SERIAL: u32 = 0x2101;
+/// Serial of the re-issued signing certificates (outside the ranges of the committed test PKI).
+const REISSUED_SERIAL: u32 = 0x2101;
+/// The most [`Variation::SmallLe`] answers in one READ BINARY.
+const SMALL_LE_MAX: usize = 128;
 
 /// A genuine card that differs from the default one in one allowed way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +60,14 @@ pub enum Variation {
     /// form (`81 xx` even below 128), EF 0002's items in reverse order and without the `DF21`
     /// offsets; the issuer's hash and signature made over exactly these bytes.
     LongFormInputSupport,
+    /// The signing certificate writes the ASCII-only attributes (sex `.5.3`, birth date `.5.4`)
+    /// as PrintableString instead of UTF8String.
+    PrintableStringAttributes,
+    /// The card answers `67 00` to any READ BINARY asking for more than 128 bytes.
+    SmallLe,
 }
 
-const ALL: [Variation; 8] = [
+const ALL: [Variation; 10] = [
     Variation::NoSubstituteFlags,
     Variation::MoreData,
     Variation::WrongLe,
@@ -68,6 +76,8 @@ const ALL: [Variation; 8] = [
     Variation::PaddedFiles,
     Variation::EndOfFileSuccess,
     Variation::LongFormInputSupport,
+    Variation::PrintableStringAttributes,
+    Variation::SmallLe,
 ];
 
 impl Variation {
@@ -85,6 +95,8 @@ impl Variation {
             Variation::PaddedFiles => "padded-files",
             Variation::EndOfFileSuccess => "end-of-file-success",
             Variation::LongFormInputSupport => "long-form-input-support",
+            Variation::PrintableStringAttributes => "printable-string-attributes",
+            Variation::SmallLe => "small-le",
         }
     }
 
@@ -102,6 +114,10 @@ impl Variation {
             Variation::LongFormInputSupport => {
                 "genuine; input-support data with long-form lengths, other order, no DF21"
             }
+            Variation::PrintableStringAttributes => {
+                "genuine; sex and birth date in the certificate as PrintableString"
+            }
+            Variation::SmallLe => "genuine; READ BINARY of at most 128 bytes (6700 above)",
         }
     }
 
@@ -111,8 +127,14 @@ impl Variation {
 
     /// Builds the card from the genuine card's spec.
     pub(crate) fn build(self, mut spec: CardSpec, fx: &Fixtures) -> Result<SoftwareCard, SimError> {
-        if self == Variation::NoSubstituteFlags {
-            spec.sign_cert = signing_certificate_without_substitutes(fx)?;
+        match self {
+            Variation::NoSubstituteFlags => {
+                spec.sign_cert = signing_certificate(fx, Attributes::WithoutSubstitutes)?;
+            }
+            Variation::PrintableStringAttributes => {
+                spec.sign_cert = signing_certificate(fx, Attributes::PrintableDigits)?;
+            }
+            _ => {}
         }
         let mut card = spec.assemble()?;
         if self == Variation::PaddedFiles {
@@ -127,30 +149,59 @@ impl Variation {
     }
 }
 
-/// The genuine signing certificate, issued afresh by the test signing CA without `.5.2`/`.5.6`.
+/// Which attributes the re-issued signing certificate carries, and how.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attributes {
+    /// `.5.1`, `.5.4`, `.5.3`, `.5.5` as UTF8String; no `.5.2`, `.5.6`.
+    WithoutSubstitutes,
+    /// All six; `.5.3` and `.5.4` as PrintableString.
+    PrintableDigits,
+}
+
+/// The genuine signing certificate, issued afresh by the test signing CA with other attributes.
 /// Deterministic: PKCS#1 v1.5 signatures over the same input are the same, no key is generated.
-fn signing_certificate_without_substitutes(fx: &Fixtures) -> Result<Vec<u8>, SimError> {
+fn signing_certificate(fx: &Fixtures, which: Attributes) -> Result<Vec<u8>, SimError> {
     let arc = jpki::ATTRIBUTE_OID_ARC;
     let holder = TEST_HOLDER;
-    let attributes = [
-        (format!("{arc}.1"), holder.name.to_owned()),
-        (format!("{arc}.4"), holder.jpki_birth_date()),
-        (format!("{arc}.3"), holder.sex.code().to_owned()),
-        (format!("{arc}.5"), holder.address.to_owned()),
+    let printable = which == Attributes::PrintableDigits;
+    let mut values = vec![
+        (format!("{arc}.1"), holder.name.to_owned(), false),
+        (format!("{arc}.4"), holder.jpki_birth_date(), printable),
+        (format!("{arc}.3"), holder.sex.code().to_owned(), printable),
+        (format!("{arc}.5"), holder.address.to_owned(), false),
     ];
-    let pairs: Vec<(&str, &str)> = attributes
-        .iter()
-        .map(|(oid, value)| (oid.as_str(), value.as_str()))
-        .collect();
+    if which == Attributes::PrintableDigits {
+        values.push((
+            format!("{arc}.2"),
+            Holder::no_substitutes(holder.name),
+            false,
+        ));
+        values.push((
+            format!("{arc}.6"),
+            Holder::no_substitutes(holder.address),
+            false,
+        ));
+    }
+    let mut names = Vec::with_capacity(values.len());
+    for (oid, value, printable) in &values {
+        let type_id = ObjectIdentifier::new(oid)
+            .map_err(|e| SimError::Encoding(format!("otherName OID {oid}: {e}")))?;
+        let value = if *printable {
+            Any::encode_from(&PrintableStringRef::new(value)?)?
+        } else {
+            Any::encode_from(&Utf8StringRef::new(value)?)?
+        };
+        names.push(GeneralName::OtherName(OtherName { type_id, value }));
+    }
     let spec = CertSpec {
         subject: name(dn::CARD_SIGN)?,
         issuer: name(dn::SIGN_CA)?,
-        serial: NO_SUBSTITUTES_SERIAL,
+        serial: REISSUED_SERIAL,
         validity: period::end_entity(),
         extensions: vec![
             key_usage(KeyUsages::NonRepudiation | KeyUsages::DigitalSignature)?,
             policy(jpki::POLICY_SIGNING)?,
-            other_names(&pairs)?,
+            extension(&SubjectAltName(names), false)?,
         ],
     };
     let subject = fx.key(names::CARD_SIGN)?.to_public_key();
@@ -294,9 +345,17 @@ impl SoftwareCard {
                     response
                 }
             }
+            Variation::SmallLe => {
+                if c.ins == ins::READ_BINARY && c.le().is_some_and(|le| le.bytes() > SMALL_LE_MAX) {
+                    Response::new(Vec::new(), StatusWord::WRONG_LENGTH)
+                } else {
+                    self.execute(c)
+                }
+            }
             Variation::NoSubstituteFlags
             | Variation::PaddedFiles
-            | Variation::LongFormInputSupport => self.execute(c),
+            | Variation::LongFormInputSupport
+            | Variation::PrintableStringAttributes => self.execute(c),
         }
     }
 
