@@ -12,18 +12,20 @@ use honnin_core::apdu::{Command, Response, StatusWord};
 use honnin_core::card::profile::{
     RSA_2048_SIGNATURE_LEN, aid, card_face, input_support, ins, jpki, tag,
 };
+use rsa::traits::PublicKeyParts;
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use x509_cert::ext::pkix::{KeyUsages, SubjectAltName};
 
 use crate::assemble::CardSpec;
 use crate::card::SoftwareCard;
-use crate::crypto::{sha256, sign_sha256};
+use crate::crypto::{key_id, sha256, sign_sha256};
 use crate::error::SimError;
 use crate::fixtures::Fixtures;
 use crate::generate::pki::{dn, period};
 use crate::generate::x509::{CertSpec, extension, issue, key_usage, name, policy};
 use crate::holder::{Holder, TEST_HOLDER, TEST_INDIVIDUAL_NUMBER};
 use crate::names;
+use crate::tlv::tlv;
 
 /// Serial of the re-issued signing certificates (outside the ranges of the committed test PKI).
 const REISSUED_SERIAL: u32 = 0x2101;
@@ -65,9 +67,12 @@ pub enum Variation {
     PrintableStringAttributes,
     /// The card answers `67 00` to any READ BINARY asking for more than 128 bytes.
     SmallLe,
+    /// Both CV certificates write the public key's modulus (`81`) before its exponent (`82`),
+    /// the other order model v1 allows nothing against; the issuer signs them as they stand.
+    ModulusFirst,
 }
 
-const ALL: [Variation; 10] = [
+const ALL: [Variation; 11] = [
     Variation::NoSubstituteFlags,
     Variation::MoreData,
     Variation::WrongLe,
@@ -78,6 +83,7 @@ const ALL: [Variation; 10] = [
     Variation::LongFormInputSupport,
     Variation::PrintableStringAttributes,
     Variation::SmallLe,
+    Variation::ModulusFirst,
 ];
 
 impl Variation {
@@ -97,6 +103,7 @@ impl Variation {
             Variation::LongFormInputSupport => "long-form-input-support",
             Variation::PrintableStringAttributes => "printable-string-attributes",
             Variation::SmallLe => "small-le",
+            Variation::ModulusFirst => "modulus-first",
         }
     }
 
@@ -118,6 +125,9 @@ impl Variation {
                 "genuine; sex and birth date in the certificate as PrintableString"
             }
             Variation::SmallLe => "genuine; READ BINARY of at most 128 bytes (6700 above)",
+            Variation::ModulusFirst => {
+                "genuine; CV certificates with the modulus before the exponent"
+            }
         }
     }
 
@@ -136,7 +146,33 @@ impl Variation {
             }
             _ => {}
         }
+        let modulus_first = match self {
+            Variation::ModulusFirst => {
+                let signing = &spec.data_signing;
+                let cv = |signer: &rsa::PrivateKey| {
+                    cv_certificate_modulus_first(
+                        signing.cv_issuer_id,
+                        signer.as_public_key(),
+                        &signing.cv_issuer_key,
+                    )
+                };
+                Some([
+                    (aid::CARD_FACE, cv(&signing.card_face_signer)?),
+                    (aid::INPUT_SUPPORT, cv(&signing.input_support_signer)?),
+                ])
+            }
+            _ => None,
+        };
         let mut card = spec.assemble()?;
+        for (app_aid, content) in modulus_first.into_iter().flatten() {
+            let slot = card
+                .apps
+                .iter_mut()
+                .find(|a| a.aid == app_aid)
+                .and_then(|a| a.content_mut(card_face::CV_CERT))
+                .ok_or_else(|| SimError::fixture("EF 0004", "missing on the card"))?;
+            *slot = content;
+        }
         if self == Variation::PaddedFiles {
             pad_files(&mut card)?;
         }
@@ -247,6 +283,22 @@ fn pad_files(card: &mut SoftwareCard) -> Result<(), SimError> {
     Ok(())
 }
 
+/// A CV certificate as `layout::cv_certificate` makes it, with the key objects the other way
+/// round: `81` modulus, then `82` exponent.
+fn cv_certificate_modulus_first(
+    issuer_id: [u8; honnin_core::card::profile::KEY_ID_LEN],
+    subject: &rsa::PublicKey,
+    issuer_key: &rsa::PrivateKey,
+) -> Result<Vec<u8>, SimError> {
+    let mut body = issuer_id.to_vec();
+    body.extend_from_slice(&key_id(subject)?);
+    body.extend(tlv(u16::from(tag::RSA_MODULUS), &subject.n_bytes()));
+    body.extend(tlv(u16::from(tag::RSA_EXPONENT), &subject.e_bytes()));
+    let body = tlv(tag::CV_BODY, &body);
+    let signature = tlv(tag::CV_SIGNATURE, &sign_sha256(issuer_key, &body)?);
+    Ok(tlv(tag::CV_CERTIFICATE, &[body, signature].concat()))
+}
+
 /// A TLV with a two-byte tag and its length in the long form, also where the short one would do
 /// (BER allows it; DER would not).
 fn long_tlv(tag: u16, value: &[u8]) -> Vec<u8> {
@@ -355,7 +407,8 @@ impl SoftwareCard {
             Variation::NoSubstituteFlags
             | Variation::PaddedFiles
             | Variation::LongFormInputSupport
-            | Variation::PrintableStringAttributes => self.execute(c),
+            | Variation::PrintableStringAttributes
+            | Variation::ModulusFirst => self.execute(c),
         }
     }
 
@@ -487,5 +540,17 @@ mod tests {
         let cert = card.ef(&aid::JPKI, jpki::AUTH_CERT).expect("EF");
         assert_eq!(cert.len() % PADDED_FILE_SIZE, 0);
         assert_eq!(cert.last(), Some(&0xFF));
+    }
+
+    #[test]
+    fn modulus_first_cv_certificates_put_81_before_82() {
+        let card = card(Variation::ModulusFirst);
+        for app in [&aid::CARD_FACE, &aid::INPUT_SUPPORT] {
+            let cv = card.ef(app, card_face::CV_CERT).expect("EF 0004");
+            // 7F21 82 hi lo, 5F4E 82 hi lo, issuer id and subject id (32 bytes), then the key.
+            assert_eq!(cv[..3], [0x7F, 0x21, 0x82]);
+            let key_at = 5 + 5 + 32;
+            assert_eq!(cv[key_at], 0x81, "{app:02X?}");
+        }
     }
 }
