@@ -226,6 +226,8 @@ impl CardSpec {
             log: Vec::new(),
             stats: CardStats::default(),
             ins_counts: Default::default(),
+            variation: None,
+            pending: Default::default(),
             facts: CardFacts {
                 profile: self.profile,
                 holder: self.holder,

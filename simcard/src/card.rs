@@ -66,6 +66,10 @@ pub struct SoftwareCard {
     pub(crate) stats: CardStats,
     pub(crate) ins_counts: HashMap<u8, usize>,
     pub(crate) facts: CardFacts,
+    /// The allowed behaviour this card differs in from the default one, if any.
+    pub(crate) variation: Option<crate::variations::Variation>,
+    /// Data held back behind a `61 xx` until GET RESPONSE (the more-data variation).
+    pub(crate) pending: crate::variations::PendingResponse,
 }
 
 impl std::fmt::Debug for SoftwareCard {
@@ -189,6 +193,7 @@ impl SoftwareCard {
         self.current_app = None;
         self.current_ef = None;
         self.verified.clear();
+        self.pending = Default::default();
     }
 
     fn fault_hits(&self, exchange: usize, ins: Option<u8>, count: usize) -> FaultHits {
@@ -293,7 +298,7 @@ impl CardTransport for SoftwareCard {
                     honnin_core::apdu::Response::new(Vec::new(), StatusWord::WRONG_LENGTH)
                 }
             },
-            Some(c) => self.execute(c),
+            Some(c) => self.execute_varied(c),
             None => honnin_core::apdu::Response::new(Vec::new(), StatusWord::WRONG_LENGTH),
         };
         if hits.lost_after {

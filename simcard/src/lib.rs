@@ -30,6 +30,7 @@ pub mod names;
 mod pin;
 mod profile;
 mod tlv;
+mod variations;
 pub mod vpcd;
 
 pub use card::{CardFacts, CardStats, LogEntry, SoftwareCard};
@@ -41,3 +42,4 @@ pub use pin::PinId;
 pub use profile::{
     DEFAULT_TAG_LOSS_AT, EXPIRED_CARD_EXPIRY, Profile, TAMPERED_ADDRESS, TAMPERED_BIRTH_DATE,
 };
+pub use variations::Variation;

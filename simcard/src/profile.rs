@@ -14,6 +14,7 @@ use crate::layout::{self, Signature};
 use crate::link::{Fault, When};
 use crate::names;
 use crate::pin::PinId;
+use crate::variations::Variation;
 
 /// The APDU at which `tag-loss` loses the card unless told otherwise: inside the first EF read
 /// of any level (SELECT AP, SELECT EF, READ BINARY, …).
@@ -74,6 +75,9 @@ pub enum Profile {
     /// Card-face and input-support CV certificates issued by the JPKI root's key, naming it by
     /// its key id: a JPKI root must not certify card data (issue 17, anchors scoped by purpose).
     CvByJpkiRoot,
+    /// A genuine card that differs in an allowed way (docs/card-variations.md); not in
+    /// [`Profile::all`]: [`Variation::all`] lists them.
+    Variation(Variation),
 }
 
 const ALL: [Profile; 20] = [
@@ -139,6 +143,7 @@ impl Profile {
             Profile::CloneNoInternalAuth => "clone-no-internal-auth",
             Profile::ExtendedExpiry => "extended-expiry",
             Profile::CvByJpkiRoot => "cv-by-jpki-root",
+            Profile::Variation(v) => v.name(),
         }
     }
 
@@ -176,6 +181,7 @@ impl Profile {
             Profile::CvByJpkiRoot => {
                 "CV certificates issued by the JPKI root instead of the data issuer"
             }
+            Profile::Variation(v) => v.description(),
         }
     }
 
@@ -190,6 +196,9 @@ impl Profile {
             Some((base, at)) => (base, Some(at.parse::<usize>().map_err(|_| unknown())?)),
             None => (name, None),
         };
+        if let (Some(variation), None) = (Variation::from_name(base), at) {
+            return Ok(Profile::Variation(variation));
+        }
         let profile = ALL
             .iter()
             .find(|p| p.name() == base)
@@ -272,6 +281,7 @@ impl Profile {
                 spec.data_signing.cv_issuer_id = crate::crypto::key_id(root.as_public_key())?;
                 spec.data_signing.cv_issuer_key = root;
             }
+            Profile::Variation(variation) => return variation.build(spec, fx),
             Profile::Genuine
             | Profile::PinOneTryLeft
             | Profile::PinLocked

@@ -9,9 +9,11 @@
 //! Who does it on a PC/SC host? Not pcsc-lite: `SCardTransmit` passes the APDU to the reader
 //! driver and returns what comes back. Readers that exchange at APDU level (most CCID readers in
 //! their default mode) may resolve it inside the reader; readers at TPDU level hand `61xx` to the
-//! host. OpenSC, pyscard users and javax.smartcardio all do it above PC/SC, so we do too — but only
-//! on T=0. On T=1 (and on contactless T=CL, which PC/SC presents like T=1) `61xx` is the card's
-//! own application-level answer, passed to the core unchanged.
+//! host. OpenSC, pyscard users and javax.smartcardio all do it above PC/SC, so we do too on T=0.
+//! On T=1 (and on contactless T=CL, which PC/SC presents like T=1) a `61xx` or `6Cxx` is passed to
+//! the core unchanged, and the core's reading engine resolves it the same way
+//! (`honnin_core::reader`, exchange.rs), so that every transport — Android's IsoDep included —
+//! gets it (issue 16).
 //!
 //! Both steps are safe to take without being asked: GET RESPONSE only fetches bytes the card
 //! already produced, and `6Cxx` is only acted on for commands without a data field (case 1 and

@@ -2,13 +2,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use honnin_core::card::{AuthPin, CalendarDate, MatchingNumberB, SigningPassword};
 use honnin_core::check::{CheckRequest, DoorCheckReport, FaceDecision, Level, Verdict, Verifier};
 use honnin_core::manifest::ItemPolicy;
-use honnin_core::reader::{CardSession, ReadEvent};
+use honnin_core::reader::{CardSession, Counters, ReadEvent};
 use honnin_core::verify::addressee::Addressee;
+use honnin_core::verify::{CheckId, CheckState, Reason};
 use honnin_core::verify::{Clock, FixedClock, SystemClock, SystemRandom, UnixTime};
+use honnin_pcsc::Pcsc;
 use honnin_simcard::Profile;
 
 use crate::error::CliError;
@@ -118,6 +121,7 @@ fn clock(args: &CheckArgs) -> Result<Box<dyn Clock>, CliError> {
 }
 
 /// The secret the level needs.
+#[derive(Clone)]
 pub enum Secret {
     MatchingNumber(MatchingNumberB),
     Pin(AuthPin),
@@ -197,7 +201,15 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         interactive: !(args.json || args.stdin),
         quiet: args.json,
     };
-    let (report, counters) = perform(
+    // A PC/SC reader whose card leaves the field after the secret was accepted loses what the
+    // secret unlocked; the core cannot resume that read, so the check is run again on the card
+    // once it is back (the secret is kept for that, and wiped with it).
+    let pcsc_reader = match &reader {
+        Reader::Pcsc(transport) => Some(transport.reader().to_owned()),
+        Reader::Simulated(_) => None,
+    };
+    let spare_secret = pcsc_reader.as_ref().map(|_| secret.clone());
+    let (mut report, mut counters) = perform(
         reader,
         &verifier,
         &request,
@@ -206,6 +218,33 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         &source,
         how,
     );
+    if let (Some(name), Some(secret)) = (pcsc_reader, spare_secret) {
+        let mut resumes = 0;
+        while card_removed(&report) && resumes < MAX_RESUMES {
+            resumes += 1;
+            if !how.quiet {
+                eprintln!(
+                    "the card left the reader during the check: put it back and hold it still \
+                     (waiting up to {} s)…",
+                    CARD_RETURN_WAIT.as_secs()
+                );
+            }
+            let Some(reader) = wait_for_return(&name, args.extended) else {
+                break;
+            };
+            let (again, cost) = perform(
+                reader,
+                &verifier,
+                &request,
+                secret.clone(),
+                clock.as_ref(),
+                &source,
+                how,
+            );
+            report = again;
+            counters = add(counters, cost);
+        }
+    }
     let stored = recorder
         .as_mut()
         .map(|r| r.record(&report, &request, clock.now()))
@@ -215,6 +254,37 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     print_output(&output, args.json)?;
     stored?;
     Ok(exit_code(report.verdict()))
+}
+
+/// How often `honnin check` runs the check again after the card left the reader.
+const MAX_RESUMES: u32 = 2;
+/// How long it waits for the card to come back each time: long enough to put a card back,
+/// short enough for a clear "card removed" answer.
+const CARD_RETURN_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether the check ended because the card left the reader.
+fn card_removed(report: &DoorCheckReport) -> bool {
+    report
+        .check(CheckId::CardCommunication)
+        .is_some_and(|r| r.state == CheckState::Failed && r.reason == Reason::CardRemoved)
+}
+
+/// Waits for the card to be back on `reader` and connects to it; `None` when it does not come
+/// back in time (the first report, card removed, stands).
+fn wait_for_return(reader: &str, extended: ExtendedMode) -> Option<Reader> {
+    let pcsc = Pcsc::establish().ok()?;
+    let name = pcsc.wait_for_card(Some(reader), CARD_RETURN_WAIT).ok()?;
+    Reader::open(&ReaderSpec::Pcsc(Some(name)), extended).ok()
+}
+
+/// What two attempts cost together.
+fn add(a: Counters, b: Counters) -> Counters {
+    Counters {
+        apdus: a.apdus + b.apdus,
+        bytes_sent: a.bytes_sent + b.bytes_sent,
+        bytes_received: a.bytes_received + b.bytes_received,
+        tag_losses: a.tag_losses + b.tag_losses,
+    }
 }
 
 /// The check's request: the item, with its sender and addressee from the options or else from

@@ -122,6 +122,8 @@ pub mod ins {
     /// any status word instead fails the live-chip check: it carries a signed chip key it cannot
     /// use, which is what a clone looks like.
     pub const INTERNAL_AUTHENTICATE: u8 = 0x88;
+    /// ISO 7816-4 GET RESPONSE: fetches the bytes a `61 xx` announced.
+    pub const GET_RESPONSE: u8 = 0xC0;
     pub const P1_SELECT_AID: u8 = 0x04;
     pub const P1_SELECT_EF: u8 = 0x02;
     pub const P2_NO_FCI: u8 = 0x0C;

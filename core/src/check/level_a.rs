@@ -131,7 +131,8 @@ pub(crate) fn check_cv_certificate(
     if !subject_matches {
         return CheckResult::failed(
             id,
-            Reason::CertificateMalformed,
+            // The subject id is a hash of the key: a structural proof, not a parse failure.
+            Reason::HashMismatch,
             "CV certificate subject id is not its key's id",
         );
     }

@@ -136,10 +136,13 @@ impl Verifier {
                 ));
                 evidence.attributes = Some(verified(&attributes));
             }
+            // The holder's attributes could not be parsed: nothing is known about the person, so
+            // this must never read as "not the addressee" (the verdict rule makes it
+            // inconclusive).
             Err(error) => steps.push(CheckResult::failed(
                 CheckId::AddresseeMatch,
                 Reason::CertificateMalformed,
-                error.to_string(),
+                format!("the holder's attributes could not be parsed: {error}"),
             )),
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::verify::{CheckId, CheckResult, CheckState};
+use crate::verify::{CheckId, CheckResult, CheckState, Reason};
 
 /// The check level the sender's policy asks for (see BRIEF.md "The check, in levels").
 /// In records and on the wire exactly `A`, `B` or `C` (serde); [`FromStr`](std::str::FromStr)
@@ -100,7 +100,8 @@ impl Verdict {
     }
 }
 
-/// Checks whose failure means the card is not genuine.
+/// Checks whose failure, on a reason that proves it ([`Ground::Proof`]), means the card is not
+/// genuine.
 fn proves_forgery(check: CheckId) -> bool {
     matches!(
         check,
@@ -117,6 +118,83 @@ fn proves_forgery(check: CheckId) -> bool {
             | CheckId::CertificatePolicy
             | CheckId::ChallengeSignature
     )
+}
+
+/// What a failed check's reason establishes. The verdict rule (docs/check-output.md, "The verdict
+/// rule") in one place: `forged` needs a proof, `not_addressee` needs a verified field that
+/// differs, and everything the product could not read, parse or confirm is `inconclusive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ground {
+    /// A cryptographic or structural check proved the card is not what it claims.
+    Proof,
+    /// The card's data was read and a field differs from the addressee (or the courier saw that
+    /// the face or name does not match).
+    FieldDiffers,
+    /// honnin stopped to protect the card (PIN).
+    Refusal,
+    /// Nothing was proved either way: not read, not parsed, not valid now, not confirmed.
+    NotEstablished,
+}
+
+/// The ground a reason gives, whatever check it is on. Exhaustive on purpose: a new reason code
+/// does not compile until someone decides what it can justify.
+pub(crate) fn reason_ground(reason: Reason) -> Ground {
+    use Reason::*;
+    match reason {
+        SignatureInvalid
+        | HashMismatch
+        | UnknownIssuer
+        | ChainIncomplete
+        | KeyUsageMissing
+        | NotCa
+        | PathLengthExceeded
+        | PolicyMissing
+        | MatchingNumberMismatch
+        // A card certificate that claims to be a CA, and a chip that holds the signed card-face
+        // key yet will not sign with it (a clone): both structural proofs.
+        | EndEntityIsCa
+        | ChipRefusedChallenge => Ground::Proof,
+        NameMismatch | AddressMismatch | BirthDateMismatch | RejectedByCourier => {
+            Ground::FieldDiffers
+        }
+        PinGuardRefused | PinLocked | WrongPin => Ground::Refusal,
+        // Could not be parsed or read, or not valid at this time, or not confirmed.
+        CertificateMalformed
+        | UnsupportedAlgorithm
+        | UnknownCriticalExtension
+        | Expired
+        | NotYetValid
+        | Revoked
+        | RevocationListInvalid
+        | CardExpired
+        | NotSupportedByCard
+        | NoAddresseeGiven
+        | ComparedByEye
+        | NotConfirmed
+        | Skipped
+        | CardRemoved
+        | CardDataMalformed
+        | CardRefusedCommand
+        | NotAMyNumberCard => Ground::NotEstablished,
+        // Reasons of success: a "failed" result carrying one proves nothing.
+        Verified | Sha1Accepted | NotRevoked | NoRevocationList | TriesAvailable
+        | ConfirmedByCourier => Ground::NotEstablished,
+    }
+}
+
+/// The addressee checks: the only ones whose failure can mean `not_addressee`.
+fn is_addressee_check(check: CheckId) -> bool {
+    matches!(check, CheckId::AddresseeMatch | CheckId::FaceConfirmation)
+}
+
+/// The ground one failed result gives: its reason's, where the check can carry it.
+pub(crate) fn failure_ground(result: &CheckResult) -> Ground {
+    match reason_ground(result.reason) {
+        Ground::Proof if proves_forgery(result.check) => Ground::Proof,
+        Ground::FieldDiffers if is_addressee_check(result.check) => Ground::FieldDiffers,
+        Ground::Refusal if result.check == CheckId::PinState => Ground::Refusal,
+        _ => Ground::NotEstablished,
+    }
 }
 
 /// The checks each level must report; any of them not passed keeps the verdict from genuine,
@@ -176,30 +254,39 @@ fn may_be_absent(result: &CheckResult) -> bool {
 }
 
 pub(crate) fn decide(level: Level, checks: &[CheckResult]) -> Verdict {
-    let failed = |pred: &dyn Fn(CheckId) -> bool| {
-        checks
-            .iter()
-            .any(|r| r.state == CheckState::Failed && pred(r.check))
-    };
-    if failed(&proves_forgery) {
+    let grounds: Vec<Ground> = checks
+        .iter()
+        .filter(|r| r.state == CheckState::Failed)
+        .map(failure_ground)
+        .collect();
+    if grounds.contains(&Ground::Proof) {
         return Verdict::Forged;
     }
-    if failed(&|c| c == CheckId::PinState) {
+    if grounds.contains(&Ground::Refusal) {
         return Verdict::Refused;
     }
-    if failed(&|c| matches!(c, CheckId::AddresseeMatch | CheckId::FaceConfirmation)) {
-        return Verdict::NotAddressee;
-    }
-    if failed(&|_| true) {
+    if grounds.contains(&Ground::NotEstablished) {
         return Verdict::Inconclusive;
     }
-    let all_required_passed = required_checks(level).iter().all(|required| {
+    let settled = |required: &CheckId| {
         checks
             .iter()
             .find(|r| r.check == *required)
             .is_some_and(|r| r.state == CheckState::Passed || may_be_absent(r))
-    });
-    if all_required_passed {
+    };
+    if grounds.contains(&Ground::FieldDiffers) {
+        // Only about data that was read and verified: every other check of the level settled.
+        let verified = required_checks(level)
+            .iter()
+            .filter(|c| !is_addressee_check(**c))
+            .all(settled);
+        return if verified {
+            Verdict::NotAddressee
+        } else {
+            Verdict::Inconclusive
+        };
+    }
+    if required_checks(level).iter().all(settled) {
         Verdict::Genuine
     } else {
         Verdict::Inconclusive
@@ -207,9 +294,12 @@ pub(crate) fn decide(level: Level, checks: &[CheckResult]) -> Verdict {
 }
 
 #[cfg(test)]
+#[path = "verdict_rule.rs"]
+mod verdict_rule;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Reason;
 
     fn all_passed(level: Level) -> Vec<CheckResult> {
         required_checks(level)
@@ -292,18 +382,31 @@ mod tests {
     #[test]
     fn classes_of_failure() {
         let cases = [
-            (CheckId::PinState, Verdict::Refused),
-            (CheckId::AddresseeMatch, Verdict::NotAddressee),
-            (CheckId::CertificateValidity, Verdict::Inconclusive),
-            (CheckId::Revocation, Verdict::Inconclusive),
-            (CheckId::CardCommunication, Verdict::Inconclusive),
-            (CheckId::ChallengeSignature, Verdict::Forged),
+            (CheckId::PinState, Reason::WrongPin, Verdict::Refused),
+            (
+                CheckId::AddresseeMatch,
+                Reason::NameMismatch,
+                Verdict::NotAddressee,
+            ),
+            (
+                CheckId::CertificateValidity,
+                Reason::Expired,
+                Verdict::Inconclusive,
+            ),
+            (CheckId::Revocation, Reason::Revoked, Verdict::Inconclusive),
+            (
+                CheckId::CardCommunication,
+                Reason::CardRemoved,
+                Verdict::Inconclusive,
+            ),
+            (
+                CheckId::ChallengeSignature,
+                Reason::SignatureInvalid,
+                Verdict::Forged,
+            ),
         ];
-        for (check, verdict) in cases {
-            let checks = with(
-                all_passed(Level::B),
-                CheckResult::failed(check, Reason::Skipped, ""),
-            );
+        for (check, reason, verdict) in cases {
+            let checks = with(all_passed(Level::B), CheckResult::failed(check, reason, ""));
             assert_eq!(decide(Level::B, &checks), verdict, "{check:?}");
         }
         let a = with(

@@ -8,6 +8,7 @@
 mod counters;
 mod error;
 mod events;
+mod exchange;
 mod read_binary;
 #[cfg(test)]
 mod tests;
@@ -17,6 +18,7 @@ pub use error::CardError;
 pub use events::{ReadEvent, ReadObserver};
 
 use crate::apdu::{CardStatus, Command, Response};
+
 use crate::card::profile::{aid, ins};
 use crate::transport::{CardTransport, TransportCapabilities, TransportError};
 
@@ -152,25 +154,6 @@ impl<T: CardTransport> CardSession<T> {
             counters: self.counters - before,
         });
         result
-    }
-
-    /// One exchange, counted; no retry.
-    pub(crate) fn transmit(&mut self, command: &Command) -> Result<Response, CardError> {
-        self.fresh_pin_state = None;
-        let bytes = command.to_bytes()?;
-        self.counters.apdus += 1;
-        self.counters.bytes_sent += bytes.len() as u64;
-        let answer = match self.transport.transmit(&bytes) {
-            Ok(answer) => answer,
-            Err(e) => {
-                if e == TransportError::TagLost {
-                    self.counters.tag_losses += 1;
-                }
-                return Err(e.into());
-            }
-        };
-        self.counters.bytes_received += answer.len() as u64;
-        Ok(Response::parse(&answer)?)
     }
 
     /// An exchange that survives the card leaving the field: waits for it, restores the

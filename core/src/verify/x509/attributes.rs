@@ -6,11 +6,11 @@
 //! | OID | value |
 //! |---|---|
 //! | `.1` | name (氏名), family and given name separated by U+3000 |
-//! | `.2` | name substitute-character flags: one `0`/`1` per character of the name |
+//! | `.2` | name substitute-character flags: one `0`/`1` per character of the name (optional: absent = no substitute) |
 //! | `.3` | sex, one digit: `1` male, `2` female, `9` not applicable (JIS X 0303; one secondary source lists `3` for "unknown": refused until confirmed) |
 //! | `.4` | birth date `EYYYYMMDD`: era digit (1 明治, 2 大正, 3 昭和, 4 平成, 5 令和, 0 unknown), then the **Gregorian** date |
 //! | `.5` | address (住所) |
-//! | `.6` | address substitute-character flags |
+//! | `.6` | address substitute-character flags (optional, as `.2`) |
 //!
 //! Real cards write every value as a UTF8String, in the order 1, 4, 3, 5, 2, 6, so nothing here
 //! relies on order. PrintableString and IA5String are accepted too (the signature covers the
@@ -140,8 +140,11 @@ impl SigningCertificateAttributes {
             parse_birth_date(&require(birth, 3)?).ok_or(AttributeError::Invalid(LABELS[3]))?;
         let sex = Sex::from_code(require(sex, 2)?.as_bytes())
             .ok_or(AttributeError::Invalid(LABELS[2]))?;
-        let name_substitutes = flags(&require(name_flags, 1)?, &name, LABELS[1])?;
-        let address_substitutes = flags(&require(address_flags, 5)?, &address, LABELS[5])?;
+        // The substitute flags exist to mark characters outside the character set; a card whose
+        // name and address need none may leave them out. Absent means "no substitute"; present
+        // but wrong is still an error.
+        let name_substitutes = optional_flags(name_flags, &name, LABELS[1])?;
+        let address_substitutes = optional_flags(address_flags, &address, LABELS[5])?;
         if name.trim().is_empty() {
             return Err(AttributeError::Invalid(LABELS[0]));
         }
@@ -206,6 +209,18 @@ fn parse_birth_date(value: &str) -> Option<(Era, CalendarDate)> {
         _ => return None,
     };
     Some((era, CalendarDate::parse_yyyymmdd(date)?))
+}
+
+/// Substitute flags when the certificate has them, else one `false` per character.
+fn optional_flags(
+    value: Option<String>,
+    field: &str,
+    label: &'static str,
+) -> Result<Vec<bool>, AttributeError> {
+    match value {
+        Some(value) => flags(&value, field, label),
+        None => Ok(vec![false; field.chars().count()]),
+    }
 }
 
 /// Substitute flags: one `0`/`1` per character of the field they describe.

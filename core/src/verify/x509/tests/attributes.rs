@@ -116,3 +116,26 @@ fn other_names_outside_the_arc_are_ignored() {
     values.push(("1.3.6.1.4.1.99999.1".into(), "y".into()));
     assert!(read(values).is_ok());
 }
+
+#[test]
+fn absent_substitute_flags_mean_no_substitutes() {
+    // A card whose name and address need no substitute character may carry neither .5.2 nor .5.6.
+    let values: Vec<_> = attributes()
+        .into_iter()
+        .filter(|(oid, _)| !oid.ends_with(".2") && !oid.ends_with(".6"))
+        .collect();
+    let attributes = read(values).expect("attributes without the optional flags");
+    assert!(!attributes.has_substitutes());
+    assert_eq!(attributes.name_substitutes, vec![false; 5]);
+    assert_eq!(
+        attributes.address_substitutes.len(),
+        ADDRESS.chars().count()
+    );
+    // Only one of them absent: the other still counts.
+    let mut values: Vec<_> = self::attributes()
+        .into_iter()
+        .filter(|(oid, _)| !oid.ends_with(".6"))
+        .collect();
+    values[4].1 = "00010".into();
+    assert!(read(values).expect("attributes").has_substitutes());
+}
