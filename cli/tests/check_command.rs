@@ -1,26 +1,11 @@
 //! `honnin check` as an operator runs it: verdicts and exit codes per profile, the JSON schema,
 //! secrets from stdin, and no secret in anything printed.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use support::honnin;
 
 const ADDRESSEE: &str = "試験 花子";
-
-fn honnin(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_honnin"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("honnin starts");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).expect("writes stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("honnin ends")
-}
 
 fn check(
     profile: &str,

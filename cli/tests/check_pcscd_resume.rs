@@ -4,8 +4,7 @@
 //! The software card sits in vsmartcard's virtual reader behind a real pcscd; its `tag-loss:N`
 //! profile leaves the field before exchange N, and the vpcd bridge puts it back a second later.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use honnin_e2e::virtual_reader::virtual_reader;
 use honnin_simcard::Profile;
@@ -24,11 +23,12 @@ fn check_over_pcscd(profile: &str, level: &str) -> Option<(serde_json::Value, St
         _ => card.facts().sign_password.to_owned(),
     };
     let reader = virtual_reader(card)?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_honnin"))
-        .args([
+    let reader_name = format!("pcsc:{}", reader.reader);
+    let output = support::honnin(
+        &[
             "check",
             "--reader",
-            &format!("pcsc:{}", reader.reader),
+            &reader_name,
             "--level",
             level,
             "--item",
@@ -42,18 +42,9 @@ fn check_over_pcscd(profile: &str, level: &str) -> Option<(serde_json::Value, St
             "--face-confirmed",
             "--stdin",
             "--json",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("honnin starts");
-    let mut input = child.stdin.take().expect("stdin");
-    input
-        .write_all(format!("{secret}\n").as_bytes())
-        .expect("writes stdin");
-    drop(input);
-    let output = child.wait_with_output().expect("honnin ends");
+        ],
+        Some(&format!("{secret}\n")),
+    );
     reader.stop();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();

@@ -9,6 +9,19 @@ use r2d2_postgres::postgres;
 use super::items::{pg, sqlite};
 use super::{NewRecord, StorageError};
 
+/// Numbers the records of each sender in the order of the old global cursors and moves each
+/// webhook to the position it had reached: the same statements on both backends, so that they
+/// cannot number a migrated database differently.
+const RENUMBER: &str = "UPDATE records SET sender_seq = n.seq FROM (
+        SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
+        FROM records) AS n
+    WHERE records.cursor = n.cursor;
+    UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
+        WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);";
+
+const SENDER_SEQ_INDEX: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);";
+
 /// Gives a database made before feed cursors were per sender its `sender_seq` column: each
 /// record's position in its sender's feed (in the order of the old global cursors), and each
 /// webhook the position it had reached. Runs once, in one transaction, when the column is
@@ -26,21 +39,13 @@ pub(super) fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), Stor
         )
         .map_err(sqlite(context))?;
     if !present {
-        tx.execute_batch(
-            "ALTER TABLE records ADD COLUMN sender_seq INTEGER;
-             UPDATE records SET sender_seq = n.seq FROM (
-                 SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
-                 FROM records) AS n
-             WHERE records.cursor = n.cursor;
-             UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
-                 WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);",
-        )
+        tx.execute_batch(&format!(
+            "ALTER TABLE records ADD COLUMN sender_seq INTEGER; {RENUMBER}"
+        ))
         .map_err(sqlite(context))?;
     }
-    tx.execute_batch(
-        "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);",
-    )
-    .map_err(sqlite(context))?;
+    tx.execute_batch(SENDER_SEQ_INDEX)
+        .map_err(sqlite(context))?;
     tx.commit().map_err(sqlite(context))
 }
 
@@ -59,21 +64,12 @@ pub(super) fn migrate_postgres(tx: &mut postgres::Transaction<'_>) -> Result<(),
         .map_err(pg(context))?
         .is_some();
     if !present {
-        tx.batch_execute(
-            "ALTER TABLE records ADD COLUMN sender_seq BIGINT;
-             UPDATE records SET sender_seq = n.seq FROM (
-                 SELECT cursor, ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY cursor) AS seq
-                 FROM records) AS n
-             WHERE records.cursor = n.cursor;
-             UPDATE webhooks SET cursor = (SELECT COUNT(*) FROM records r
-                 WHERE r.sender_id = webhooks.sender_id AND r.cursor <= webhooks.cursor);",
-        )
+        tx.batch_execute(&format!(
+            "ALTER TABLE records ADD COLUMN sender_seq BIGINT; {RENUMBER}"
+        ))
         .map_err(pg(context))?;
     }
-    tx.batch_execute(
-        "CREATE UNIQUE INDEX IF NOT EXISTS records_by_sender_seq ON records (sender_id, sender_seq);",
-    )
-    .map_err(pg(context))
+    tx.batch_execute(SENDER_SEQ_INDEX).map_err(pg(context))
 }
 
 /// Each record's position in its sender's feed, in batch order after the last one stored.
