@@ -1,6 +1,7 @@
 //! `honnin`: checks a My Number Card at a post-office counter or on a desktop, and runs the demo.
 
 mod commands;
+mod console;
 mod error;
 mod face_art;
 mod output;
@@ -48,6 +49,10 @@ enum Command {
     Check(CheckArgs),
     /// The post-office counter: check card after card on a PC/SC reader.
     Counter(commands::counter::CounterArgs),
+    /// The counter console: a web page on this computer for the post-office clerk (item number,
+    /// level, secret, the card's photo and name large, the verdict, the day's history); every
+    /// check is recorded as the counter's. Prints the page's address with its one-time key.
+    Console(console::ConsoleArgs),
     /// Proof records in the device's store: list, show, verify-chain, export, purge.
     #[command(subcommand)]
     Records(commands::records::RecordsCommand),
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
         } => commands::read::run(&reader, extended, json),
         Command::Check(args) => commands::check::run(&args),
         Command::Counter(args) => commands::counter::run(&args),
+        Command::Console(args) => console::run(&args),
         Command::VerifyRecord(args) => commands::verify_record::run(&args),
         Command::Records(command) => commands::records::run(&command),
         Command::Enrol(args) => commands::sync::enrol(&args),

@@ -257,13 +257,13 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
 }
 
 /// How often `honnin check` runs the check again after the card left the reader.
-const MAX_RESUMES: u32 = 2;
+pub(crate) const MAX_RESUMES: u32 = 2;
 /// How long it waits for the card to come back each time: long enough to put a card back,
 /// short enough for a clear "card removed" answer.
-const CARD_RETURN_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const CARD_RETURN_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether the check ended because the card left the reader.
-fn card_removed(report: &DoorCheckReport) -> bool {
+pub(crate) fn card_removed(report: &DoorCheckReport) -> bool {
     report
         .check(CheckId::CardCommunication)
         .is_some_and(|r| r.state == CheckState::Failed && r.reason == Reason::CardRemoved)
@@ -278,7 +278,7 @@ fn wait_for_return(reader: &str, extended: ExtendedMode) -> Option<Reader> {
 }
 
 /// What two attempts cost together.
-fn add(a: Counters, b: Counters) -> Counters {
+pub(crate) fn add(a: Counters, b: Counters) -> Counters {
     Counters {
         apdus: a.apdus + b.apdus,
         bytes_sent: a.bytes_sent + b.bytes_sent,

@@ -227,10 +227,11 @@ fn row_text(row: &StoredRecord) -> String {
         Ok(record) => {
             let body = record.body();
             format!(
-                "#{:<6} {}  {}  level {}  {:<13} item {}  {sync}",
+                "#{:<6} {}  {}  {:<7} level {}  {:<13} item {}  {sync}",
                 row.position,
                 row.record_id,
                 utc(body.time()),
+                body.station().code(),
                 body.level().code(),
                 body.verdict().code(),
                 body.item_id(),
@@ -257,6 +258,7 @@ fn row_json(row: &StoredRecord) -> serde_json::Value {
             value["verdict"] = body.verdict().code().into();
             value["item_id"] = body.item_id().into();
             value["sender_id"] = body.sender_id().into();
+            value["station"] = body.station().code().into();
         }
         Err(error) => value["unreadable"] = error.to_string().into(),
     }

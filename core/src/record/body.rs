@@ -83,6 +83,33 @@ impl std::str::FromStr for AttributePolicy {
     }
 }
 
+/// Where the check was made. A record says `"station": "counter"` when a post-office clerk made
+/// it (`honnin console`); a door check leaves the field out, so every record made before the field
+/// existed is a door record and keeps its exact canonical bytes. Only one encoding per meaning:
+/// an explicit `"door"` is refused at parsing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Station {
+    /// A courier's handheld at the door (the field is absent).
+    #[default]
+    Door,
+    /// A clerk's PC at a post-office counter.
+    Counter,
+}
+
+impl Station {
+    pub fn code(self) -> &'static str {
+        match self {
+            Station::Door => "door",
+            Station::Counter => "counter",
+        }
+    }
+
+    fn is_door(&self) -> bool {
+        *self == Station::Door
+    }
+}
+
 /// Who made the record, when, and what the sender's policy wants kept.
 #[derive(Debug, Clone)]
 pub struct RecordContext {
@@ -171,6 +198,9 @@ pub struct RecordBody {
     pub(crate) card_face: Option<CardFaceEntry>,
     pub(crate) attributes_requested: Vec<String>,
     pub(crate) attributes: Option<AttributesEntry>,
+    /// Absent for door records (see [`Station`]).
+    #[serde(default, skip_serializing_if = "Station::is_door")]
+    pub(crate) station: Station,
 }
 
 impl std::fmt::Debug for RecordBody {
@@ -243,6 +273,10 @@ impl RecordBody {
     }
     pub fn attributes(&self) -> Option<&AttributesEntry> {
         self.attributes.as_ref()
+    }
+    /// Door or counter: signed with the rest of the body.
+    pub fn station(&self) -> Station {
+        self.station
     }
 }
 
@@ -415,8 +449,15 @@ impl RecordDraft {
             },
             attributes_requested: policy.names(),
             attributes,
+            station: Station::Door,
         };
         Ok(Self { body })
+    }
+
+    /// The same record, made at `station` (a door check is the default).
+    pub fn at_station(mut self, station: Station) -> Self {
+        self.body.station = station;
+        self
     }
 
     pub fn device_id(&self) -> &str {

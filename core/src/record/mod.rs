@@ -25,7 +25,7 @@ mod signer;
 
 pub use body::{
     AttributePolicy, AttributesEntry, CardFaceEntry, ChainLink, ChallengeEntry, CheckEntry,
-    FORMAT_V1, MAX_ID_LEN, RecordBody, RecordContext, RecordDraft,
+    FORMAT_V1, MAX_ID_LEN, RecordBody, RecordContext, RecordDraft, Station,
 };
 pub use chain::{
     ChainExpectation, ChainProblem, ChainReport, ChainVerifier, MAX_LISTED_PROBLEMS, Problem,
@@ -39,3 +39,5 @@ pub(crate) use signer::{hex_lower, parse_hex};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_station;

@@ -219,5 +219,16 @@ fn check_closed_codes(body: &Value) -> Result<(), RecordError> {
             "the verdict is not one of genuine, forged, inconclusive, refused, not_addressee",
         ));
     }
+    // Absent means door; the only value written is "counter" (one encoding per meaning).
+    match body.get("station") {
+        None => {}
+        Some(Value::String(code)) if code == "counter" => {}
+        Some(Value::String(code)) if code == "door" => {
+            return Err(RecordError::NotCanonical {
+                why: "a door record leaves station out instead of writing \"door\"",
+            });
+        }
+        Some(_) => return Err(malformed("the station is not counter (door records omit it)")),
+    }
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use honnin_core::check::{CheckRequest, DoorCheckReport};
 use honnin_core::manifest::ItemPolicy;
-use honnin_core::record::{AttributePolicy, DeviceKey, RecordContext, RecordDraft, SoftwareSigner};
+use honnin_core::record::{
+    AttributePolicy, DeviceKey, RecordContext, RecordDraft, SoftwareSigner, Station,
+};
 use honnin_core::store::{KeyError, KeyProvider, Store, StoreError, StoreKey};
 use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
 use zeroize::Zeroizing;
@@ -180,6 +182,16 @@ pub struct Recorder {
     signer: SoftwareSigner,
     courier: String,
     policy: AttributePolicy,
+    station: Station,
+}
+
+/// A record of the store, as the counter console's history lists it.
+pub struct RecentRecord {
+    pub seq: u64,
+    pub time: UnixTime,
+    pub item: String,
+    pub level: honnin_core::check::Level,
+    pub verdict: honnin_core::check::Verdict,
 }
 
 impl Recorder {
@@ -216,6 +228,7 @@ impl Recorder {
             signer,
             courier,
             policy: args.record_attributes,
+            station: Station::Door,
         }))
     }
 
@@ -249,6 +262,38 @@ impl Recorder {
         self.policy = policy;
     }
 
+    /// Records from now on say they were made at a post-office counter (`honnin console`).
+    pub fn set_station_counter(&mut self) {
+        self.station = Station::Counter;
+    }
+
+    /// The records made since `since`, oldest first (at most the last 500: a counter's day).
+    pub fn records_since(&self, since: UnixTime) -> Result<Vec<RecentRecord>, CliError> {
+        let info = self.store.info().map_err(store_error)?;
+        let Some(last) = info.last else {
+            return Ok(Vec::new());
+        };
+        let rows = self
+            .store
+            .list(last.saturating_sub(499).max(1), 500)
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.recorded_at.0 >= since.0)
+            .filter_map(|row| {
+                let record = row.record.ok()?;
+                let body = record.body();
+                Some(RecentRecord {
+                    seq: row.position,
+                    time: body.time(),
+                    item: body.item_id().to_owned(),
+                    level: body.level(),
+                    verdict: body.verdict(),
+                })
+            })
+            .collect())
+    }
+
     /// Signs and stores the check's record; returns once it is on disk.
     pub fn record(
         &mut self,
@@ -262,7 +307,8 @@ impl Recorder {
             policy: self.policy,
         };
         let draft = RecordDraft::from_check(report, request, &context)
-            .map_err(|e| CliError::Usage(format!("record not stored: {e}")))?;
+            .map_err(|e| CliError::Usage(format!("record not stored: {e}")))?
+            .at_station(self.station);
         let appended = self
             .store
             .append(draft, &self.signer)

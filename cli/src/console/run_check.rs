@@ -1,0 +1,235 @@
+//! One check at the counter, on the worker thread: connect, run the level's check of the core
+//! (its rules: what needs no PIN first, the PIN guard, the verdict), show the images and wait
+//! for the clerk at level A, run it again on the same card when the card left mid-check (as
+//! `honnin check` does), sign and store the record as the counter's, and show the verdict.
+//!
+//! Progress goes to the page as it happens; nothing here depends on a page being open.
+
+use std::sync::Arc;
+
+use honnin_core::check::{CheckRequest, DoorCheckReport, FaceDecision, Level, Verdict};
+use honnin_core::manifest::ItemPolicy;
+use honnin_core::reader::{CardSession, Counters, ReadEvent};
+use honnin_core::verify::{Clock, SystemClock, SystemRandom};
+use honnin_pcsc::Pcsc;
+
+use super::images;
+use super::state::{CheckView, Console, HistoryRow, Message, Phase, ResultView};
+use super::worker::{Command, Worker};
+use crate::commands::check::{CARD_RETURN_WAIT, MAX_RESUMES, Secret, add, card_removed};
+use crate::output::CheckOutput;
+use crate::reader_spec::{Reader, ReaderSpec};
+
+impl Worker {
+    /// Runs the check of `policy`'s item at `level` on the card in `reader`, to its verdict and
+    /// record. `secret` is wiped when this returns.
+    pub(super) fn check(&mut self, policy: ItemPolicy, level: Level, secret: Secret, reader: String) {
+        let request = policy.check_request(&self.settings.device);
+        self.images_id += 1;
+        let view = CheckView {
+            item: policy.item_id.clone(),
+            sender: policy.sender_id.clone(),
+            addressee: policy.addressee.name.clone(),
+            level,
+            reader: reader.clone(),
+            bytes_read: 0,
+            images: Vec::new(),
+            images_id: self.images_id,
+            card_verdict: None,
+        };
+        self.console.update(|v| {
+            v.phase = Phase::Reading;
+            v.check = Some(view);
+            v.result = None;
+            v.images = None;
+            v.notice = None;
+        });
+
+        let mut counters = Counters::default();
+        let mut report = None;
+        for attempt in 0..=MAX_RESUMES {
+            if attempt > 0 {
+                self.console.update(|v| v.phase = Phase::CardRemoved);
+                if !wait_for_return(&reader) {
+                    break;
+                }
+                self.console.update(|v| v.phase = Phase::Reading);
+            }
+            let transport = match Reader::open(&ReaderSpec::Pcsc(Some(reader.clone())), self.settings.extended) {
+                Ok(transport) => transport,
+                Err(error) if report.is_none() => {
+                    // Nothing reached the card: no check, no record; say why.
+                    self.console.update(|v| {
+                        v.phase = Phase::Idle;
+                        v.check = None;
+                        v.notice = Some(Message::new(
+                            "connect_failed",
+                            format!("The card could not be reached ({error}): put it on the reader again."),
+                            format!("カードと通信できませんでした（{error}）。カードを置き直してください。"),
+                        ));
+                    });
+                    return;
+                }
+                Err(_) => break,
+            };
+            let (again, cost) = self.attempt(transport, &request, secret.clone());
+            counters = add(counters, cost);
+            let removed = card_removed(&again);
+            report = Some(again);
+            if !removed {
+                break;
+            }
+        }
+        drop(secret);
+        let Some(report) = report else { return };
+        self.finish(&policy, level, &request, &report, counters, reader);
+    }
+
+    /// One run of the level's check on a connected card.
+    fn attempt(
+        &mut self,
+        transport: Reader,
+        request: &CheckRequest,
+        secret: Secret,
+    ) -> (DoorCheckReport, Counters) {
+        let mut session = CardSession::new(transport).with_observer(progress(self.console.clone()));
+        let mut random = SystemRandom;
+        let report = match secret {
+            Secret::MatchingNumber(number) => {
+                let awaiting =
+                    self.verifier
+                        .check_level_a(&mut session, request, &number, &SystemClock, &mut random);
+                let card_verdict = awaiting.card_verdict();
+                let decision = if card_verdict != Verdict::Genuine || awaiting.images().face.is_none() {
+                    // A card that failed on its own is not shown for comparison: no decision
+                    // could make it genuine.
+                    FaceDecision::NotGiven
+                } else {
+                    let shown = images::for_browser(awaiting.images());
+                    let kinds = images::kinds(&shown);
+                    self.console.update(|v| {
+                        v.images = Some(shown);
+                        v.phase = Phase::AwaitingDecision;
+                        if let Some(check) = v.check.as_mut() {
+                            check.images = kinds;
+                            check.card_verdict = Some(card_verdict);
+                        }
+                    });
+                    let decision = self.wait_for_decision();
+                    self.console.update(|v| {
+                        v.images = None;
+                        v.phase = Phase::Reading;
+                    });
+                    decision
+                };
+                awaiting.confirm(decision)
+            }
+            Secret::Pin(pin) => {
+                self.verifier
+                    .check_level_b(&mut session, request, &pin, &SystemClock, &mut random)
+            }
+            Secret::Password(password) => {
+                self.verifier
+                    .check_level_c(&mut session, request, &password, &SystemClock, &mut random)
+            }
+        };
+        (report, session.counters())
+    }
+
+    /// Waits for the clerk's matches / does-not-match (or cancel), answering other requests
+    /// meanwhile and keeping the reader view fresh.
+    fn wait_for_decision(&mut self) -> FaceDecision {
+        loop {
+            self.poll_readers();
+            match self.commands.recv_timeout(std::time::Duration::from_millis(200)) {
+                Ok(Command::Decide { decision, reply }) => {
+                    let _ = reply.send(Ok(()));
+                    return decision;
+                }
+                Ok(other) => self.handle_while_busy(other),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                // The server is gone: nobody can decide.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return FaceDecision::NotGiven;
+                }
+            }
+        }
+    }
+
+    /// Stores the record and shows the verdict.
+    fn finish(
+        &mut self,
+        policy: &ItemPolicy,
+        level: Level,
+        request: &CheckRequest,
+        report: &DoorCheckReport,
+        counters: Counters,
+        reader: String,
+    ) {
+        self.recorder.set_attribute_policy(policy.attributes);
+        let now = SystemClock.now();
+        let stored = self.recorder.record(report, request, now);
+        let mut output = CheckOutput::new(&ReaderSpec::Pcsc(Some(reader)), request, report, counters);
+        let record_error = match stored {
+            Ok(line) => {
+                output.record = Some(line);
+                None
+            }
+            Err(error) => Some(error.to_string()),
+        };
+        let verdict = report.verdict();
+        // The PIN guard refused before any PIN was sent: the same card may be checked again at
+        // a level without PIN. Any other outcome used up this card's check.
+        if verdict != Verdict::Refused {
+            self.poll_readers();
+            self.last_checked = self.current_card();
+        }
+        let row = output.record.as_ref().map(|record| HistoryRow {
+            time: now.0,
+            item: request.item_id.clone(),
+            level,
+            verdict,
+            seq: record.seq,
+        });
+        let offer_level_a = verdict == Verdict::Refused && level != Level::A && policy.allows(Level::A);
+        let checked = self.last_checked.is_some() && self.current_card() == self.last_checked;
+        self.console.update(|v| {
+            v.phase = Phase::Done;
+            v.result = Some(ResultView {
+                output,
+                record_error,
+                offer_level_a,
+            });
+            v.history.extend(row);
+            v.card_checked = checked;
+        });
+    }
+}
+
+/// Shows reading progress and card removals on the page as the core reports them.
+fn progress(console: Arc<Console>) -> impl FnMut(&ReadEvent) + 'static {
+    let mut total: u64 = 0;
+    let mut last = (0u16, 0usize);
+    move |event: &ReadEvent| match event {
+        ReadEvent::Progress { ef, read, .. } => {
+            let delta = if *ef == last.0 { read.saturating_sub(last.1) } else { *read };
+            last = (*ef, *read);
+            total += delta as u64;
+            console.update(|v| {
+                if let Some(check) = v.check.as_mut() {
+                    check.bytes_read = total;
+                }
+            });
+        }
+        ReadEvent::TagLost { .. } => console.update(|v| v.phase = Phase::CardRemoved),
+        ReadEvent::Resumed { .. } => console.update(|v| v.phase = Phase::Reading),
+        _ => {}
+    }
+}
+
+/// Waits for the card to be back on `reader` after it left mid-check.
+fn wait_for_return(reader: &str) -> bool {
+    Pcsc::establish()
+        .and_then(|pcsc| pcsc.wait_for_card(Some(reader), CARD_RETURN_WAIT))
+        .is_ok()
+}
