@@ -243,7 +243,7 @@ function renderHistory() {
       timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit",
     });
     li.className = "v-" + row.verdict;
-    li.textContent = `${time}  ${row.item}  ${row.level}  ${t("v_" + row.verdict)}  #${row.seq}`;
+    li.textContent = `${time}  ${row.item}\n${t("level_" + row.level).split(/[（(]/)[0].trim()} · ${t("v_" + row.verdict)} · #${row.seq}`;
     list.append(li);
   }
 }
