@@ -180,10 +180,7 @@ fn open_browser(url: &str) {
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         return;
     }
-    let Ok(dir) = tempfile::Builder::new()
-        .prefix("honnin-console-")
-        .tempdir()
-    else {
+    let Ok(dir) = tempfile::Builder::new().prefix("honnin-console-").tempdir() else {
         return;
     };
     let path = dir.path().join("open.html");

@@ -41,7 +41,10 @@ struct App {
 
 pub fn router(console: Arc<Console>, commands: Commands, guard: Guard) -> Router {
     Router::new()
-        .route("/", get(|| async { asset(PAGE, "text/html; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { asset(PAGE, "text/html; charset=utf-8") }),
+        )
         .route(
             "/console.js",
             get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
@@ -214,7 +217,10 @@ fn parse<T: for<'de> Deserialize<'de>>(body: Bytes) -> Option<T> {
 }
 
 /// Sends `command` to the worker and waits for its answer.
-async fn ask<T>(app: &App, command: impl FnOnce(oneshot::Sender<Result<T, Refusal>>) -> Command) -> Result<T, Response> {
+async fn ask<T>(
+    app: &App,
+    command: impl FnOnce(oneshot::Sender<Result<T, Refusal>>) -> Command,
+) -> Result<T, Response> {
     let (reply, answer) = oneshot::channel();
     if app.commands.send(command(reply)).is_err() {
         return Err(refusal(
@@ -275,14 +281,21 @@ struct StartBody {
 }
 
 /// The level's secret, typed; the format error names what is wrong, never the value.
-fn parse_secret(level: Level, text: &str) -> Result<Secret, Response> {
+fn parse_secret(level: Level, text: &str) -> Result<Secret, Refusal> {
     let bad = |e: honnin_core::card::SecretFormatError| {
         let ja = match level {
-            Level::A => "照合番号Bは14桁の数字です（生年月日6桁・有効期限の西暦4桁・セキュリティコード4桁）。",
+            Level::A => {
+                "照合番号Bは14桁の数字です（生年月日6桁・有効期限の西暦4桁・セキュリティコード4桁）。"
+            }
             Level::B => "暗証番号は4桁の数字です。",
             Level::C => "署名用パスワードは英大文字と数字の6〜16文字です。",
         };
-        refusal(StatusCode::BAD_REQUEST, "bad_secret", &e.to_string(), ja)
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_secret",
+            e.to_string(),
+            ja.to_owned(),
+        )
     };
     Ok(match level {
         Level::A => Secret::MatchingNumber(MatchingNumberB::parse(text).map_err(bad)?),
@@ -314,7 +327,7 @@ async fn start(State(app): State<App>, body: Bytes) -> Response {
     }
     let secret = match parse_secret(body.level, &body.secret.0) {
         Ok(secret) => secret,
-        Err(response) => return response,
+        Err(refusal_) => return refused(refusal_),
     };
     match ask(&app, |reply| Command::Start {
         item: body.item,
@@ -324,7 +337,10 @@ async fn start(State(app): State<App>, body: Bytes) -> Response {
     })
     .await
     {
-        Ok(()) => (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"started": true})))
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({"started": true})),
+        )
             .into_response(),
         Err(response) => response,
     }

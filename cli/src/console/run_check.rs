@@ -23,7 +23,13 @@ use crate::reader_spec::{Reader, ReaderSpec};
 impl Worker {
     /// Runs the check of `policy`'s item at `level` on the card in `reader`, to its verdict and
     /// record. `secret` is wiped when this returns.
-    pub(super) fn check(&mut self, policy: ItemPolicy, level: Level, secret: Secret, reader: String) {
+    pub(super) fn check(
+        &mut self,
+        policy: ItemPolicy,
+        level: Level,
+        secret: Secret,
+        reader: String,
+    ) {
         let request = policy.check_request(&self.settings.device);
         self.images_id += 1;
         let view = CheckView {
@@ -55,7 +61,10 @@ impl Worker {
                 }
                 self.console.update(|v| v.phase = Phase::Reading);
             }
-            let transport = match Reader::open(&ReaderSpec::Pcsc(Some(reader.clone())), self.settings.extended) {
+            let transport = match Reader::open(
+                &ReaderSpec::Pcsc(Some(reader.clone())),
+                self.settings.extended,
+            ) {
                 Ok(transport) => transport,
                 Err(error) if report.is_none() => {
                     // Nothing reached the card: no check, no record; say why.
@@ -96,42 +105,50 @@ impl Worker {
         let mut random = SystemRandom;
         let report = match secret {
             Secret::MatchingNumber(number) => {
-                let awaiting =
-                    self.verifier
-                        .check_level_a(&mut session, request, &number, &SystemClock, &mut random);
+                let awaiting = self.verifier.check_level_a(
+                    &mut session,
+                    request,
+                    &number,
+                    &SystemClock,
+                    &mut random,
+                );
                 let card_verdict = awaiting.card_verdict();
-                let decision = if card_verdict != Verdict::Genuine || awaiting.images().face.is_none() {
-                    // A card that failed on its own is not shown for comparison: no decision
-                    // could make it genuine.
-                    FaceDecision::NotGiven
-                } else {
-                    let shown = images::for_browser(awaiting.images());
-                    let kinds = images::kinds(&shown);
-                    self.console.update(|v| {
-                        v.images = Some(shown);
-                        v.phase = Phase::AwaitingDecision;
-                        if let Some(check) = v.check.as_mut() {
-                            check.images = kinds;
-                            check.card_verdict = Some(card_verdict);
-                        }
-                    });
-                    let decision = self.wait_for_decision();
-                    self.console.update(|v| {
-                        v.images = None;
-                        v.phase = Phase::Reading;
-                    });
-                    decision
-                };
+                let decision =
+                    if card_verdict != Verdict::Genuine || awaiting.images().face.is_none() {
+                        // A card that failed on its own is not shown for comparison: no decision
+                        // could make it genuine.
+                        FaceDecision::NotGiven
+                    } else {
+                        let shown = images::for_browser(awaiting.images());
+                        let kinds = images::kinds(&shown);
+                        self.console.update(|v| {
+                            v.images = Some(shown);
+                            v.phase = Phase::AwaitingDecision;
+                            if let Some(check) = v.check.as_mut() {
+                                check.images = kinds;
+                                check.card_verdict = Some(card_verdict);
+                            }
+                        });
+                        let decision = self.wait_for_decision();
+                        self.console.update(|v| {
+                            v.images = None;
+                            v.phase = Phase::Reading;
+                        });
+                        decision
+                    };
                 awaiting.confirm(decision)
             }
             Secret::Pin(pin) => {
                 self.verifier
                     .check_level_b(&mut session, request, &pin, &SystemClock, &mut random)
             }
-            Secret::Password(password) => {
-                self.verifier
-                    .check_level_c(&mut session, request, &password, &SystemClock, &mut random)
-            }
+            Secret::Password(password) => self.verifier.check_level_c(
+                &mut session,
+                request,
+                &password,
+                &SystemClock,
+                &mut random,
+            ),
         };
         (report, session.counters())
     }
@@ -141,7 +158,10 @@ impl Worker {
     fn wait_for_decision(&mut self) -> FaceDecision {
         loop {
             self.poll_readers();
-            match self.commands.recv_timeout(std::time::Duration::from_millis(200)) {
+            match self
+                .commands
+                .recv_timeout(std::time::Duration::from_millis(200))
+            {
                 Ok(Command::Decide { decision, reply }) => {
                     let _ = reply.send(Ok(()));
                     return decision;
@@ -169,7 +189,8 @@ impl Worker {
         self.recorder.set_attribute_policy(policy.attributes);
         let now = SystemClock.now();
         let stored = self.recorder.record(report, request, now);
-        let mut output = CheckOutput::new(&ReaderSpec::Pcsc(Some(reader)), request, report, counters);
+        let mut output =
+            CheckOutput::new(&ReaderSpec::Pcsc(Some(reader)), request, report, counters);
         let record_error = match stored {
             Ok(line) => {
                 output.record = Some(line);
@@ -191,7 +212,8 @@ impl Worker {
             verdict,
             seq: record.seq,
         });
-        let offer_level_a = verdict == Verdict::Refused && level != Level::A && policy.allows(Level::A);
+        let offer_level_a =
+            verdict == Verdict::Refused && level != Level::A && policy.allows(Level::A);
         let checked = self.last_checked.is_some() && self.current_card() == self.last_checked;
         self.console.update(|v| {
             v.phase = Phase::Done;
@@ -212,7 +234,11 @@ fn progress(console: Arc<Console>) -> impl FnMut(&ReadEvent) + 'static {
     let mut last = (0u16, 0usize);
     move |event: &ReadEvent| match event {
         ReadEvent::Progress { ef, read, .. } => {
-            let delta = if *ef == last.0 { read.saturating_sub(last.1) } else { *read };
+            let delta = if *ef == last.0 {
+                read.saturating_sub(last.1)
+            } else {
+                *read
+            };
             last = (*ef, *read);
             total += delta as u64;
             console.update(|v| {

@@ -162,8 +162,12 @@ impl Worker {
                     Vec::new(),
                     Some(Message::new(
                         "pcsc_unavailable",
-                        format!("The card reader service is not available ({error}). Start pcscd (Linux) or the Smart Card service, and plug the reader in."),
-                        format!("カードリーダーのサービスが使えません（{error}）。pcscd（Linux）またはスマートカードサービスを起動し、リーダーを接続してください。"),
+                        format!(
+                            "The card reader service is not available ({error}). Start pcscd (Linux) or the Smart Card service, and plug the reader in."
+                        ),
+                        format!(
+                            "カードリーダーのサービスが使えません（{error}）。pcscd（Linux）またはスマートカードサービスを起動し、リーダーを接続してください。"
+                        ),
                     )),
                 )
             }
@@ -228,8 +232,14 @@ impl Worker {
                 several => Err(Refusal::new(
                     StatusCode::CONFLICT,
                     "two_cards",
-                    format!("Cards are on {} readers: leave only the card to check, or start the console with --reader <name>.", several.len()),
-                    format!("{}台のリーダーにカードがあります。確認するカードだけを置いてください（または --reader で指定）。", several.len()),
+                    format!(
+                        "Cards are on {} readers: leave only the card to check, or start the console with --reader <name>.",
+                        several.len()
+                    ),
+                    format!(
+                        "{}台のリーダーにカードがあります。確認するカードだけを置いてください（または --reader で指定）。",
+                        several.len()
+                    ),
                 )),
             },
         }
@@ -297,14 +307,20 @@ impl Worker {
             Ok(None) => Err(Refusal::new(
                 StatusCode::NOT_FOUND,
                 "unknown_item",
-                format!("Item {item} is not in this counter's item list: check the number, or sync (honnin sync) to get the latest list."),
-                format!("お問い合わせ番号 {item} はこの窓口の一覧にありません。番号を確認するか、同期（honnin sync）で最新の一覧を取得してください。"),
+                format!(
+                    "Item {item} is not in this counter's item list: check the number, or sync (honnin sync) to get the latest list."
+                ),
+                format!(
+                    "お問い合わせ番号 {item} はこの窓口の一覧にありません。番号を確認するか、同期（honnin sync）で最新の一覧を取得してください。"
+                ),
             )),
             Err(error) => Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "manifest_unusable",
                 error.to_string(),
-                format!("お問い合わせ番号の一覧を使えません。オンラインで honnin sync を実行してください。（{error}）"),
+                format!(
+                    "お問い合わせ番号の一覧を使えません。オンラインで honnin sync を実行してください。（{error}）"
+                ),
             )),
         }
     }
@@ -316,8 +332,18 @@ impl Worker {
             return Err(Refusal::new(
                 StatusCode::CONFLICT,
                 "level_below_minimum",
-                format!("{} asks for at least level {} for this item: choose level {} or higher.", policy.sender_id, policy.min_level.code(), policy.min_level.code()),
-                format!("差出人 {} はこの郵便物にレベル{}以上を求めています。レベル{}以上を選んでください。", policy.sender_id, policy.min_level.code(), policy.min_level.code()),
+                format!(
+                    "{} asks for at least level {} for this item: choose level {} or higher.",
+                    policy.sender_id,
+                    policy.min_level.code(),
+                    policy.min_level.code()
+                ),
+                format!(
+                    "差出人 {} はこの郵便物にレベル{}以上を求めています。レベル{}以上を選んでください。",
+                    policy.sender_id,
+                    policy.min_level.code(),
+                    policy.min_level.code()
+                ),
             ));
         }
         self.poll_readers();
@@ -349,7 +375,9 @@ fn reader_missing(name: &str) -> Message {
     Message::new(
         "reader_missing",
         format!("The reader \"{name}\" is not connected: plug it in (or check its name)."),
-        format!("リーダー「{name}」が接続されていません。接続してください（名前も確認してください）。"),
+        format!(
+            "リーダー「{name}」が接続されていません。接続してください（名前も確認してください）。"
+        ),
     )
 }
 

@@ -228,7 +228,11 @@ fn check_closed_codes(body: &Value) -> Result<(), RecordError> {
                 why: "a door record leaves station out instead of writing \"door\"",
             });
         }
-        Some(_) => return Err(malformed("the station is not counter (door records omit it)")),
+        Some(_) => {
+            return Err(malformed(
+                "the station is not counter (door records omit it)",
+            ));
+        }
     }
     Ok(())
 }

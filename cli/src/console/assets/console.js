@@ -253,7 +253,8 @@ function renderVerdict() {
   const output = result.output;
   const box = $("verdict");
   box.className = "panel v-" + output.verdict;
-  $("verdict-text").textContent = `${t("v_" + output.verdict)} — ${lang === "ja" ? output.message_ja : output.message_en}`;
+  // The verdict's own sentence names it ("FORGED card: …"): no second label before it.
+  $("verdict-text").textContent = lang === "ja" ? output.message_ja : output.message_en;
   $("verdict-item").textContent = `${t("item_of")} ${output.item} · ${output.sender} · ${t("level_" + output.level)}`;
   $("verdict-record").textContent = result.record_error
     ? t("record_failed") + result.record_error
