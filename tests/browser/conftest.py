@@ -69,8 +69,8 @@ def counter(work, receiver):
 def console(counter):
     console = harness.Console(counter.store)
     yield console
-    stderr = console.stop()
-    # Secrets never reach the console's output.
+    stderr = console.stop().replace(str(console.port), "<port>")
+    # Secrets never reach the console's output (its port could hold the PIN's digits).
     for secret in (harness.MATCHING_NUMBER_B, harness.PIN):
         assert secret not in stderr, "a secret reached the console's output"
 

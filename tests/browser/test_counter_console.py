@@ -135,7 +135,7 @@ def test_genuine_card_at_level_a_with_the_photo_compared(page, screenshots):
         wait_images(page)
         # The photo (JPEG 2000 on the card) is shown large.
         height = page.evaluate("document.getElementById('img-face').getBoundingClientRect().height")
-        assert height >= 300, height
+        assert height >= 350, height
         assert focused(page) == "matches"
         shoot(page, screenshots, "compare")
         page.keyboard.press("Enter")
