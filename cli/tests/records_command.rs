@@ -100,6 +100,8 @@ fn a_check_stores_its_record_and_the_records_commands_read_it() {
         assert!(listed.contains(id.as_str()), "{listed}");
     }
     assert!(listed.contains("3 records"), "{listed}");
+    // `honnin check` is a door check: its records say so (the console's say counter).
+    assert_eq!(listed.matches(" door ").count(), 3, "{listed}");
 
     let out = records("show", &store, &["#2", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

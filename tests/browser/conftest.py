@@ -28,6 +28,7 @@ ITEMS = [
     ("JP-1008", harness.HOLDER, "B", []),   # two cards, the second
     ("JP-1009", harness.HOLDER, "A", []),   # page reloaded mid-check
     ("JP-1010", harness.HOLDER, "B", []),   # bad input (never checked)
+    ("JP-1011", harness.HOLDER, "A", []),   # comparison ended with Escape
 ]
 
 

@@ -43,14 +43,28 @@ def enter_item(page, item):
 def start(page, item, level, secret):
     enter_item(page, item)
     page.wait_for_function(
-        "item => !document.getElementById('item-info').hidden"
-        " && document.getElementById('info-sender').textContent !== ''", arg=item)
+        "item => { const info = document.getElementById('item-info');"
+        " return !info.hidden && info.dataset.item === item; }", arg=item)
     page.check(f"#level-{level}")
     page.fill("#secret", secret)
     page.press("#secret", "Enter")
 
 
+def seen(page) -> str:
+    """What the page shows, for a failure's message."""
+    return page.evaluate(
+        """() => ['message', 'idle-text', 'progress-text', 'verdict-text', 'verdict-item']
+             .map(id => id + ': ' + document.getElementById(id).textContent).join(' | ')""")
+
+
 def wait_verdict(page, item, verdict):
+    try:
+        wait_for_verdict(page, item, verdict)
+    except Exception as error:
+        raise AssertionError(f"no {verdict} verdict for {item}; the page shows {seen(page)}") from error
+
+
+def wait_for_verdict(page, item, verdict):
     page.wait_for_function(
         """([item, verdict]) => {
              const box = document.getElementById('verdict');
@@ -218,6 +232,22 @@ def test_a_page_reloaded_mid_check_finds_the_check_going_on(page):
         assert sum("JP-1009" in row for row in rows) == 1
 
 
+def test_escape_ends_a_comparison_without_a_decision(page):
+    with card(page):
+        start(page, "JP-1011", "A", MATCHING_NUMBER_B)
+        wait_images(page, ("face",))
+        page.keyboard.press("Escape")
+        # No decision is not a confirmation: the check is inconclusive, and recorded so.
+        wait_verdict(page, "JP-1011", "inconclusive")
+        assert check_states(page)["face_confirmation"] == "not_checked"
+        assert "#" in page.inner_text("#verdict-record")
+        # Escape outside a comparison clears the entry for the next item.
+        page.keyboard.press("Escape")
+        assert page.input_value("#item") == ""
+        assert not page.locator("#item-info").is_visible()
+        assert focused(page) == "item"
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input: a clear message, and no check started.
 
@@ -326,6 +356,7 @@ def test_every_counter_check_reaches_the_sender_as_a_counter_record(page, counte
     assert len(feed) == checks, feed
     assert all(entry["record"]["body"]["station"] == "counter" for entry in feed)
     by_item = {entry["record"]["body"]["item_id"]: entry for entry in feed}
+    assert by_item["JP-1011"]["record"]["body"]["verdict"] == "inconclusive"
     genuine_b = by_item["JP-1002"]
     assert genuine_b["verification"]["outcome"] == "verified", genuine_b["verification"]
     assert by_item["JP-1005"]["record"]["body"]["verdict"] == "forged"

@@ -139,6 +139,7 @@ function applyLanguage() {
 
 function showItem(view, focus) {
   item = view;
+  $("item-info").dataset.item = view.item;
   $("info-sender").textContent = view.sender;
   $("info-addressee").textContent = view.addressee;
   $("info-min").textContent = t("level_" + view.min_level);
@@ -192,6 +193,9 @@ async function lookUp(event) {
   event.preventDefault();
   const number = $("item").value.trim();
   if (!number) return;
+  // A new number replaces the item at once: nothing of the previous item can be checked.
+  item = null;
+  $("item-info").hidden = true;
   const { ok, data } = await post("/api/item", { item: number });
   if (ok) {
     setMessage(null);
