@@ -362,4 +362,16 @@ def test_every_counter_check_reaches_the_sender_as_a_counter_record(page, counte
     assert by_item["JP-1005"]["record"]["body"]["verdict"] == "forged"
     delivered = receiver.request("GET", "/v1/items/JP-1002")
     assert delivered["delivery"]["record_id"] == genuine_b["record"]["body"]["record_id"]
+    # The sender re-verifies the record itself, trusting nothing the counter says.
+    entry = counter.store.parent / "feed-entry.json"
+    entry.write_text(json.dumps(genuine_b))
+    verified = json.loads(harness.run(
+        harness.BIN / "honnin", "verify-record", entry, "--trust-anchors", harness.ANCHORS,
+        "--item", "JP-1002", "--sender", harness.SENDER, "--json"))
+    assert verified["outcome"] == "verified", verified
+    assert verified["recorded_verdict"] == "genuine", verified
+    # The counter's own chain is intact, and every record in it says counter.
     harness.run(harness.BIN / "honnin", "records", "verify-chain", "--store", counter.store)
+    listed = json.loads(harness.run(
+        harness.BIN / "honnin", "records", "list", "--store", counter.store, "--json"))
+    assert [row["station"] for row in listed] == ["counter"] * checks, listed
