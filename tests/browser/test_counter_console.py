@@ -264,6 +264,23 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
     assert "一覧にありません" in page.inner_text("#message")
     assert not page.locator("#item-info").is_visible()
 
+    # Below the sender's minimum (the page does not offer it; the console refuses it anyway),
+    # and a secret of the wrong form (the answer names the form, never the value).
+    def api_check(level, secret):
+        return page.evaluate(
+            """async ([level, secret]) => {
+                 const r = await fetch('/api/check', {method: 'POST',
+                   headers: {'Content-Type': 'application/json'},
+                   body: JSON.stringify({tab: sessionStorage.getItem('honnin-tab'),
+                                         item: 'JP-1010', level, secret})});
+                 return [r.status, await r.json()]; }""", [level, secret])
+    status, body = api_check("A", MATCHING_NUMBER_B)
+    assert (status, body["error"]) == (409, "level_below_minimum"), body
+    assert "レベルB以上" in body["message_ja"]
+    status, body = api_check("B", "24x8")
+    assert (status, body["error"]) == (400, "bad_secret"), body
+    assert "24x8" not in json.dumps(body, ensure_ascii=False)
+
     # No card on the reader.
     start(page, "JP-1010", "B", PIN)
     message(page, "カードがありません")
