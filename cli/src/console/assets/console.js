@@ -241,7 +241,10 @@ function renderReaders() {
 function renderHistory() {
   const list = $("history-list");
   list.replaceChildren();
-  for (const row of [...state.history].reverse()) {
+  // Today in Japan: a console left running past midnight starts a new day's list.
+  const day = (seconds) => new Date(seconds * 1000).toLocaleDateString("en-CA", { timeZone: "Asia/Tokyo" });
+  const today = day(Date.now() / 1000);
+  for (const row of [...state.history].filter((r) => day(r.time) === today).reverse()) {
     const li = document.createElement("li");
     const time = new Date(row.time * 1000).toLocaleTimeString(lang === "ja" ? "ja-JP" : "en-GB", {
       timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit",
