@@ -19,6 +19,7 @@ import secrets
 import time
 
 import schemathesis
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -29,11 +30,14 @@ with open(os.environ["HONNIN_FUZZ_DEVICE_KEY"], "rb") as key_file:
     DEVICE_KEY = serialization.load_pem_private_key(key_file.read(), password=None)
 # Markers of the other sender's data; none may appear in an answer to the fuzz sender.
 FORBIDDEN = [m for m in os.environ.get("HONNIN_FUZZ_FORBIDDEN", "").split("\n") if m]
+# Items run.py planted: the fuzz sender's own, and the other sender's (which must stay hidden).
+OWN_ITEM = os.environ.get("HONNIN_FUZZ_OWN_ITEM", "")
+OTHER_ITEM = os.environ.get("HONNIN_FUZZ_OTHER_ITEM", "")
 # The share of device requests signed correctly (the rest test the refusals).
 SIGNED_SHARE = 0.8
 
 
-DEVICE_PATHS = ("/v1/batches", "/v1/manifest")
+DEVICE_PATHS = ("/v1/batches", "/v1/manifest", "/v1/trust-bundle")
 UNSIGNED = "unsigned"
 
 
@@ -113,3 +117,15 @@ def after_call(context, case, response):
     if STATUS_LOG:
         with open(STATUS_LOG, "a") as log:
             log.write(f"{case.method.upper()} {case.operation.path} {response.status_code}\n")
+
+
+@schemathesis.hook
+def flatmap_path_parameters(context, path_parameters):
+    # Item ids drawn at random never exist; the planted ones make GET and DELETE reach the
+    # answers with a body (the fuzz sender's item) and try the other sender's item by id.
+    if not path_parameters or "item_id" not in path_parameters:
+        return st.just(path_parameters)
+    return st.sampled_from(
+        [path_parameters]
+        + [{**path_parameters, "item_id": item} for item in (OWN_ITEM, OTHER_ITEM) if item]
+    )

@@ -45,6 +45,8 @@ CHECKS = ",".join(
 # The other sender's planted data: the no-leak check refuses any answer that names it.
 OTHER_ITEM = "OTHER-SECRET-0001"
 OTHER_ADDRESSEE = "他人 秘子"
+# The fuzz sender's own planted item.
+OWN_ITEM = "FUZZ-0001"
 
 
 def operator(receiver, db, *args):
@@ -153,6 +155,13 @@ def main():
             }
             status, answer = request("PUT", f"{base}/v1/items", {"items": [planted]}, other)
             assert status == 200, (status, answer)
+            own = {
+                "item_id": OWN_ITEM, "device_id": "fuzz-device",
+                "addressee_name": "試験 花子", "min_level": "A",
+            }
+            mine = {"Authorization": f"Bearer {token}"}
+            status, answer = request("PUT", f"{base}/v1/items", {"items": [own]}, mine)
+            assert status == 200, (status, answer)
 
             env = dict(os.environ)
             env.update(
@@ -162,6 +171,8 @@ def main():
                 HONNIN_FUZZ_DEVICE="fuzz-device",
                 HONNIN_FUZZ_DEVICE_KEY=str(key_path),
                 HONNIN_FUZZ_STATUS_LOG=str(tmp / "statuses.log"),
+                HONNIN_FUZZ_OWN_ITEM=OWN_ITEM,
+                HONNIN_FUZZ_OTHER_ITEM=OTHER_ITEM,
                 # On another device: neither the fuzz sender nor the fuzz device may see it.
                 HONNIN_FUZZ_FORBIDDEN="\n".join([OTHER_ITEM, OTHER_ADDRESSEE]),
             )
