@@ -123,7 +123,8 @@ fn a_bundle_from_the_future_or_of_another_format_is_refused() {
 #[test]
 fn malformed_contents_are_refused_when_signing() {
     let key = receiver();
-    let cases: Vec<(Box<dyn Fn(&mut TrustBundleBody)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut TrustBundleBody)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|b| b.anchors.clear()), "no trust anchor"),
         (
             Box::new(|b| b.anchors[0].certificate = BASE64.encode(b"not a certificate")),

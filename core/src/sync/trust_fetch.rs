@@ -9,6 +9,8 @@ use crate::trust_bundle::{SignedTrustBundle, VerifiedTrustBundle};
 use crate::verify::{Clock, RandomSource};
 
 /// What a fetch of the trust bundle found.
+// Made once per sync and taken apart at once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FetchedTrustBundle {
     /// A bundle that verified: keep `signed` (in place of the one kept before).
