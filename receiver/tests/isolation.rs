@@ -342,6 +342,8 @@ fn neither_sender_nor_device_reaches_the_others_data(backend: &Backend) {
             );
         }
         assert_eq!(feed_ids(&server, &me.token, "0"), me.record_ids);
+        let (_, page) = call(&server, "GET", "/v1/feed?after=0", &mine, None);
+        assert_no_trace(&page, other, "my feed");
         let answer = call(&server, "GET", "/v1/feed?after=x", &mine, None);
         assert_refused(answer, 400, "invalid_query", "a cursor that is no number");
 
@@ -391,6 +393,9 @@ fn neither_sender_nor_device_reaches_the_others_data(backend: &Backend) {
 
         // My manifest lists my pending item only (the other was delivered by my records).
         assert_eq!(manifest_items(&server, me), vec![me.pending.clone()]);
+        let headers = device_headers(me.device, &me.signer, MANIFEST_REQUEST);
+        let (_, manifest) = call(&server, "GET", "/v1/manifest", &headers, None);
+        assert_no_trace(&manifest, other, "my manifest");
 
         // Enrolment: the other device's id, with a code the operator issued for another id.
         let spare = format!("{}-spare", me.device);
