@@ -1,9 +1,10 @@
 //! Slow and oversized clients against the real receiver on loopback, over TLS (as deployed) and
 //! over plain HTTP (loopback, or behind a TLS proxy): the limits of `honnin_receiver::http_conn`.
 //!
-//! - A slowloris flood (many connections each dribbling its header a byte at a time) does not
-//!   stop a device from being served meanwhile, and every dribbler is cut off at the header
-//!   timeout although it never went quiet.
+//! - A slowloris flood (many connections each dribbling its header a byte at a time, and
+//!   connections that never start TLS) does not stop a device from being served meanwhile;
+//!   every dribbler is cut off at the header timeout although it never went quiet, and every
+//!   silent connection at the handshake timeout.
 //! - A client that stops half-way through its header is cut off at the header timeout; on plain
 //!   HTTP too (axum::serve, used there before, had no header timeout at all).
 //! - A header block over the limit, one huge header, or too many headers get 431 and nothing is
@@ -125,6 +126,14 @@ fn a_slowloris_flood_is_cut_off_at_the_header_timeout_and_devices_are_served_mea
 ) {
     let server = start(backend, |_| {});
     let config = tls_config(&server);
+    // Connections that never start TLS: dropped at the handshake timeout (10 s in tls.rs).
+    let silent: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let tcp = TcpStream::connect(address(&server)).expect("connects");
+            tcp.set_read_timeout(Some(GRACE)).expect("timeout");
+            tcp
+        })
+        .collect();
     let dribblers: Vec<_> = (0..16)
         .map(|_| {
             let mut wire = connect_tls(&server, &config);
@@ -161,6 +170,12 @@ fn a_slowloris_flood_is_cut_off_at_the_header_timeout_and_devices_are_served_mea
             after >= HEADER_TIMEOUT - Duration::from_secs(1),
             "cut off after {after:?}, before the header timeout"
         );
+    }
+    // By now (past the header timeout) every silent connection was closed by the receiver.
+    for tcp in silent {
+        let mut wire: Box<dyn Wire> = Box::new(tcp);
+        let (_, closed) = read_until_closed(wire.as_mut());
+        assert!(closed, "a connection that never started TLS is still open");
     }
     let mut wire = connect_tls(&server, &config);
     assert_eq!(health(wire.as_mut(), ""), Some(200));
