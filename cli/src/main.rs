@@ -8,6 +8,7 @@ mod output;
 mod reader_spec;
 mod secrets;
 mod trust;
+mod trust_bundle_file;
 
 use std::process::ExitCode;
 

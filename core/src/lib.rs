@@ -13,4 +13,5 @@ pub mod store;
 pub mod sync;
 pub mod tlv;
 pub mod transport;
+pub mod trust_bundle;
 pub mod verify;

@@ -21,13 +21,16 @@
 
 pub mod auth;
 pub mod error;
+pub mod http_conn;
 pub mod ingest;
 pub mod items;
 pub mod operator;
+pub mod rejections;
 pub mod routes;
 pub mod secrets;
 pub mod storage;
 pub mod tls;
+pub mod trust_bundle;
 pub mod webhook;
 pub mod webhook_url;
 

@@ -83,6 +83,10 @@ enum Command {
         #[arg(long, default_value_t = Limits::default().max_items_per_device as u64,
               value_parser = clap::value_parser!(u64).range(1..=honnin_core::manifest::MAX_ITEMS as u64))]
         max_items_per_device: u64,
+        /// Failed authentications per client address and minute before its requests get 429
+        /// (raise it for API fuzzing from one address; keep it low in production).
+        #[arg(long, default_value_t = Limits::default().max_auth_failures)]
+        max_auth_failures: u32,
     },
     /// Issue a one-time enrolment code for a device (valid 24 h; printed once).
     EnrolCode {
@@ -98,6 +102,17 @@ enum Command {
     AddSender {
         #[arg(long)]
         sender: String,
+    },
+    /// Load the trust anchors and revocation lists devices get in their signed trust bundle at
+    /// each sync (replacing the ones loaded before; the bundle's serial goes up by one). For
+    /// anchor rotation, load both generations side by side, later the new one alone.
+    TrustLoad {
+        /// Directory of trust anchors (JPKI roots, card-data issuers), as for serve.
+        #[arg(long)]
+        anchors: PathBuf,
+        /// A revocation list (X.509 CRL, DER, with nextUpdate); repeatable.
+        #[arg(long)]
+        crl: Vec<PathBuf>,
     },
     /// Print the pin (sha256/<base64> of the key) of the receiver's TLS certificate, to hand
     /// to devices with their enrolment codes (`honnin enrol --receiver-pin`). With
@@ -179,6 +194,16 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::TlsPin { .. } => Ok(()),
+        Command::TrustLoad { anchors, crl } => {
+            let (anchors, lists) = honnin_receiver::trust_bundle::read_trust_files(&anchors, &crl)
+                .map_err(|e| e.to_string())?;
+            let (count, listed) = (anchors.len(), lists.len());
+            let serial =
+                honnin_receiver::trust_bundle::load(storage.as_ref(), anchors, lists, now())
+                    .map_err(|e| e.to_string())?;
+            println!("trust bundle {serial}: {count} anchors, {listed} revocation lists");
+            Ok(())
+        }
         Command::Serve {
             listen,
             tls,
@@ -190,6 +215,7 @@ fn run(cli: Cli) -> Result<(), String> {
             allow_private_webhooks,
             max_clock_skew,
             max_items_per_device,
+            max_auth_failures,
         } => {
             // Check the transport before any work: no silent fall back to plain HTTP.
             let tls = tls.load()?;
@@ -221,6 +247,7 @@ fn run(cli: Cli) -> Result<(), String> {
             receiver.limits.max_connections = max_connections;
             receiver.limits.allow_private_webhooks = allow_private_webhooks;
             receiver.limits.max_clock_skew = max_clock_skew;
+            receiver.limits.max_auth_failures = max_auth_failures;
             // At most MAX_ITEMS (the parser's range), so it fits.
             receiver.limits.max_items_per_device =
                 usize::try_from(max_items_per_device).unwrap_or(usize::MAX);

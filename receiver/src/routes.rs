@@ -41,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/manifest"),
     ("put", "/v1/webhook"),
     ("delete", "/v1/webhook"),
+    ("get", "/v1/trust-bundle"),
 ];
 
 /// The TLS key the receiver serves with, announced in the enrolment answer so a device can
@@ -70,10 +71,16 @@ pub fn router_with_tls(receiver: Arc<Receiver>, pin: Option<SpkiPin>) -> Router 
         )
         .route("/v1/manifest", get(items::manifest))
         .route(
+            "/v1/trust-bundle",
+            get(crate::trust_bundle::get_trust_bundle),
+        )
+        .route(
             "/v1/webhook",
             put(webhook::put_webhook).delete(webhook::delete_webhook),
         )
         .layer(DefaultBodyLimit::max(limit))
+        // Refusals axum makes itself (unknown path, method, a body cut at the limit) typed too.
+        .layer(middleware::from_fn(crate::rejections::typed))
         .layer(middleware::from_fn(move |request, next| {
             refuse_declared_oversize(limit, request, next)
         }))
@@ -86,11 +93,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     receiver: Arc<Receiver>,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(receiver).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    // With the header timeout and limits of TLS connections (axum::serve sets none).
+    crate::http_conn::serve_plain(listener, receiver).await
 }
 
 /// Answers 413 from the `Content-Length` header alone, before any of the body is read: a

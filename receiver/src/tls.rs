@@ -6,21 +6,16 @@
 //! enrolment answer). A self-signed identity is made once and then reused, so its pin stays
 //! valid across restarts; renewing the certificate with the same key keeps devices working.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use honnin_core::sync::SpkiPin;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
 use crate::Receiver;
@@ -28,8 +23,6 @@ use crate::Receiver;
 /// A handshake that takes longer is dropped: a client that opens connections and never
 /// finishes them must not hold the receiver's resources.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time allowed for a request's header once the connection is up.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// File names of a self-signed identity in its directory.
 pub const CERT_FILE: &str = "cert.pem";
@@ -199,19 +192,8 @@ pub async fn serve(
             else {
                 return;
             };
-            let service =
-                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                    // What axum's `into_make_service_with_connect_info` would insert.
-                    request
-                        .extensions_mut()
-                        .insert(ConnectInfo::<SocketAddr>(client));
-                    app.clone().oneshot(request)
-                });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            // Header timeout and size limits: crate::http_conn.
+            crate::http_conn::serve_connection(stream, client, app).await;
         });
     }
 }

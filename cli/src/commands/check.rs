@@ -87,6 +87,19 @@ fn parse_date(text: &str, what: &str) -> Result<CalendarDate, CliError> {
 }
 
 pub fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
+    // The trust bundle `honnin sync` keeps beside the store: its anchors, and its revocation
+    // lists so revocation is checked on the device (plus any given here).
+    if let Some(store) = &args.record.store
+        && let Some(bundle) = crate::trust_bundle_file::load(store)?
+    {
+        let now = clock(args)?.now();
+        return crate::trust_bundle_file::verifier(
+            &bundle,
+            args.trust_anchors.as_deref(),
+            &args.crl,
+            now,
+        );
+    }
     let directory = match (&args.trust_anchors, &args.reader) {
         (Some(dir), _) => dir.clone(),
         // The software card is made from the test PKI, so its anchors are the test anchors; a

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use honnin_core::sync::rustls::pki_types::CertificateDer;
 use honnin_core::sync::rustls::pki_types::pem::PemObject;
-use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust};
+use honnin_core::sync::{FetchedTrustBundle, SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust};
 use honnin_core::verify::{SystemClock, SystemRandom};
 
 use super::records::{load_device_key, open_store, read_receipt_key, with_suffix};
@@ -188,12 +188,26 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         .unwrap_or_else(|| with_suffix(&args.store, ".key"));
     // A device syncs before its first check, for the manifest: the store is made then.
     let mut store = open_store(&args.store, &store_key, true)?;
+    // The bundle kept from the last sync: an older one from the receiver is refused.
+    let kept = crate::trust_bundle_file::kept_serial(&args.store, &receipt_key);
     let client = SyncClient::try_new(config, receipt_key).map_err(sync_error)?;
     let report = client
         .sync(&mut store, &signer, &SystemClock, &mut SystemRandom)
         .map_err(sync_error)?;
     // While online, the manifest of the items this device carries, for the next checks.
     let manifest = client.fetch_manifest(&mut store, &signer, &SystemClock, &mut SystemRandom);
+    // And the trust bundle (anchors, revocation lists), so the checks until the next sync
+    // check revocation on the device.
+    let bundle = client
+        .fetch_trust_bundle(kept, &signer, &SystemClock, &mut SystemRandom)
+        .and_then(|fetched| match fetched {
+            FetchedTrustBundle::Verified { signed, verified } => {
+                crate::trust_bundle_file::keep(&args.store, &signed)
+                    .map_err(|e| SyncError::Protocol(e.to_string()))?;
+                Ok(Some(verified))
+            }
+            FetchedTrustBundle::NoneLoaded => Ok(None),
+        });
     let mut summary = serde_json::json!({
         "synced": report.synced,
         "duplicates": report.duplicates,
@@ -215,16 +229,38 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
             format!("item manifest not updated: {e}")
         }
     };
+    let bundle_line = match &bundle {
+        Ok(Some(verified)) => {
+            summary["trust_bundle_serial"] = verified.serial.into();
+            summary["trust_bundle_expires_at"] = verified.expires_at.into();
+            format!(
+                "trust bundle {}: {} anchors, {} revocation lists, valid until {} (Unix time)",
+                verified.serial,
+                verified.anchors().len(),
+                verified.revocation_lists().len(),
+                verified.expires_at
+            )
+        }
+        Ok(None) => {
+            "trust bundle: the receiver has none loaded; the one kept (if any) stays".into()
+        }
+        Err(e) => {
+            summary["trust_bundle_error"] = e.to_string().into();
+            format!("trust bundle not updated: {e}")
+        }
+    };
     if json {
         crate::output::write_stdout(&format!("{summary}\n"))?;
     } else {
         crate::output::write_stdout(&format!(
-            "synced {} records ({} already at the receiver, {} flagged by its verification) in {} requests\n{manifest_line}\n",
+            "synced {} records ({} already at the receiver, {} flagged by its verification) in {} requests\n{manifest_line}\n{bundle_line}\n",
             report.synced, report.duplicates, report.flagged, report.requests
         ))?;
     }
     // The records are synced either way; a manifest that failed still fails the command, so
     // a courier does not leave with yesterday's items.
     manifest.map_err(sync_error)?;
+    // Likewise a trust bundle that did not verify: the device's revocation data is not current.
+    bundle.map_err(sync_error)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -113,6 +113,9 @@ pub enum SyncError {
     /// The manifest the receiver sent does not verify; the one kept before stays in use.
     #[error("the item manifest from the receiver is not valid ({0}); the previous one is kept")]
     BadManifest(ManifestError),
+    /// The trust bundle the receiver sent does not verify; the one kept before stays in use.
+    #[error("the trust bundle from the receiver is not valid ({0}); the previous one is kept")]
+    BadTrustBundle(crate::trust_bundle::TrustBundleError),
     #[error(
         "record at position {position} cannot be read ({why}); run `honnin records verify-chain`"
     )]
@@ -143,8 +146,8 @@ const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 pub struct SyncClient {
     /// The agent, or why the configuration cannot make one (reported by every call).
     agent: Result<ureq::Agent, ConfigError>,
-    config: SyncConfig,
-    receiver_key: DeviceKey,
+    pub(super) config: SyncConfig,
+    pub(super) receiver_key: DeviceKey,
 }
 
 /// What enrolment established: the receiver's receipt key and, when the receiver serves TLS
@@ -213,7 +216,7 @@ impl SyncClient {
         ))
     }
 
-    fn agent(&self) -> Result<&ureq::Agent, SyncError> {
+    pub(super) fn agent(&self) -> Result<&ureq::Agent, SyncError> {
         self.agent
             .as_ref()
             .map_err(|e| SyncError::Config(e.clone()))
@@ -293,7 +296,7 @@ impl SyncClient {
     /// again with backoff, each try with a fresh nonce and time (a retry is a new request, not
     /// a replay); any other status ends it as refused. `body` `None` sends a GET.
     #[allow(clippy::too_many_arguments)]
-    fn signed_exchange<T>(
+    pub(super) fn signed_exchange<T>(
         &self,
         path: &str,
         body: Option<&[u8]>,

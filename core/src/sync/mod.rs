@@ -6,6 +6,8 @@
 //!   batches, exponential backoff with jitter. Its only state is the store's `synced_at`
 //!   column, so a client killed at any instant resumes by sending what has no receipt yet;
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
+//! - `trust_fetch` (feature `sync-client`): `SyncClient::fetch_trust_bundle`, the signed trust
+//!   bundle ([`crate::trust_bundle`]) fetched on each sync, refused unless it verifies.
 //! - [`pin`]: the receiver's TLS key pin ([`SpkiPin`]), shared with the receiver.
 //! - `tls` (feature `sync-client`): `TlsTrust` (pinned key, public roots, private CA, or the
 //!   platform's verifier) and the typed refusals; plain `http://` only to loopback, and only
@@ -20,6 +22,8 @@ mod backoff;
 mod client;
 #[cfg(feature = "sync-client")]
 mod tls;
+#[cfg(feature = "sync-client")]
+mod trust_fetch;
 
 #[cfg(feature = "sync-client")]
 pub use backoff::Backoff;
@@ -31,3 +35,5 @@ pub use pin::{PinError, SpkiPin};
 pub use rustls;
 #[cfg(feature = "sync-client")]
 pub use tls::{ConfigError, TlsRefusal, TlsTrust};
+#[cfg(feature = "sync-client")]
+pub use trust_fetch::FetchedTrustBundle;

@@ -34,6 +34,10 @@ pub const HEADER_SIGNATURE: &str = "x-honnin-signature";
 /// for another.
 pub const MANIFEST_REQUEST: &[u8] = b"GET /v1/manifest";
 
+/// What a device signs in place of a body when it asks for the trust bundle
+/// (`GET /v1/trust-bundle`, with the batch headers; see [`crate::trust_bundle`]).
+pub const TRUST_BUNDLE_REQUEST: &[u8] = b"GET /v1/trust-bundle";
+
 /// The bytes a device signs for a batch request.
 pub fn batch_message(device_id: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
     format!(

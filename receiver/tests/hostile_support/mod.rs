@@ -21,6 +21,8 @@ pub struct Server {
     pub base: String,
     pub receiver: Arc<Receiver>,
     pub agent: ureq::Agent,
+    /// The self-signed certificate it serves (for clients other than `agent`).
+    pub certificate_der: Vec<u8>,
     pub runtime: tokio::runtime::Runtime,
     _database: TestDatabase,
     _dir: tempfile::TempDir,
@@ -56,6 +58,7 @@ pub fn start(backend: &Backend, configure: impl FnOnce(&mut Receiver)) -> Server
         base,
         receiver,
         agent,
+        certificate_der: tls.certificate_der.clone(),
         runtime,
         _database: database,
         _dir: dir,

@@ -71,6 +71,19 @@ pub struct RevocationList {
     next_update: Option<i64>,
     /// The first critical extension (of the list or an entry) honnin does not process.
     unknown_critical: Option<String>,
+    /// How the list reached this verifier, when not from the operator's own files.
+    source: Option<ListSource>,
+}
+
+/// Where a revocation list came from when something else than the list bounds how long it
+/// may be used: a trust bundle the receiver signed ([`crate::trust_bundle`]) is valid until its
+/// own expiry, and the revocation check names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSource {
+    /// Said in the check's detail, e.g. "trust bundle 7 issued 2026-12-07".
+    pub name: String,
+    /// After this (Unix seconds) the list is not used: the check fails and says why.
+    pub expires_at: i64,
 }
 
 impl fmt::Debug for RevocationList {
@@ -138,8 +151,36 @@ impl RevocationList {
             issuer_der,
             authority_key_id,
             unknown_critical,
+            source: None,
             list,
         })
+    }
+
+    /// The same list, marked as delivered by `source` (see [`ListSource`]).
+    pub fn delivered_by(mut self, source: ListSource) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// What the check's detail says of the list used at `at`: its issuer's name, when
+    /// it was issued and how old it is, its next update, and where it came from.
+    pub fn describe(&self, at: UnixTime) -> String {
+        // The whole name: the two JPKI CAs differ only in one OU, the generations in none (the
+        // issue date then tells them apart).
+        let name = self.list.tbs_cert_list.issuer.to_string();
+        let age_hours = at.0.saturating_sub(self.this_update).max(0) / 3600;
+        let next = self.next_update.map_or_else(
+            || "no next update".to_owned(),
+            |n| format!("next update {}", date(n)),
+        );
+        let from = self
+            .source
+            .as_ref()
+            .map_or_else(String::new, |s| format!(", from {}", s.name));
+        format!(
+            "list of {name} issued {} ({age_hours} h old), {next}{from}",
+            date(self.this_update)
+        )
     }
 
     /// Number of revoked certificates listed.
@@ -268,6 +309,16 @@ pub fn check_revocation_of(
             "the list carries the critical extension {oid}, which honnin does not process"
         ));
     }
+    if let Some(source) = &list.source
+        && at.0 > source.expires_at
+    {
+        return invalid(format!(
+            "{}: the {} it came from expired on {}; sync to get a current one",
+            list.describe(at),
+            source.name,
+            date(source.expires_at)
+        ));
+    }
     if at.0 < list.this_update {
         return invalid(format!(
             "the list was issued on {}, after the check time",
@@ -278,17 +329,20 @@ pub fn check_revocation_of(
         None => return invalid("the list has no nextUpdate, so its freshness is unknown".into()),
         Some(next) if at.0 > next => {
             return invalid(format!(
-                "the list is stale: its next update was due on {}",
-                date(next)
+                "the list is stale: its next update was due on {} ({})",
+                date(next),
+                list.describe(at)
             ));
         }
         Some(_) => {}
     }
     match list.revocation_date(chain.end_entity.serial()) {
         // The serial number identifies a person's certificate: the detail gives only the date.
-        Some(revoked) => {
-            CheckResult::failed(id, Reason::Revoked, format!("revoked on {}", date(revoked)))
-        }
-        None => CheckResult::passed(id, Reason::NotRevoked),
+        Some(revoked) => CheckResult::failed(
+            id,
+            Reason::Revoked,
+            format!("revoked on {} ({})", date(revoked), list.describe(at)),
+        ),
+        None => CheckResult::passed(id, Reason::NotRevoked).with_detail(list.describe(at)),
     }
 }

@@ -47,7 +47,7 @@ pub use anchors::{AnchorError, AnchorPurpose, TrustAnchor, TrustAnchors};
 pub use attributes::{AttributeError, Era, SigningCertificateAttributes};
 pub use cert::{CertificateError, MAX_CERTIFICATE_LEN};
 pub use crl::{
-    CrlError, MAX_CRL_LEN, RevocationList, check_revocation, check_revocation_of,
+    CrlError, ListSource, MAX_CRL_LEN, RevocationList, check_revocation, check_revocation_of,
     select_revocation_list,
 };
 pub use path::{

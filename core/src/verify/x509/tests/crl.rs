@@ -29,7 +29,17 @@ fn assert_result(result: &CheckResult, state: CheckState, reason: Reason) {
 fn listed_serial_is_revoked() {
     let result = revocation(&CrlSpec::new(CA, vec![7, EE_SERIAL, 9]), K_CA);
     assert_result(&result, CheckState::Failed, Reason::Revoked);
-    assert_eq!(result.detail, "revoked on 2026-10-01");
+    // Which list said so, and how old it was, is in the verdict too.
+    assert!(
+        result.detail.starts_with("revoked on 2026-10-01 (list of "),
+        "{}",
+        result.detail
+    );
+    assert!(
+        result.detail.contains(" h old), next update "),
+        "{}",
+        result.detail
+    );
 }
 
 #[test]
@@ -37,7 +47,40 @@ fn unlisted_serial_is_not_revoked() {
     for revoked in [vec![], vec![7, 0x1002]] {
         let result = revocation(&CrlSpec::new(CA, revoked), K_CA);
         assert_result(&result, CheckState::Passed, Reason::NotRevoked);
+        assert!(result.detail.starts_with("list of "), "{}", result.detail);
     }
+}
+
+#[test]
+fn a_list_from_an_expired_source_is_refused_and_named() {
+    use crate::verify::x509::ListSource;
+    let spec = CrlSpec::new(CA, vec![]);
+    let fresh = list(&spec, K_CA).delivered_by(ListSource {
+        name: "trust bundle 3 issued 2026-12-01".into(),
+        expires_at: at().0 + 1,
+    });
+    let result = check_revocation(&verified_auth(), Some(&fresh), at());
+    assert_result(&result, CheckState::Passed, Reason::NotRevoked);
+    assert!(
+        result
+            .detail
+            .ends_with(", from trust bundle 3 issued 2026-12-01"),
+        "{}",
+        result.detail
+    );
+    let expired = list(&spec, K_CA).delivered_by(ListSource {
+        name: "trust bundle 3 issued 2026-12-01".into(),
+        expires_at: at().0 - 1,
+    });
+    let result = check_revocation(&verified_auth(), Some(&expired), at());
+    assert_result(&result, CheckState::Failed, Reason::RevocationListInvalid);
+    assert!(
+        result
+            .detail
+            .contains("the trust bundle 3 issued 2026-12-01 it came from expired"),
+        "{}",
+        result.detail
+    );
 }
 
 #[test]

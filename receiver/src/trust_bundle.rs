@@ -1,0 +1,249 @@
+//! Trust distribution: the operator loads the J-LIS trust anchors and the latest revocation
+//! lists into the receiver (`honnin-receiver trust-load`), and every device fetches them, signed
+//! with the receipt key, on each sync (`GET /v1/trust-bundle`), so the door check can check
+//! revocation on the device ([`honnin_core::trust_bundle`]).
+//!
+//! What was loaded is kept in the storage's settings (one value, the same for every receiver
+//! instance on one database) with a serial one higher than the load before; a load never
+//! goes back, so devices, which refuse a lower serial, always take the newest. Each answer is
+//! signed when served, valid [`TRUST_BUNDLE_SECONDS`]; each list is also judged by its own
+//! nextUpdate on the device, so a list the operator forgot to refresh shows up in the verdicts
+//! as stale rather than passing.
+//!
+//! Anchor rotation is a load with both generations side by side (the 2015 and 2023 J-LIS
+//! roots share one name and are told apart by key), then, once no card of the old one is
+//! left, a load without it: devices drop it at their next sync.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::sync::protocol::TRUST_BUNDLE_REQUEST;
+use honnin_core::trust_bundle::{
+    BundleAnchor, BundleList, MAX_ANCHORS, MAX_LISTS, SignedTrustBundle, TRUST_BUNDLE_FORMAT,
+    TrustBundleBody,
+};
+use honnin_core::verify::x509::{RevocationList, TrustAnchors};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::storage::{Storage, StorageError};
+use crate::{Receiver, auth, now};
+
+/// How long a served bundle is valid: a working day and a night offline, as a manifest.
+pub const TRUST_BUNDLE_SECONDS: i64 = 36 * 3600;
+/// The settings entry the loaded anchors and lists are kept under.
+const META_KEY: &str = "trust_bundle.v1";
+/// Loads tried before giving up when other loads keep winning the race.
+const LOAD_ATTEMPTS: u32 = 8;
+
+/// What the operator loaded: the contents of every bundle served until the next load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadedTrust {
+    pub serial: u64,
+    /// When it was loaded (Unix seconds).
+    pub loaded_at: i64,
+    pub anchors: Vec<BundleAnchor>,
+    pub lists: Vec<BundleList>,
+}
+
+/// Why a load was refused (nothing changed then).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustLoadError {
+    #[error("trust anchors in {dir}: {why}")]
+    Anchors { dir: PathBuf, why: String },
+    #[error("{path}: {why}")]
+    List { path: PathBuf, why: String },
+    #[error(
+        "{anchors} anchors and {lists} lists: a bundle carries at most {MAX_ANCHORS} and {MAX_LISTS}"
+    )]
+    TooMany { anchors: usize, lists: usize },
+    #[error("the kept trust bundle cannot be read ({0}); load it again")]
+    Damaged(String),
+    #[error("other loads kept changing the trust bundle; try again")]
+    Contended,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The anchors of `dir` (as `serve --trust-anchors` reads them) and the CRLs (DER) at `crls`,
+/// as bundle entries; refused whole if any does not parse.
+pub fn read_trust_files(
+    dir: &Path,
+    crls: &[PathBuf],
+) -> Result<(Vec<BundleAnchor>, Vec<BundleList>), TrustLoadError> {
+    let anchors = TrustAnchors::load_dir(dir).map_err(|e| TrustLoadError::Anchors {
+        dir: dir.to_owned(),
+        why: e.to_string(),
+    })?;
+    if anchors.is_empty() {
+        return Err(TrustLoadError::Anchors {
+            dir: dir.to_owned(),
+            why: "no certificate in it".into(),
+        });
+    }
+    let anchors = anchors
+        .iter()
+        .map(|anchor| BundleAnchor {
+            label: label_of(anchor.source()),
+            certificate: BASE64.encode(anchor.certificate_der()),
+        })
+        .collect();
+    let mut lists = Vec::with_capacity(crls.len());
+    for path in crls {
+        let refused = |why: String| TrustLoadError::List {
+            path: path.clone(),
+            why,
+        };
+        let der = std::fs::read(path).map_err(|e| refused(e.to_string()))?;
+        let list = RevocationList::from_der(&der).map_err(|e| refused(e.to_string()))?;
+        if list.next_update().is_none() {
+            return Err(refused(
+                "the list has no nextUpdate: a device could never tell it is out of date".into(),
+            ));
+        }
+        lists.push(BundleList {
+            label: label_of(&path.display().to_string()),
+            crl: BASE64.encode(&der),
+            this_update: list.this_update().0,
+            next_update: list.next_update().map(|t| t.0),
+        });
+    }
+    Ok((anchors, lists))
+}
+
+/// A file's name as a bundle label (the directory says nothing to a device).
+fn label_of(source: &str) -> String {
+    let name = Path::new(source)
+        .file_name()
+        .map_or_else(|| source.to_owned(), |n| n.to_string_lossy().into_owned());
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(honnin_core::trust_bundle::MAX_LABEL_CHARS)
+        .collect()
+}
+
+/// The trust the operator loaded last, if any.
+pub fn loaded(storage: &dyn Storage) -> Result<Option<LoadedTrust>, TrustLoadError> {
+    match storage.meta(META_KEY)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| TrustLoadError::Damaged(e.to_string())),
+    }
+}
+
+/// Replaces the loaded trust with `anchors` and `lists` under the next serial; the serial.
+pub fn load(
+    storage: &dyn Storage,
+    anchors: Vec<BundleAnchor>,
+    lists: Vec<BundleList>,
+    at: i64,
+) -> Result<u64, TrustLoadError> {
+    if anchors.len() > MAX_ANCHORS || lists.len() > MAX_LISTS {
+        return Err(TrustLoadError::TooMany {
+            anchors: anchors.len(),
+            lists: lists.len(),
+        });
+    }
+    for _ in 0..LOAD_ATTEMPTS {
+        let before = storage.meta(META_KEY)?;
+        let serial = match &before {
+            None => 1,
+            Some(bytes) => serde_json::from_slice::<LoadedTrust>(bytes)
+                .map_err(|e| TrustLoadError::Damaged(e.to_string()))?
+                .serial
+                .saturating_add(1),
+        };
+        let next = LoadedTrust {
+            serial,
+            loaded_at: at,
+            anchors: anchors.clone(),
+            lists: lists.clone(),
+        };
+        let bytes =
+            serde_json::to_vec(&next).map_err(|e| TrustLoadError::Damaged(e.to_string()))?;
+        // Compare-and-set, so two loads at once cannot both take one serial.
+        let stored = match &before {
+            None => {
+                storage.put_meta(META_KEY, &bytes)?;
+                storage.meta(META_KEY)?.as_deref() == Some(&bytes[..])
+            }
+            Some(old) => storage.replace_meta(META_KEY, old, &bytes)?,
+        };
+        if stored {
+            return Ok(serial);
+        }
+    }
+    Err(TrustLoadError::Contended)
+}
+
+/// The bundle of `trust`, signed now by the receiver's key.
+pub fn sign_bundle(receiver: &Receiver, trust: LoadedTrust) -> Result<SignedTrustBundle, ApiError> {
+    let issued_at = now();
+    let body = TrustBundleBody {
+        format: TRUST_BUNDLE_FORMAT.to_owned(),
+        serial: trust.serial,
+        issued_at,
+        expires_at: issued_at.saturating_add(TRUST_BUNDLE_SECONDS),
+        anchors: trust.anchors,
+        lists: trust.lists,
+    };
+    SignedTrustBundle::sign(body, &receiver.key, receiver.key.device_key()).map_err(|e| {
+        eprintln!("honnin-receiver: signing the trust bundle: {e}");
+        crate::routes::internal()
+    })
+}
+
+/// `GET /v1/trust-bundle`: the signed trust bundle, for enrolled devices (the request signed
+/// like a batch, over [`TRUST_BUNDLE_REQUEST`]). 404 `no_trust_bundle` until the operator
+/// loaded one.
+pub async fn get_trust_bundle(
+    State(receiver): State<Arc<Receiver>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    receiver
+        .limiter
+        .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let worker = receiver.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        auth::device(&worker, &headers, TRUST_BUNDLE_REQUEST)?;
+        let trust = loaded(worker.storage.as_ref()).map_err(|e| match e {
+            TrustLoadError::Storage(e) => ApiError::from(e),
+            other => {
+                eprintln!("honnin-receiver: {other}");
+                crate::routes::internal()
+            }
+        })?;
+        let trust = trust.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_trust_bundle",
+                "the operator has loaded no trust bundle yet (honnin-receiver trust-load); keep the one you have",
+            )
+        })?;
+        sign_bundle(&worker, trust)
+    })
+    .await
+    .map_err(|_| crate::routes::internal())?;
+    match outcome {
+        Ok(signed) => Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            signed.to_json(),
+        )),
+        Err(error) => {
+            if error.status == StatusCode::UNAUTHORIZED {
+                receiver.limiter.failed(client.ip());
+            }
+            Err(error)
+        }
+    }
+}
