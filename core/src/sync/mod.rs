@@ -6,6 +6,7 @@
 //!   batches, exponential backoff with jitter. Its only state is the store's `synced_at`
 //!   column, so a client killed at any instant resumes by sending what has no receipt yet;
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
+//! - [`rotation`]: the receiver's receipt key replaced, announced by a message the old key signs.
 //! - [`pin`]: the receiver's TLS key pin ([`SpkiPin`]), shared with the receiver.
 //! - `tls` (feature `sync-client`): `TlsTrust` (pinned key, public roots, private CA, or the
 //!   platform's verifier) and the typed refusals; plain `http://` only to loopback, and only
@@ -13,6 +14,7 @@
 
 pub mod pin;
 pub mod protocol;
+pub mod rotation;
 
 #[cfg(feature = "sync-client")]
 mod backoff;
