@@ -125,6 +125,7 @@ pub fn current_receipt_key(
             .map_err(|e| bad(context, e.to_string()))?;
         let pending = storage
             .meta(&pending_name(&new_key))?
+            .filter(|kept| !kept.is_empty())
             .ok_or_else(|| bad(context, "the new key of the last rotation is missing"))?;
         let kept = storage
             .meta(RECEIPT_KEY)?

@@ -40,6 +40,13 @@ function cell(row, text) {
 function fill(tableId, rows, build) {
   const body = $(tableId).querySelector("tbody");
   body.replaceChildren();
+  if (rows.length === 0) {
+    const row = document.createElement("tr");
+    const td = cell(row, "none");
+    td.colSpan = $(tableId).querySelectorAll("th").length;
+    td.className = "empty";
+    body.appendChild(row);
+  }
   for (const item of rows) {
     const row = document.createElement("tr");
     build(row, item);

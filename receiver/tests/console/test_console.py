@@ -11,6 +11,7 @@ with markup is shown as text, and that /metrics counts the revoked device.
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -21,8 +22,9 @@ import time
 import urllib.error
 import urllib.request
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from playwright.sync_api import expect, sync_playwright
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -52,6 +54,33 @@ def http(method, url, body=None, token=None):
         return error.code, error.read().decode()
 
 
+def signed_batch(base, device, key, records, app_version):
+    """POSTs a batch signed as the device client signs it (core/src/sync/protocol.rs)."""
+    body = json.dumps({"records": records}).encode()
+    timestamp = str(int(time.time()))
+    nonce = os.urandom(16).hex()
+    message = "\n".join(
+        ["honnin/batch/v1", device, timestamp, nonce, hashlib.sha256(body).hexdigest()]
+    ).encode()
+    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
+    signature = base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
+    request = urllib.request.Request(f"{base}/v1/batches", data=body, method="POST")
+    for name, value in (
+        ("content-type", "application/json"),
+        ("x-honnin-device", device),
+        ("x-honnin-timestamp", timestamp),
+        ("x-honnin-nonce", nonce),
+        ("x-honnin-signature", signature),
+        ("x-honnin-app-version", app_version),
+    ):
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 def enrol(base, device, code):
     """Enrols a fresh P-256 key for `device`, as `honnin enrol` does."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -64,6 +93,7 @@ def enrol(base, device, code):
         {"device_id": device, "public_key": base64.b64encode(spki).decode(), "code": code},
     )
     assert status == 201, f"enrolment of {device}: {status} {answer}"
+    return key
 
 
 def start(binary, db, log):
@@ -105,20 +135,26 @@ def main():
     log = open(os.path.join(work, "receiver.log"), "w+", encoding="utf-8")
     process, api, console = start(binary, db, log)
     try:
-        for device, code in codes.items():
-            enrol(api, device, code)
+        keys = {device: enrol(api, device, code) for device, code in codes.items()}
+        # handheld-01 syncs (an empty batch: its request is authenticated and counted).
+        status, answer = signed_batch(api, "handheld-01", keys["handheld-01"], [], "honnin-test/9.8.7")
+        assert status == 200 and answer == {"results": []}, (status, answer)
         # The console is not on the API port, and the API port does not serve the console.
         assert http("GET", f"{api}/api/devices", token=operator_token)[0] == 404
         # Tokens are not interchangeable.
         assert http("GET", f"{console}/api/devices", token=sender_token)[0] == 401
         assert http("GET", f"{api}/v1/feed", token=operator_token)[0] == 401
         assert http("GET", f"{console}/metrics")[0] == 401
-        browse(console, operator_token, shots)
+        browse(console, operator_token, shots, lambda: signed_batch(
+            api, "handheld-01", keys["handheld-01"], [], "honnin-test/9.8.7"))
         status, metrics = http("GET", f"{console}/metrics", token=operator_token)
         assert status == 200, metrics
         assert 'honnin_devices{state="revoked"} 1' in metrics.splitlines(), metrics
         assert 'honnin_devices{state="active"} 1' in metrics.splitlines(), metrics
         assert "honnin_feed_records{sender=\"test-bank\"} 0" in metrics.splitlines(), metrics
+        assert "honnin_batches_accepted_total 1" in metrics.splitlines(), metrics
+        refused = 'honnin_device_requests_refused_total{code="device_revoked"} 1'
+        assert refused in metrics.splitlines(), metrics
         verified = subprocess.run(
             [binary, "--db", db, "audit", "verify"], capture_output=True, text=True, check=False
         )
@@ -129,7 +165,7 @@ def main():
     print(f"operator console: every check passed; screenshots in {shots}")
 
 
-def browse(console, operator_token, shots):
+def browse(console, operator_token, shots, sync_lost_device):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -150,6 +186,8 @@ def browse(console, operator_token, shots):
         expect(rows).to_have_count(2)
         lost = page.locator("#devices tbody tr[data-device='handheld-01']")
         expect(lost).to_contain_text("active")
+        expect(lost).to_contain_text("honnin-test/9.8.7")
+        expect(page.locator("#overview")).to_contain_text("Batches accepted1")
         expect(page.locator("#overview")).to_contain_text("Active devices")
         page.screenshot(path=os.path.join(shots, "2-devices.png"), full_page=True)
 
@@ -167,6 +205,12 @@ def browse(console, operator_token, shots):
         expect(entry).to_contain_text("handheld-01")
         expect(entry).to_contain_text("console")
         expect(page.locator("#audit-chain")).to_contain_text("Chain intact")
+        # The lost device syncs again: refused as revoked, and the console counts it.
+        status, answer = sync_lost_device()
+        assert status == 403 and answer["error"]["code"] == "device_revoked", (status, answer)
+        assert "lost on route 12" in answer["error"]["message"], answer
+        page.reload()
+        expect(page.locator("#refused")).to_contain_text("device_revoked")
         page.screenshot(path=os.path.join(shots, "3-revoked-and-audited.png"), full_page=True)
 
         # Revoking it again is not offered; re-enrolling a replacement is, and shows its code.
