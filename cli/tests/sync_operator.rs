@@ -15,7 +15,7 @@ use honnin_core::store::{StaticKeyProvider, Store};
 use honnin_e2e::records::{STORE_KEY, device_signer};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::{Receiver, SqliteStorage, Storage, fleet, now, rotation};
-use sync_support::{SENDER, device_store};
+use sync_support::{SENDER, assert_delivered_exactly_once, device_store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_honnin");
 
@@ -85,7 +85,13 @@ fn sync_follows_a_rotated_receipt_key_and_reports_a_revoked_device() {
         .expect("stdin")
         .write_all(format!("{code}\n").as_bytes())
         .expect("code sent");
-    assert!(enrol.wait_with_output().expect("enrol ends").status.success());
+    assert!(
+        enrol
+            .wait_with_output()
+            .expect("enrol ends")
+            .status
+            .success()
+    );
     let key_file = dir.path().join("device").join("records.db.receiver-key");
     assert_eq!(
         std::fs::read(&key_file).expect("kept"),
@@ -108,8 +114,14 @@ fn sync_follows_a_rotated_receipt_key_and_reports_a_revoked_device() {
         receiver.receipt_key().spki_der(),
         "the new key is kept in place of the old one"
     );
+    // Every record synced once, under a receipt by the new key.
     let store = Store::open(&store_path, &StaticKeyProvider::new(STORE_KEY)).expect("opens");
-    assert_eq!(store.info().expect("info").pending_sync, 0);
+    assert_delivered_exactly_once(
+        &store,
+        receiver.storage.as_ref(),
+        &receiver.receipt_key(),
+        3,
+    );
     drop(store);
     let listed = fleet::devices(receiver.storage.as_ref()).expect("lists");
     let version = listed[0].app_version.clone().unwrap_or_default();
@@ -129,7 +141,8 @@ fn sync_follows_a_rotated_receipt_key_and_reports_a_revoked_device() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{refused:?}");
     assert!(
-        stderr.contains("revoked by the receiver's operator") && stderr.contains("stolen from van 4"),
+        stderr.contains("revoked by the receiver's operator")
+            && stderr.contains("stolen from van 4"),
         "{stderr}"
     );
 }

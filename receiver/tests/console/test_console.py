@@ -155,6 +155,11 @@ def main():
         assert "honnin_batches_accepted_total 1" in metrics.splitlines(), metrics
         refused = 'honnin_device_requests_refused_total{code="device_revoked"} 1'
         assert refused in metrics.splitlines(), metrics
+        # Devices learn the new key from the rotation the old key signed.
+        status, announced = http("GET", f"{api}/v1/receipt-key")
+        announced = json.loads(announced)
+        assert status == 200 and len(announced["rotations"]) == 1, announced
+        assert len(announced["previous_keys"]) == 1, announced
         verified = subprocess.run(
             [binary, "--db", db, "audit", "verify"], capture_output=True, text=True, check=False
         )
@@ -222,6 +227,14 @@ def browse(console, operator_token, shots, sync_lost_device):
         expect(lost).to_contain_text("replaced by handheld-03")
         expect(page.locator("#audit tbody tr").filter(has_text="reenrol_device")).to_have_count(1)
         page.screenshot(path=os.path.join(shots, "4-replacement.png"), full_page=True)
+
+        # The receipt key rotated from the console: a new key, and the rotation in the log.
+        before = page.locator("#receipt-key-id").text_content()
+        page.click("#rotate-receipt-key")
+        expect(page.locator("#status")).to_contain_text("Receipt key rotated")
+        expect(page.locator("#receipt-key-id")).not_to_have_text(before)
+        expect(page.locator("#audit tbody tr").filter(has_text="rotate_receipt_key")).to_have_count(1)
+        page.screenshot(path=os.path.join(shots, "5-receipt-key-rotated.png"), full_page=True)
         assert not errors, f"errors on the page: {errors}"
         browser.close()
 
