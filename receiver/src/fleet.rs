@@ -285,3 +285,27 @@ pub fn app_version(value: Option<&axum::http::HeaderValue>) -> Result<Option<Str
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn an_app_version_is_printable_ascii_of_at_most_64_characters() {
+        let told = |text: &'static str| app_version(Some(&HeaderValue::from_static(text)));
+        assert_eq!(
+            told("honnin-android/1.4.0").expect("fine"),
+            Some("honnin-android/1.4.0".into())
+        );
+        assert_eq!(app_version(None).expect("absent"), None);
+        assert!(told("").is_err());
+        assert!(told(Box::leak("x".repeat(65).into_boxed_str())).is_err());
+        assert!(told("tab\there").is_err());
+        let utf8 = HeaderValue::from_bytes("本人/1.0".as_bytes()).expect("header bytes");
+        assert_eq!(
+            app_version(Some(&utf8)).expect_err("refused").code,
+            "invalid_app_version"
+        );
+    }
+}

@@ -385,7 +385,10 @@ fn run(cli: Cli) -> Result<(), String> {
                     Some(tls) => {
                         eprintln!("honnin-receiver: TLS key pin {}", tls.pin);
                         // A renewed or rotated certificate and key are served without a restart.
-                        tokio::spawn(honnin_receiver::tls_reload::run_reloader(tls.live.clone()));
+                        tokio::spawn(honnin_receiver::tls_reload::run_reloader(
+                            tls.live.clone(),
+                            receiver.clone(),
+                        ));
                         eprintln!("honnin-receiver: listening on https://{address}");
                         honnin_receiver::tls::serve(listener, receiver, tls).await
                     }

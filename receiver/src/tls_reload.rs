@@ -150,13 +150,36 @@ fn read(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Served, Tl
     })
 }
 
+/// [`LiveIdentity::reload_if_changed`], with a new identity logged in the audit log (as
+/// `serve`: each instance that takes it logs it).
+pub fn reload_and_log(
+    identity: &LiveIdentity,
+    storage: &dyn crate::Storage,
+) -> Result<Option<SpkiPin>, TlsError> {
+    let pin = identity.reload_if_changed()?;
+    if let Some(pin) = pin {
+        let logged = crate::fleet::audit(
+            storage,
+            "serve",
+            "rotate_tls_key",
+            "tls_key",
+            serde_json::json!({"pin": pin.to_string()}),
+            crate::now(),
+        );
+        if let Err(e) = logged {
+            eprintln!("honnin-receiver: the TLS key change is not in the audit log: {e}");
+        }
+    }
+    Ok(pin)
+}
+
 /// Looks for a new certificate and key every [`RELOAD_SECONDS`] while the receiver serves.
-pub async fn run_reloader(identity: Arc<LiveIdentity>) {
+pub async fn run_reloader(identity: Arc<LiveIdentity>, receiver: Arc<crate::Receiver>) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(RELOAD_SECONDS));
     loop {
         ticks.tick().await;
-        let worker = identity.clone();
-        match tokio::task::spawn_blocking(move || worker.reload_if_changed()).await {
+        let (worker, storage) = (identity.clone(), receiver.storage.clone());
+        match tokio::task::spawn_blocking(move || reload_and_log(&worker, storage.as_ref())).await {
             Ok(Ok(Some(pin))) => {
                 eprintln!("honnin-receiver: new TLS certificate and key served; TLS key pin {pin}")
             }

@@ -57,11 +57,17 @@ fn a_new_tls_key_is_served_without_a_restart_and_broken_files_are_not() {
 
     // A renewed identity with a new key: picked up, and served to new connections.
     install(&dir.path().join("second"), &served);
-    let new_pin = tls
-        .live
-        .reload_if_changed()
+    let new_pin = honnin_receiver::tls_reload::reload_and_log(&tls.live, operator_storage.as_ref())
         .expect("reloads")
         .expect("a new pin");
+    let logged = honnin_receiver::audit::all_entries(operator_storage.as_ref()).expect("log");
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].action, "rotate_tls_key");
+    assert!(
+        logged[0].detail.contains(&new_pin.to_string()),
+        "{}",
+        logged[0].detail
+    );
     assert_ne!(new_pin, old_pin);
     connects(&base, TlsTrust::Pinned(new_pin)).expect("the new key is served");
     assert!(matches!(
