@@ -1,7 +1,8 @@
 //! The operator's fleet actions, for `honnin-receiver` commands and the operator console alike:
 //! list devices, revoke a lost or stolen one, re-enrol a replacement, and the earlier operator
-//! actions (senders, enrolment codes), each appended to the audit log ([`crate::audit`]) after
-//! it took effect.
+//! actions (senders, enrolment codes), each appended to the audit log ([`crate::audit`]): a
+//! revocation and a replacement in their own transaction, the others right after they took
+//! effect.
 //!
 //! A revoked device's later requests are refused ([`refusal`], `403 device_revoked`), its
 //! manifest is no longer served, and the feed flags its records made or received at or after
@@ -125,7 +126,15 @@ pub fn revoke(
             "the cut-off is in the future: give the time from which the device is not trusted (when it was lost), at the latest now".into(),
         ));
     }
-    match storage.revoke_device(device, reason, cutoff, now)? {
+    // Logged in the revocation's own transaction: no revocation without its entry.
+    let entry = NewAuditEntry {
+        at: now,
+        actor: actor.to_owned(),
+        action: "revoke_device".into(),
+        subject: device.to_owned(),
+        detail: serde_json::json!({"reason": reason, "cutoff": cutoff}),
+    };
+    match storage.revoke_device(device, reason, cutoff, now, &entry)? {
         RevokeOutcome::Revoked => {}
         RevokeOutcome::NotEnrolled => return Err(FleetError::NotEnrolled(device.to_owned())),
         RevokeOutcome::AlreadyRevoked(held) => {
@@ -135,14 +144,6 @@ pub fn revoke(
             ));
         }
     }
-    audit(
-        storage,
-        actor,
-        "revoke_device",
-        device,
-        serde_json::json!({"reason": reason, "cutoff": cutoff}),
-        now,
-    )?;
     Ok(Revocation {
         reason: reason.to_owned(),
         cutoff,
@@ -162,7 +163,15 @@ pub fn reenrol(
 ) -> Result<(String, u64), FleetError> {
     device_id(device)?;
     device_id(replacement)?;
-    let items_moved = match storage.replace_device(device, replacement)? {
+    let entry = |items_moved: u64| NewAuditEntry {
+        at: now,
+        actor: actor.to_owned(),
+        action: "reenrol_device".into(),
+        subject: device.to_owned(),
+        detail: serde_json::json!({"replacement": replacement, "items_moved": items_moved}),
+    };
+    // Logged in the replacement's own transaction.
+    let items_moved = match storage.replace_device(device, replacement, &entry)? {
         ReplaceOutcome::Replaced { items_moved } => items_moved,
         ReplaceOutcome::NotRevoked => return Err(FleetError::NotRevoked(device.to_owned())),
         ReplaceOutcome::AlreadyReplaced(by) => {
@@ -172,16 +181,9 @@ pub fn reenrol(
             return Err(FleetError::ReplacementTaken(replacement.to_owned()));
         }
     };
-    // The senders moved with the device; the code enrols the replacement's own key.
+    // The senders moved with the device; the code enrols the replacement's own key (should
+    // this fail, `enrol-code --device <replacement>` issues one).
     let code = operator::issue_enrolment_code(storage, replacement, &[], now)?;
-    audit(
-        storage,
-        actor,
-        "reenrol_device",
-        device,
-        serde_json::json!({"replacement": replacement, "items_moved": items_moved}),
-        now,
-    )?;
     Ok((code, items_moved))
 }
 

@@ -34,6 +34,7 @@ backend_tests!(
     an_edited_removed_or_reordered_audit_entry_is_named,
     the_operator_commands_list_revoke_reenrol_and_verify,
     revocation_and_replacement_refuse_what_makes_no_sense,
+    a_revocation_that_cannot_be_logged_is_not_made,
 );
 
 // Dropped in this order: the server stops before its database goes.
@@ -526,4 +527,16 @@ fn revocation_and_replacement_refuse_what_makes_no_sense(backend: &Backend) {
         .map(|e| e.action)
         .collect();
     assert_eq!(actions, ["enrol_code", "revoke_device", "reenrol_device"]);
+}
+
+fn a_revocation_that_cannot_be_logged_is_not_made(backend: &Backend) {
+    let server = start(backend);
+    let storage = server.receiver.storage.as_ref();
+    let code = fleet::issue_enrolment_code(storage, "t", "handheld-01", &[], now()).expect("code");
+    enrol(&server, "handheld-01", &code, &device_signer());
+    // The audit log cannot be written: the revocation is rolled back with its entry.
+    tamper(&server.database, backend, "DROP TABLE audit_log");
+    let now = now();
+    assert!(fleet::revoke(storage, "t", "handheld-01", "lost", now, now).is_err());
+    assert_eq!(storage.revocation("handheld-01").expect("reads"), None);
 }

@@ -53,6 +53,67 @@ fn pg_entry(r: &postgres::Row) -> AuditEntry {
     }
 }
 
+/// Appends `entry` after the last one, on a connection in a write transaction (`BEGIN
+/// IMMEDIATE`, so no other writer runs): the caller's action and its entry commit together.
+pub(super) fn append_sqlite(
+    conn: &rusqlite::Connection,
+    entry: &NewAuditEntry,
+) -> Result<AuditEntry, StorageError> {
+    let context = "appending to the audit log";
+    let last: Option<(i64, String)> = conn
+        .query_row(LAST, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(sqlite(context))?;
+    let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+    let stored = entry.chained(seq, prev);
+    conn.execute(
+        INSERT,
+        params![
+            stored.seq,
+            stored.at,
+            stored.actor,
+            stored.action,
+            stored.subject,
+            stored.detail,
+            stored.prev_hash,
+            stored.hash
+        ],
+    )
+    .map_err(sqlite(context))?;
+    Ok(stored)
+}
+
+/// Appends `entry` after the last one within the caller's transaction, the table locked until
+/// it ends: the caller's action and its entry commit together.
+pub(super) fn append_postgres(
+    tx: &mut postgres::Transaction<'_>,
+    entry: &NewAuditEntry,
+) -> Result<AuditEntry, StorageError> {
+    let context = "appending to the audit log";
+    tx.batch_execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+        .map_err(pg(context))?;
+    let last = tx.query_opt(LAST, &[]).map_err(pg(context))?;
+    let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |r| {
+        (r.get::<_, i64>(0) + 1, r.get(1))
+    });
+    let stored = entry.chained(seq, prev);
+    tx.execute(
+        INSERT,
+        &[
+            &stored.seq,
+            &stored.at,
+            &stored.actor,
+            &stored.action,
+            &stored.subject,
+            &stored.detail,
+            &stored.prev_hash,
+            &stored.hash,
+        ],
+    )
+    .map_err(pg(context))?;
+    Ok(stored)
+}
+
 impl AuditStorage for SqliteStorage {
     fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry, StorageError> {
         let context = "appending to the audit log";
@@ -60,26 +121,7 @@ impl AuditStorage for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sqlite(context))?;
-        let last: Option<(i64, String)> = tx
-            .query_row(LAST, [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(sqlite(context))?;
-        let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
-        let stored = entry.chained(seq, prev);
-        tx.execute(
-            INSERT,
-            params![
-                stored.seq,
-                stored.at,
-                stored.actor,
-                stored.action,
-                stored.subject,
-                stored.detail,
-                stored.prev_hash,
-                stored.hash
-            ],
-        )
-        .map_err(sqlite(context))?;
+        let stored = append_sqlite(&tx, entry)?;
         tx.commit().map_err(sqlite(context))?;
         Ok(stored)
     }
@@ -102,27 +144,7 @@ impl AuditStorage for PostgresStorage {
         let context = "appending to the audit log";
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(pg(context))?;
-        tx.batch_execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-            .map_err(pg(context))?;
-        let last = tx.query_opt(LAST, &[]).map_err(pg(context))?;
-        let (seq, prev) = last.map_or((1, GENESIS.to_owned()), |r| {
-            (r.get::<_, i64>(0) + 1, r.get(1))
-        });
-        let stored = entry.chained(seq, prev);
-        tx.execute(
-            INSERT,
-            &[
-                &stored.seq,
-                &stored.at,
-                &stored.actor,
-                &stored.action,
-                &stored.subject,
-                &stored.detail,
-                &stored.prev_hash,
-                &stored.hash,
-            ],
-        )
-        .map_err(pg(context))?;
+        let stored = append_postgres(&mut tx, entry)?;
         tx.commit().map_err(pg(context))?;
         Ok(stored)
     }

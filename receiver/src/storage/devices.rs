@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::items::{pg, sqlite};
 use super::{ChainHead, PostgresStorage, SqliteStorage, StorageError, parse_head};
+use crate::audit::NewAuditEntry;
 
 /// The fleet tables, made with the others when the storage opens.
 pub(super) const SCHEMA: &str = "
@@ -88,20 +89,24 @@ pub trait DeviceStorage {
         at: i64,
         app_version: Option<&str>,
     ) -> Result<(), StorageError>;
+    /// Revokes the device and, in the same transaction, appends `audit` to the audit log.
     fn revoke_device(
         &self,
         device_id: &str,
         reason: &str,
         cutoff: i64,
         now: i64,
+        audit: &NewAuditEntry,
     ) -> Result<RevokeOutcome, StorageError>;
     /// In one transaction: records `replacement` as the revoked `device_id`'s replacement,
-    /// moves its undelivered items and its sender enrolments there. The replacement enrols
-    /// with a code of its own.
+    /// moves its undelivered items and its sender enrolments there, and appends the audit
+    /// entry `audit` makes of the number of items moved. The replacement enrols with a code of
+    /// its own.
     fn replace_device(
         &self,
         device_id: &str,
         replacement: &str,
+        audit: &dyn Fn(u64) -> NewAuditEntry,
     ) -> Result<ReplaceOutcome, StorageError>;
 }
 
@@ -242,6 +247,7 @@ impl DeviceStorage for SqliteStorage {
         reason: &str,
         cutoff: i64,
         now: i64,
+        audit: &NewAuditEntry,
     ) -> Result<RevokeOutcome, StorageError> {
         let context = "revoking a device";
         let mut conn = self.conn();
@@ -252,6 +258,7 @@ impl DeviceStorage for SqliteStorage {
             .execute(REVOKE, params![device_id, reason, cutoff, now])
             .map_err(sqlite(context))?;
         let outcome = if inserted == 1 {
+            super::audit::append_sqlite(&tx, audit)?;
             RevokeOutcome::Revoked
         } else {
             match sqlite_revocation(&tx, device_id)? {
@@ -267,6 +274,7 @@ impl DeviceStorage for SqliteStorage {
         &self,
         device_id: &str,
         replacement: &str,
+        audit: &dyn Fn(u64) -> NewAuditEntry,
     ) -> Result<ReplaceOutcome, StorageError> {
         let context = "replacing a device";
         let mut conn = self.conn();
@@ -288,6 +296,7 @@ impl DeviceStorage for SqliteStorage {
             .map_err(sqlite(context))?;
         tx.execute(COPY_SENDERS, params![replacement, device_id])
             .map_err(sqlite(context))?;
+        super::audit::append_sqlite(&tx, &audit(moved as u64))?;
         tx.commit().map_err(sqlite(context))?;
         Ok(ReplaceOutcome::Replaced {
             items_moved: moved as u64,
@@ -361,6 +370,7 @@ impl DeviceStorage for PostgresStorage {
         reason: &str,
         cutoff: i64,
         now: i64,
+        audit: &NewAuditEntry,
     ) -> Result<RevokeOutcome, StorageError> {
         let context = "revoking a device";
         let mut conn = self.conn()?;
@@ -369,6 +379,7 @@ impl DeviceStorage for PostgresStorage {
             .execute(REVOKE, &[&device_id, &reason, &cutoff, &now])
             .map_err(pg(context))?;
         let outcome = if inserted == 1 {
+            super::audit::append_postgres(&mut tx, audit)?;
             RevokeOutcome::Revoked
         } else {
             match pg_revocation(&mut tx, device_id)? {
@@ -384,6 +395,7 @@ impl DeviceStorage for PostgresStorage {
         &self,
         device_id: &str,
         replacement: &str,
+        audit: &dyn Fn(u64) -> NewAuditEntry,
     ) -> Result<ReplaceOutcome, StorageError> {
         let context = "replacing a device";
         let mut conn = self.conn()?;
@@ -408,6 +420,7 @@ impl DeviceStorage for PostgresStorage {
             .map_err(pg(context))?;
         tx.execute(COPY_SENDERS, &[&replacement, &device_id])
             .map_err(pg(context))?;
+        super::audit::append_postgres(&mut tx, &audit(moved))?;
         tx.commit().map_err(pg(context))?;
         Ok(ReplaceOutcome::Replaced { items_moved: moved })
     }
