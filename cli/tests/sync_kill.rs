@@ -145,7 +145,7 @@ fn every_record_arrives_exactly_once_when_the_device_is_killed_mid_sync() {
     assert_delivered_exactly_once(
         &store,
         receiver.storage.as_ref(),
-        receiver.receipt_key(),
+        &receiver.receipt_key(),
         RECORDS as u64,
     );
 }

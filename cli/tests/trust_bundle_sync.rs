@@ -228,8 +228,8 @@ fn a_device_checks_revocation_from_the_bundle_it_synced() {
             }],
             lists: kept.bundle.lists.clone(),
         },
-        &receiver.key,
-        receiver.receipt_key(),
+        receiver.key.signer().as_ref(),
+        &receiver.receipt_key(),
     )
     .expect("signs");
     std::fs::write(&bundle_file, expired.to_json()).expect("writes");

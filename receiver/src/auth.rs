@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use axum::http::{HeaderMap, StatusCode};
 use honnin_core::record::DeviceKey;
 use honnin_core::sync::protocol::{
-    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, verify_batch,
+    HEADER_APP_VERSION, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    verify_batch,
 };
 
 use crate::error::ApiError;
@@ -116,6 +117,12 @@ pub fn device(
             "the request signature does not verify with the device's enrolled key",
         ));
     }
+    // Told only to the device itself (its signature verified): a revoked device is refused
+    // with the reason, so the courier knows to hand it in.
+    if let Some(revocation) = receiver.storage.revocation(device_id)? {
+        return Err(crate::fleet::refusal(&revocation));
+    }
+    let app_version = crate::fleet::app_version(headers.get(HEADER_APP_VERSION))?;
     let max_skew = receiver.limits.max_clock_skew;
     // Checked: a signed but hostile timestamp (i64::MIN) must be refused, not overflow.
     match now().checked_sub(timestamp).and_then(i64::checked_abs) {
@@ -142,6 +149,9 @@ pub fn device(
             "this request was received before (same nonce): a replay is not processed again",
         ));
     }
+    receiver
+        .storage
+        .note_sync(device_id, now(), app_version.as_deref())?;
     Ok((device_id.to_owned(), key))
 }
 

@@ -328,6 +328,7 @@ fn new_record(
     received_at: i64,
 ) -> Result<NewRecord, StorageError> {
     let body = parsed.record.body();
+    let signer = receiver.key.signer();
     let receipt = SignedReceipt::sign(
         ReceiptBody {
             format: RECEIPT_FORMAT.to_owned(),
@@ -338,8 +339,8 @@ fn new_record(
             received_at,
             outcome: verification.outcome.code().into(),
         },
-        &receiver.key,
-        receiver.key.device_key(),
+        signer.as_ref(),
+        signer.device_key(),
     )
     .map_err(|e| StorageError::Database {
         context: "signing a receipt",

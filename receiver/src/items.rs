@@ -281,7 +281,8 @@ pub async fn manifest(
             expires_at: issued_at + MANIFEST_SECONDS,
             items: rows.iter().map(ItemRow::manifest_item).collect(),
         };
-        SignedManifest::sign(body, &worker.key, worker.key.device_key()).map_err(|e| {
+        let signer = worker.key.signer();
+        SignedManifest::sign(body, signer.as_ref(), signer.device_key()).map_err(|e| {
             eprintln!("honnin-receiver: signing a manifest: {e}");
             crate::routes::internal()
         })

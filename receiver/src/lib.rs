@@ -17,19 +17,28 @@
 //! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders),
 //! [`tls`] (HTTPS with rustls, self-signed certificates and their pins), [`items`] (senders'
 //! items, the signed device manifest, the policy check on ingest), [`webhook`] (signed pushes
-//! of the feed with retries), [`webhook_url`] (where a webhook may point).
+//! of the feed with retries), [`webhook_url`] (where a webhook may point), [`fleet`] (devices:
+//! list, revoke, re-enrol), [`audit`] (the operator's hash-chained audit log), [`rotation`]
+//! (receipt and secrets keys replaced without downtime) and [`console`] (the operator's web
+//! page and `/metrics` on a port of their own).
 
+pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod error;
+pub mod fleet;
 pub mod http_conn;
 pub mod ingest;
 pub mod items;
 pub mod operator;
+pub mod operator_cli;
 pub mod rejections;
+pub mod rotation;
 pub mod routes;
 pub mod secrets;
 pub mod storage;
 pub mod tls;
+pub mod tls_reload;
 pub mod trust_bundle;
 pub mod webhook;
 pub mod webhook_url;
@@ -37,7 +46,7 @@ pub mod webhook_url;
 use std::sync::Arc;
 
 use honnin_core::check::Verifier;
-use honnin_core::record::{DeviceKey, SoftwareSigner};
+use honnin_core::record::DeviceKey;
 
 pub use routes::router;
 pub use secrets::SecretBox;
@@ -90,16 +99,20 @@ impl Default for Limits {
 pub struct Receiver {
     pub storage: Arc<dyn Storage>,
     pub verifier: Verifier,
-    pub key: SoftwareSigner,
+    /// The receipt key: sign with [`rotation::ReceiptKeys::signer`] (it changes in place when
+    /// the key is rotated).
+    pub key: rotation::ReceiptKeys,
     pub limits: Limits,
     pub limiter: auth::FailureLimiter,
     /// How the receipt key and webhook secrets are kept in the database.
     pub secrets: SecretBox,
+    /// What this instance counted, for the operator console and `/metrics`.
+    pub metrics: console::Metrics,
 }
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Receiver({:?})", self.key.device_key())
+        write!(f, "Receiver({:?})", self.key)
     }
 }
 
@@ -118,7 +131,7 @@ impl Receiver {
         verifier: Verifier,
         secrets: SecretBox,
     ) -> Result<Self, StorageError> {
-        let key = operator::receipt_key(storage.as_ref(), &secrets)?;
+        let key = rotation::ReceiptKeys::load(storage.as_ref(), &secrets)?;
         operator::seal_webhook_secrets(storage.as_ref(), &secrets)?;
         Ok(Self {
             storage,
@@ -127,12 +140,14 @@ impl Receiver {
             limits: Limits::default(),
             limiter: auth::FailureLimiter::default(),
             secrets,
+            metrics: console::Metrics::default(),
         })
     }
 
-    /// The public key receipts are signed with (devices learn it at enrolment).
-    pub fn receipt_key(&self) -> &DeviceKey {
-        self.key.device_key()
+    /// The public key receipts are signed with now (devices learn it at enrolment, and a new
+    /// one through a rotation the old one signed).
+    pub fn receipt_key(&self) -> DeviceKey {
+        self.key.signer().device_key().clone()
     }
 }
 

@@ -10,7 +10,8 @@ use honnin_core::check::Verifier;
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use honnin_receiver::tls::ServerTls;
 use honnin_receiver::{
-    Limits, PostgresStorage, Receiver, SecretBox, SqliteStorage, Storage, now, operator, routes,
+    Limits, PostgresStorage, Receiver, SecretBox, SqliteStorage, Storage, fleet, now, operator_cli,
+    routes,
 };
 
 #[derive(Parser)]
@@ -60,6 +61,10 @@ enum Command {
         /// repeatable. Without one, revocation is "not checked".
         #[arg(long)]
         crl: Vec<PathBuf>,
+        /// Where the operator console and /metrics are served (plain HTTP, loopback only: reach
+        /// it through an SSH tunnel), once `honnin-receiver operator-token` made a token.
+        #[arg(long, default_value = "127.0.0.1:8751")]
+        operator_listen: SocketAddr,
         /// Most TLS connections served at once (more clients wait in the listen backlog).
         #[arg(long, default_value_t = Limits::default().max_connections)]
         max_connections: usize,
@@ -68,6 +73,10 @@ enum Command {
         /// same file). Without it they are kept as they are.
         #[arg(long, value_name = "FILE")]
         secrets_key: Option<PathBuf>,
+        /// While the secrets key is rotated: the old key file, so values still sealed under it
+        /// open (see `rotate-secrets-key`).
+        #[arg(long, value_name = "FILE", requires = "secrets_key")]
+        previous_secrets_key: Option<PathBuf>,
         /// Let senders' webhooks point at loopback, private and link-local addresses (and plain
         /// http:// to loopback): only when every sender is trusted with the operator's own
         /// network, since the receiver pushes from inside it.
@@ -114,6 +123,37 @@ enum Command {
         #[arg(long)]
         crl: Vec<PathBuf>,
     },
+    /// The fleet: list devices, revoke a lost one, re-enrol a replacement.
+    Devices {
+        #[command(subcommand)]
+        action: operator_cli::DevicesCommand,
+    },
+    /// The operator's audit log: export it, verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: operator_cli::AuditCommand,
+    },
+    /// Make a new operator token for the console and `/metrics` (printed once; only its hash
+    /// is kept, and the token before stops working).
+    OperatorToken,
+    /// Replace the receipt key: the old key signs the new one for devices (they follow it at
+    /// their next sync), keeps verifying earlier receipts, and serving instances switch within
+    /// seconds.
+    RotateReceiptKey {
+        /// The secrets key file the receipt key is sealed with, if any.
+        #[arg(long, value_name = "FILE")]
+        secrets_key: Option<PathBuf>,
+    },
+    /// Seal every kept secret under a new secrets key: run once every instance serves with
+    /// `--secrets-key <new> --previous-secrets-key <old>`; the old key can go afterwards.
+    RotateSecretsKey {
+        /// The new key file (made when missing).
+        #[arg(long, value_name = "FILE")]
+        secrets_key: PathBuf,
+        /// The key file the secrets are sealed with now.
+        #[arg(long, value_name = "FILE")]
+        previous_secrets_key: PathBuf,
+    },
     /// Print the pin (sha256/<base64> of the key) of the receiver's TLS certificate, to hand
     /// to devices with their enrolment codes (`honnin enrol --receiver-pin`). With
     /// --tls-self-signed, the certificate is made if it is not there yet.
@@ -157,6 +197,23 @@ impl TlsArgs {
 
 const NO_TRANSPORT: &str = "give --tls-cert and --tls-key, or --tls-self-signed <dir> (loopback and demos), or --insecure-http (loopback only)";
 
+/// The secrets box of `--secrets-key` (and `--previous-secrets-key` while rotating).
+fn secrets_box(
+    key: Option<&std::path::Path>,
+    previous: Option<&std::path::Path>,
+) -> Result<SecretBox, String> {
+    let Some(key) = key else {
+        return Ok(SecretBox::Plain);
+    };
+    let secrets = SecretBox::from_key_file(key).map_err(|e| e.to_string())?;
+    match previous {
+        Some(previous) => secrets
+            .with_previous(SecretBox::from_key_file(previous).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string()),
+        None => Ok(secrets),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -175,6 +232,17 @@ fn run(cli: Cli) -> Result<(), String> {
         println!("{}", tls.pin);
         return Ok(());
     }
+    if let Command::Audit {
+        action:
+            operator_cli::AuditCommand::Verify {
+                file: Some(path),
+                head,
+            },
+    } = &cli.command
+    {
+        print!("{}", operator_cli::verify_export(path, head.as_deref())?);
+        return Ok(());
+    }
     let storage: Arc<dyn Storage> = match &cli.database {
         Some(url) => Arc::new(PostgresStorage::connect(url).map_err(|e| e.to_string())?),
         None => Arc::new(SqliteStorage::open(&cli.db).map_err(|e| e.to_string())?),
@@ -182,14 +250,17 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::EnrolCode { device, senders } => {
             let senders: Vec<&str> = senders.iter().map(String::as_str).collect();
-            let code = operator::issue_enrolment_code(storage.as_ref(), &device, &senders, now())
-                .map_err(|e| e.to_string())?;
+            let actor = operator_cli::cli_actor();
+            let code =
+                fleet::issue_enrolment_code(storage.as_ref(), &actor, &device, &senders, now())
+                    .map_err(|e| e.to_string())?;
             println!("{code}");
             Ok(())
         }
         Command::AddSender { sender } => {
-            let token =
-                operator::add_sender(storage.as_ref(), &sender).map_err(|e| e.to_string())?;
+            let actor = operator_cli::cli_actor();
+            let token = fleet::add_sender(storage.as_ref(), &actor, &sender, now())
+                .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }
@@ -204,14 +275,68 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("trust bundle {serial}: {count} anchors, {listed} revocation lists");
             Ok(())
         }
+        Command::OperatorToken => {
+            let token = honnin_receiver::console::new_operator_token(
+                storage.as_ref(),
+                &operator_cli::cli_actor(),
+                now(),
+            )
+            .map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::RotateReceiptKey { secrets_key } => {
+            let secrets = secrets_box(secrets_key.as_deref(), None)?;
+            let rotation = honnin_receiver::rotation::rotate_receipt_key(
+                storage.as_ref(),
+                &secrets,
+                &operator_cli::cli_actor(),
+                now(),
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "receipt key rotated: new key {} (base64 DER), signed by the previous one; serving instances switch within {} s",
+                rotation.rotation.new_key,
+                honnin_receiver::rotation::RELOAD_SECONDS
+            );
+            Ok(())
+        }
+        Command::RotateSecretsKey {
+            secrets_key,
+            previous_secrets_key,
+        } => {
+            let secrets = secrets_box(Some(&secrets_key), Some(&previous_secrets_key))?;
+            let resealed = honnin_receiver::rotation::reseal_all(
+                storage.as_ref(),
+                &secrets,
+                &operator_cli::cli_actor(),
+                now(),
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "{resealed} secrets sealed under {}; serve without --previous-secrets-key from now on",
+                secrets_key.display()
+            );
+            Ok(())
+        }
+        Command::Devices { action } => {
+            print!("{}", operator_cli::devices(storage.as_ref(), action)?);
+            Ok(())
+        }
+        Command::Audit { action } => {
+            print!("{}", operator_cli::audit(storage.as_ref(), action)?);
+            Ok(())
+        }
         Command::Serve {
             listen,
+            operator_listen,
             tls,
             insecure_http,
             trust_anchors,
             crl,
             max_connections,
             secrets_key,
+            previous_secrets_key,
             allow_private_webhooks,
             max_clock_skew,
             max_items_per_device,
@@ -227,6 +352,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     "--insecure-http serves plain HTTP on loopback addresses only, not on {listen}; use TLS"
                 ));
             }
+            if !operator_listen.ip().is_loopback() {
+                return Err(format!(
+                    "--operator-listen serves the console on loopback addresses only, not on {operator_listen}; reach it through an SSH tunnel"
+                ));
+            }
             let anchors = TrustAnchors::load_dir(&trust_anchors)
                 .map_err(|e| format!("trust anchors in {}: {e}", trust_anchors.display()))?;
             let mut lists = Vec::new();
@@ -238,10 +368,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             let verifier = Verifier::new(anchors).with_revocation_lists(lists);
-            let secrets = match &secrets_key {
-                Some(path) => SecretBox::from_key_file(path).map_err(|e| e.to_string())?,
-                None => SecretBox::Plain,
-            };
+            let secrets = secrets_box(secrets_key.as_deref(), previous_secrets_key.as_deref())?;
             let mut receiver =
                 Receiver::with_secrets(storage, verifier, secrets).map_err(|e| e.to_string())?;
             receiver.limits.max_connections = max_connections;
@@ -259,6 +386,24 @@ fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
                 let address = listener.local_addr().map_err(|e| e.to_string())?;
                 // Webhook pushes run beside the API for as long as it serves.
+                let console = honnin_receiver::console::has_operator_token(receiver.storage.as_ref())
+                    .map_err(|e| e.to_string())?;
+                if console {
+                    let operator = tokio::net::TcpListener::bind(operator_listen)
+                        .await
+                        .map_err(|e| format!("cannot listen on {operator_listen}: {e}"))?;
+                    eprintln!(
+                        "honnin-receiver: operator console on http://{}",
+                        operator.local_addr().map_err(|e| e.to_string())?
+                    );
+                    tokio::spawn(honnin_receiver::console::serve(operator, receiver.clone()));
+                } else {
+                    eprintln!(
+                        "honnin-receiver: no operator console (make its token with `honnin-receiver operator-token`)"
+                    );
+                }
+                // A rotated receipt key is taken up while serving.
+                tokio::spawn(honnin_receiver::rotation::run_reloader(receiver.clone()));
                 tokio::spawn(honnin_receiver::webhook::run_pusher(
                     receiver.clone(),
                     honnin_receiver::webhook::PushSettings::default(),
@@ -266,6 +411,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 let served = match &tls {
                     Some(tls) => {
                         eprintln!("honnin-receiver: TLS key pin {}", tls.pin);
+                        // A renewed or rotated certificate and key are served without a restart.
+                        tokio::spawn(honnin_receiver::tls_reload::run_reloader(
+                            tls.live.clone(),
+                            receiver.clone(),
+                        ));
                         eprintln!("honnin-receiver: listening on https://{address}");
                         honnin_receiver::tls::serve(listener, receiver, tls).await
                     }

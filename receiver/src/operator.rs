@@ -12,7 +12,7 @@ use crate::secrets::{RECEIPT_KEY_PURPOSE, SecretBox, webhook_purpose};
 use crate::storage::{Storage, StorageError};
 
 /// The receipt key's name among the database's settings.
-const RECEIPT_KEY: &str = "receipt_key";
+pub(crate) const RECEIPT_KEY: &str = "receipt_key";
 
 /// How long an enrolment code is valid.
 pub const ENROLMENT_CODE_SECONDS: i64 = 24 * 3600;

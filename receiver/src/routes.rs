@@ -46,8 +46,21 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The TLS key the receiver serves with, announced in the enrolment answer so a device can
 /// check or keep the pin it trusts (`None` on plain HTTP or behind a TLS proxy).
-#[derive(Debug, Clone, Copy)]
-struct ServedTls(Option<SpkiPin>);
+#[derive(Clone)]
+enum ServedTls {
+    Fixed(Option<SpkiPin>),
+    /// The identity served now, which a TLS key rotation changes.
+    Live(Arc<crate::tls_reload::LiveIdentity>),
+}
+
+impl ServedTls {
+    fn pin(&self) -> Option<SpkiPin> {
+        match self {
+            Self::Fixed(pin) => *pin,
+            Self::Live(identity) => Some(identity.pin()),
+        }
+    }
+}
 
 /// The receiver's routes.
 pub fn router(receiver: Arc<Receiver>) -> Router {
@@ -56,6 +69,18 @@ pub fn router(receiver: Arc<Receiver>) -> Router {
 
 /// The receiver's routes when it serves TLS with the key of `pin` itself.
 pub fn router_with_tls(receiver: Arc<Receiver>, pin: Option<SpkiPin>) -> Router {
+    routes(receiver, ServedTls::Fixed(pin))
+}
+
+/// The receiver's routes when it serves TLS with `identity`, which may be rotated.
+pub fn router_with_live_tls(
+    receiver: Arc<Receiver>,
+    identity: Arc<crate::tls_reload::LiveIdentity>,
+) -> Router {
+    routes(receiver, ServedTls::Live(identity))
+}
+
+fn routes(receiver: Arc<Receiver>, served: ServedTls) -> Router {
     let limit = receiver.limits.max_body;
     Router::new()
         .route("/v1/health", get(health))
@@ -84,7 +109,7 @@ pub fn router_with_tls(receiver: Arc<Receiver>, pin: Option<SpkiPin>) -> Router 
         .layer(middleware::from_fn(move |request, next| {
             refuse_declared_oversize(limit, request, next)
         }))
-        .layer(Extension(ServedTls(pin)))
+        .layer(Extension(served))
         .with_state(receiver)
 }
 
@@ -126,11 +151,16 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn receipt_key(State(receiver): Shared) -> impl IntoResponse {
-    Json(serde_json::json!({
-        "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
-        "key_id": receiver.receipt_key().id_hex(),
-    }))
+async fn receipt_key(State(receiver): Shared) -> Result<impl IntoResponse, ApiError> {
+    let storage = receiver.storage.clone();
+    let rotations =
+        tokio::task::spawn_blocking(move || crate::rotation::rotations(storage.as_ref()))
+            .await
+            .map_err(|_| internal())??;
+    Ok(Json(crate::rotation::announcement(
+        &receiver.receipt_key(),
+        &rotations,
+    )))
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -158,7 +188,7 @@ struct EnrolRequest {
 
 async fn enrol(
     State(receiver): Shared,
-    Extension(ServedTls(pin)): Extension<ServedTls>,
+    Extension(served): Extension<ServedTls>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -200,7 +230,7 @@ async fn enrol(
                 "device_id": request.device_id,
                 "device_key_id": key.id_hex(),
                 "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
-                "tls_spki_sha256": pin.map(|pin| pin.to_string()),
+                "tls_spki_sha256": served.pin().map(|pin| pin.to_string()),
             })),
         )),
         Ok(false) => {
@@ -257,8 +287,12 @@ async fn batches(
     .await
     .map_err(|_| internal())?;
     match outcome {
-        Ok(results) => Ok(Json(serde_json::json!({ "results": results }))),
+        Ok(results) => {
+            receiver.metrics.batch(results.iter().map(|r| r.status));
+            Ok(Json(serde_json::json!({ "results": results })))
+        }
         Err(error) => {
+            receiver.metrics.refused(error.code);
             if error.status == StatusCode::UNAUTHORIZED {
                 receiver.limiter.failed(client.ip());
             }
@@ -316,6 +350,9 @@ pub(crate) fn feed_page(rows: Vec<FeedRow>, after: i64) -> (Vec<u8>, i64) {
         device_key: String,
         receipt: Option<&'a RawValue>,
         verification: Option<&'a RawValue>,
+        /// Only on records of a revoked device made or received after its cut-off.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device_revoked: Option<crate::fleet::RevokedFlag>,
     }
     #[derive(serde::Serialize)]
     struct Page<'a> {
@@ -336,6 +373,7 @@ pub(crate) fn feed_page(rows: Vec<FeedRow>, after: i64) -> (Vec<u8>, i64) {
                 device_key: BASE64.encode(&row.device_key_spki),
                 receipt: raw(&row.receipt),
                 verification: raw(&row.verification),
+                device_revoked: crate::fleet::feed_flag(row),
             })
             .collect(),
         next_after: next,

@@ -42,6 +42,10 @@ pub enum SecretsError {
 pub enum SecretBox {
     Plain,
     Sealed(XChaCha20Poly1305),
+    /// While the secrets key is rotated: sealing under the first (new) key, and values sealed
+    /// under the second (old) one still open, so instances restarted with both keep working
+    /// ([`crate::rotation`]).
+    Rotating(XChaCha20Poly1305, XChaCha20Poly1305),
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -49,6 +53,7 @@ impl std::fmt::Debug for SecretBox {
         f.write_str(match self {
             Self::Plain => "SecretBox::Plain",
             Self::Sealed(_) => "SecretBox::Sealed",
+            Self::Rotating(..) => "SecretBox::Rotating",
         })
     }
 }
@@ -86,10 +91,25 @@ impl SecretBox {
         Ok(Self::Sealed(XChaCha20Poly1305::new(&(*key).into())))
     }
 
+    /// This key, with values sealed under `previous` (the key being replaced) still opening.
+    /// Both must be keys.
+    pub fn with_previous(self, previous: SecretBox) -> Result<Self, SecretsError> {
+        match (self, previous) {
+            (Self::Sealed(current), Self::Sealed(previous)) => {
+                Ok(Self::Rotating(current, previous))
+            }
+            _ => Err(SecretsError::KeyFile {
+                path: "--previous-secrets-key".into(),
+                detail: "give it together with --secrets-key, each a secrets key file".into(),
+            }),
+        }
+    }
+
     /// The value to keep for `plaintext`, sealed for `purpose` when there is a key.
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, SecretsError> {
-        let Self::Sealed(aead) = self else {
-            return Ok(plaintext.to_vec());
+        let aead = match self {
+            Self::Plain => return Ok(plaintext.to_vec()),
+            Self::Sealed(aead) | Self::Rotating(aead, _) => aead,
         };
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| SecretsError::Random(e.to_string()))?;
@@ -118,39 +138,57 @@ impl SecretBox {
                 plaintext: Zeroizing::new(kept.to_vec()),
                 needs_sealing: false,
             }),
-            (Self::Sealed(_), None) => Ok(Opened {
+            (Self::Sealed(_) | Self::Rotating(..), None) => Ok(Opened {
                 plaintext: Zeroizing::new(kept.to_vec()),
                 needs_sealing: true,
             }),
             (Self::Plain, Some(_)) => Err(SecretsError::KeyNeeded {
                 purpose: purpose.to_owned(),
             }),
+            (Self::Rotating(current, previous), Some(decoded)) => {
+                let decoded = decoded.map_err(|_| wrong_key(purpose))?;
+                // Under the old key: opened, and sealed again by `rotate-secrets-key`.
+                open_with(current, purpose, &decoded)
+                    .or_else(|_| open_with(previous, purpose, &decoded))
+            }
             (Self::Sealed(aead), Some(decoded)) => {
-                let wrong = || SecretsError::WrongKey {
-                    purpose: purpose.to_owned(),
-                };
-                let decoded = decoded.map_err(|_| wrong())?;
-                if decoded.len() < NONCE_LEN + TAG_LEN {
-                    return Err(wrong());
-                }
-                let (nonce, ciphertext) = decoded.split_at(NONCE_LEN);
-                let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| wrong())?;
-                let plaintext = aead
-                    .decrypt(
-                        &XNonce::from(nonce),
-                        Payload {
-                            msg: ciphertext,
-                            aad: purpose.as_bytes(),
-                        },
-                    )
-                    .map_err(|_| wrong())?;
-                Ok(Opened {
-                    plaintext: Zeroizing::new(plaintext),
-                    needs_sealing: false,
-                })
+                let decoded = decoded.map_err(|_| wrong_key(purpose))?;
+                open_with(aead, purpose, &decoded)
             }
         }
     }
+}
+
+fn wrong_key(purpose: &str) -> SecretsError {
+    SecretsError::WrongKey {
+        purpose: purpose.to_owned(),
+    }
+}
+
+/// The plaintext of a sealed value (its base64 decoded) under `aead`.
+fn open_with(
+    aead: &XChaCha20Poly1305,
+    purpose: &str,
+    decoded: &[u8],
+) -> Result<Opened, SecretsError> {
+    if decoded.len() < NONCE_LEN + TAG_LEN {
+        return Err(wrong_key(purpose));
+    }
+    let (nonce, ciphertext) = decoded.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| wrong_key(purpose))?;
+    let plaintext = aead
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: purpose.as_bytes(),
+            },
+        )
+        .map_err(|_| wrong_key(purpose))?;
+    Ok(Opened {
+        plaintext: Zeroizing::new(plaintext),
+        needs_sealing: false,
+    })
 }
 
 /// The purpose a sender's webhook secret is sealed for.

@@ -14,11 +14,10 @@ use honnin_core::sync::SpkiPin;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use zeroize::Zeroizing;
 
 use crate::Receiver;
+use crate::tls_reload::LiveIdentity;
 
 /// A handshake that takes longer is dropped: a client that opens connections and never
 /// finishes them must not hold the receiver's resources.
@@ -59,6 +58,8 @@ pub struct ServerTls {
     pub pin: SpkiPin,
     /// The end-entity certificate (DER), e.g. for a client test that trusts it as a CA.
     pub certificate_der: Vec<u8>,
+    /// The identity served now: `pin` and `certificate_der` are those at start.
+    pub live: Arc<LiveIdentity>,
 }
 
 impl std::fmt::Debug for ServerTls {
@@ -75,47 +76,23 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
 }
 
 impl ServerTls {
-    /// From a PEM certificate chain (end entity first) and a PEM private key.
+    /// From a PEM certificate chain (end entity first) and a PEM private key, served live:
+    /// when the files change, new connections get the new identity
+    /// ([`crate::tls_reload`]).
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, TlsError> {
-        let cert_pem = std::fs::read(cert).map_err(io_error(cert))?;
-        let key_pem = Zeroizing::new(std::fs::read(key).map_err(io_error(key))?);
-        Self::from_pem(&cert_pem, &key_pem, cert, key)
-    }
-
-    fn from_pem(
-        cert_pem: &[u8],
-        key_pem: &[u8],
-        cert_path: &Path,
-        key_path: &Path,
-    ) -> Result<Self, TlsError> {
-        let chain = CertificateDer::pem_slice_iter(cert_pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TlsError::BadPem {
-                path: cert_path.to_owned(),
-                why: e.to_string(),
-            })?;
-        let first = chain.first().ok_or_else(|| TlsError::NoCertificate {
-            path: cert_path.to_owned(),
-        })?;
-        let certificate_der = first.as_ref().to_vec();
-        let pin = SpkiPin::of_certificate_der(&certificate_der)
-            .map_err(|e| TlsError::Pin(e.to_string()))?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::NoKey {
-            path: key_path.to_owned(),
-            why: e.to_string(),
-        })?;
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let live = Arc::new(LiveIdentity::load(cert, key, provider.clone())?);
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Rustls(e.to_string()))?
             .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| TlsError::Rustls(e.to_string()))?;
+            .with_cert_resolver(live.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             config: Arc::new(config),
-            pin,
-            certificate_der,
+            pin: live.pin(),
+            certificate_der: live.certificate_der(),
+            live,
         })
     }
 
@@ -169,7 +146,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls.config.clone());
     let connections = Arc::new(Semaphore::new(receiver.limits.max_connections.max(1)));
-    let app = crate::routes::router_with_tls(receiver, Some(tls.pin));
+    let app = crate::routes::router_with_live_tls(receiver, tls.live.clone());
     loop {
         // A slot first, then the next client: at the limit, new clients wait in the backlog.
         let Ok(slot) = connections.clone().acquire_owned().await else {

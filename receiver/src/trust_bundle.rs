@@ -196,7 +196,9 @@ pub fn sign_bundle(receiver: &Receiver, trust: LoadedTrust) -> Result<SignedTrus
         anchors: trust.anchors,
         lists: trust.lists,
     };
-    SignedTrustBundle::sign(body, &receiver.key, receiver.key.device_key()).map_err(|e| {
+    // The key signing now: after a rotation, devices have followed it before they fetch this.
+    let signer = receiver.key.signer();
+    SignedTrustBundle::sign(body, signer.as_ref(), signer.device_key()).map_err(|e| {
         eprintln!("honnin-receiver: signing the trust bundle: {e}");
         crate::routes::internal()
     })

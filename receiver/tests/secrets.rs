@@ -53,7 +53,7 @@ fn secrets_kept_plain_are_sealed_in_place_and_open_only_with_their_key(backend: 
     let secrets = sealed(dir.path(), "secrets.key");
     let receiver = Receiver::with_secrets(storage.clone(), verifier_with_crl(), secrets)
         .expect("seals in place");
-    assert_eq!(receiver.receipt_key(), &receipt_key);
+    assert_eq!(receiver.receipt_key(), receipt_key);
     let kept = kept_receipt_key(storage.as_ref());
     assert!(
         kept.starts_with("sealed-v1:") && !kept.contains("PRIVATE KEY"),
@@ -92,6 +92,6 @@ fn secrets_kept_plain_are_sealed_in_place_and_open_only_with_their_key(backend: 
         sealed(dir.path(), "secrets.key"),
     )
     .expect("starts");
-    assert_eq!(again.receipt_key(), &receipt_key);
+    assert_eq!(again.receipt_key(), receipt_key);
     assert_eq!(kept_receipt_key(storage.as_ref()), kept);
 }

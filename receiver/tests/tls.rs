@@ -143,7 +143,7 @@ fn the_pinned_key_enrols_and_syncs() {
     )
     .expect("enrols over TLS");
     assert_eq!(enrolment.tls_pin, Some(server.tls.pin));
-    assert_eq!(&enrolment.receipt_key, server.receiver.receipt_key());
+    assert_eq!(enrolment.receipt_key, server.receiver.receipt_key());
     let mut store = device_store(server.dir.path(), 5);
     let client =
         SyncClient::try_new(config(&server, trust), enrolment.receipt_key).expect("client");
@@ -183,7 +183,7 @@ fn idle_connections_beyond_the_limit_wait_and_the_next_client_is_served_when_one
     drop(idle);
     let enrolment = SyncClient::enrol_device(&config(&server, trust), &code, &device_signer())
         .expect("served once a slot is free");
-    assert_eq!(&enrolment.receipt_key, server.receiver.receipt_key());
+    assert_eq!(enrolment.receipt_key, server.receiver.receipt_key());
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn operator_load(server: &Server, dir: &Path) -> u64 {
 fn client(server: &Server) -> SyncClient {
     let config = SyncConfig::new(&server.base, "handheld-01")
         .with_trust(TlsTrust::PrivateCa(vec![server.certificate_der.clone()]));
-    SyncClient::try_new(config, server.receiver.receipt_key().clone()).expect("client")
+    SyncClient::try_new(config, server.receiver.receipt_key()).expect("client")
 }
 
 fn fetch(
@@ -236,7 +236,7 @@ fn a_device_checks_revocation_from_the_bundle_it_synced_and_follows_an_anchor_ro
         honnin_core::trust_bundle::SignedTrustBundle::from_json(&first_json).expect("parses");
     assert_eq!(
         replayed
-            .verify(server.receiver.receipt_key(), Some(3), SystemClock.now())
+            .verify(&server.receiver.receipt_key(), Some(3), SystemClock.now())
             .err(),
         Some(TrustBundleError::Rollback { kept: 3, found: 1 })
     );

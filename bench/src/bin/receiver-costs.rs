@@ -563,8 +563,8 @@ fn bulk_load(receiver: &Receiver, templates: &[SignedRecord], rows: usize) -> Re
                     received_at: now(),
                     outcome: "verified".into(),
                 },
-                &receiver.key,
-                receiver.key.device_key(),
+                receiver.key.signer().as_ref(),
+                receiver.key.signer().device_key(),
             )
             .map_err(|e| e.to_string())?;
             Ok((

@@ -114,6 +114,10 @@ impl DeviceArgs {
 fn sync_error(error: SyncError) -> CliError {
     match error {
         SyncError::Config(_) => CliError::Usage(error.to_string()),
+        SyncError::DeviceRevoked { message } => CliError::Environment(format!(
+            "this device has been revoked by the receiver's operator and can no longer sync; \
+             its records stay in the store. The receiver says: {message}"
+        )),
         other => CliError::Environment(other.to_string()),
     }
 }
@@ -174,6 +178,7 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
     };
     let mut config = args.config(trust)?;
     config.batch_size = batch_size.max(1);
+    config.app_version = Some(format!("honnin-cli/{}", env!("CARGO_PKG_VERSION")));
     let signer = load_device_key(&args.device_key_path())?;
     let key_path = args.receiver_key_path();
     let receipt_key = read_receipt_key(&key_path)?.ok_or_else(|| {
@@ -188,9 +193,27 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         .unwrap_or_else(|| with_suffix(&args.store, ".key"));
     // A device syncs before its first check, for the manifest: the store is made then.
     let mut store = open_store(&args.store, &store_key, true)?;
-    // The bundle kept from the last sync: an older one from the receiver is refused.
-    let kept = crate::trust_bundle_file::kept_serial(&args.store, &receipt_key);
-    let client = SyncClient::try_new(config, receipt_key).map_err(sync_error)?;
+    let mut client = SyncClient::try_new(config, receipt_key).map_err(sync_error)?;
+    // A rotated receipt key is learnt first, only through rotations the trusted key signed,
+    // and kept in place of the old one. Unreachable now: the sync below says so.
+    match client.update_receipt_key() {
+        Ok(Some(key)) => {
+            let temporary = with_suffix(&key_path, ".new");
+            std::fs::write(&temporary, key.spki_der())
+                .and_then(|()| std::fs::rename(&temporary, &key_path))
+                .map_err(|e| CliError::Io(format!("{}: {e}", key_path.display())))?;
+            eprintln!(
+                "the receiver rotated its receipt key to {} (signed by the key this device trusted); saved to {}",
+                key.id_hex(),
+                key_path.display()
+            );
+        }
+        Ok(None) | Err(SyncError::Unreachable { .. }) => {}
+        Err(error) => return Err(sync_error(error)),
+    }
+    // The bundle kept from the last sync (verified with the receipt key trusted now): an older
+    // one from the receiver is refused.
+    let kept = crate::trust_bundle_file::kept_serial(&args.store, client.receipt_key());
     let report = client
         .sync(&mut store, &signer, &SystemClock, &mut SystemRandom)
         .map_err(sync_error)?;

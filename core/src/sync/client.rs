@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::backoff::Backoff;
 use super::pin::SpkiPin;
 use super::protocol::{
-    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MANIFEST_REQUEST,
-    ReceiptError, SignedReceipt, sign_batch,
+    HEADER_APP_VERSION, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    MANIFEST_REQUEST, ReceiptError, SignedReceipt, sign_batch,
 };
 use super::tls::{
     ConfigError, TlsConnector, TlsRefusal, TlsTrust, check_url, client_config, refusal,
@@ -37,6 +37,9 @@ pub struct SyncConfig {
     /// Whether a plain `http://` receiver URL may be used; only ever to a loopback address
     /// (tests, a receiver on the same machine). Any other `http://` URL is refused.
     pub allow_loopback_http: bool,
+    /// What the device runs (e.g. `honnin-cli/0.4.0`), told to the receiver with each signed
+    /// request (`x-honnin-app-version`) so its operator sees which devices need an update.
+    pub app_version: Option<String>,
 }
 
 impl SyncConfig {
@@ -52,6 +55,7 @@ impl SyncConfig {
             // Plain HTTP is a choice the caller makes explicitly (tests, a receiver on the same
             // machine), never a default.
             allow_loopback_http: false,
+            app_version: None,
         }
     }
 
@@ -92,6 +96,10 @@ pub enum SyncError {
     /// The receiver refused the request (4xx): retrying the same request will not help.
     #[error("the receiver refused the batch ({status}): {message}")]
     Refused { status: u16, message: String },
+    /// The receiver's operator revoked this device (lost or stolen): nothing more is accepted
+    /// from it, and retrying will not help. The message says why and since when.
+    #[error("this device was revoked at the receiver and can no longer sync: {message}")]
+    DeviceRevoked { message: String },
     /// The receiver refused a record in the batch.
     #[error("the receiver refused record {record_id}: {message}")]
     RecordRefused { record_id: String, message: String },
@@ -108,6 +116,10 @@ pub enum SyncError {
     /// The configuration cannot be used (URL, plain HTTP, CA certificates); nothing was sent.
     #[error("sync configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The receiver announced a receipt key this device cannot chain to the key it trusts:
+    /// the trusted key stays in use.
+    #[error("refusing the receiver's new receipt key: {0}")]
+    BadKeyRotation(super::rotation::RotationError),
     #[error("the receiver's answer is not what the protocol says: {0}")]
     Protocol(String),
     /// The manifest the receiver sent does not verify; the one kept before stays in use.
@@ -148,6 +160,9 @@ pub struct SyncClient {
     agent: Result<ureq::Agent, ConfigError>,
     pub(super) config: SyncConfig,
     pub(super) receiver_key: DeviceKey,
+    /// Receipt keys replaced by `receiver_key` through verified rotations: receipts signed
+    /// before a rotation (or by a receiver instance not yet restarted) still verify.
+    previous_keys: Vec<DeviceKey>,
 }
 
 /// What enrolment established: the receiver's receipt key and, when the receiver serves TLS
@@ -186,6 +201,7 @@ impl SyncClient {
             agent,
             config,
             receiver_key,
+            previous_keys: Vec::new(),
         }
     }
 
@@ -329,12 +345,15 @@ impl SyncClient {
             )?;
             report.requests += 1;
             let agent = self.agent()?;
-            let headers = [
+            let mut headers = vec![
                 (HEADER_DEVICE, self.config.device_id.clone()),
                 (HEADER_TIMESTAMP, timestamp.to_string()),
                 (HEADER_NONCE, nonce),
                 (HEADER_SIGNATURE, signature),
             ];
+            if let Some(version) = &self.config.app_version {
+                headers.push((HEADER_APP_VERSION, version.clone()));
+            }
             let result = match body {
                 Some(body) => {
                     let mut request = agent.post(&url).content_type("application/json");
@@ -377,6 +396,11 @@ impl SyncClient {
                     None => last = format!("the answer to {path} is incomplete or garbled"),
                 },
                 408 | 429 | 500..=599 => last = format!("HTTP {status}"),
+                403 if error_code(&text).as_deref() == Some("device_revoked") => {
+                    return Err(SyncError::DeviceRevoked {
+                        message: error_message(&text),
+                    });
+                }
                 _ => {
                     return Err(SyncError::Refused {
                         status,
@@ -451,9 +475,7 @@ impl SyncClient {
             };
             match (result.status.as_str(), result.receipt) {
                 ("accepted" | "duplicate", Some(receipt)) => {
-                    if let Err(error) =
-                        receipt.verify(&self.receiver_key, &result.record_id, &record.hash())
-                    {
+                    if let Err(error) = self.verify_receipt(&receipt, &result.record_id, record) {
                         stopped = Some(SyncError::BadReceipt {
                             record_id: result.record_id.clone(),
                             error,
@@ -485,6 +507,94 @@ impl SyncClient {
             None => Ok(counts.synced),
         }
     }
+}
+
+impl SyncClient {
+    /// A receipt by the current receipt key or one it replaced.
+    fn verify_receipt(
+        &self,
+        receipt: &SignedReceipt,
+        record_id: &str,
+        record: &SignedRecord,
+    ) -> Result<(), ReceiptError> {
+        let hash = record.hash();
+        let current = receipt.verify(&self.receiver_key, record_id, &hash);
+        if current != Err(ReceiptError::BadSignature) {
+            return current;
+        }
+        self.previous_keys
+            .iter()
+            .find_map(|key| receipt.verify(key, record_id, &hash).ok())
+            .ok_or(ReceiptError::BadSignature)
+    }
+
+    /// The receipt key this client trusts now.
+    pub fn receipt_key(&self) -> &DeviceKey {
+        &self.receiver_key
+    }
+
+    /// Asks the receiver for its receipt key (`GET /v1/receipt-key`) and follows the rotations
+    /// it serves from the key this client trusts ([`super::rotation::follow`]): the new key is
+    /// trusted from now on (the caller keeps it, e.g. in place of the enrolment's), and the
+    /// replaced ones still verify receipts. `Ok(None)`: the key did not change. A key that no
+    /// rotation signed by the trusted key leads to is refused ([`SyncError::BadKeyRotation`])
+    /// and the trusted key stays.
+    pub fn update_receipt_key(&mut self) -> Result<Option<DeviceKey>, SyncError> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD as BASE64;
+        #[derive(Deserialize)]
+        struct Announced {
+            receipt_key: String,
+            #[serde(default)]
+            rotations: Vec<super::rotation::SignedKeyRotation>,
+        }
+        let url = format!("{}/v1/receipt-key", self.config.base_url);
+        let mut response = self
+            .agent()?
+            .get(&url)
+            .call()
+            .map_err(|e| match classify(e) {
+                Ok(last) => SyncError::Unreachable { attempts: 1, last },
+                Err(fatal) => fatal,
+            })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .map_err(|e| SyncError::Protocol(format!("receipt-key answer unreadable: {e}")))?;
+        if status != 200 {
+            return Err(SyncError::Refused {
+                status,
+                message: error_message(&text),
+            });
+        }
+        let announced: Announced = serde_json::from_slice(&text)
+            .map_err(|e| SyncError::Protocol(format!("receipt-key answer: {e}")))?;
+        let served = BASE64
+            .decode(announced.receipt_key.as_bytes())
+            .ok()
+            .and_then(|der| DeviceKey::from_spki_der(&der).ok())
+            .ok_or_else(|| SyncError::Protocol("receipt-key answer has no valid key".into()))?;
+        let learned = super::rotation::follow(&self.receiver_key, &announced.rotations, &served)
+            .map_err(SyncError::BadKeyRotation)?;
+        if learned.is_empty() {
+            return Ok(None);
+        }
+        for key in learned {
+            let replaced = std::mem::replace(&mut self.receiver_key, key);
+            self.previous_keys.push(replaced);
+        }
+        Ok(Some(self.receiver_key.clone()))
+    }
+}
+
+/// The `error.code` of a receiver's error answer.
+fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
 }
 
 /// The `error.message` of a receiver's error answer, or a short note.

@@ -8,6 +8,7 @@
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
 //! - `trust_fetch` (feature `sync-client`): `SyncClient::fetch_trust_bundle`, the signed trust
 //!   bundle ([`crate::trust_bundle`]) fetched on each sync, refused unless it verifies.
+//! - [`rotation`]: the receiver's receipt key replaced, announced by a message the old key signs.
 //! - [`pin`]: the receiver's TLS key pin ([`SpkiPin`]), shared with the receiver.
 //! - `tls` (feature `sync-client`): `TlsTrust` (pinned key, public roots, private CA, or the
 //!   platform's verifier) and the typed refusals; plain `http://` only to loopback, and only
@@ -15,6 +16,7 @@
 
 pub mod pin;
 pub mod protocol;
+pub mod rotation;
 
 #[cfg(feature = "sync-client")]
 mod backoff;

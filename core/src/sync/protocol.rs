@@ -28,6 +28,10 @@ pub const HEADER_DEVICE: &str = "x-honnin-device";
 pub const HEADER_TIMESTAMP: &str = "x-honnin-timestamp";
 pub const HEADER_NONCE: &str = "x-honnin-nonce";
 pub const HEADER_SIGNATURE: &str = "x-honnin-signature";
+/// The app and version a device runs (e.g. `honnin-cli/0.4.0`), told with each signed
+/// request so the operator sees which devices need an update; not covered by the signature,
+/// and only ever shown, never trusted.
+pub const HEADER_APP_VERSION: &str = "x-honnin-app-version";
 
 /// What a device signs in place of a body when it asks for its manifest (`GET /v1/manifest`,
 /// with the batch headers): binds the signed headers to that endpoint, so they cannot be used

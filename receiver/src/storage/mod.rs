@@ -20,15 +20,21 @@
 //! record's position in its own sender's feed (`sender_seq`: 1, 2, 3, …), never a global
 //! counter, so a sender's cursors say nothing about how many records other senders get.
 
+mod audit;
 mod cursors;
+mod devices;
 mod items;
+mod overview;
 mod postgres;
 mod sqlite;
 mod webhooks;
 
 use std::collections::HashMap;
 
+pub use audit::AuditStorage;
+pub use devices::{DeviceRow, DeviceStorage, ReplaceOutcome, Revocation, RevokeOutcome};
 pub use items::{Delivery, ItemRow, ItemStorage};
+pub use overview::{Overview, OverviewStorage, SenderFigures};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use webhooks::{WebhookRow, WebhookStorage};
@@ -139,10 +145,24 @@ pub struct FeedRow {
     pub device_key_spki: Vec<u8>,
     pub receipt: String,
     pub verification: String,
+    /// When the receiver stored the record.
+    pub received_at: i64,
+    /// The revocation of the device that made the record, if it was revoked: the feed flags
+    /// the record when it was made or received at or after the revocation's cut-off.
+    pub revocation: Option<Revocation>,
 }
 
 /// The receiver's storage.
-pub trait Storage: ItemStorage + WebhookStorage + Send + Sync + 'static {
+pub trait Storage:
+    ItemStorage
+    + WebhookStorage
+    + DeviceStorage
+    + AuditStorage
+    + OverviewStorage
+    + Send
+    + Sync
+    + 'static
+{
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Keeps `value` under `name` unless a value is kept already (the first writer wins, so
     /// receivers starting together agree on one receipt key).

@@ -150,6 +150,8 @@ impl PostgresStorage {
         tx.batch_execute(SCHEMA)
             .map_err(db("creating the tables"))?;
         super::cursors::migrate_postgres(&mut tx)?;
+        tx.batch_execute(super::devices::SCHEMA)
+            .map_err(db("creating the tables"))?;
         tx.commit().map_err(db("creating the tables"))?;
         drop(first);
         let pool = r2d2::Pool::builder()
@@ -526,8 +528,10 @@ impl Storage for PostgresStorage {
         let rows = self
             .conn()?
             .query(
-                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification
+                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification,
+                     r.received_at, v.reason, v.cutoff, v.revoked_at, v.replaced_by
                  FROM records r JOIN devices d ON d.device_id = r.device_id
+                 LEFT JOIN device_revocations v ON v.device_id = r.device_id
                  WHERE r.sender_id = $1 AND r.sender_seq > $2 ORDER BY r.sender_seq LIMIT $3",
                 &[&sender_id, &after, &i64::from(limit)],
             )
@@ -540,6 +544,8 @@ impl Storage for PostgresStorage {
                 device_key_spki: r.get(2),
                 receipt: r.get(3),
                 verification: r.get(4),
+                received_at: r.get(5),
+                revocation: super::devices::revocation_of((r.get(6), r.get(7), r.get(8), r.get(9))),
             })
             .collect())
     }

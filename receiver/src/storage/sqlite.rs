@@ -74,6 +74,8 @@ impl SqliteStorage {
         .map_err(db("configuring the database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(db("creating the tables"))?;
+        conn.execute_batch(super::devices::SCHEMA)
+            .map_err(db("creating the tables"))?;
         super::cursors::migrate_sqlite(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -427,8 +429,10 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(
-                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification
+                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification,
+                     r.received_at, v.reason, v.cutoff, v.revoked_at, v.replaced_by
                  FROM records r JOIN devices d ON d.device_id = r.device_id
+                 LEFT JOIN device_revocations v ON v.device_id = r.device_id
                  WHERE r.sender_id = ?1 AND r.sender_seq > ?2 ORDER BY r.sender_seq LIMIT ?3",
             )
             .map_err(db("reading the feed"))?;
@@ -440,6 +444,13 @@ impl Storage for SqliteStorage {
                     device_key_spki: r.get(2)?,
                     receipt: r.get(3)?,
                     verification: r.get(4)?,
+                    received_at: r.get(5)?,
+                    revocation: super::devices::revocation_of((
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    )),
                 })
             })
             .map_err(db("reading the feed"))?;
