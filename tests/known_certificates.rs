@@ -54,11 +54,17 @@ fn a_device_reads_the_card_ca_only_until_it_knows_it_and_the_checks_stay_the_sam
         let verifier = verifier_with_crl();
         let (first, first_card) = check(&verifier, level, Profile::Genuine);
         assert_eq!(first.verdict(), Verdict::Genuine, "{level:?} {first:#?}");
-        assert!(read_card_ca(&first_card), "{level:?}: the first check reads it");
+        assert!(
+            read_card_ca(&first_card),
+            "{level:?}: the first check reads it"
+        );
 
         let (later, later_card) = check(&verifier, level, Profile::Genuine);
         assert_eq!(later.verdict(), Verdict::Genuine, "{level:?} {later:#?}");
-        assert!(!read_card_ca(&later_card), "{level:?}: known, not read again");
+        assert!(
+            !read_card_ca(&later_card),
+            "{level:?}: known, not read again"
+        );
         assert_eq!(first.checks(), later.checks(), "{level:?}: same checks");
         assert_eq!(
             first.evidence().certificates,
@@ -108,7 +114,10 @@ fn issuers_as_anchors() -> Verifier {
 #[test]
 fn an_anchor_that_issues_the_card_certificates_needs_no_card_ca_even_on_the_first_check() {
     let fixtures = Fixtures::embedded();
-    for (level, issuer) in [(Level::B, names::JPKI_AUTH_CA), (Level::C, names::JPKI_SIGN_CA)] {
+    for (level, issuer) in [
+        (Level::B, names::JPKI_AUTH_CA),
+        (Level::C, names::JPKI_SIGN_CA),
+    ] {
         let (report, card) = check(&issuers_as_anchors(), level, Profile::Genuine);
         assert_eq!(report.verdict(), Verdict::Genuine, "{level:?} {report:#?}");
         assert!(!read_card_ca(&card), "{level:?}");

@@ -19,12 +19,6 @@ impl Link {
         description: "short APDUs, Le up to 256",
         config: LinkConfig::SHORT_ONLY,
     };
-    /// Short APDUs on a reader that returns at most 255 data bytes (issue 13's short goal).
-    pub const SHORT_255: Self = Self::short_limited(
-        "short 255",
-        "short APDUs, reader limited to 255 data bytes",
-        255,
-    );
     /// Extended length, up to 65,536 data bytes per response (65,538 with the status word).
     pub const EXTENDED_65536: Self = Self {
         label: "ext 65536",

@@ -156,15 +156,23 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     // Both sides' settings as SQLite reports them, so the comparison is like with like: in WAL
     // mode with synchronous=FULL every commit syncs the WAL once (checkpoints every 1,000 pages
     // add a sync of the database file on both sides).
-    let plain_durability: (String, i64, i64) = plain
-        .query_row(
-            "SELECT (SELECT journal_mode FROM pragma_journal_mode), \
-                    (SELECT synchronous FROM pragma_synchronous), \
-                    (SELECT wal_autocheckpoint FROM pragma_wal_autocheckpoint)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .map_err(|e| err(&e))?;
+    let pragma = |name: &str| -> Result<String, String> {
+        plain
+            .query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|value| match value {
+                rusqlite::types::Value::Integer(n) => n.to_string(),
+                rusqlite::types::Value::Text(text) => text,
+                other => format!("{other:?}"),
+            })
+            .map_err(|e| err(&e))
+    };
+    let plain_durability = (
+        pragma("journal_mode")?,
+        pragma("synchronous")?.parse::<i64>().unwrap_or(-1),
+        pragma("wal_autocheckpoint")?,
+    );
     let store_durability = store.durability().map_err(|e| err(&e))?;
     let synchronous = |level: i64| match level {
         0 => "OFF",
@@ -222,9 +230,7 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
         // The parts of that: the device signature alone, and the check of it the core does
         // before it stores a record.
         let started = Instant::now();
-        let signature = signer
-            .sign(sample.canonical_body())
-            .map_err(|e| err(&e))?;
+        let signature = signer.sign(sample.canonical_body()).map_err(|e| err(&e))?;
         signature_samples.push(started.elapsed());
         let started = Instant::now();
         if !signer
@@ -258,9 +264,7 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     println!(
         "| honnin: signed (P-256), sealed (XChaCha20-Poly1305), chained | {store_median:.3} | {store_mean:.3} |"
     );
-    println!(
-        "| of which canonical encoding + device signature + its check | {sign_median:.3} | |"
-    );
+    println!("| of which canonical encoding + device signature + its check | {sign_median:.3} | |");
     println!("| — the device signature alone (ECDSA P-256) | {signature_median:.3} | |");
     println!("| — the check of that signature (ECDSA P-256 verify) | {check_median:.3} | |");
     println!(
