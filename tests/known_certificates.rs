@@ -88,7 +88,7 @@ fn level_c_checks_the_free_certificate_before_the_password_and_reads_the_signing
     let position = |found: &dyn Fn(&honnin_simcard::LogEntry) -> bool| {
         card.log()
             .iter()
-            .position(|e| found(e))
+            .position(found)
             .expect("the command was sent")
     };
     let auth_certificate = position(&|e| e.ins == 0xA4 && e.fid == Some(jpki::AUTH_CERT));
