@@ -26,10 +26,12 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use crate::card::CertificateDer;
-use crate::verify::x509::VerifiedChain;
+use crate::verify::x509::{MAX_INTERMEDIATES, VerifiedChain};
 
-/// Most CA certificates kept. J-LIS has a handful of CA keys across card generations; a bound keeps hostile or unusual input from growing the cache without end.
-const MAX_KNOWN: usize = 16;
+/// Most CA certificates kept: as many as a path search considers (more would never be tried).
+/// J-LIS has a handful of CA keys across card generations; the bound keeps unusual input from
+/// growing the cache without end.
+const MAX_KNOWN: usize = MAX_INTERMEDIATES;
 
 /// Verified certificates, shared by the checks of one verifier (possibly on several threads).
 #[derive(Default)]
@@ -62,7 +64,7 @@ impl KnownCertificates {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The issuing CA certificates of earlier validated paths.
+    /// The issuing CA certificates of earlier validated paths, newest last.
     pub fn issuers(&self) -> Vec<CertificateDer> {
         self.lock()
             .issuers
