@@ -11,6 +11,7 @@
 //! benchmarks of the same scenarios.
 
 pub mod fixtures;
+pub mod floors;
 pub mod levels;
 pub mod links;
 pub mod metered;

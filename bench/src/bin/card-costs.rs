@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use honnin_bench::floors;
 use honnin_bench::model::TimeModel;
 use honnin_bench::report::{self, Plan};
 
@@ -78,6 +79,8 @@ fn main() {
     report::print_application_summary(&operations);
     let levels = report::levels(&plan);
     report::print_levels(&levels, plan.level_runs);
+    let floors = floors::measure(plan.level_runs.min(5));
+    floors::print(&floors);
     let verification = report::verification(&plan);
     report::print_verification(&verification, &plan);
 

@@ -133,6 +133,13 @@ impl<T: CardTransport> JpkiSigning<'_, T> {
         })
     }
 
+    /// The signing CA certificate (free to read; the password does not have to be sent again).
+    pub fn signing_ca_certificate(&mut self) -> Result<CertificateDer, CardError> {
+        self.session.measure("read signing CA certificate", |s| {
+            s.read_tlv_ef(jpki::SIGN_CA_CERT).map(CertificateDer)
+        })
+    }
+
     /// Signs a DigestInfo with the signing key.
     pub fn sign(&mut self, digest_info: &[u8]) -> Result<Vec<u8>, CardError> {
         self.session.measure("sign with signing key", |s| {

@@ -1,35 +1,62 @@
 //! Steps shared by levels B and C: a certificate chain validated before any PIN, the challenge
 //! signed after it.
 
+use super::known::path_evidence;
 use super::report::Evidence;
 use super::request::Verifier;
 use super::steps::Steps;
 use crate::card::{CertificateDer, sha256_digest_info};
+use crate::reader::CardError;
 use crate::verify::x509::{
     ChainPolicy, KeyPurpose, VerifiedChain, check_revocation_of, select_revocation_list,
     validate_chain_with,
 };
 use crate::verify::{CheckId, CheckResult, UnixTime};
 
+/// A validated (or refused) JPKI path and what the record keeps of it.
+pub(crate) struct JpkiChain {
+    pub chain: Option<VerifiedChain>,
+    /// End entity first, then its issuer's certificate (see [`path_evidence`]).
+    pub certificates: Vec<Vec<u8>>,
+}
+
 impl Verifier {
-    /// Validates `end_entity` with the card's CA certificate as an untrusted intermediate, and
-    /// checks revocation. Pushes the six results; returns the chain when all passed.
+    /// Validates `end_entity` to a configured anchor and checks revocation; pushes the six
+    /// results and returns the chain when all passed.
+    ///
+    /// The card's CA certificate is an untrusted helper for finding the path, so it is read
+    /// (`read_card_ca`) only when the anchors and the CA certificates earlier checks verified
+    /// cannot complete the path: where a J-LIS root issues the end entity directly, or the issuing
+    /// CA is known, the two APDUs are saved and every rule still runs on the whole path.
     pub(crate) fn validate_jpki_chain(
         &self,
         steps: &mut Steps,
         end_entity: &CertificateDer,
-        card_ca: CertificateDer,
+        read_card_ca: impl FnOnce() -> Result<CertificateDer, CardError>,
         purpose: KeyPurpose,
         now: UnixTime,
-    ) -> Option<VerifiedChain> {
+    ) -> Result<JpkiChain, CardError> {
         let mut policy = ChainPolicy::new(purpose);
         if self.allow_sha1 {
             policy = policy.allowing_sha1();
         }
-        let report = validate_chain_with(end_entity, &[card_ca], &self.anchors, now, policy);
+        let known = self.known.issuers();
+        let without_card = validate_chain_with(end_entity, &known, &self.anchors, now, policy);
+        let (report, certificates) = if let Some(chain) = without_card.verified() {
+            let certificates = path_evidence(chain);
+            (without_card, certificates)
+        } else {
+            let card_ca = read_card_ca()?;
+            let certificates = vec![end_entity.0.clone(), card_ca.0.clone()];
+            let report = validate_chain_with(end_entity, &[card_ca], &self.anchors, now, policy);
+            if let Some(chain) = report.verified() {
+                self.known.remember_issuers(chain);
+            }
+            (report, certificates)
+        };
         let (results, verified) = report.into_parts();
         steps.extend(results);
-        match verified {
+        let chain = match verified {
             Some(chain) => {
                 let list = select_revocation_list(&chain, &self.revocation_lists);
                 let revocation = check_revocation_of(&chain, list, now);
@@ -45,7 +72,11 @@ impl Verifier {
                 ));
                 None
             }
-        }
+        };
+        Ok(JpkiChain {
+            chain,
+            certificates,
+        })
     }
 }
 

@@ -57,15 +57,15 @@ impl Verifier {
         let now = clock.now();
         let mut jpki = session.jpki()?;
         let certificate = jpki.authentication_certificate()?;
-        let card_ca = jpki.authentication_ca_certificate()?;
-        evidence.certificates = vec![certificate.0.clone(), card_ca.0.clone()];
-        let Some(chain) = self.validate_jpki_chain(
+        let path = self.validate_jpki_chain(
             steps,
             &certificate,
-            card_ca,
+            || jpki.authentication_ca_certificate(),
             KeyPurpose::Authentication,
             now,
-        ) else {
+        )?;
+        evidence.certificates = path.certificates;
+        let Some(chain) = path.chain else {
             return Ok(());
         };
 

@@ -56,18 +56,15 @@ impl Verifier {
         // Gate: the free authentication chain. Its results are reported only when it fails,
         // since the signing chain below is what this level's checks are about.
         let auth_certificate = jpki.authentication_certificate()?;
-        let auth_ca = jpki.authentication_ca_certificate()?;
         let mut gate = Steps::default();
-        if self
-            .validate_jpki_chain(
-                &mut gate,
-                &auth_certificate,
-                auth_ca,
-                KeyPurpose::Authentication,
-                now,
-            )
-            .is_none()
-        {
+        let auth_path = self.validate_jpki_chain(
+            &mut gate,
+            &auth_certificate,
+            || jpki.authentication_ca_certificate(),
+            KeyPurpose::Authentication,
+            now,
+        )?;
+        if auth_path.chain.is_none() {
             steps.extend(gate.results.into_iter().map(|r| {
                 let detail = if r.detail.is_empty() {
                     "authentication certificate, checked before the signing password".to_string()
@@ -81,7 +78,6 @@ impl Verifier {
             }));
             return Ok(());
         }
-        let sign_ca = jpki.signing_ca_certificate()?;
 
         let state = pin_state_result(jpki.signing_pin_state()?);
         let may_send = state.state == CheckState::Passed;
@@ -91,10 +87,17 @@ impl Verifier {
         }
         let mut unlocked = jpki.unlock_signing(inputs.password)?;
         let certificate = unlocked.signing_certificate()?;
-        evidence.certificates = vec![certificate.0.clone(), sign_ca.0.clone()];
-        let Some(chain) =
-            self.validate_jpki_chain(steps, &certificate, sign_ca, KeyPurpose::Signing, now)
-        else {
+        // The signing CA certificate needs no password, but nothing can be checked with it before
+        // the signing certificate is read, so it is read (if needed at all) only then.
+        let path = self.validate_jpki_chain(
+            steps,
+            &certificate,
+            || unlocked.signing_ca_certificate(),
+            KeyPurpose::Signing,
+            now,
+        )?;
+        evidence.certificates = path.certificates;
+        let Some(chain) = path.chain else {
             return Ok(());
         };
 

@@ -7,6 +7,7 @@
 //! No level falls back to another: a refused level B says so, and the caller may start level A.
 
 mod jpki_steps;
+mod known;
 mod level_a;
 mod level_b;
 mod level_c;

@@ -1,5 +1,6 @@
 //! What a check needs: the verifier's configuration and the parcel it is for.
 
+use super::known::KnownCertificates;
 use crate::verify::addressee::Addressee;
 use crate::verify::x509::{RevocationList, TrustAnchors};
 
@@ -13,11 +14,13 @@ pub struct CheckRequest {
 }
 
 /// The verifier's configuration: trust anchors (JPKI roots and card-data issuers) and, where the
-/// operator is entitled to them, revocation lists.
+/// operator is entitled to them, revocation lists; and the certificates its checks have verified,
+/// which later checks need not read from the card again (see `known.rs`).
 pub struct Verifier {
     pub(crate) anchors: TrustAnchors,
     pub(crate) revocation_lists: Vec<RevocationList>,
     pub(crate) allow_sha1: bool,
+    pub(crate) known: KnownCertificates,
 }
 
 impl Verifier {
@@ -26,6 +29,7 @@ impl Verifier {
             anchors,
             revocation_lists: Vec::new(),
             allow_sha1: false,
+            known: KnownCertificates::default(),
         }
     }
 
@@ -43,5 +47,12 @@ impl Verifier {
 
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
+    }
+
+    /// Forgets the CA certificates earlier checks verified, so the next check reads them
+    /// from the card again (benchmarks of a device's first check; after changing the anchors a
+    /// new verifier is made anyway).
+    pub fn forget_known_certificates(&self) {
+        self.known.clear();
     }
 }

@@ -14,19 +14,18 @@ use crate::verify::RandomSource;
 pub(crate) const KEY_CHECK: &[u8] = b"honnin record store v1";
 
 pub(crate) fn get(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |row| {
-        row.get(0)
-    })
-    .optional()
-    .map_err(|e| StoreError::sqlite("reading the store's settings", e))
+    // Cached statements: an append reads and writes the head every time.
+    conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")
+        .and_then(|mut select| select.query_row([name], |row| row.get(0)).optional())
+        .map_err(|e| StoreError::sqlite("reading the store's settings", e))
 }
 
 pub(crate) fn put(conn: &Connection, name: &str, value: &[u8]) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        params![name, value],
     )
+    .and_then(|mut upsert| upsert.execute(params![name, value]))
     .map(|_| ())
     .map_err(|e| StoreError::sqlite("writing the store's settings", e))
 }

@@ -59,6 +59,9 @@ pub struct Store {
     sealer: crypt::Sealer,
     store_id: [u8; 16],
     random: Box<dyn RandomSource + Send>,
+    /// The device binding once read or written: it never changes after the first record, so an
+    /// append need not read and unseal it again (issue 13: the insert's cost).
+    bound: Option<DeviceBinding>,
 }
 
 impl std::fmt::Debug for Store {

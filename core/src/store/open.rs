@@ -143,6 +143,7 @@ impl Store {
             sealer,
             store_id,
             random,
+            bound: None,
         };
         if check == OpenCheck::Full {
             store.check_tail()?;

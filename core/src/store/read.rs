@@ -272,6 +272,22 @@ impl Store {
         Ok(verifier.finish())
     }
 
+    /// The connection's durability settings as SQLite reports them: `(journal_mode,
+    /// synchronous)`, e.g. `("wal", 2)` for WAL with `synchronous=FULL`. For benchmarks that
+    /// must compare like with like.
+    pub fn durability(&self) -> Result<(String, i64), StoreError> {
+        let err = |e| StoreError::sqlite("reading the durability settings", e);
+        let mode = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(err)?;
+        let synchronous = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .map_err(err)?;
+        Ok((mode, synchronous))
+    }
+
     /// SQLite's structural check of the file (pages, b-trees, free list).
     pub fn quick_check(&self) -> Result<(), StoreError> {
         let err = |e| StoreError::sqlite("checking the file", e);

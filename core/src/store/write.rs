@@ -43,17 +43,28 @@ impl Store {
         let Some(first) = drafts.first() else {
             return Ok(Vec::new());
         };
-        let given = DeviceBinding {
-            device_id: first.device_id().to_owned(),
-            key: DeviceKey::from_spki_der(&signer.public_key_der()?)?,
-        };
+        let given_der = signer.public_key_der()?;
         let err = |e| StoreError::sqlite("appending a record", e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        match meta::device(&tx, &self.sealer)? {
-            Some(bound) if bound != given => return Err(foreign(&bound, &given)),
+        let bound = match self.bound.take() {
+            Some(bound) => Some(bound),
+            None => meta::device(&tx, &self.sealer)?,
+        };
+        // The key the store is bound to, when the signer gives exactly its bytes, is the same
+        // key: parsing it again would only cost time.
+        let key = match &bound {
+            Some(bound) if bound.key.spki_der() == given_der.as_slice() => bound.key.clone(),
+            _ => DeviceKey::from_spki_der(&given_der)?,
+        };
+        let given = DeviceBinding {
+            device_id: first.device_id().to_owned(),
+            key,
+        };
+        match &bound {
+            Some(bound) if *bound != given => return Err(foreign(bound, &given)),
             Some(_) => {}
             None => meta::put_device(&tx, &self.sealer, &given, self.random.as_mut())?,
         }
@@ -85,10 +96,10 @@ impl Store {
                 context: "appending a record",
                 detail: "the chain is full".into(),
             })?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO records (seq, record_id, recorded_at, sealed) VALUES (?1, ?2, ?3, ?4)",
-                params![seq, hex_lower(&id), time.0, sealed],
             )
+            .and_then(|mut insert| insert.execute(params![seq, hex_lower(&id), time.0, sealed]))
             .map_err(err)?;
             head_seq = link.seq;
             head_hash = record.hash();
@@ -105,6 +116,8 @@ impl Store {
             self.random.as_mut(),
         )?;
         tx.commit().map_err(err)?;
+        // Kept only once committed: a binding written by a rolled-back transaction is not one.
+        self.bound = Some(given);
         Ok(appended)
     }
 
