@@ -319,6 +319,12 @@ impl From<SyncError> for HonninError {
         match error {
             SyncError::Unreachable { attempts, .. } => HonninError::Offline { attempts, detail },
             SyncError::Refused { status, .. } => HonninError::ReceiverRefused { status, detail },
+            // The receiver's 403 as before the core named it: the app already tells the courier
+            // that the receiver refuses this device, and the detail says it was revoked.
+            SyncError::DeviceRevoked { .. } => HonninError::ReceiverRefused {
+                status: 403,
+                detail,
+            },
             SyncError::RecordRefused { record_id, .. } => {
                 HonninError::RecordRefused { record_id, detail }
             }
@@ -435,6 +441,14 @@ mod tests {
             }),
             HonninError::ReceiverRefused { status: 403, .. }
         ));
+        let revoked = HonninError::from(SyncError::DeviceRevoked {
+            message: "lost on round 12".into(),
+        });
+        assert!(matches!(
+            revoked,
+            HonninError::ReceiverRefused { status: 403, .. }
+        ));
+        assert!(revoked.to_string().contains("revoked"), "{revoked}");
         assert!(matches!(
             HonninError::from(SyncError::Store(StoreError::Busy)),
             HonninError::StoreBusy { .. }
