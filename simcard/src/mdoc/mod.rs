@@ -95,8 +95,17 @@ impl PhoneProfile {
 
     /// The phone, presenting `profile`'s document.
     pub fn build_with(self, profile: &MdocProfile) -> Result<SoftwarePhone, SimError> {
+        self.build_behaving(profile, Behaviour::default())
+    }
+
+    /// The phone with extra misbehaviour on top of the profile's (fuzzing).
+    pub fn build_behaving(
+        self,
+        profile: &MdocProfile,
+        extra: Behaviour,
+    ) -> Result<SoftwarePhone, SimError> {
         let mut options = IssueOptions::default();
-        let mut behaviour = Behaviour::default();
+        let mut behaviour = extra;
         match self {
             PhoneProfile::Genuine => {}
             PhoneProfile::ElementTampered => options.tamper_family_name = true,

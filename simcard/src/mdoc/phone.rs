@@ -43,6 +43,9 @@ pub struct Behaviour {
     pub malformed_response: bool,
     /// Returns only the first requested element.
     pub partial: bool,
+    /// XORs one byte of the plaintext DeviceResponse (position modulo its length) with a
+    /// value: the fuzz and property tests' hostile phone.
+    pub flip_response_byte: Option<(usize, u8)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,11 +276,17 @@ impl SoftwarePhone {
         let mut cipher = derive(&ephemeral, &reader_key, &transcript, Role::Device).ok()?;
         let request = cipher.open(&data).ok()?;
         let request = ElementRequest::parse_device_request(&request).ok()?;
-        let response = if self.behaviour.malformed_response {
+        let mut response = if self.behaviour.malformed_response {
             vec![0xBF, 0x61, 0x61, 0x9F]
         } else {
             self.device_response(&request, &transcript)?
         };
+        if let Some((position, mask)) = self.behaviour.flip_response_byte
+            && !response.is_empty()
+        {
+            let at = position % response.len();
+            response[at] ^= mask;
+        }
         if self.behaviour.replay_earlier_session {
             // What the phone sent an earlier reader (another reader key), sent again.
             let earlier = pki::key(pki::EARLIER_READER_KEY);
