@@ -18,6 +18,8 @@ pub struct Verifier {
     pub(crate) anchors: TrustAnchors,
     pub(crate) revocation_lists: Vec<RevocationList>,
     pub(crate) allow_sha1: bool,
+    /// The phone issuers' IACA anchors, for re-verifying level-M records.
+    pub(crate) mdoc_anchors: crate::mdoc::IssuerAnchors,
 }
 
 impl Verifier {
@@ -26,7 +28,14 @@ impl Verifier {
             anchors,
             revocation_lists: Vec::new(),
             allow_sha1: false,
+            mdoc_anchors: crate::mdoc::IssuerAnchors::default(),
         }
+    }
+
+    /// Adds the phone issuers' anchors (level-M records are re-verified under them).
+    pub fn with_mdoc_anchors(mut self, anchors: crate::mdoc::IssuerAnchors) -> Self {
+        self.mdoc_anchors = anchors;
+        self
     }
 
     pub fn with_revocation_lists(mut self, lists: Vec<RevocationList>) -> Self {

@@ -20,7 +20,7 @@ use crate::verify::{CheckId, CheckResult, Reason, UnixTime};
 /// The COSE header label of `x5chain` (RFC 9360).
 const X5CHAIN: i64 = 33;
 
-/// What the MSO establishes once every rule passed.
+/// An MSO whose document signer chained to an anchor and whose signature verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedMso {
     /// The key the issuer bound the document to: the device signature must be by this key.
@@ -28,6 +28,14 @@ pub struct VerifiedMso {
     pub doc_type: String,
     pub valid_from: i64,
     pub valid_until: i64,
+    mso: Mso,
+}
+
+impl VerifiedMso {
+    /// The digest the MSO signs for `namespace`/`digest_id`.
+    pub fn digest(&self, namespace: &str, digest_id: u64) -> Option<[u8; 32]> {
+        signed_digest(&self.mso, namespace, digest_id).and_then(|d| <[u8; 32]>::try_from(d).ok())
+    }
 }
 
 /// Every issuer-side result, and the MSO when all passed.
@@ -38,6 +46,7 @@ pub struct IssuerAuthOutcome {
 }
 
 /// The MSO's parsed pieces, before any rule.
+#[derive(Debug, Clone)]
 struct Mso {
     doc_type: String,
     digest_algorithm: String,
@@ -163,14 +172,22 @@ pub fn verify_issuer_auth(
     IssuerAuthOutcome { results, verified }
 }
 
-fn run(
-    document: &Document,
-    request: &ElementRequest,
+/// The issuer's signature over the MSO: `x5chain` by key to `anchors` at `at`, ES256, then
+/// the MSO read and its device key checked. Used by the door check and by record
+/// re-verification alike.
+pub fn verify_mso(issuer_auth: &[u8], anchors: &IssuerAnchors, at: UnixTime) -> IssuerAuthOutcome {
+    let mut results = Vec::new();
+    let verified = signed_mso(issuer_auth, anchors, at, &mut results);
+    IssuerAuthOutcome { results, verified }
+}
+
+fn signed_mso(
+    issuer_auth: &[u8],
     anchors: &IssuerAnchors,
     now: UnixTime,
     results: &mut Vec<CheckResult>,
 ) -> Option<VerifiedMso> {
-    let sign1 = match CoseSign1::from_slice(&document.issuer_auth) {
+    let sign1 = match CoseSign1::from_slice(issuer_auth) {
         Ok(s) => s,
         Err(e) => {
             results.push(CheckResult::failed(
@@ -219,7 +236,6 @@ fn run(
         CheckId::MdocIssuerSignature,
         Reason::Verified,
     ));
-
     let mso = match parse_mso(&payload) {
         Ok(mso) => mso,
         Err(why) => {
@@ -231,6 +247,53 @@ fn run(
             return None;
         }
     };
+    let device_key = match cose_key_to_public(&mso.device_key) {
+        Ok(key) => key,
+        Err(e) => {
+            results.push(CheckResult::failed(
+                CheckId::MdocDeviceAuthentication,
+                Reason::CardDataMalformed,
+                format!("the MSO's device key: {e}"),
+            ));
+            return None;
+        }
+    };
+    Some(VerifiedMso {
+        device_key,
+        doc_type: mso.doc_type.clone(),
+        valid_from: mso.valid_from,
+        valid_until: mso.valid_until,
+        mso,
+    })
+}
+
+/// `mdoc_validity`: the MSO was valid at `at`.
+pub fn tdate_of_mso(mso: &VerifiedMso, at: UnixTime) -> CheckResult {
+    if at.0 < mso.valid_from || at.0 < mso.mso.signed {
+        CheckResult::failed(
+            CheckId::MdocValidity,
+            Reason::MsoNotYetValid,
+            format!("valid from {}", crate::verify::x509::date(mso.valid_from)),
+        )
+    } else if at.0 > mso.valid_until {
+        CheckResult::failed(
+            CheckId::MdocValidity,
+            Reason::MsoExpired,
+            format!("valid until {}", crate::verify::x509::date(mso.valid_until)),
+        )
+    } else {
+        CheckResult::passed(CheckId::MdocValidity, Reason::Verified)
+    }
+}
+
+fn run(
+    document: &Document,
+    request: &ElementRequest,
+    anchors: &IssuerAnchors,
+    now: UnixTime,
+    results: &mut Vec<CheckResult>,
+) -> Option<VerifiedMso> {
+    let mso = signed_mso(&document.issuer_auth, anchors, now, results)?;
     let doc_type_ok = mso.doc_type == document.doc_type && mso.doc_type == request.doc_type;
     results.push(if doc_type_ok {
         CheckResult::passed(CheckId::MdocDocType, Reason::Verified)
@@ -245,24 +308,8 @@ fn run(
             ),
         )
     });
-
-    results.push(if now.0 < mso.valid_from || now.0 < mso.signed {
-        CheckResult::failed(
-            CheckId::MdocValidity,
-            Reason::MsoNotYetValid,
-            format!("valid from {}", crate::verify::x509::date(mso.valid_from)),
-        )
-    } else if now.0 > mso.valid_until {
-        CheckResult::failed(
-            CheckId::MdocValidity,
-            Reason::MsoExpired,
-            format!("valid until {}", crate::verify::x509::date(mso.valid_until)),
-        )
-    } else {
-        CheckResult::passed(CheckId::MdocValidity, Reason::Verified)
-    });
-
-    results.push(check_digests(document, &mso));
+    results.push(tdate_of_mso(&mso, now));
+    results.push(check_digests(document, &mso.mso));
     let returned: Vec<&str> = document
         .items
         .iter()
@@ -284,24 +331,7 @@ fn run(
             format!("not returned: {}", missing.join(", ")),
         )
     });
-
-    let device_key = match cose_key_to_public(&mso.device_key) {
-        Ok(key) => key,
-        Err(e) => {
-            results.push(CheckResult::failed(
-                CheckId::MdocDeviceAuthentication,
-                Reason::CardDataMalformed,
-                format!("the MSO's device key: {e}"),
-            ));
-            return None;
-        }
-    };
-    Some(VerifiedMso {
-        device_key,
-        doc_type: mso.doc_type,
-        valid_from: mso.valid_from,
-        valid_until: mso.valid_until,
-    })
+    Some(mso)
 }
 
 fn check_digests(document: &Document, mso: &Mso) -> CheckResult {

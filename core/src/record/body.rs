@@ -171,6 +171,9 @@ pub struct RecordBody {
     pub(crate) card_face: Option<CardFaceEntry>,
     pub(crate) attributes_requested: Vec<String>,
     pub(crate) attributes: Option<AttributesEntry>,
+    /// Level M only; absent (and so not in the signed bytes) for card records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mdoc: Option<super::mdoc_entry::MdocEntry>,
 }
 
 impl std::fmt::Debug for RecordBody {
@@ -243,6 +246,10 @@ impl RecordBody {
     }
     pub fn attributes(&self) -> Option<&AttributesEntry> {
         self.attributes.as_ref()
+    }
+    /// Level M: the phone's evidence.
+    pub fn mdoc(&self) -> Option<&super::mdoc_entry::MdocEntry> {
+        self.mdoc.as_ref()
     }
 }
 
@@ -415,6 +422,10 @@ impl RecordDraft {
             },
             attributes_requested: policy.names(),
             attributes,
+            mdoc: evidence
+                .mdoc
+                .as_ref()
+                .map(super::mdoc_entry::MdocEntry::from),
         };
         Ok(Self { body })
     }
