@@ -22,6 +22,9 @@ fn phone_verifier() -> Verifier {
     verifier().with_mdoc_anchors(honnin_simcard::mdoc::test_anchors().expect("IACA"))
 }
 
+/// An edit of a record body's JSON.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
 fn expect(key: &DeviceKey) -> RecordExpectation<'_> {
     RecordExpectation {
         device_key: key,
@@ -75,7 +78,7 @@ fn a_genuine_phone_record_verifies_and_keeps_no_portrait() {
 fn tampered_phone_evidence_fails_its_check() {
     let key = device_signer().device_key().clone();
     let record = genuine();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "mdoc_element_digests",
             Box::new(|body| {
