@@ -68,6 +68,8 @@ fn needs(level: Level) -> Needs {
             key_signatures: 1,
             internal_authentications: 0,
         },
+        // LEVELS holds the card levels only; a phone's costs are the phone-costs bench's.
+        Level::M => unreachable!("level M is a phone check, not a card level"),
     }
 }
 

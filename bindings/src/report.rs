@@ -18,6 +18,7 @@ use crate::error::HonninError;
 #[uniffi::remote(Enum)]
 pub enum Level {
     A,
+    M,
     B,
     C,
 }
@@ -67,6 +68,14 @@ pub enum CheckId {
     PinState,
     FaceConfirmation,
     CardCommunication,
+    MdocSession,
+    MdocIssuerCertificate,
+    MdocIssuerSignature,
+    MdocValidity,
+    MdocDocType,
+    MdocElementDigests,
+    MdocElementsComplete,
+    MdocDeviceAuthentication,
 }
 
 /// One check: which, its state, why (a stable code, and messages for people), and a detail that

@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use honnin_core::transport::{CardTransport, TransportCapabilities, TransportError};
 use honnin_pcsc::{ConnectOptions, ExtendedLength, Pcsc, PcscTransport};
+use honnin_simcard::mdoc::{PhoneProfile, SoftwarePhone};
 use honnin_simcard::{LinkConfig, Profile, SoftwareCard};
 
 use crate::error::CliError;
@@ -21,6 +22,9 @@ impl FromStr for ReaderSpec {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if let Some(profile) = text.strip_prefix("sim:") {
+            if PhoneProfile::from_name(profile).is_some() {
+                return Ok(ReaderSpec::Simulated(profile.to_owned()));
+            }
             Profile::from_name(profile).map_err(|e| e.to_string())?;
             return Ok(ReaderSpec::Simulated(profile.to_owned()));
         }
@@ -57,12 +61,25 @@ pub enum ExtendedMode {
 /// An open connection to a card, whichever kind.
 pub enum Reader {
     Simulated(Box<SoftwareCard>),
+    /// The software phone (`sim:mdoc-…`), an mdoc at APDU level.
+    Phone(Box<SoftwarePhone>),
     Pcsc(PcscTransport),
 }
 
 impl Reader {
     pub fn open(spec: &ReaderSpec, extended: ExtendedMode) -> Result<Self, CliError> {
         match spec {
+            ReaderSpec::Simulated(name) if PhoneProfile::from_name(name).is_some() => {
+                let phone = PhoneProfile::from_name(name)
+                    .map(PhoneProfile::build)
+                    .transpose()
+                    .map_err(|e| CliError::Environment(format!("software phone: {e}")))?
+                    .ok_or_else(|| CliError::Usage(format!("unknown phone profile {name}")))?;
+                Ok(Reader::Phone(Box::new(match extended {
+                    ExtendedMode::Off => phone.short_only(),
+                    ExtendedMode::Auto | ExtendedMode::On => phone,
+                })))
+            }
             ReaderSpec::Simulated(name) => {
                 let profile =
                     Profile::from_name(name).map_err(|e| CliError::Usage(e.to_string()))?;
@@ -100,6 +117,7 @@ impl CardTransport for Reader {
     fn capabilities(&self) -> TransportCapabilities {
         match self {
             Reader::Simulated(card) => card.capabilities(),
+            Reader::Phone(phone) => phone.capabilities(),
             Reader::Pcsc(transport) => transport.capabilities(),
         }
     }
@@ -107,6 +125,7 @@ impl CardTransport for Reader {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         match self {
             Reader::Simulated(card) => card.transmit(command),
+            Reader::Phone(phone) => phone.transmit(command),
             Reader::Pcsc(transport) => transport.transmit(command),
         }
     }
@@ -114,6 +133,7 @@ impl CardTransport for Reader {
     fn reconnect(&mut self) -> Result<(), TransportError> {
         match self {
             Reader::Simulated(card) => card.reconnect(),
+            Reader::Phone(phone) => phone.reconnect(),
             Reader::Pcsc(transport) => transport.reconnect(),
         }
     }

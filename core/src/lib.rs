@@ -7,6 +7,7 @@ pub mod card;
 pub mod check;
 pub mod image;
 pub mod manifest;
+pub mod mdoc;
 pub mod reader;
 pub mod record;
 pub mod store;

@@ -26,6 +26,7 @@ pub mod generate;
 pub mod holder;
 mod layout;
 mod link;
+pub mod mdoc;
 pub mod names;
 mod pin;
 mod profile;

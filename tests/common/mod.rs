@@ -1,5 +1,6 @@
 //! Shared helpers of the end-to-end tests.
 
+pub mod phone;
 pub mod records;
 pub mod virtual_reader;
 
@@ -112,5 +113,7 @@ pub fn run_level<T: honnin_core::transport::CardTransport>(
             &clock(),
             &mut CountingRandom(0),
         ),
+        // The phone check does not run on a card session.
+        Level::M => panic!("level M is the phone check: use phone::phone_report"),
     }
 }

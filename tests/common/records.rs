@@ -32,6 +32,10 @@ pub fn genuine_report(level: Level) -> DoorCheckReport {
     let mut random = CountingRandom(level as u8);
     match level {
         Level::A => level_a_report(FaceDecision::Confirmed),
+        Level::M => super::phone::phone_report(
+            honnin_simcard::mdoc::PhoneProfile::Genuine,
+            honnin_core::record::AttributePolicy::ALL,
+        ),
         Level::B => verifier.check_level_b(
             &mut genuine_session(),
             &request,

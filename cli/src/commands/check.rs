@@ -27,9 +27,21 @@ pub struct CheckArgs {
     pub reader: ReaderSpec,
     #[arg(long, value_enum, default_value = "auto")]
     pub extended: ExtendedMode,
-    /// A: 照合番号B and the courier's look; B: 4-digit PIN; C: signing password.
+    /// A: 照合番号B and the courier's look; B: 4-digit PIN; C: signing password; M: the card in
+    /// a phone's wallet (ISO/IEC 18013-5 mdoc), no secret, the courier's look at the portrait.
     #[arg(long)]
     pub level: Level,
+    /// Level M: directory of the phone issuers' IACA certificates (default with sim: the test
+    /// IACA). Required with PC/SC.
+    #[arg(long)]
+    pub mdoc_anchors: Option<PathBuf>,
+    /// Level M: which document to ask the phone for (jp-wallet-model, mdl).
+    #[arg(long, default_value = "jp-wallet-model")]
+    pub mdoc_profile: String,
+    /// Level M: the text of the QR code the phone shows (`mdoc:…`); without it the engagement is
+    /// read over NFC.
+    #[arg(long)]
+    pub qr: Option<String>,
     /// The parcel's item id.
     #[arg(long)]
     pub item: String,
@@ -72,7 +84,7 @@ pub struct CheckArgs {
 }
 
 /// Exit codes: 0 genuine, 1 forged, 2 inconclusive, refused or not the addressee.
-fn exit_code(verdict: Verdict) -> ExitCode {
+pub(crate) fn exit_code(verdict: Verdict) -> ExitCode {
     ExitCode::from(match verdict {
         Verdict::Genuine => 0,
         Verdict::Forged => 1,
@@ -92,7 +104,7 @@ pub fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
     if let Some(store) = &args.record.store
         && let Some(bundle) = crate::trust_bundle_file::load(store)?
     {
-        let now = clock(args)?.now();
+        let now = check_clock(args)?.now();
         return crate::trust_bundle_file::verifier(
             &bundle,
             args.trust_anchors.as_deref(),
@@ -115,7 +127,7 @@ pub fn load_verifier(args: &CheckArgs) -> Result<Verifier, CliError> {
     crate::trust::load_verifier(&directory, &args.crl)
 }
 
-fn clock(args: &CheckArgs) -> Result<Box<dyn Clock>, CliError> {
+pub(crate) fn check_clock(args: &CheckArgs) -> Result<Box<dyn Clock>, CliError> {
     match (&args.check_time, &args.reader) {
         (None, _) => Ok(Box::new(SystemClock)),
         (Some(text), ReaderSpec::Simulated(_)) => {
@@ -176,6 +188,11 @@ pub fn read_secret(
             let text = typed("PIN (4 digits)", simulated.map(|f| f.auth_pin.to_owned()))?;
             Secret::Pin(AuthPin::parse(&text).map_err(bad)?)
         }
+        Level::M => {
+            return Err(CliError::Usage(
+                "level M (a phone) asks for no secret".into(),
+            ));
+        }
         Level::C => {
             let text = typed(
                 "signing password",
@@ -187,8 +204,11 @@ pub fn read_secret(
 }
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
+    if args.level == Level::M {
+        return crate::commands::check_phone::run(args);
+    }
     let verifier = load_verifier(args)?;
-    let clock = clock(args)?;
+    let clock = check_clock(args)?;
     let source = if args.stdin {
         SecretSource::Stdin
     } else {
@@ -219,7 +239,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     // once it is back (the secret is kept for that, and wiped with it).
     let pcsc_reader = match &reader {
         Reader::Pcsc(transport) => Some(transport.reader().to_owned()),
-        Reader::Simulated(_) => None,
+        Reader::Simulated(_) | Reader::Phone(_) => None,
     };
     let spare_secret = pcsc_reader.as_ref().map(|_| secret.clone());
     let (mut report, mut counters) = perform(
@@ -303,7 +323,10 @@ pub(crate) fn add(a: Counters, b: Counters) -> Counters {
 /// The check's request: the item, with its sender and addressee from the options or else from
 /// the manifest's `item`; refused when the sender asks for a higher level or the options
 /// contradict the manifest.
-fn request(args: &CheckArgs, item: Option<&ItemPolicy>) -> Result<CheckRequest, CliError> {
+pub(crate) fn request(
+    args: &CheckArgs,
+    item: Option<&ItemPolicy>,
+) -> Result<CheckRequest, CliError> {
     let sender_id = match (&args.sender, item) {
         (Some(given), Some(item)) if *given != item.sender_id => {
             return Err(CliError::Usage(format!(

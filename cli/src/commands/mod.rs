@@ -1,4 +1,5 @@
 pub mod check;
+pub mod check_phone;
 pub mod counter;
 pub mod read;
 pub mod records;

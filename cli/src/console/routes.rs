@@ -282,13 +282,23 @@ struct StartBody {
 
 /// The level's secret, typed; the format error names what is wrong, never the value.
 fn parse_secret(level: Level, text: &str) -> Result<Secret, Refusal> {
+    // A phone (level M) carries no secret and is not read by this console yet: refused before
+    // anything reaches the worker.
+    if level == Level::M {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "level_not_offered",
+            "the counter console checks My Number Cards (levels A, B, C); a phone (level M) is checked with honnin check --level M".to_owned(),
+            "窓口画面で確認できるのはマイナンバーカード（レベルA・B・C）です。スマートフォン（レベルM）は honnin check --level M で確認してください。".to_owned(),
+        ));
+    }
     let bad = |e: honnin_core::card::SecretFormatError| {
         let ja = match level {
             Level::A => {
                 "照合番号Bは14桁の数字です（生年月日6桁・有効期限の西暦4桁・セキュリティコード4桁）。"
             }
             Level::B => "暗証番号は4桁の数字です。",
-            Level::C => "署名用パスワードは英大文字と数字の6〜16文字です。",
+            Level::C | Level::M => "署名用パスワードは英大文字と数字の6〜16文字です。",
         };
         Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -300,7 +310,7 @@ fn parse_secret(level: Level, text: &str) -> Result<Secret, Refusal> {
     Ok(match level {
         Level::A => Secret::MatchingNumber(MatchingNumberB::parse(text).map_err(bad)?),
         Level::B => Secret::Pin(AuthPin::parse(text).map_err(bad)?),
-        Level::C => Secret::Password(SigningPassword::parse(text).map_err(bad)?),
+        Level::C | Level::M => Secret::Password(SigningPassword::parse(text).map_err(bad)?),
     })
 }
 

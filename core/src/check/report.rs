@@ -33,6 +33,9 @@ pub struct Evidence {
     /// The holder's attributes as verified (the record keeps what the sender's policy asks for).
     #[serde(skip)]
     pub attributes: Option<VerifiedAttributes>,
+    /// Level M: what the phone's document and device signature need to be re-verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mdoc: Option<crate::mdoc::MdocEvidence>,
 }
 
 /// Attributes that passed their issuer's signature, with where they came from.
@@ -64,7 +67,10 @@ pub struct DoorCheckReport {
 }
 
 fn is_default_evidence(e: &Evidence) -> bool {
-    e.challenge.is_none() && e.certificates.is_empty() && e.card_face_signature.is_none()
+    e.challenge.is_none()
+        && e.certificates.is_empty()
+        && e.card_face_signature.is_none()
+        && e.mdoc.is_none()
 }
 
 impl DoorCheckReport {

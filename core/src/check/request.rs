@@ -21,6 +21,8 @@ pub struct Verifier {
     pub(crate) revocation_lists: Vec<RevocationList>,
     pub(crate) allow_sha1: bool,
     pub(crate) known: KnownCertificates,
+    /// The phone issuers' IACA anchors, for re-verifying level-M records.
+    pub(crate) mdoc_anchors: crate::mdoc::IssuerAnchors,
 }
 
 impl Verifier {
@@ -30,7 +32,14 @@ impl Verifier {
             revocation_lists: Vec::new(),
             allow_sha1: false,
             known: KnownCertificates::default(),
+            mdoc_anchors: crate::mdoc::IssuerAnchors::default(),
         }
+    }
+
+    /// Adds the phone issuers' anchors (level-M records are re-verified under them).
+    pub fn with_mdoc_anchors(mut self, anchors: crate::mdoc::IssuerAnchors) -> Self {
+        self.mdoc_anchors = anchors;
+        self
     }
 
     pub fn with_revocation_lists(mut self, lists: Vec<RevocationList>) -> Self {

@@ -11,6 +11,11 @@ use crate::verify::{CheckId, CheckResult, CheckState, Reason};
 pub enum Level {
     /// 照合番号B, card-face data under the issuer signature, courier compares the face.
     A,
+    /// The card in a phone's wallet (ISO/IEC 18013-5 mdoc): issuer-signed data, the phone's
+    /// device signature over this session, courier compares the portrait. Ranked between A and
+    /// B: like A it proves issuer data and a live holder device but no PIN; it satisfies a
+    /// sender asking for A, not one asking for B or C.
+    M,
     /// 4-digit PIN: JPKI authentication key signs the challenge; basic four attributes.
     B,
     /// Signing password: JPKI signing key signs the challenge; the signing certificate's
@@ -23,6 +28,7 @@ impl Level {
     pub fn code(self) -> &'static str {
         match self {
             Level::A => "A",
+            Level::M => "M",
             Level::B => "B",
             Level::C => "C",
         }
@@ -34,9 +40,12 @@ impl std::str::FromStr for Level {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "A" | "a" => Ok(Level::A),
+            "M" | "m" => Ok(Level::M),
             "B" | "b" => Ok(Level::B),
             "C" | "c" => Ok(Level::C),
-            _ => Err(format!("unknown level {text:?}: use A, B or C")),
+            _ => Err(format!(
+                "unknown level {text:?}: use A, B or C (or M for a phone)"
+            )),
         }
     }
 }
@@ -117,6 +126,11 @@ fn proves_forgery(check: CheckId) -> bool {
             | CheckId::BasicConstraints
             | CheckId::CertificatePolicy
             | CheckId::ChallengeSignature
+            | CheckId::MdocIssuerCertificate
+            | CheckId::MdocIssuerSignature
+            | CheckId::MdocDocType
+            | CheckId::MdocElementDigests
+            | CheckId::MdocDeviceAuthentication
     )
 }
 
@@ -153,7 +167,11 @@ pub(crate) fn reason_ground(reason: Reason) -> Ground {
         // A card certificate that claims to be a CA, and a chip that holds the signed card-face
         // key yet will not sign with it (a clone): both structural proofs.
         | EndEntityIsCa
-        | ChipRefusedChallenge => Ground::Proof,
+        | ChipRefusedChallenge
+        // A phone whose document names another type than its issuer signed, or that cannot sign
+        // with the key its issuer bound the document to (a copy): proofs, as for the card.
+        | DocTypeMismatch
+        | DeviceSignatureInvalid => Ground::Proof,
         NameMismatch | AddressMismatch | BirthDateMismatch | RejectedByCourier => {
             Ground::FieldDiffers
         }
@@ -175,7 +193,15 @@ pub(crate) fn reason_ground(reason: Reason) -> Ground {
         | CardRemoved
         | CardDataMalformed
         | CardRefusedCommand
-        | NotAMyNumberCard => Ground::NotEstablished,
+        | NotAMyNumberCard
+        // Phone: not valid now, not all returned, session messages that do not belong to this
+        // session (nothing about the document is proved either way), no mdoc at all.
+        | MsoExpired
+        | MsoNotYetValid
+        | ElementsMissing
+        | SessionMessageRejected
+        | SessionReplayed
+        | NotAnMdoc => Ground::NotEstablished,
         // Reasons of success: a "failed" result carrying one proves nothing.
         Verified | Sha1Accepted | NotRevoked | NoRevocationList | TriesAvailable
         | ConfirmedByCourier => Ground::NotEstablished,
@@ -227,6 +253,19 @@ pub(crate) fn required_checks(level: Level) -> &'static [CheckId] {
             AttributesHash,
             InputSupportSignature,
             AddresseeMatch,
+        ],
+        Level::M => &[
+            CardCommunication,
+            MdocSession,
+            MdocIssuerCertificate,
+            MdocIssuerSignature,
+            MdocDocType,
+            MdocValidity,
+            MdocElementDigests,
+            MdocElementsComplete,
+            MdocDeviceAuthentication,
+            AddresseeMatch,
+            FaceConfirmation,
         ],
         Level::C => &[
             CardCommunication,
@@ -319,14 +358,14 @@ mod tests {
 
     #[test]
     fn all_passed_is_genuine_at_every_level() {
-        for level in [Level::A, Level::B, Level::C] {
+        for level in [Level::A, Level::M, Level::B, Level::C] {
             assert_eq!(decide(level, &all_passed(level)), Verdict::Genuine);
         }
     }
 
     #[test]
     fn a_missing_required_check_is_never_genuine() {
-        for level in [Level::A, Level::B, Level::C] {
+        for level in [Level::A, Level::M, Level::B, Level::C] {
             for skip in required_checks(level) {
                 let checks: Vec<_> = all_passed(level)
                     .into_iter()

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Every reason code, in declaration order.
-const EVERY_REASON: [Reason; 41] = [
+const EVERY_REASON: [Reason; 49] = [
     Reason::Verified,
     Reason::SignatureInvalid,
     Reason::HashMismatch,
@@ -46,10 +46,18 @@ const EVERY_REASON: [Reason; 41] = [
     Reason::NotAMyNumberCard,
     Reason::EndEntityIsCa,
     Reason::ChipRefusedChallenge,
+    Reason::MsoExpired,
+    Reason::MsoNotYetValid,
+    Reason::DocTypeMismatch,
+    Reason::DeviceSignatureInvalid,
+    Reason::ElementsMissing,
+    Reason::SessionMessageRejected,
+    Reason::SessionReplayed,
+    Reason::NotAnMdoc,
 ];
 
 /// Every check, in declaration order.
-const EVERY_CHECK: [CheckId; 19] = [
+const EVERY_CHECK: [CheckId; 27] = [
     CheckId::CardFaceCvCertificate,
     CheckId::CardFaceSignature,
     CheckId::MatchingNumberConsistency,
@@ -69,6 +77,14 @@ const EVERY_CHECK: [CheckId; 19] = [
     CheckId::PinState,
     CheckId::FaceConfirmation,
     CheckId::CardCommunication,
+    CheckId::MdocSession,
+    CheckId::MdocIssuerCertificate,
+    CheckId::MdocIssuerSignature,
+    CheckId::MdocValidity,
+    CheckId::MdocDocType,
+    CheckId::MdocElementDigests,
+    CheckId::MdocElementsComplete,
+    CheckId::MdocDeviceAuthentication,
 ];
 
 /// Position of a reason in [`EVERY_REASON`]. Exhaustive: a new reason does not compile until it
@@ -116,6 +132,14 @@ fn reason_index(reason: Reason) -> usize {
         Reason::NotAMyNumberCard => 38,
         Reason::EndEntityIsCa => 39,
         Reason::ChipRefusedChallenge => 40,
+        Reason::MsoExpired => 41,
+        Reason::MsoNotYetValid => 42,
+        Reason::DocTypeMismatch => 43,
+        Reason::DeviceSignatureInvalid => 44,
+        Reason::ElementsMissing => 45,
+        Reason::SessionMessageRejected => 46,
+        Reason::SessionReplayed => 47,
+        Reason::NotAnMdoc => 48,
     }
 }
 
@@ -140,6 +164,14 @@ fn check_index(check: CheckId) -> usize {
         CheckId::PinState => 16,
         CheckId::FaceConfirmation => 17,
         CheckId::CardCommunication => 18,
+        CheckId::MdocSession => 19,
+        CheckId::MdocIssuerCertificate => 20,
+        CheckId::MdocIssuerSignature => 21,
+        CheckId::MdocValidity => 22,
+        CheckId::MdocDocType => 23,
+        CheckId::MdocElementDigests => 24,
+        CheckId::MdocElementsComplete => 25,
+        CheckId::MdocDeviceAuthentication => 26,
     }
 }
 
@@ -157,6 +189,8 @@ const PROOF_CODES: &[&str] = &[
     "matching_number_mismatch",
     "end_entity_is_ca",
     "chip_refused_challenge",
+    "doc_type_mismatch",
+    "device_signature_invalid",
 ];
 /// The codes that may make a card `not_addressee`: a verified field differs.
 const FIELD_DIFFERS_CODES: &[&str] = &[
@@ -205,7 +239,7 @@ fn the_lists_name_every_reason_and_every_check_once() {
 
 #[test]
 fn no_reason_produces_a_verdict_it_does_not_justify() {
-    for level in [Level::A, Level::B, Level::C] {
+    for level in [Level::A, Level::M, Level::B, Level::C] {
         for check in EVERY_CHECK {
             for reason in EVERY_REASON {
                 let verdict = decide(level, &failing(level, check, reason));
@@ -231,7 +265,7 @@ fn no_reason_produces_a_verdict_it_does_not_justify() {
 
 #[test]
 fn not_addressee_needs_every_other_check_settled() {
-    for level in [Level::A, Level::B, Level::C] {
+    for level in [Level::A, Level::M, Level::B, Level::C] {
         let mismatch = failing(level, CheckId::AddresseeMatch, Reason::NameMismatch);
         assert_eq!(decide(level, &mismatch), Verdict::NotAddressee, "{level:?}");
         for other in required_checks(level)

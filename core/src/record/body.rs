@@ -201,6 +201,9 @@ pub struct RecordBody {
     /// Absent for door records (see [`Station`]).
     #[serde(default, skip_serializing_if = "Station::is_door")]
     pub(crate) station: Station,
+    /// Level M only; absent (and so not in the signed bytes) for card records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mdoc: Option<super::mdoc_entry::MdocEntry>,
 }
 
 impl std::fmt::Debug for RecordBody {
@@ -277,6 +280,10 @@ impl RecordBody {
     /// Door or counter: signed with the rest of the body.
     pub fn station(&self) -> Station {
         self.station
+    }
+    /// Level M: the phone's evidence.
+    pub fn mdoc(&self) -> Option<&super::mdoc_entry::MdocEntry> {
+        self.mdoc.as_ref()
     }
 }
 
@@ -450,6 +457,10 @@ impl RecordDraft {
             attributes_requested: policy.names(),
             attributes,
             station: Station::Door,
+            mdoc: evidence
+                .mdoc
+                .as_ref()
+                .map(super::mdoc_entry::MdocEntry::from),
         };
         Ok(Self { body })
     }

@@ -20,6 +20,7 @@ mod body;
 pub mod canonical;
 mod chain;
 mod error;
+mod mdoc_entry;
 mod signed;
 mod signer;
 
@@ -32,6 +33,7 @@ pub use chain::{
     short_hash,
 };
 pub use error::RecordError;
+pub use mdoc_entry::{MdocElementEntry, MdocEntry};
 pub use signed::SignedRecord;
 pub use signer::{DeviceKey, DeviceSigner, SignerError, SoftwareSigner};
 

@@ -41,6 +41,7 @@ fn report(level: Level) -> DoorCheckReport {
         certificates: vec![vec![0x30, 0x82, 0x01], vec![0x30, 0x82, 0x02]],
         card_face_signed_digest: None,
         card_face_signature: None,
+        mdoc: None,
         attributes: Some(VerifiedAttributes {
             name: "試験 太郎".into(),
             address: "東京都千代田区".into(),

@@ -47,6 +47,22 @@ pub enum CheckId {
     FaceConfirmation,
     /// The card answered every command of the check (no removal, no malformed answer).
     CardCommunication,
+    /// Phone (mdoc): engagement read and the 18013-5 session established and decrypted.
+    MdocSession,
+    /// Phone: the MSO's document signer certificate chains by key to an mdoc issuer anchor.
+    MdocIssuerCertificate,
+    /// Phone: the document signer's COSE signature over the MSO verifies.
+    MdocIssuerSignature,
+    /// Phone: the MSO is valid now (signed, validFrom, validUntil).
+    MdocValidity,
+    /// Phone: the document type asked for, returned and signed in the MSO agree.
+    MdocDocType,
+    /// Phone: every returned element matches its digest in the MSO.
+    MdocElementDigests,
+    /// Phone: every element the check asked for was returned.
+    MdocElementsComplete,
+    /// Phone: the device signed this session with the key the MSO binds (not a copy).
+    MdocDeviceAuthentication,
 }
 
 /// The state of one check.
@@ -113,6 +129,22 @@ pub enum Reason {
     CardDataMalformed,
     CardRefusedCommand,
     NotAMyNumberCard,
+    /// The phone's MSO is past its validUntil.
+    MsoExpired,
+    /// The phone's MSO is not yet valid (validFrom or signed in the future).
+    MsoNotYetValid,
+    /// The document type asked for, returned and signed differ.
+    DocTypeMismatch,
+    /// The device signature is not by the MSO's device key: a document copied to another phone.
+    DeviceSignatureInvalid,
+    /// The phone returned only some of the elements asked for.
+    ElementsMissing,
+    /// A session message does not decrypt under this session's keys (replayed or altered).
+    SessionMessageRejected,
+    /// A session message repeats one this session already received.
+    SessionReplayed,
+    /// The device has no mdoc application or engagement.
+    NotAnMdoc,
 }
 
 impl Reason {
@@ -331,6 +363,46 @@ impl Reason {
                 "not_a_my_number_card",
                 "this card has no JPKI or card-face application: not a My Number Card",
                 "マイナンバーカードではありません",
+            ),
+            MsoExpired => (
+                "mso_expired",
+                "the phone's signed document data has expired; the holder should refresh the wallet",
+                "スマートフォンの署名済みデータの有効期限が切れています",
+            ),
+            MsoNotYetValid => (
+                "mso_not_yet_valid",
+                "the phone's signed document data is not valid yet (check the device clock)",
+                "スマートフォンの署名済みデータの有効期間がまだ始まっていません",
+            ),
+            DocTypeMismatch => (
+                "doc_type_mismatch",
+                "the phone presented a different document type than the issuer signed or than was asked for",
+                "スマートフォンが提示した書類の種類が署名済みの種類と一致しません",
+            ),
+            DeviceSignatureInvalid => (
+                "device_signature_invalid",
+                "the phone did not sign with the key the issuer bound to the document: the document was copied from another phone",
+                "発行者が紐付けた鍵で署名されていません（別の端末からの複製）",
+            ),
+            ElementsMissing => (
+                "elements_missing",
+                "the phone did not return every item asked for",
+                "スマートフォンが要求した項目をすべて返しませんでした",
+            ),
+            SessionMessageRejected => (
+                "session_message_rejected",
+                "the phone's message does not belong to this session (replayed or altered)",
+                "スマートフォンの応答がこのセッションのものではありません（再送または改ざん）",
+            ),
+            SessionReplayed => (
+                "session_replayed",
+                "the phone repeated an earlier message of this session",
+                "スマートフォンが同じ応答を繰り返しました",
+            ),
+            NotAnMdoc => (
+                "not_an_mdoc",
+                "no mobile ID (mdoc) answered on this device",
+                "モバイル身分証（mdoc）が見つかりません",
             ),
         }
     }

@@ -109,6 +109,9 @@ pub fn generate(out: &Path, mut progress: impl FnMut(&str)) -> Result<Vec<PathBu
         )?;
     }
 
+    progress("issuing the software phone's mdoc PKI");
+    written.extend(crate::mdoc::pki::write_fixtures(out)?);
+
     progress("dumping the genuine card's EFs");
     let card = crate::Profile::Genuine.build_from(&crate::Fixtures::from_dir(out)?)?;
     for (path, aid, fid) in names::genuine_card_dumps() {

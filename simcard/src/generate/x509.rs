@@ -117,10 +117,11 @@ pub struct CertSpec {
     pub extensions: Vec<Extension>,
 }
 
-struct FixedProfile {
-    subject: Name,
-    issuer: Name,
-    extensions: Vec<Extension>,
+/// A builder profile that takes names and extensions as given (the mdoc PKI uses it too).
+pub(crate) struct FixedProfile {
+    pub(crate) subject: Name,
+    pub(crate) issuer: Name,
+    pub(crate) extensions: Vec<Extension>,
 }
 
 impl BuilderProfile for FixedProfile {

@@ -26,7 +26,7 @@ pub(super) fn jpki_checks(
     let body = record.body();
     let purpose = match body.level() {
         Level::C => KeyPurpose::Signing,
-        Level::A | Level::B => KeyPurpose::Authentication,
+        Level::A | Level::M | Level::B => KeyPurpose::Authentication,
     };
     let signature_id = "challenge_signature";
     let decoded: Result<Vec<CertificateDer>, ()> = body

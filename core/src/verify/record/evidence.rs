@@ -53,6 +53,7 @@ const JPKI: &[(&str, Need)] = &[
 pub fn required(level: Level) -> &'static [(&'static str, Need)] {
     match level {
         Level::A => LEVEL_A,
+        Level::M => super::phone::REQUIRED,
         Level::B | Level::C => JPKI,
     }
 }

@@ -33,6 +33,7 @@
 
 mod card;
 pub mod evidence;
+mod phone;
 
 use serde::Serialize;
 
@@ -199,6 +200,7 @@ pub fn verify_record(
         .unwrap_or(body.time());
     match body.level() {
         Level::A => card::level_a_checks(record, &mut checks),
+        Level::M => phone::level_m_checks(record, verifier, &mut checks),
         Level::B | Level::C => {
             card::jpki_checks(record, verifier, at, signed.as_deref(), &mut checks)
         }

@@ -45,6 +45,7 @@ mod tests;
 
 pub use anchors::{AnchorError, AnchorPurpose, TrustAnchor, TrustAnchors};
 pub use attributes::{AttributeError, Era, SigningCertificateAttributes};
+pub(crate) use cert::ParsedCertificate;
 pub use cert::{CertificateError, MAX_CERTIFICATE_LEN};
 pub use crl::{
     CrlError, ListSource, MAX_CRL_LEN, RevocationList, check_revocation, check_revocation_of,

@@ -215,6 +215,8 @@ class DoorCheckFlow(
                 Level.C -> finish(check, typed.useOnce {
                     verifier.checkLevelC(transport, request, it, listener, check.token)
                 })
+                // Never chosen: acceptedLevels() does not offer the phone level to the card flow.
+                Level.M -> Unit
             }
         } catch (e: HonninException) {
             failed(check, e)

@@ -22,6 +22,7 @@ enum class SecretKind(val minLength: Int, val maxLength: Int) {
             Level.A -> MATCHING_NUMBER_B
             Level.B -> AUTH_PIN
             Level.C -> SIGNING_PASSWORD
+            Level.M -> throw IllegalArgumentException("level M reads a phone and asks for no secret")
         }
     }
 }

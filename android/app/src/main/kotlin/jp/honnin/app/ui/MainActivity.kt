@@ -290,6 +290,7 @@ class MainActivity : Activity() {
             Level.A -> R.string.level_a
             Level.B -> R.string.level_b
             Level.C -> R.string.level_c
+            Level.M -> R.string.level_m
         },
     )
 

@@ -1,0 +1,110 @@
+//! `honnin check --level M`: the My Number Card in a phone's wallet (an ISO/IEC 18013-5 mdoc),
+//! read over NFC with the same reader as the card, verified on this machine, recorded like a card
+//! check.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use honnin_core::check::{FaceDecision, Verdict};
+use honnin_core::mdoc::{Engagement, IssuerAnchors, MdocProfile, PhoneVerifier};
+use honnin_core::verify::SystemRandom;
+
+use super::check::{CheckArgs, HowToAsk, check_clock, exit_code, print_output, request};
+use crate::error::CliError;
+use crate::face_art;
+use crate::output::CheckOutput;
+use crate::reader_spec::{Reader, ReaderSpec};
+use crate::secrets::SecretSource;
+
+/// The mdoc issuer anchors: `--mdoc-anchors`, or the software phone's test IACA for `sim:`.
+fn issuer_anchors(args: &CheckArgs) -> Result<IssuerAnchors, CliError> {
+    let directory: PathBuf = match (&args.mdoc_anchors, &args.reader) {
+        (Some(dir), _) => dir.clone(),
+        (None, ReaderSpec::Simulated(_)) => honnin_simcard::mdoc::anchors_dir(),
+        (None, ReaderSpec::Pcsc(_)) => {
+            return Err(CliError::Usage(
+                "--mdoc-anchors <dir> (the IACA certificates of the phone's issuer) is required with a PC/SC reader".into(),
+            ));
+        }
+    };
+    IssuerAnchors::load_dir(&directory).map_err(|e| CliError::Environment(e.to_string()))
+}
+
+fn profile(args: &CheckArgs) -> Result<MdocProfile, CliError> {
+    MdocProfile::by_name(&args.mdoc_profile).ok_or_else(|| {
+        CliError::Usage(format!(
+            "unknown --mdoc-profile {:?}: use jp-wallet-model or mdl",
+            args.mdoc_profile
+        ))
+    })
+}
+
+pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
+    let verifier = PhoneVerifier::new(issuer_anchors(args)?, profile(args)?);
+    let clock = check_clock(args)?;
+    let mut recorder = crate::commands::records::Recorder::open(&args.record, &args.device)?;
+    let item = match &recorder {
+        Some(recorder) => recorder.item_policy(&args.device, &args.item)?,
+        None => None,
+    };
+    let request = request(args, item.as_ref())?;
+    let policy = item.as_ref().map(|i| i.attributes).unwrap_or_default();
+    if let Some(recorder) = recorder.as_mut() {
+        recorder.set_attribute_policy(policy);
+    }
+    let how = HowToAsk {
+        face_confirmed: args.face_confirmed,
+        interactive: !(args.json || args.stdin),
+        quiet: args.json,
+    };
+    let reader = Reader::open(&args.reader, args.extended)?;
+    let qr = args.qr.clone();
+    let engagement = match &qr {
+        Some(text) => Engagement::Qr(text),
+        None => Engagement::Nfc,
+    };
+    if !how.quiet {
+        eprintln!("hold the phone's wallet card to the reader and keep it there…");
+    }
+    let awaiting = verifier.check_phone(
+        reader,
+        &request,
+        policy,
+        engagement,
+        clock.as_ref(),
+        &mut SystemRandom,
+    );
+    let counters = awaiting.counters();
+    let decision = if how.face_confirmed {
+        FaceDecision::Confirmed
+    } else if awaiting.card_verdict() != Verdict::Genuine || !how.interactive {
+        FaceDecision::NotGiven
+    } else {
+        match awaiting.portrait().map(honnin_core::image::decode_jpeg2000) {
+            Some(Ok(image)) => eprint!("{}", face_art::render(&image, 40)),
+            // Phones send JPEG, which this terminal view does not decode: the phone's own screen
+            // shows the same portrait the issuer signed.
+            _ => eprintln!("(compare the person with the portrait on the phone's screen)"),
+        }
+        let source = if args.stdin {
+            SecretSource::Stdin
+        } else {
+            SecretSource::Terminal
+        };
+        match source.confirm("Does the portrait show the person in front of you?") {
+            Ok(true) => FaceDecision::Confirmed,
+            Ok(false) => FaceDecision::Rejected,
+            Err(_) => FaceDecision::NotGiven,
+        }
+    };
+    let report = awaiting.confirm(decision);
+    let stored = recorder
+        .as_mut()
+        .map(|r| r.record(&report, &request, clock.now()))
+        .transpose();
+    let mut output = CheckOutput::new(&args.reader, &request, &report, counters);
+    output.record = stored.as_ref().ok().cloned().flatten();
+    print_output(&output, args.json)?;
+    stored?;
+    Ok(exit_code(report.verdict()))
+}
