@@ -69,6 +69,8 @@ class CallbackOverheadTest {
                     .confirm(FaceDecision.CONFIRMED)
                 Level.B -> Fixtures.verifier.checkLevelB(transport, Fixtures.request(), secrets.authPin)
                 Level.C -> Fixtures.verifier.checkLevelC(transport, Fixtures.request(), secrets.signPassword)
+                // The loop runs the card levels only; a phone (M) has no card to forward to.
+                Level.M -> throw AssertionError("level M is a phone check, not a card level")
             }
             assertEquals(Verdict.GENUINE, report.verdict())
             val c = report.counters()
