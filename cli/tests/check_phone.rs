@@ -124,3 +124,62 @@ fn a_card_profile_is_not_a_phone_and_a_bad_qr_code_is_refused() {
         "{json}"
     );
 }
+
+/// A sender re-verifies a level-M record with `honnin verify-record`: only under the phone
+/// issuers' anchors (`--mdoc-anchors`) is it verified; without them every phone check is
+/// missing, and the outcome says so instead of trusting the device's word.
+#[test]
+fn verify_record_needs_the_phone_issuers_anchors_for_level_m() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("records.db");
+    let store_arg = store.to_str().expect("utf-8 path");
+    let (exit, json) = check("mdoc-genuine", &["--face-confirmed", "--store", store_arg]);
+    assert_eq!(exit, 0, "{json:#}");
+    let shown = honnin(
+        &["records", "show", "#1", "--store", store_arg, "--json"],
+        None,
+    );
+    assert!(shown.status.success(), "{shown:?}");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("record JSON");
+    let pem = std::fs::read_to_string(dir.path().join("device-key.pem")).expect("device key");
+    let signer = honnin_core::record::SoftwareSigner::from_pkcs8_pem(&pem).expect("key");
+    let entry = serde_json::json!({
+        "record": shown["record"],
+        "device_key": base64::engine::general_purpose::STANDARD
+            .encode(signer.device_key().spki_der()),
+    });
+    let entry_path = dir.path().join("entry.json");
+    std::fs::write(&entry_path, entry.to_string()).expect("writes");
+    let entry_arg = entry_path.to_str().expect("utf-8 path");
+    let anchors = honnin_simcard::fixtures::anchors_dir();
+    let anchors = anchors.to_str().expect("utf-8 path");
+    let phone_anchors = honnin_simcard::mdoc::anchors_dir();
+    let phone_anchors = phone_anchors.to_str().expect("utf-8 path");
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify-record",
+            entry_arg,
+            "--trust-anchors",
+            anchors,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = honnin(&args, None);
+        let result: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().expect("exit code"), result)
+    };
+    let (exit, result) = verify(&[]);
+    assert_eq!(result["outcome"], "unverified", "{result:#}");
+    assert_ne!(exit, 0);
+    assert!(
+        result["missing"]
+            .to_string()
+            .contains("mdoc_issuer_signature"),
+        "{result:#}"
+    );
+    let (exit, result) = verify(&["--mdoc-anchors", phone_anchors]);
+    assert_eq!(result["outcome"], "verified", "{result:#}");
+    assert_eq!(exit, 0);
+}

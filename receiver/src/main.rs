@@ -40,6 +40,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start and matched once: the size of `Serve`'s options costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTPS API: with --tls-cert and --tls-key, or a self-signed certificate with
@@ -61,6 +63,10 @@ enum Command {
         /// repeatable. Without one, revocation is "not checked".
         #[arg(long)]
         crl: Vec<PathBuf>,
+        /// Directory of the phone issuers' IACA certificates: level-M (phone) records are
+        /// re-verified under them; without it such records are `unverified` and deliver nothing.
+        #[arg(long)]
+        mdoc_anchors: Option<PathBuf>,
         /// Where the operator console and /metrics are served (plain HTTP, loopback only: reach
         /// it through an SSH tunnel), once `honnin-receiver operator-token` made a token.
         #[arg(long, default_value = "127.0.0.1:8751")]
@@ -334,6 +340,7 @@ fn run(cli: Cli) -> Result<(), String> {
             insecure_http,
             trust_anchors,
             crl,
+            mdoc_anchors,
             max_connections,
             secrets_key,
             previous_secrets_key,
@@ -367,7 +374,12 @@ fn run(cli: Cli) -> Result<(), String> {
                         .map_err(|e| format!("{}: {e}", path.display()))?,
                 );
             }
-            let verifier = Verifier::new(anchors).with_revocation_lists(lists);
+            let mut verifier = Verifier::new(anchors).with_revocation_lists(lists);
+            if let Some(dir) = &mdoc_anchors {
+                let issuers = honnin_core::mdoc::IssuerAnchors::load_dir(dir)
+                    .map_err(|e| format!("phone issuer anchors in {}: {e}", dir.display()))?;
+                verifier = verifier.with_mdoc_anchors(issuers);
+            }
             let secrets = secrets_box(secrets_key.as_deref(), previous_secrets_key.as_deref())?;
             let mut receiver =
                 Receiver::with_secrets(storage, verifier, secrets).map_err(|e| e.to_string())?;

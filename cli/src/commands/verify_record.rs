@@ -39,6 +39,10 @@ pub struct VerifyRecordArgs {
     /// A revocation list (X.509 CRL, DER) of a JPKI CA; repeatable.
     #[arg(long)]
     pub crl: Vec<PathBuf>,
+    /// Directory of the phone issuers' IACA certificates: level-M (phone) records re-verify
+    /// under them; without it such a record is `unverified`.
+    #[arg(long)]
+    pub mdoc_anchors: Option<PathBuf>,
     /// The item the sender sent: the record must be for it.
     #[arg(long)]
     pub item: Option<String>,
@@ -89,7 +93,12 @@ pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
             .or(entry_received_at)
             .map(|t| t.saturating_add(args.clock_skew)),
     };
-    let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
+    let mut verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
+    if let Some(dir) = &args.mdoc_anchors {
+        let anchors = honnin_core::mdoc::IssuerAnchors::load_dir(dir)
+            .map_err(|e| CliError::Environment(format!("{}: {e}", dir.display())))?;
+        verifier = verifier.with_mdoc_anchors(anchors);
+    }
     let result = verify_record(
         &record,
         &verifier,
