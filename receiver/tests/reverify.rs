@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use honnin_core::check::Level;
+use honnin_core::check::{Level, Verifier};
 use honnin_core::record::{AttributePolicy, ChainLink, SignedRecord};
 use honnin_e2e::records::{device_signer, draft_of, edited, genuine_report, sign_body};
 use honnin_e2e::verifier_with_crl;
@@ -26,6 +26,7 @@ backend_tests!(
     a_record_backdated_before_the_devices_previous_record_fails,
     a_device_cannot_choose_the_sender_whose_feed_gets_its_records,
     level_c_attributes_that_differ_from_the_certificate_fail,
+    a_phone_record_verifies_only_under_the_phone_issuers_anchors,
 );
 
 struct Server {
@@ -40,10 +41,15 @@ struct Server {
 /// A receiver over TLS (self-signed for loopback) with the device `handheld-01` enrolled for
 /// `enrolled_for`, and an agent that trusts exactly that certificate.
 fn start(backend: &Backend, enrolled_for: &[&str]) -> Server {
+    start_with(backend, enrolled_for, verifier_with_crl())
+}
+
+/// [`start`] with the receiver re-verifying under `verifier`.
+fn start_with(backend: &Backend, enrolled_for: &[&str], verifier: Verifier) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = backend.database(dir.path());
     let tls = ServerTls::self_signed(&dir.path().join("tls")).expect("tls identity");
-    let receiver = Arc::new(Receiver::new(database.open(), verifier_with_crl()).expect("receiver"));
+    let receiver = Arc::new(Receiver::new(database.open(), verifier).expect("receiver"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -381,4 +387,43 @@ fn level_c_attributes_that_differ_from_the_certificate_fail(backend: &Backend) {
         "attributes_mismatch"
     );
     assert!(server.delivery(&bank).is_null());
+}
+
+/// A phone (level M) record is re-verified from its own evidence under the phone issuers' IACA
+/// anchors (`serve --mdoc-anchors`): verified and delivered with them; without them the phone
+/// checks are missing, so it is `unverified` and delivers nothing (never the device's word).
+fn a_phone_record_verifies_only_under_the_phone_issuers_anchors(backend: &Backend) {
+    let phone_anchors = honnin_simcard::mdoc::test_anchors().expect("IACA anchors");
+    for with_anchors in [false, true] {
+        let verifier = if with_anchors {
+            verifier_with_crl().with_mdoc_anchors(phone_anchors.clone())
+        } else {
+            verifier_with_crl()
+        };
+        let server = start_with(backend, &[], verifier);
+        let bank = server.sender("test-bank");
+        server.register(&bank, "M", &[]);
+        let results = server.send(&[first(Level::M, AttributePolicy::default())]);
+        assert_eq!(results[0]["status"], "accepted", "{results:?}");
+        let feed = server.feed(&bank);
+        assert_eq!(feed.len(), 1);
+        let verification = &feed[0]["verification"];
+        if with_anchors {
+            assert_eq!(verification["outcome"], "verified", "{verification:#}");
+            assert_eq!(
+                check(verification, "mdoc_device_authentication")["state"],
+                "passed"
+            );
+            assert!(server.delivery(&bank).is_object(), "delivered");
+        } else {
+            assert_eq!(verification["outcome"], "unverified", "{verification:#}");
+            assert!(
+                verification["missing"]
+                    .to_string()
+                    .contains("mdoc_issuer_signature"),
+                "{verification:#}"
+            );
+            assert!(server.delivery(&bank).is_null(), "not delivered");
+        }
+    }
 }
