@@ -9,15 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::verify::x509::{AnchorError, ParsedCertificate, read_anchor_dir};
 use p256::PublicKey;
 use p256::pkcs8::DecodePublicKey;
-use x509_cert::Certificate;
-use x509_cert::der::DecodePem;
-
-use crate::verify::x509::ParsedCertificate;
-
-const MAX_ANCHOR_FILE_LEN: u64 = 1024 * 1024;
-const CERTIFICATE_EXTENSIONS: [&str; 4] = ["pem", "der", "cer", "crt"];
 
 /// Why the issuer anchors could not be loaded; each variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +26,40 @@ pub enum IssuerAnchorError {
     Certificate { name: String, reason: String },
     #[error("no mdoc issuer anchor certificate was found in {0}")]
     Empty(String),
+}
+
+impl IssuerAnchorError {
+    /// The directory reader's error, named as an mdoc issuer anchor's.
+    fn from_directory(error: AnchorError) -> Self {
+        let file_name = |path: &Path| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        match error {
+            AnchorError::Directory { path, source } => Self::Directory { path, source },
+            AnchorError::Read { path, source } => Self::Certificate {
+                name: file_name(&path),
+                reason: source.to_string(),
+            },
+            AnchorError::FileTooLarge { path } => Self::Certificate {
+                name: file_name(&path),
+                reason: "larger than 1 MiB".into(),
+            },
+            AnchorError::Certificate {
+                source_name,
+                reason,
+            } => Self::Certificate {
+                name: source_name,
+                reason,
+            },
+            // The reader checks no keys and leaves emptiness to its caller.
+            other => Self::Certificate {
+                name: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// One IACA anchor: its parsed certificate and P-256 key.
@@ -79,58 +107,18 @@ impl IssuerAnchors {
         Ok(anchors)
     }
 
-    /// Reads every certificate file of `dir`, in name order.
+    /// Reads every certificate file of `dir`, in name order, by the JPKI anchors' own reader
+    /// (the same file rules); only the keys differ.
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<Self, IssuerAnchorError> {
         let dir = dir.as_ref();
-        let directory_error = |source| IssuerAnchorError::Directory {
-            path: dir.to_path_buf(),
-            source,
+        let read = read_anchor_dir(dir).map_err(IssuerAnchorError::from_directory)?;
+        let mut anchors = Self {
+            skipped: read.skipped,
+            ..Self::default()
         };
-        let mut paths = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(directory_error)? {
-            let entry = entry.map_err(directory_error)?;
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            let path = entry.path();
-            if !hidden && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                paths.push(path);
-            }
-        }
-        paths.sort();
-        let mut anchors = Self::default();
-        for path in paths {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let named = path
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .is_some_and(|e| CERTIFICATE_EXTENSIONS.contains(&e.as_str()));
-            let broken = |reason: String| IssuerAnchorError::Certificate {
-                name: name.clone(),
-                reason,
-            };
-            let len = std::fs::metadata(&path)
-                .map(|m| m.len())
-                .unwrap_or(u64::MAX);
-            if len > MAX_ANCHOR_FILE_LEN {
-                if named {
-                    return Err(broken("larger than 1 MiB".into()));
-                }
-                anchors.skipped.push(name);
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(|e| broken(e.to_string()))?;
-            let ders = certificates_in(&bytes);
-            match ders {
-                Ok(ders) if !ders.is_empty() => {
-                    for der in ders {
-                        anchors.add(&der, &name)?;
-                    }
-                }
-                Ok(_) | Err(_) if !named => anchors.skipped.push(name),
-                Ok(_) => return Err(broken("no certificate in the file".into())),
-                Err(reason) => return Err(broken(reason)),
+        for (name, ders) in read.files {
+            for der in ders {
+                anchors.add(&der, &name)?;
             }
         }
         if anchors.anchors.is_empty() {
@@ -173,24 +161,4 @@ impl IssuerAnchors {
     pub fn skipped(&self) -> &[String] {
         &self.skipped
     }
-}
-
-/// The certificates of a PEM bundle or a single DER certificate.
-fn certificates_in(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    use x509_cert::der::{Decode, Encode};
-    if bytes.starts_with(b"-----BEGIN") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        let text = std::str::from_utf8(bytes).map_err(|_| "PEM that is not text".to_owned())?;
-        let mut out = Vec::new();
-        for block in text.split_inclusive("-----END CERTIFICATE-----") {
-            let Some(start) = block.find("-----BEGIN CERTIFICATE-----") else {
-                continue;
-            };
-            let cert = Certificate::from_pem(&block[start..]).map_err(|e| e.to_string())?;
-            out.push(cert.to_der().map_err(|e| e.to_string())?);
-        }
-        return Ok(out);
-    }
-    Certificate::from_der(bytes)
-        .map(|_| vec![bytes.to_vec()])
-        .map_err(|e| e.to_string())
 }

@@ -155,64 +155,14 @@ impl TrustAnchors {
     /// Files are read in name order, so the result does not depend on the file system.
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<Self, AnchorError> {
         let dir = dir.as_ref();
-        let directory_error = |source| AnchorError::Directory {
-            path: dir.to_path_buf(),
-            source,
+        let read = read_anchor_dir(dir)?;
+        let mut anchors = Self {
+            skipped: read.skipped,
+            ..Self::default()
         };
-        let mut paths = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(directory_error)? {
-            let entry = entry.map_err(directory_error)?;
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            let path = entry.path();
-            // `metadata` follows symbolic links, so a link to a certificate file counts.
-            if !hidden && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                paths.push(path);
-            }
-        }
-        paths.sort();
-
-        let mut anchors = Self::default();
-        for path in paths {
-            let read_error = |source| AnchorError::Read {
-                path: path.clone(),
-                source,
-            };
-            let len = std::fs::metadata(&path).map_err(read_error)?.len();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let certificate_named = path
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .is_some_and(|e| CERTIFICATE_EXTENSIONS.contains(&e.as_str()));
-            if len > MAX_ANCHOR_FILE_LEN {
-                if certificate_named {
-                    return Err(AnchorError::FileTooLarge { path });
-                }
-                anchors.skipped.push(name);
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(read_error)?;
-            match certificates_in(&bytes) {
-                FileContents::Certificates(ders) => {
-                    for der in ders {
-                        anchors.add(&der, &name)?;
-                    }
-                }
-                FileContents::Broken(reason) => {
-                    return Err(AnchorError::Certificate {
-                        source_name: name,
-                        reason,
-                    });
-                }
-                FileContents::NoCertificate(reason) if certificate_named => {
-                    return Err(AnchorError::Certificate {
-                        source_name: name,
-                        reason,
-                    });
-                }
-                FileContents::NoCertificate(_) => anchors.skipped.push(name),
+        for (name, ders) in read.files {
+            for der in ders {
+                anchors.add(&der, &name)?;
             }
         }
         if anchors.is_empty() {
@@ -311,6 +261,79 @@ impl TrustAnchors {
     pub(crate) fn get(&self, index: usize) -> Option<&TrustAnchor> {
         self.jpki_roots.get(index)
     }
+}
+
+/// The certificate files of an anchor directory, read by the rules in the module docs: what both
+/// the JPKI anchors and the mdoc issuer anchors (`crate::mdoc::IssuerAnchors`) are loaded from.
+pub(crate) struct AnchorFiles {
+    /// Each certificate file's name and its DER certificates, in name order.
+    pub(crate) files: Vec<(String, Vec<Vec<u8>>)>,
+    /// Files that are not certificates (a README, …).
+    pub(crate) skipped: Vec<String>,
+}
+
+/// Reads every file of `dir` in name order, so the result does not depend on the file system.
+pub(crate) fn read_anchor_dir(dir: &Path) -> Result<AnchorFiles, AnchorError> {
+    let directory_error = |source| AnchorError::Directory {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(directory_error)? {
+        let entry = entry.map_err(directory_error)?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let path = entry.path();
+        // `metadata` follows symbolic links, so a link to a certificate file counts.
+        if !hidden && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+
+    let mut read = AnchorFiles {
+        files: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for path in paths {
+        let read_error = |source| AnchorError::Read {
+            path: path.clone(),
+            source,
+        };
+        let len = std::fs::metadata(&path).map_err(read_error)?.len();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let certificate_named = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .is_some_and(|e| CERTIFICATE_EXTENSIONS.contains(&e.as_str()));
+        if len > MAX_ANCHOR_FILE_LEN {
+            if certificate_named {
+                return Err(AnchorError::FileTooLarge { path });
+            }
+            read.skipped.push(name);
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(read_error)?;
+        match certificates_in(&bytes) {
+            FileContents::Certificates(ders) => read.files.push((name, ders)),
+            FileContents::Broken(reason) => {
+                return Err(AnchorError::Certificate {
+                    source_name: name,
+                    reason,
+                });
+            }
+            FileContents::NoCertificate(reason) if certificate_named => {
+                return Err(AnchorError::Certificate {
+                    source_name: name,
+                    reason,
+                });
+            }
+            FileContents::NoCertificate(_) => read.skipped.push(name),
+        }
+    }
+    Ok(read)
 }
 
 enum FileContents {

@@ -43,6 +43,7 @@ pub(crate) mod test_keys;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use anchors::read_anchor_dir;
 pub use anchors::{AnchorError, AnchorPurpose, TrustAnchor, TrustAnchors};
 pub use attributes::{AttributeError, Era, SigningCertificateAttributes};
 pub(crate) use cert::ParsedCertificate;
