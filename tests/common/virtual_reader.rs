@@ -200,22 +200,25 @@ fn vpcd_readers() -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// The vpcd reader that shows our card or phone (by its ATR). The first port's reader sorts first when
-/// several show the same ATR.
+/// The vpcd reader of the first port (where the bridge connects), once it shows our card or
+/// phone (by its ATR). Only that reader counts: a card or phone that some other program put in
+/// the second reader ("Virtual PCD 00 01", e.g. a `honnin-vicc --addr 127.0.0.1:35964` left
+/// running) may show the same ATR, and must not be taken for ours.
 fn wait_for_our_card(atr: &[u8]) -> Result<String, String> {
     let pcsc = Pcsc::establish().map_err(|e| e.to_string())?;
     let deadline = Instant::now() + STARTUP;
     loop {
-        let states = pcsc.reader_states().map_err(|e| e.to_string())?;
-        let mut ours: Vec<String> = states
+        let mut states: Vec<_> = pcsc
+            .reader_states()
+            .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|r| r.name.starts_with("Virtual PCD"))
-            .filter(|r| matches!(&r.card, CardPresence::Present { atr: shown } if shown == atr))
-            .map(|r| r.name)
             .collect();
-        ours.sort();
-        if let Some(first) = ours.into_iter().next() {
-            return Ok(first);
+        states.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(first) = states.into_iter().next()
+            && matches!(&first.card, CardPresence::Present { atr: shown } if shown == atr)
+        {
+            return Ok(first.name);
         }
         if Instant::now() >= deadline {
             return Err(format!(
