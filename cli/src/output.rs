@@ -68,8 +68,8 @@ impl CheckOutput {
             sender: request.sender_id.clone(),
             level: report.level(),
             verdict: report.verdict(),
-            message_en: report.verdict().message_en(),
-            message_ja: report.verdict().message_ja(),
+            message_en: report.verdict().message_en_for(report.level()),
+            message_ja: report.verdict().message_ja_for(report.level()),
             checks: report
                 .checks()
                 .iter()
@@ -77,8 +77,8 @@ impl CheckOutput {
                     check: r.check,
                     state: r.state,
                     reason: r.reason.code(),
-                    message_en: r.reason.message_en(),
-                    message_ja: r.reason.message_ja(),
+                    message_en: r.reason.message_en_for(report.level()),
+                    message_ja: r.reason.message_ja_for(report.level()),
                     detail: r.detail.clone(),
                 })
                 .collect(),
@@ -140,7 +140,13 @@ pub fn render_text(output: &CheckOutput) -> String {
     }
     let _ = writeln!(
         text,
-        "card: {} APDUs, {} bytes on the air{}",
+        "{}: {} APDUs, {} bytes on the air{}",
+        // The JSON keeps its `card` key (docs/check-output.md); people read what they held.
+        if output.level == Level::M {
+            "phone"
+        } else {
+            "card"
+        },
         output.card.apdus,
         output.card.bytes_on_air,
         if output.card.tag_losses > 0 {

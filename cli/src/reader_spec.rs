@@ -2,6 +2,9 @@
 
 use std::str::FromStr;
 
+use honnin_core::check::Level;
+use honnin_core::credential_kind::{Credential, DetectError, detect};
+use honnin_core::reader::Counters;
 use honnin_core::transport::{CardTransport, TransportCapabilities, TransportError};
 use honnin_pcsc::{ConnectOptions, ExtendedLength, Pcsc, PcscTransport};
 use honnin_simcard::mdoc::{PhoneProfile, SoftwarePhone};
@@ -110,6 +113,39 @@ impl Reader {
                 Ok(Reader::Pcsc(transport))
             }
         }
+    }
+}
+
+impl Reader {
+    /// Makes sure the credential on the reader suits `level`, before any secret is asked for:
+    /// a phone wallet is never asked for a card PIN, a card never run through the phone check.
+    /// A PC/SC reader is asked by AID (SELECTs only; their cost is returned, to be counted with
+    /// the check's); the software card and phone are what their profile names.
+    pub fn identify(&mut self, level: Level) -> Result<Counters, CliError> {
+        let (credential, cost) = match self {
+            Reader::Simulated(_) => (Credential::Card, Counters::default()),
+            Reader::Phone(_) => (Credential::Phone, Counters::default()),
+            Reader::Pcsc(transport) => {
+                let found = detect(transport).map_err(|e| match e {
+                    DetectError::Transport(
+                        TransportError::TagLost | TransportError::NoCard | TransportError::Timeout,
+                    ) => CliError::Environment(
+                        "the card or phone left the reader before honnin could tell which it is: \
+                         hold it still on the reader and run the check again"
+                            .into(),
+                    ),
+                    DetectError::Transport(other) => CliError::Environment(format!(
+                        "the reader failed while looking for a card or phone: {other}"
+                    )),
+                    other => CliError::Card(other.to_string()),
+                })?;
+                (found.credential, found.counters)
+            }
+        };
+        credential
+            .fits(level)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(cost)
     }
 }
 

@@ -110,13 +110,45 @@ fn without_the_couriers_look_a_genuine_phone_is_not_confirmed() {
 }
 
 #[test]
-fn a_card_profile_is_not_a_phone_and_a_bad_qr_code_is_refused() {
-    let (exit, json) = check("genuine", &["--face-confirmed"]);
-    assert_eq!(exit, 2, "{json}");
-    assert!(
-        failed_reasons(&json).contains(&"card_communication:not_an_mdoc".to_owned()),
-        "{json}"
+fn a_card_is_not_a_phone_a_phone_not_a_card_and_a_bad_qr_code_is_refused() {
+    // The card is refused before anything is read, with what to do instead.
+    let out = honnin(
+        &[
+            "check",
+            "--reader",
+            "sim:genuine",
+            "--level",
+            "M",
+            "--item",
+            "JP-0001",
+            "--sender",
+            "bank",
+            "--json",
+        ],
+        None,
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("level A, B or C"), "{stderr}");
+    // And a phone at a card level, before its holder is asked for a PIN.
+    let out = honnin(
+        &[
+            "check",
+            "--reader",
+            "sim:mdoc-genuine",
+            "--level",
+            "B",
+            "--item",
+            "JP-0001",
+            "--sender",
+            "bank",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("--level M"), "{stderr}");
+    assert!(!stderr.contains("PIN (4 digits)"), "{stderr}");
     let (exit, json) = check("mdoc-genuine", &["--face-confirmed", "--qr", "mdoc:AAAA"]);
     assert_eq!(exit, 2, "{json}");
     assert!(

@@ -5,6 +5,7 @@
 pub mod apdu;
 pub mod card;
 pub mod check;
+pub mod credential_kind;
 pub mod image;
 pub mod manifest;
 pub mod mdoc;

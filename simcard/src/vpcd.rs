@@ -53,6 +53,11 @@ pub const DEFAULT_VPCD_ADDR: &str = "127.0.0.1:35963";
 /// matches by ATR.
 pub const MY_NUMBER_CARD_ATR: [u8; 9] = [0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14];
 
+/// What a PC/SC contactless reader shows for a phone (an ISO 14443-4 device without historical
+/// bytes): the PC/SC part 3 pseudo-ATR `3B 8n 80 01 … TCK` with n = 0. A phone has no ATR of its
+/// own; honnin tells a phone from a card by AID, never by this.
+pub const CONTACTLESS_PHONE_ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
+
 /// vpcd control messages (1 byte).
 mod ctrl {
     pub const POWER_OFF: u8 = 0x00;

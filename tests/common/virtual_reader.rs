@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use honnin_pcsc::{CardPresence, Pcsc};
 use honnin_simcard::vpcd::{
-    self, BridgeEvent, DEFAULT_VPCD_ADDR, MY_NUMBER_CARD_ATR, VirtualCard, VpcdConfig, VpcdHandle,
+    self, BridgeEvent, CONTACTLESS_PHONE_ATR, DEFAULT_VPCD_ADDR, MY_NUMBER_CARD_ATR, VirtualCard,
+    VpcdConfig, VpcdHandle,
 };
 
 /// How long to wait for pcscd to start, for the virtual reader to appear, and for the card to
@@ -74,6 +75,23 @@ pub fn virtual_reader<C>(card: C) -> Option<VirtualReader<C>>
 where
     C: VirtualCard + Send + 'static,
 {
+    virtual_reader_with_atr(card, &MY_NUMBER_CARD_ATR)
+}
+
+/// The software phone in the first vpcd reader, showing the pseudo-ATR a contactless reader
+/// gives an ISO 14443-4 phone; `None` as for [`virtual_reader`].
+pub fn virtual_phone_reader<C>(phone: C) -> Option<VirtualReader<C>>
+where
+    C: VirtualCard + Send + 'static,
+{
+    virtual_reader_with_atr(phone, &CONTACTLESS_PHONE_ATR)
+}
+
+/// [`virtual_reader`] with another ATR; the reader is found by it.
+pub fn virtual_reader_with_atr<C>(card: C, atr: &[u8]) -> Option<VirtualReader<C>>
+where
+    C: VirtualCard + Send + 'static,
+{
     let lock = lock_vpcd_port();
     if let Err(reason) = ensure_pcscd() {
         if in_ci() {
@@ -83,6 +101,7 @@ where
         return None;
     }
     let config = VpcdConfig::new(DEFAULT_VPCD_ADDR)
+        .with_atr(atr)
         .with_retry_interval(Duration::from_millis(100))
         .on_event(|e| {
             if !matches!(e, BridgeEvent::Exchange { .. }) {
@@ -90,7 +109,7 @@ where
             }
         });
     let handle = vpcd::serve(card, config).expect("the vpcd bridge starts");
-    let reader = match wait_for_our_card() {
+    let reader = match wait_for_our_card(atr) {
         Ok(reader) => reader,
         Err(reason) => {
             let _ = handle.stop();
@@ -181,24 +200,25 @@ fn vpcd_readers() -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// The vpcd reader that shows our card (by its ATR). The first port's reader sorts first when
-/// several show the same ATR.
-fn wait_for_our_card() -> Result<String, String> {
+/// The vpcd reader of the first port (where the bridge connects), once it shows our card or
+/// phone (by its ATR). Only that reader counts: a card or phone that some other program put in
+/// the second reader ("Virtual PCD 00 01", e.g. a `honnin-vicc --addr 127.0.0.1:35964` left
+/// running) may show the same ATR, and must not be taken for ours.
+fn wait_for_our_card(atr: &[u8]) -> Result<String, String> {
     let pcsc = Pcsc::establish().map_err(|e| e.to_string())?;
     let deadline = Instant::now() + STARTUP;
     loop {
-        let states = pcsc.reader_states().map_err(|e| e.to_string())?;
-        let mut ours: Vec<String> = states
+        let mut states: Vec<_> = pcsc
+            .reader_states()
+            .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|r| r.name.starts_with("Virtual PCD"))
-            .filter(
-                |r| matches!(&r.card, CardPresence::Present { atr } if atr == &MY_NUMBER_CARD_ATR),
-            )
-            .map(|r| r.name)
             .collect();
-        ours.sort();
-        if let Some(first) = ours.into_iter().next() {
-            return Ok(first);
+        states.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(first) = states.into_iter().next()
+            && matches!(&first.card, CardPresence::Present { atr: shown } if shown == atr)
+        {
+            return Ok(first.name);
         }
         if Instant::now() >= deadline {
             return Err(format!(

@@ -225,10 +225,13 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     if let (Some(item), Some(recorder)) = (&item, recorder.as_mut()) {
         recorder.set_attribute_policy(item.attributes);
     }
+    // The card first: a phone wallet on the reader must be told to use level M before its
+    // holder is asked for a card's secret.
+    let mut reader = Reader::open(&args.reader, args.extended)?;
+    let identified = reader.identify(args.level)?;
     let simulated = simulated_facts(args)?;
     let secret = read_secret(args.level, &source, simulated.as_ref())?;
 
-    let reader = Reader::open(&args.reader, args.extended)?;
     let how = HowToAsk {
         face_confirmed: args.face_confirmed,
         interactive: !(args.json || args.stdin),
@@ -242,7 +245,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         Reader::Simulated(_) | Reader::Phone(_) => None,
     };
     let spare_secret = pcsc_reader.as_ref().map(|_| secret.clone());
-    let (mut report, mut counters) = perform(
+    let (mut report, cost) = perform(
         reader,
         &verifier,
         &request,
@@ -251,6 +254,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         &source,
         how,
     );
+    let mut counters = add(identified, cost);
     if let (Some(name), Some(secret)) = (pcsc_reader, spare_secret) {
         let mut resumes = 0;
         while card_removed(&report) && resumes < MAX_RESUMES {

@@ -57,7 +57,8 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         interactive: !(args.json || args.stdin),
         quiet: args.json,
     };
-    let reader = Reader::open(&args.reader, args.extended)?;
+    let mut reader = Reader::open(&args.reader, args.extended)?;
+    let identified = reader.identify(args.level)?;
     let qr = args.qr.clone();
     let engagement = match &qr {
         Some(text) => Engagement::Qr(text),
@@ -74,7 +75,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
         clock.as_ref(),
         &mut SystemRandom,
     );
-    let counters = awaiting.counters();
+    let counters = super::check::add(identified, awaiting.counters());
     let decision = if how.face_confirmed {
         FaceDecision::Confirmed
     } else if awaiting.card_verdict() != Verdict::Genuine || !how.interactive {

@@ -14,6 +14,7 @@ mod level_c;
 mod report;
 mod request;
 mod steps;
+mod texts;
 mod verdict;
 
 pub use level_a::{AwaitingFaceConfirmation, FaceDecision, FaceImages};

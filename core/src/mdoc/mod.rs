@@ -19,6 +19,8 @@
 //! Why not the `isomdl` crate: see docs/mdoc.md.
 
 pub mod anchors;
+#[cfg(test)]
+mod annex_d_tests;
 pub mod cbor;
 mod check;
 pub mod device_auth;

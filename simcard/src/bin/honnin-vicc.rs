@@ -1,38 +1,77 @@
-//! Puts the software card into pcscd's virtual reader, so that any PC/SC program can read it:
+//! Puts the software card, or the software phone, into pcscd's virtual reader, so that any PC/SC
+//! program can read it:
 //!
 //! ```text
 //! cargo run -p honnin-simcard --bin honnin-vicc -- [PROFILE] [--addr HOST:PORT]
 //! ```
 //!
-//! PROFILE is a software-card profile (default `genuine`; `--help` lists them). The card appears
-//! in "Virtual PCD 00 00" (port 35963, the default) or "Virtual PCD 00 01" (port 35964) of a
-//! pcscd that loaded vsmartcard's vpcd driver. Runs until interrupted; the card's PIN counters live
-//! as long as the process.
+//! PROFILE is a software-card profile (default `genuine`) or a software-phone profile
+//! (`mdoc-genuine`, `mdoc-clone`, …); `--help` lists them. The card appears in "Virtual PCD 00 00"
+//! (port 35963, the default) or "Virtual PCD 00 01" (port 35964) of a pcscd that loaded
+//! vsmartcard's vpcd driver, with the My Number Card's ATR; a phone with the pseudo-ATR a
+//! contactless reader shows for an ISO 14443-4 device. Runs until interrupted; the card's PIN
+//! counters live as long as the process.
 
 use std::process::ExitCode;
 
 use honnin_simcard::Profile;
-use honnin_simcard::vpcd::{self, BridgeEvent, DEFAULT_VPCD_ADDR, VpcdConfig};
+use honnin_simcard::mdoc::PhoneProfile;
+use honnin_simcard::vpcd::{
+    self, BridgeEvent, CONTACTLESS_PHONE_ATR, DEFAULT_VPCD_ADDR, MY_NUMBER_CARD_ATR, VirtualCard,
+    VpcdConfig,
+};
+
+/// What to put in the reader.
+enum Credential {
+    Card(Profile),
+    Phone(PhoneProfile),
+}
+
+impl Credential {
+    fn name(&self) -> String {
+        match self {
+            Credential::Card(p) => format!("{p} card"),
+            Credential::Phone(p) => format!("{} phone", p.name()),
+        }
+    }
+
+    fn atr(&self) -> &'static [u8] {
+        match self {
+            Credential::Card(_) => &MY_NUMBER_CARD_ATR,
+            Credential::Phone(_) => &CONTACTLESS_PHONE_ATR,
+        }
+    }
+
+    fn build(&self) -> Result<Box<dyn VirtualCard + Send>, honnin_simcard::SimError> {
+        Ok(match self {
+            Credential::Card(p) => Box::new(p.build()?),
+            Credential::Phone(p) => Box::new(p.build()?),
+        })
+    }
+}
 
 struct Args {
-    profile: Profile,
+    credential: Credential,
     addr: String,
 }
 
 fn usage() -> String {
-    let names: Vec<String> = Profile::all().iter().map(Profile::to_string).collect();
+    let cards: Vec<String> = Profile::all().iter().map(Profile::to_string).collect();
+    let phones: Vec<&str> = PhoneProfile::ALL.iter().map(|p| p.name()).collect();
     format!(
         "usage: honnin-vicc [PROFILE] [--addr HOST:PORT]\n\
-         PROFILE: {} (default genuine)\n\
+         PROFILE, a card: {} (default genuine)\n\
+         PROFILE, a phone: {}\n\
          --addr: where pcscd's vpcd listens (default {DEFAULT_VPCD_ADDR}; 127.0.0.1:35964 for the \
          second virtual reader)",
-        names.join(", ")
+        cards.join(", "),
+        phones.join(", ")
     )
 }
 
 /// `Ok(None)` for `--help`.
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut profile = Profile::Genuine;
+    let mut credential = Credential::Card(Profile::Genuine);
     let mut addr = DEFAULT_VPCD_ADDR.to_owned();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,11 +82,14 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                     .ok_or_else(|| format!("--addr needs HOST:PORT\n{}", usage()))?;
             }
             name => {
-                profile = name.parse().map_err(|e| format!("{e}"))?;
+                credential = match PhoneProfile::from_name(name) {
+                    Some(phone) => Credential::Phone(phone),
+                    None => Credential::Card(name.parse().map_err(|e| format!("{e}"))?),
+                };
             }
         }
     }
-    Ok(Some(Args { profile, addr }))
+    Ok(Some(Args { credential, addr }))
 }
 
 fn log(event: &BridgeEvent) {
@@ -79,18 +121,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let card = match args.profile.build() {
+    let name = args.credential.name();
+    let credential = match args.credential.build() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("honnin-vicc: cannot build the {} card: {e}", args.profile);
+            eprintln!("honnin-vicc: cannot build the {name}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    eprintln!(
-        "honnin-vicc: serving the {} card to vpcd at {}",
-        args.profile, args.addr
-    );
-    let handle = match vpcd::serve(card, VpcdConfig::new(args.addr).on_event(log)) {
+    eprintln!("honnin-vicc: serving the {name} to vpcd at {}", args.addr);
+    let config = VpcdConfig::new(args.addr)
+        .with_atr(args.credential.atr())
+        .on_event(log);
+    let handle = match vpcd::serve(credential, config) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("honnin-vicc: {e}");

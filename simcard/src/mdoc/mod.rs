@@ -116,8 +116,7 @@ impl PhoneProfile {
             PhoneProfile::Clone => behaviour.clone_device_key = true,
             PhoneProfile::WrongDocType => options.mso_doc_type = Some(OTHER_DOC_TYPE),
             PhoneProfile::Replayed => behaviour.replay_earlier_session = true,
-            // NDEF: 5 APDUs, then SELECT of the mdoc AID: the phone leaves during ENVELOPE.
-            PhoneProfile::StopsAnswering => behaviour.stop_after_apdus = Some(8),
+            PhoneProfile::StopsAnswering => behaviour.leave_during_transfer = true,
             PhoneProfile::MalformedCbor => behaviour.malformed_response = true,
             PhoneProfile::Partial => behaviour.partial = true,
         }

@@ -39,6 +39,10 @@ pub struct Behaviour {
     pub replay_earlier_session: bool,
     /// Leaves the field (every exchange fails) from this APDU on (1-based).
     pub stop_after_apdus: Option<u32>,
+    /// Leaves the field at the first ENVELOPE, whatever came before it (a reader that first
+    /// looks for a card or a phone by AID sends more SELECTs), and stays away: the transfer is
+    /// cut after the session began.
+    pub leave_during_transfer: bool,
     /// The decrypted DeviceResponse is not CBOR.
     pub malformed_response: bool,
     /// Returns only the first requested element.
@@ -70,6 +74,8 @@ pub struct SoftwarePhone {
     outgoing: Vec<u8>,
     session: Option<SessionCipher>,
     apdus: u32,
+    /// Set once a `leave_during_transfer` phone has left: it does not come back.
+    left: bool,
 }
 
 impl SoftwarePhone {
@@ -126,6 +132,7 @@ impl SoftwarePhone {
             outgoing: Vec::new(),
             session: None,
             apdus: 0,
+            left: false,
         })
     }
 
@@ -384,6 +391,18 @@ impl SoftwarePhone {
     }
 }
 
+/// A phone taken out of the field (or a reader reset) ends its reader session: the next tap
+/// starts again from the engagement, with a new session, as a wallet does.
+impl crate::vpcd::VirtualCard for SoftwarePhone {
+    fn reset(&mut self) {
+        self.selected = Selected::None;
+        self.ndef_read = false;
+        self.incoming.clear();
+        self.outgoing.clear();
+        self.session = None;
+    }
+}
+
 impl CardTransport for SoftwarePhone {
     fn capabilities(&self) -> TransportCapabilities {
         if self.extended_link {
@@ -408,6 +427,11 @@ impl CardTransport for SoftwarePhone {
             Ok(c) => c,
             Err(_) => return Ok(StatusWord(0x6700).0.to_be_bytes().to_vec()),
         };
+        if self.behaviour.leave_during_transfer && (self.left || command.ins == 0xC3) {
+            self.left = true;
+            self.session = None;
+            return Err(TransportError::TagLost);
+        }
         if command.is_extended() && !self.extended_link {
             return Err(TransportError::LengthNotSupported);
         }
