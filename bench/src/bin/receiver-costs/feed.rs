@@ -83,6 +83,13 @@ pub(crate) fn feed(
                 millis(times.http.p99()),
                 load_average()
             );
+            println!(
+                "  {:<10}   {:<34} {:>7.2} ms per page, receiver and client (floor's: {:.2} ms)",
+                "",
+                "CPU time of the requests",
+                millis(times.cpu) / plan.requests as f64,
+                millis(times.floor_cpu) / plan.requests as f64
+            );
             for (what, series) in [
                 ("storage rows alone", &mut times.storage),
                 ("page JSON from rows", &mut times.json),
@@ -281,6 +288,11 @@ struct Times {
     floor: Series,
     /// Bytes of the last page.
     bytes: usize,
+    /// CPU time of this process (receiver and client alike) during the timed requests: the
+    /// work a page costs, whatever the machine's load does to its latency.
+    cpu: Duration,
+    /// The same for the floor's requests (the client and the bare responder).
+    floor_cpu: Duration,
 }
 
 /// Times `requests` feed pages of `page` entries at random cursors among `rows` (a fixed
@@ -303,6 +315,7 @@ fn measure(
         state ^= state >> 7;
         state ^= state << 17;
         let after = (state % span) as i64;
+        let cpu = process_cpu();
         let started = Instant::now();
         let served_page = get(
             &agent,
@@ -310,6 +323,7 @@ fn measure(
             token,
         )?;
         times.http.0.push(started.elapsed());
+        times.cpu += process_cpu().saturating_sub(cpu);
 
         let started = Instant::now();
         let rows = storage
@@ -333,14 +347,34 @@ fn measure(
 
         times.bytes = built.len();
         floor.set(built);
+        let cpu = process_cpu();
         let started = Instant::now();
         let bare = get(&agent, &floor.url, token)?;
         times.floor.0.push(started.elapsed());
+        times.floor_cpu += process_cpu().saturating_sub(cpu);
         if bare.len() != times.bytes {
             return Err("the bare responder answered other bytes".into());
         }
     }
     Ok(times)
+}
+
+/// CPU time used by this process so far, user and system, from `/proc/self/stat` (in clock
+/// ticks of 10 ms: summed over many requests, the rounding evens out); zero where unreadable.
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = stat.get(stat.rfind(')')? + 2..)?.to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 /// The body of a GET, as a sender's client reads it.
