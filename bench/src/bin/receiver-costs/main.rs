@@ -7,17 +7,25 @@
 //!   on loopback, receipts verified and marked on the device;
 //! - feed page latency at 1,000,000 stored records: rows bulk-loaded through the storage (one
 //!   transaction per 5,000), then real HTTP feed requests at random cursors, p50 and p99, for
-//!   pages of 100 and 1,000.
+//!   pages of 100 and 1,000; beside them, at the same cursors in the same run, what the parts
+//!   cost (the storage's rows alone, the page's JSON built from them) and the floor: the same
+//!   bytes served from memory by a bare HTTP/1.1 responder on loopback to the same client.
+//!   `--reuse DIR` keeps the SQLite database in DIR (loaded on the first run, reused by later
+//!   ones with the same `--feed-rows`): a million rows take minutes to load.
 //!
 //! ```sh
 //! cargo run --release -p honnin-bench --bin receiver-costs              # 10,000 records, 1,000,000 rows
 //! cargo run --release -p honnin-bench --bin receiver-costs -- --part feed --requests 500
+//! cargo run --release -p honnin-bench --bin receiver-costs -- --part feed --reuse /work/tmp-bench/feed
 //! cargo run --release -p honnin-bench --bin receiver-costs -- --quick   # CI: 200 records, 2,000 rows
 //! ```
 //! PostgreSQL runs when `--postgres URL` or `HONNIN_TEST_POSTGRES` gives a database
 //! (`scripts/start-postgres` prints one); each part uses a schema of its own, dropped after.
 //! Records are levels A, B and C in turn, as in the receiver's tests.
 
+mod feed;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,19 +33,18 @@ use honnin_core::check::Level;
 use honnin_core::record::{AttributePolicy, SignedRecord};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::{
-    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, RECEIPT_FORMAT, ReceiptBody,
-    SignedReceipt, sign_batch,
+    HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_batch,
 };
 use honnin_core::sync::{SyncClient, SyncConfig};
 use honnin_core::verify::record::{RecordExpectation, TimeWindow, verify_record};
 use honnin_core::verify::{Clock, RandomSource, SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
-use honnin_receiver::storage::{BatchCommit, BatchWrite, ChainHead, NewRecord, next_head};
+use honnin_receiver::storage::{ChainHead, next_head};
 use honnin_receiver::{PostgresStorage, Receiver, SqliteStorage, Storage, now, operator};
 use r2d2_postgres::postgres;
 
-const USAGE: &str = "usage: receiver-costs [--quick] [--part ingest|sync|feed]... [--records N] [--feed-rows N] [--requests N] [--postgres URL]";
+const USAGE: &str = "usage: receiver-costs [--quick] [--part ingest|sync|feed]... [--records N] [--feed-rows N] [--requests N] [--postgres URL] [--reuse DIR]";
 const DEVICE: &str = "handheld-01";
 const BATCH: usize = 500;
 
@@ -46,6 +53,8 @@ struct Plan {
     feed_rows: usize,
     requests: usize,
     postgres: Option<String>,
+    /// Where the SQLite feed database is kept between runs (`--reuse DIR`).
+    reuse: Option<PathBuf>,
     /// The parts to run (`ingest`, `sync`, `feed`); all when empty.
     parts: Vec<String>,
 }
@@ -69,6 +78,7 @@ fn main() {
         postgres: std::env::var("HONNIN_TEST_POSTGRES")
             .ok()
             .filter(|v| !v.is_empty()),
+        reuse: None,
         parts: Vec::new(),
     };
     let quick = |plan: &mut Plan| {
@@ -103,6 +113,12 @@ fn main() {
                         .unwrap_or_else(|| fail(&format!("--postgres takes a URL; {USAGE}"))),
                 )
             }
+            "--reuse" => {
+                plan.reuse =
+                    Some(PathBuf::from(args.next().unwrap_or_else(|| {
+                        fail(&format!("--reuse takes a directory; {USAGE}"))
+                    })))
+            }
             _ => fail(USAGE),
         }
     }
@@ -114,14 +130,28 @@ fn main() {
 /// A database for one part of the benchmark.
 enum Database {
     Sqlite(tempfile::TempDir),
-    Postgres { url: String, schema: String },
+    /// SQLite in a directory kept after the run (`--reuse DIR`).
+    Kept(PathBuf),
+    Postgres {
+        url: String,
+        schema: String,
+    },
 }
 
 impl Database {
     fn name(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "SQLite",
+            Self::Sqlite(_) | Self::Kept(_) => "SQLite",
             Self::Postgres { .. } => "PostgreSQL",
+        }
+    }
+
+    /// The directory of an SQLite database.
+    fn sqlite_dir(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite(dir) => Some(dir.path()),
+            Self::Kept(dir) => Some(dir),
+            Self::Postgres { .. } => None,
         }
     }
 
@@ -149,9 +179,12 @@ impl Database {
 
     fn open(&self) -> Result<Arc<dyn Storage>, String> {
         match self {
-            Self::Sqlite(dir) => SqliteStorage::open(&dir.path().join("receiver.db"))
-                .map(|s| Arc::new(s) as Arc<dyn Storage>)
-                .map_err(|e| e.to_string()),
+            Self::Sqlite(_) | Self::Kept(_) => {
+                let dir = self.sqlite_dir().unwrap_or(Path::new("."));
+                SqliteStorage::open(&dir.join("receiver.db"))
+                    .map(|s| Arc::new(s) as Arc<dyn Storage>)
+                    .map_err(|e| e.to_string())
+            }
             Self::Postgres { url, schema } => {
                 let separator = if url.contains('?') { '&' } else { '?' };
                 PostgresStorage::connect(&format!(
@@ -179,12 +212,19 @@ impl Database {
     /// The bytes the database holds for the part, where that is cheap to tell.
     fn size(&self) -> Option<u64> {
         match self {
-            Self::Sqlite(dir) => std::fs::read_dir(dir.path()).ok().map(|entries| {
-                entries
-                    .filter_map(|e| e.ok()?.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            }),
+            Self::Sqlite(_) | Self::Kept(_) => {
+                std::fs::read_dir(self.sqlite_dir()?).ok().map(|entries| {
+                    entries
+                        .filter(|e| {
+                            e.as_ref().is_ok_and(|e| {
+                                e.file_name().to_string_lossy().starts_with("receiver.db")
+                            })
+                        })
+                        .filter_map(|e| e.ok()?.metadata().ok())
+                        .map(|m| m.len())
+                        .sum()
+                })
+            }
             Self::Postgres { url, schema } => {
                 let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
                 let row = client
@@ -212,7 +252,7 @@ impl Drop for Database {
     }
 }
 
-/// A receiver on `database`, served on loopback by its own runtime, with the device enrolled.
+/// A receiver on `database`, served on loopback by its own runtime.
 struct Served {
     base: String,
     receiver: Arc<Receiver>,
@@ -232,7 +272,22 @@ fn serve(database: &Database) -> Result<Served, String> {
         listener.local_addr().map_err(|e| e.to_string())?
     );
     runtime.spawn(honnin_receiver::routes::serve(listener, receiver.clone()));
-    let storage = receiver.storage.as_ref();
+    Ok(Served {
+        base,
+        receiver,
+        _runtime: runtime,
+    })
+}
+
+/// [`serve`] with the device enrolled.
+fn serve_enrolled(database: &Database) -> Result<Served, String> {
+    let served = serve(database)?;
+    enrol_device(&served)?;
+    Ok(served)
+}
+
+fn enrol_device(served: &Served) -> Result<(), String> {
+    let storage = served.receiver.storage.as_ref();
     let code = operator::issue_enrolment_code(storage, DEVICE, &["test-bank"], now())
         .map_err(|e| e.to_string())?;
     let enrolled = storage
@@ -246,11 +301,7 @@ fn serve(database: &Database) -> Result<Served, String> {
     if !enrolled {
         return Err("the device did not enrol".into());
     }
-    Ok(Served {
-        base,
-        receiver,
-        _runtime: runtime,
-    })
+    Ok(())
 }
 
 /// A device store under `dir` with `n` records, levels A, B and C in turn.
@@ -299,7 +350,7 @@ fn run(plan: &Plan) -> Result<(), String> {
         sync(plan, &backends)?;
     }
     if plan.runs("feed") {
-        feed(plan, &backends, &records)?;
+        feed::feed(plan, &backends, &records)?;
     }
     Ok(())
 }
@@ -336,7 +387,7 @@ fn ingest(
     );
     for backend in backends {
         let database = Database::fresh(*backend, "ingest")?;
-        let served = serve(&database)?;
+        let served = serve_enrolled(&database)?;
         let started = Instant::now();
         post_batches(&served.base, records)?;
         let elapsed = started.elapsed();
@@ -366,7 +417,7 @@ fn sync(plan: &Plan, backends: &[Option<&str>]) -> Result<(), String> {
     );
     for backend in backends {
         let database = Database::fresh(*backend, "sync")?;
-        let served = serve(&database)?;
+        let served = serve_enrolled(&database)?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut store = device_store(dir.path(), plan.records)?;
         let mut config = SyncConfig::new(&served.base, DEVICE);
@@ -397,51 +448,6 @@ fn sync(plan: &Plan, backends: &[Option<&str>]) -> Result<(), String> {
         );
     }
 
-    Ok(())
-}
-
-fn feed(plan: &Plan, backends: &[Option<&str>], records: &[SignedRecord]) -> Result<(), String> {
-    println!(
-        "\n== feed page latency at {} stored records: HTTP on loopback, {} requests per page size at random cursors",
-        thousands(plan.feed_rows),
-        plan.requests
-    );
-    for backend in backends {
-        let database = Database::fresh(*backend, "feed")?;
-        let served = serve(&database)?;
-        let started = Instant::now();
-        bulk_load(
-            &served.receiver,
-            &records[..records.len().min(3)],
-            plan.feed_rows,
-        )?;
-        let load = started.elapsed();
-        database.settle()?;
-        let size = database
-            .size()
-            .map(|b| format!(", {:.2} GB", b as f64 / 1e9))
-            .unwrap_or_default();
-        println!(
-            "  {:<10} loaded in {:.1} s ({:.0} rows/s in transactions of 5,000{size})",
-            database.name(),
-            load.as_secs_f64(),
-            rate(plan.feed_rows, load)
-        );
-        let token = operator::add_sender(served.receiver.storage.as_ref(), "test-bank")
-            .map_err(|e| e.to_string())?;
-        for page in [100usize, 1000] {
-            // A few untimed pages first: connections made, statements prepared.
-            feed_times(&served.base, &token, 5, plan.feed_rows, page)?;
-            let mut times = feed_times(&served.base, &token, plan.requests, plan.feed_rows, page)?;
-            times.sort_unstable();
-            println!(
-                "  {:<10} page of {page:>4}: p50 {:>7.2} ms, p99 {:>7.2} ms",
-                database.name(),
-                millis(percentile(&times, 50)),
-                millis(percentile(&times, 99)),
-            );
-        }
-    }
     Ok(())
 }
 
@@ -532,133 +538,4 @@ fn post_batches(base: &str, records: &[SignedRecord]) -> Result<(), String> {
 
 fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Stores `rows` records straight through the storage, 5,000 per transaction: the envelopes,
-/// verifications and receipts of `templates` in turn under fresh ids and positions.
-fn bulk_load(receiver: &Receiver, templates: &[SignedRecord], rows: usize) -> Result<(), String> {
-    let key = device_signer().device_key().clone();
-    let verifier = verifier_with_crl();
-    let made: Vec<(String, String, String, String)> = templates
-        .iter()
-        .map(|record| {
-            let verification = verify_record(
-                record,
-                &verifier,
-                &RecordExpectation {
-                    device_key: &key,
-                    item_id: None,
-                    sender_id: None,
-                    previous: None,
-                    time_window: TimeWindow::UNKNOWN,
-                },
-            );
-            let receipt = SignedReceipt::sign(
-                ReceiptBody {
-                    format: RECEIPT_FORMAT.to_owned(),
-                    record_id: record.body().record_id().to_owned(),
-                    record_hash: record.hash_hex(),
-                    device_id: DEVICE.to_owned(),
-                    seq: record.body().seq(),
-                    received_at: now(),
-                    outcome: "verified".into(),
-                },
-                receiver.key.signer().as_ref(),
-                receiver.key.signer().device_key(),
-            )
-            .map_err(|e| e.to_string())?;
-            Ok((
-                String::from_utf8_lossy(&record.to_envelope_bytes()).into_owned(),
-                serde_json::to_string(&verification).map_err(|e| e.to_string())?,
-                serde_json::to_string(&receipt).map_err(|e| e.to_string())?,
-                record.body().item_id().to_owned(),
-            ))
-        })
-        .collect::<Result<_, String>>()?;
-    let mut head: Option<ChainHead> = None;
-    let mut start = 0;
-    while start < rows {
-        let end = (start + 5000).min(rows);
-        let chunk: Vec<NewRecord> = (start..end)
-            .map(|i| {
-                let (envelope, verification, receipt, item) = &made[i % made.len()];
-                let mut hash = [0u8; 32];
-                hash[..8].copy_from_slice(&(i as u64).to_be_bytes());
-                NewRecord {
-                    record_id: format!("bulk-{i:08}"),
-                    record_hash: hash,
-                    device_id: DEVICE.to_owned(),
-                    seq: i as u64 + 1,
-                    sender_id: "test-bank".to_owned(),
-                    item_id: item.clone(),
-                    envelope: envelope.clone(),
-                    verification: verification.clone(),
-                    receipt: receipt.clone(),
-                    received_at: now(),
-                    delivered_at: None,
-                }
-            })
-            .collect();
-        let batch = BatchWrite {
-            device_id: DEVICE,
-            expected_head: head,
-            records: &chunk,
-        };
-        if receiver
-            .storage
-            .insert_batch(&batch)
-            .map_err(|e| e.to_string())?
-            != BatchCommit::Stored
-        {
-            return Err("a bulk-load transaction found the head moved".into());
-        }
-        for record in &chunk {
-            head = next_head(head, record.seq, record.record_hash);
-        }
-        start = end;
-    }
-    Ok(())
-}
-
-/// Times `requests` feed pages of `page` entries at random cursors among `rows` (a fixed
-/// xorshift sequence, so runs compare).
-fn feed_times(
-    base: &str,
-    token: &str,
-    requests: usize,
-    rows: usize,
-    page: usize,
-) -> Result<Vec<Duration>, String> {
-    let agent = agent();
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ (page * requests) as u64;
-    let span = rows.saturating_sub(page).max(1) as u64;
-    let mut times = Vec::with_capacity(requests);
-    for _ in 0..requests {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let after = state % span;
-        let started = Instant::now();
-        let mut response = agent
-            .get(format!("{base}/v1/feed?after={after}&limit={page}"))
-            .header("authorization", format!("Bearer {token}"))
-            .call()
-            .map_err(|e| e.to_string())?;
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(256 * 1024 * 1024)
-            .read_to_string()
-            .map_err(|e| e.to_string())?;
-        times.push(started.elapsed());
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("feed answer: {e}"))?;
-        let entries = value["entries"].as_array().map_or(0, Vec::len);
-        if entries != page {
-            return Err(format!(
-                "a feed page after {after} held {entries} entries, not {page}"
-            ));
-        }
-    }
-    Ok(times)
 }
