@@ -169,6 +169,15 @@ val copyTrustAnchors by tasks.registering(Copy::class) {
     into(File(generatedAssets, "anchors"))
 }
 
+// The phone issuers' IACA certificates (level M): -Phonnin.mdocAnchorsDir=<dir>. Without them the
+// app does not offer level M.
+val mdocAnchorsDir = providers.gradleProperty("honnin.mdocAnchorsDir")
+val copyPhoneIssuerAnchors by tasks.registering(Copy::class) {
+    description = "Copies the phone issuers' IACA certificates into assets/mdoc-anchors"
+    if (mdocAnchorsDir.isPresent) from(mdocAnchorsDir.get())
+    into(File(generatedAssets, "mdoc-anchors"))
+}
+
 tasks.named("preBuild") {
-    dependsOn(cargoNdk, generateUniffiKotlin, copyTrustAnchors)
+    dependsOn(cargoNdk, generateUniffiKotlin, copyTrustAnchors, copyPhoneIssuerAnchors)
 }

@@ -15,6 +15,8 @@
 //! - [`manifest`] — the item manifest: download (signed by the receiver, kept sealed), look an
 //!   item up at the door (sender, addressee, allowed levels, attributes).
 //! - [`verify_record`] — a sender's re-verification of a record, check by check.
+//! - [`phone`] — the phone check (level M, an ISO/IEC 18013-5 mdoc over the same transport);
+//!   [`phone_detect`] — a card or a phone on the tag.
 //! - `keys` — the platform's device signer, store key and clock as the core's traits.
 //! - [`error`] — the one place errors are mapped for the FFI.
 //! - `testing` (feature `simcard`) — the software card and a callback benchmark, for JVM tests.
@@ -36,6 +38,8 @@ pub mod check;
 pub mod error;
 mod keys;
 pub mod manifest;
+pub mod phone;
+pub mod phone_detect;
 pub mod platform;
 pub mod read;
 pub mod report;

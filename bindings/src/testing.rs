@@ -1,5 +1,6 @@
 //! Test support for the JVM tests, behind the `simcard` feature and never in an app build: the
-//! software My Number Card, the test PKI, and a probe that times callback round trips.
+//! software My Number Card, the software phone (level M), the test PKIs, and a probe that times
+//! callback round trips.
 //!
 //! `SoftwareCardTransport` is deliberately not a `CardTransport` itself: the tests implement the
 //! transport in Kotlin and forward each APDU to it, so every check goes through the same callback
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use honnin_core::transport::CardTransport as _;
+use honnin_simcard::mdoc::{PhoneProfile, SoftwarePhone};
 use honnin_simcard::{PinId, Profile, SoftwareCard};
 
 use crate::error::{BridgeError, HonninError};
@@ -103,6 +105,79 @@ impl SoftwareCardTransport {
     pub fn exchanges(&self) -> u64 {
         self.card().stats().exchanges as u64
     }
+}
+
+/// The software phone (a holder's phone presenting the My Number Card as an mdoc), one profile
+/// (`mdoc-genuine`, `mdoc-clone`, `mdoc-signature-forged`, …; see `honnin profiles`). Like
+/// [`SoftwareCardTransport`], the tests forward each APDU to it from a Kotlin transport.
+#[derive(uniffi::Object)]
+pub struct SoftwarePhoneTransport {
+    phone: Mutex<SoftwarePhone>,
+    qr_text: String,
+    exchanges: Mutex<u64>,
+}
+
+impl SoftwarePhoneTransport {
+    fn phone(&self) -> MutexGuard<'_, SoftwarePhone> {
+        self.phone.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[uniffi::export]
+impl SoftwarePhoneTransport {
+    #[uniffi::constructor]
+    pub fn new(profile: String) -> Result<Arc<Self>, HonninError> {
+        let phone = PhoneProfile::from_name(&profile)
+            .ok_or_else(|| {
+                HonninError::invalid_argument(format!("no software phone profile {profile:?}"))
+            })?
+            .build()
+            .map_err(|e| HonninError::invalid_argument(e.to_string()))?;
+        let qr_text = phone.qr_text();
+        Ok(Arc::new(Self {
+            phone: Mutex::new(phone),
+            qr_text,
+            exchanges: Mutex::new(0),
+        }))
+    }
+
+    pub fn capabilities(&self) -> TransportCapabilities {
+        self.phone().capabilities().into()
+    }
+
+    pub fn transmit(&self, command: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        *self
+            .exchanges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
+        self.phone().transmit(&command).map_err(link_error)
+    }
+
+    pub fn reconnect(&self) -> Result<(), TransportError> {
+        self.phone().reconnect().map_err(link_error)
+    }
+
+    /// The `mdoc:` text of the QR code this phone would show.
+    pub fn qr_text(&self) -> String {
+        self.qr_text.clone()
+    }
+
+    /// Exchanges the phone has seen, including those lost on the link.
+    pub fn exchanges(&self) -> u64 {
+        *self
+            .exchanges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The software phone's issuer anchor directory (its test IACA), as a deployment would
+/// configure the phone issuers' certificates.
+#[uniffi::export]
+pub fn test_phone_anchors_directory() -> String {
+    honnin_simcard::mdoc::anchors_dir()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The test PKI's trust-anchor directory (what a deployment would configure).

@@ -18,6 +18,8 @@ import jp.honnin.app.records.ReceiverEnrolment
 import jp.honnin.app.records.RecordSync
 import jp.honnin.app.sync.JobSchedulerSyncRequests
 import jp.honnin.core.Clock
+import jp.honnin.core.PhoneIssuerAnchors
+import jp.honnin.core.PhoneVerifier
 import jp.honnin.core.TrustAnchors
 import jp.honnin.core.Verifier
 import java.io.File
@@ -50,6 +52,8 @@ object SystemClock : Clock {
 class Services(
     val settings: DeviceSettings,
     val verifier: Verifier,
+    /** The phone check (level M); `null` when no phone issuers' anchors ship with the app. */
+    val phoneVerifier: PhoneVerifier?,
     val directory: ItemDirectory,
     val policies: SenderPolicies,
     val records: ProofRecords,
@@ -61,6 +65,7 @@ class Services(
 ) {
     fun newFlow(onState: (FlowState) -> Unit) = DoorCheckFlow(
         verifier = verifier,
+        phoneVerifier = phoneVerifier,
         directory = directory,
         policies = policies,
         records = records,
@@ -76,12 +81,21 @@ class Services(
         /** The deployment's trust anchors ship as DER files in assets/anchors (see android/README.md). */
         private const val ANCHORS = "anchors"
 
+        /** The phone issuers' IACA certificates (level M) ship as DER files in assets/mdoc-anchors. */
+        private const val PHONE_ANCHORS = "mdoc-anchors"
+
+        private fun assetFiles(context: Context, dir: String): List<ByteArray> =
+            context.assets.list(dir).orEmpty().sorted().map { name ->
+                context.assets.open("$dir/$name").use { it.readBytes() }
+            }
+
         fun create(context: Context): Services {
             val settings = DeviceSettings(context.getSharedPreferences("honnin", Context.MODE_PRIVATE))
-            val anchors = context.assets.list(ANCHORS).orEmpty().sorted().map { name ->
-                context.assets.open("$ANCHORS/$name").use { it.readBytes() }
-            }
-            val verifier = Verifier(TrustAnchors.fromDer(anchors), SystemClock)
+            val verifier = Verifier(TrustAnchors.fromDer(assetFiles(context, ANCHORS)), SystemClock)
+            // Without phone issuers' anchors no phone can verify: level M is not offered at all,
+            // rather than offered and then never genuine. Broken anchors fail start-up like the JPKI ones.
+            val phoneAnchors = assetFiles(context, PHONE_ANCHORS)
+            val phoneVerifier = if (phoneAnchors.isEmpty()) null else PhoneVerifier(PhoneIssuerAnchors.fromDer(phoneAnchors), SystemClock)
             val strongBox = hasStrongBox(context)
             val storeFile = File(context.noBackupFilesDir, "records.db")
             val storeKey = WrappedKeyFile(File(context.noBackupFilesDir, "store-key.wrapped"), KeystoreKeyWrapper(strongBox))
@@ -97,6 +111,7 @@ class Services(
             return Services(
                 settings = settings,
                 verifier = verifier,
+                phoneVerifier = phoneVerifier,
                 // The synced manifest; an item not in it is typed from its label.
                 directory = core,
                 // No sender's policy is configured on the device: an item not in the manifest

@@ -8,6 +8,7 @@ import jp.honnin.app.flow.SenderPolicies
 import jp.honnin.app.nfc.IsoDepLink
 import jp.honnin.app.records.ProofRecords
 import jp.honnin.core.Clock
+import jp.honnin.core.PhoneVerifier
 import jp.honnin.core.SoftwareCardTransport
 import jp.honnin.core.TrustAnchors
 import jp.honnin.core.Verifier
@@ -122,6 +123,8 @@ class FlowHarness(
     directory: ItemDirectory,
     policies: SenderPolicies,
     val records: ProofRecords,
+    /** The phone check (level M); `null` as on a device without the phone issuers' anchors. */
+    phoneVerifier: PhoneVerifier? = null,
 ) : AutoCloseable {
     /** Sync requests the flow made (it must make one per stored record, and never wait on it). */
     val syncRequests = AtomicInteger()
@@ -129,6 +132,7 @@ class FlowHarness(
     private val worker = Executors.newSingleThreadExecutor()
     val flow = DoorCheckFlow(
         verifier = Fixtures.verifier,
+        phoneVerifier = phoneVerifier,
         directory = directory,
         policies = policies,
         records = records,

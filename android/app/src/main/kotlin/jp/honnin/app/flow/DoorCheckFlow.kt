@@ -7,21 +7,28 @@ import jp.honnin.core.CancellationToken
 import jp.honnin.core.CardTransport
 import jp.honnin.core.CheckRequest
 import jp.honnin.core.Clock
+import jp.honnin.core.CredentialKind
 import jp.honnin.core.DoorCheckReport
 import jp.honnin.core.FaceDecision
 import jp.honnin.core.HonninException
 import jp.honnin.core.Level
 import jp.honnin.core.PendingFaceConfirmation
+import jp.honnin.core.PendingPortraitConfirmation
+import jp.honnin.core.PhoneEngagement
+import jp.honnin.core.PhoneVerifier
 import jp.honnin.core.ProgressEvent
 import jp.honnin.core.ProgressListener
 import jp.honnin.core.Verdict
 import jp.honnin.core.Verifier
+import jp.honnin.core.detectCredential
 import java.time.Instant
 import java.time.ZoneId
 import java.util.concurrent.Executor
 
 /**
- * The courier's door check as a state machine: item → level → secret → card → verdict → record.
+ * The courier's door check as a state machine: item → level → secret → card → verdict → record;
+ * at level M (the card in a phone's wallet) item → level → phone → portrait → verdict → record,
+ * with no secret.
  *
  * Plain Kotlin with no Android type, so that it runs on the JVM against the real core. Calls
  * come from the UI thread and from the NFC thread ([cardPresented]); the card work and every
@@ -31,9 +38,16 @@ import java.util.concurrent.Executor
  *
  * Secrets: the typed [SecretBuffer] is kept until the card arrives, handed to the core once,
  * and wiped; leaving the check by any path wipes it too.
+ *
+ * Card or phone: every tag is first asked which application it has ([detectCredential], SELECT
+ * commands only). A phone at a card level, or a card at level M, never starts a session: the
+ * courier is told, and switches level only by a tap (a phone is never taken silently in place of
+ * the PIN the courier chose). [phoneVerifier] is `null` when the device has no phone issuers'
+ * anchors: level M is then not offered.
  */
 class DoorCheckFlow(
     private val verifier: Verifier,
+    private val phoneVerifier: PhoneVerifier? = null,
     private val directory: ItemDirectory,
     private val policies: SenderPolicies,
     private val records: ProofRecords,
@@ -49,6 +63,7 @@ class DoorCheckFlow(
     private var secret: SecretBuffer? = null
     private var running: RunningCheck? = null
     private var pendingFace: PendingFaceConfirmation? = null
+    private var pendingPortrait: PendingPortraitConfirmation? = null
 
     /** The check in progress: its token cancels it, and progress of an older one is ignored. */
     private class RunningCheck(val item: Item, val level: Level, val token: CancellationToken)
@@ -121,10 +136,12 @@ class DoorCheckFlow(
      */
     private fun levelChoiceFor(item: Item): FlowState.LevelChoice {
         val minimum = minimumFor(item)
-        val accepted = acceptedLevels(minimum ?: Level.A)
+        val accepted = acceptedLevels(minimum ?: Level.A, phones = phoneVerifier != null)
         val preselected = if (Level.B in accepted) Level.B else accepted.first()
         return if (minimum == null) {
-            FlowState.LevelChoice(item, accepted, preselected, LevelWarning.SENDER_MINIMUM_UNKNOWN, setOf(Level.A))
+            FlowState.LevelChoice(
+                item, accepted, preselected, LevelWarning.SENDER_MINIMUM_UNKNOWN, LEVELS_WITHOUT_PIN intersect accepted.toSet(),
+            )
         } else {
             FlowState.LevelChoice(item, accepted, preselected)
         }
@@ -144,14 +161,22 @@ class DoorCheckFlow(
             if (choice.confirming != level) move(choice.copy(confirming = level))
             return
         }
-        move(FlowState.SecretEntry(choice.item, level, SecretKind.forLevel(level)))
+        move(firstStepOf(choice.item, level))
     }
+
+    /** What follows the level: the secret for a card level, the tag at once for the phone. */
+    private fun firstStepOf(item: Item, level: Level, problem: SecretProblem? = null): FlowState =
+        if (level == Level.M) {
+            FlowState.WaitingForCard(item, level)
+        } else {
+            FlowState.SecretEntry(item, level, SecretKind.forLevel(level), problem)
+        }
 
     /** The courier confirmed the level the confirmation screen named. */
     fun confirmLevel() = synchronized(lock) {
         val choice = current as? FlowState.LevelChoice ?: return
         val level = choice.confirming ?: return
-        move(FlowState.SecretEntry(choice.item, level, SecretKind.forLevel(level)))
+        move(firstStepOf(choice.item, level))
     }
 
     /** Back from the confirmation to the level list. */
@@ -185,17 +210,82 @@ class DoorCheckFlow(
      */
     fun cardPresented(transport: CardTransport): Boolean {
         val check: RunningCheck
-        val typed: SecretBuffer
+        val typed: SecretBuffer?
         synchronized(lock) {
             val waiting = current as? FlowState.WaitingForCard ?: return false
-            typed = secret ?: return false
+            typed = secret
+            if (typed == null && waiting.level != Level.M) return false
             secret = null
             check = RunningCheck(waiting.item, waiting.level, CancellationToken())
             running = check
             move(FlowState.Reading(waiting.item, waiting.level, ReadProgress()))
         }
-        worker.execute { runCheck(check, transport, typed) }
+        worker.execute {
+            try {
+                route(check, transport, typed)
+            } finally {
+                typed?.wipe()
+            }
+        }
         return true
+    }
+
+    /** Card or phone: the matching check, or the courier is told before any session starts. */
+    private fun route(check: RunningCheck, transport: CardTransport, typed: SecretBuffer?) {
+        val kind = try {
+            detectCredential(transport, check.token)
+        } catch (e: HonninException) {
+            return failed(check, e)
+        }
+        val phones = phoneVerifier
+        val mismatch = when {
+            kind == CredentialKind.UNKNOWN -> ProblemKind.NOT_A_MY_NUMBER_CARD
+            kind == CredentialKind.PHONE && check.level != Level.M ->
+                if (phones != null && Level.M in levelChoiceFor(check.item).accepted) ProblemKind.PHONE_INSTEAD_OF_CARD
+                else ProblemKind.PHONE_NOT_ACCEPTED
+            kind == CredentialKind.MY_NUMBER_CARD && check.level == Level.M -> ProblemKind.CARD_INSTEAD_OF_PHONE
+            else -> null
+        }
+        if (mismatch != null) return stopped(check, FlowState.Problem(check.item, check.level, mismatch, kind.name))
+        when {
+            check.level == Level.M && phones != null -> runPhoneCheck(check, phones, transport)
+            check.level != Level.M && typed != null -> runCheck(check, transport, typed)
+            // Not reachable (level M is offered only with a phone verifier, and a card level
+            // starts only with its secret), but a flow never hangs in Reading.
+            else -> stopped(check, FlowState.Problem(check.item, check.level, ProblemKind.INTERNAL, "no check for level ${check.level}"))
+        }
+    }
+
+    /** Level M: no secret; the portrait to the courier when the phone's document verified. */
+    private fun runPhoneCheck(check: RunningCheck, phones: PhoneVerifier, transport: CardTransport) {
+        val item = check.item
+        val request = CheckRequest(item.itemId, item.senderId, deviceId, item.addressee)
+        try {
+            val pending = phones.checkPhone(transport, request, item.attributes, PhoneEngagement.Nfc, check.token)
+            val portrait = pending.portrait()
+            if (pending.cardVerdict() != Verdict.GENUINE || portrait == null) {
+                finish(check, pending.confirm(FaceDecision.NOT_GIVEN))
+                return
+            }
+            synchronized(lock) {
+                if (running !== check) {
+                    // The courier left meanwhile: wipe both copies; the report is dropped unrecorded.
+                    portrait.bytes.fill(0)
+                    runCatching { pending.confirm(FaceDecision.NOT_GIVEN) }
+                    return
+                }
+                pendingPortrait = pending
+                move(FlowState.PortraitComparison(item, portrait))
+            }
+        } catch (e: HonninException) {
+            failed(check, e)
+        }
+    }
+
+    private fun stopped(check: RunningCheck, next: FlowState) = synchronized(lock) {
+        if (running !== check) return
+        running = null
+        move(next)
     }
 
     private fun runCheck(check: RunningCheck, transport: CardTransport, typed: SecretBuffer) {
@@ -215,7 +305,7 @@ class DoorCheckFlow(
                 Level.C -> finish(check, typed.useOnce {
                     verifier.checkLevelC(transport, request, it, listener, check.token)
                 })
-                // Never chosen: acceptedLevels() does not offer the phone level to the card flow.
+                // Routed to runPhoneCheck before a card check could start.
                 Level.M -> Unit
             }
         } catch (e: HonninException) {
@@ -239,21 +329,32 @@ class DoorCheckFlow(
         }
     }
 
-    /** The courier compared the face photo (level A). */
+    /** The courier compared the face photo (level A) or the phone's portrait (level M). */
     fun confirmFace(decision: FaceDecision) {
         val check: RunningCheck
-        val pending: PendingFaceConfirmation
+        val confirm: () -> DoorCheckReport
         synchronized(lock) {
-            val face = current as? FlowState.FaceComparison ?: return
             check = running ?: return
-            pending = pendingFace ?: return
-            pendingFace = null
-            wipeImages(face)
+            when (val shown = current) {
+                is FlowState.FaceComparison -> {
+                    val pending = pendingFace ?: return
+                    pendingFace = null
+                    wipeImages(shown)
+                    confirm = { pending.confirm(decision) }
+                }
+                is FlowState.PortraitComparison -> {
+                    val pending = pendingPortrait ?: return
+                    pendingPortrait = null
+                    wipePortrait(shown)
+                    confirm = { pending.confirm(decision) }
+                }
+                else -> return
+            }
             move(FlowState.Reading(check.item, check.level, ReadProgress()))
         }
         worker.execute {
             try {
-                finish(check, pending.confirm(decision))
+                finish(check, confirm())
             } catch (e: HonninException) {
                 failed(check, e)
             }
@@ -302,14 +403,12 @@ class DoorCheckFlow(
 
     private fun failed(check: RunningCheck, error: HonninException) {
         val next = when (error) {
-            is HonninException.Cancelled -> FlowState.SecretEntry(check.item, check.level, SecretKind.forLevel(check.level))
+            is HonninException.Cancelled -> firstStepOf(check.item, check.level)
             is HonninException.TagLost,
             is HonninException.SecurityStateLost,
             is HonninException.NoCard,
             is HonninException.Timeout -> FlowState.CardLost(check.item, check.level)
-            is HonninException.InvalidSecret -> FlowState.SecretEntry(
-                check.item, check.level, SecretKind.forLevel(check.level), SecretProblem.MALFORMED,
-            )
+            is HonninException.InvalidSecret -> firstStepOf(check.item, check.level, SecretProblem.MALFORMED)
             is HonninException.NotAMyNumberCard -> FlowState.Problem(check.item, check.level, ProblemKind.NOT_A_MY_NUMBER_CARD, error.detail)
             is HonninException.CardRefused -> FlowState.Problem(check.item, check.level, ProblemKind.CARD_UNREADABLE, error.detail)
             is HonninException.CardDataMalformed -> FlowState.Problem(check.item, check.level, ProblemKind.CARD_UNREADABLE, error.detail)
@@ -349,7 +448,28 @@ class DoorCheckFlow(
             is FlowState.Problem -> (s.item ?: return) to (s.level ?: return)
             else -> return
         }
-        move(FlowState.SecretEntry(item, level, SecretKind.forLevel(level)))
+        move(firstStepOf(item, level))
+    }
+
+    /**
+     * A phone was tapped while a card level waited, and the item accepts level M: the courier
+     * chose to check the phone. An unknown sender minimum asks to confirm level M first.
+     */
+    fun switchToPhone() = synchronized(lock) {
+        val problem = current as? FlowState.Problem ?: return
+        if (problem.kind != ProblemKind.PHONE_INSTEAD_OF_CARD) return
+        val item = problem.item ?: return
+        wipeSecret()
+        if (Level.M in levelChoiceFor(item).needsConfirmation) return chooseLevelFor(item, confirming = Level.M)
+        move(FlowState.WaitingForCard(item, Level.M))
+    }
+
+    /** Back to the level list for the same item (a card was tapped where a phone was expected). */
+    fun changeLevel() = synchronized(lock) {
+        val problem = current as? FlowState.Problem ?: return
+        val item = problem.item ?: return
+        wipeSecret()
+        chooseLevelFor(item)
     }
 
     /**
@@ -370,7 +490,10 @@ class DoorCheckFlow(
         running = null
         pendingFace?.let { discard(it) }
         pendingFace = null
+        pendingPortrait?.let { pending -> worker.execute { runCatching { pending.confirm(FaceDecision.NOT_GIVEN) } } }
+        pendingPortrait = null
         (current as? FlowState.FaceComparison)?.let(::wipeImages)
+        (current as? FlowState.PortraitComparison)?.let(::wipePortrait)
         wipeSecret()
         move(FlowState.ItemEntry())
     }
@@ -408,6 +531,11 @@ class DoorCheckFlow(
 
     private fun wipeImages(face: FlowState.FaceComparison) {
         listOfNotNull(face.images.face, face.images.name, face.images.address).forEach { it.rgba.fill(0) }
+    }
+
+    private fun wipePortrait(shown: FlowState.PortraitComparison) {
+        shown.portrait.bytes.fill(0)
+        shown.portrait.decoded?.rgba?.fill(0)
     }
 
     companion object {

@@ -4,6 +4,7 @@ import jp.honnin.app.records.RecordSummary
 import jp.honnin.core.CheckResult
 import jp.honnin.core.FaceImages
 import jp.honnin.core.Level
+import jp.honnin.core.Portrait
 import jp.honnin.core.Verdict
 
 /**
@@ -45,7 +46,7 @@ sealed interface FlowState {
         val problem: SecretProblem? = null,
     ) : FlowState
 
-    /** "Hold the card on the back of the device." */
+    /** "Hold the card on the back of the device" (at level M: the phone's wallet). */
     data class WaitingForCard(val item: Item, val level: Level) : FlowState
 
     /** The card is being read: "hold the card still". */
@@ -61,6 +62,15 @@ sealed interface FlowState {
      */
     class FaceComparison(val item: Item, val images: FaceImages) : FlowState {
         override fun toString(): String = "FaceComparison(${item.itemId})"
+    }
+
+    /**
+     * Level M: the phone's document verified (issuer, device, this session); the courier
+     * compares the portrait the issuer signed with the person and confirms or rejects. The
+     * portrait lives in memory only and is wiped when the courier decides.
+     */
+    class PortraitComparison(val item: Item, val portrait: Portrait) : FlowState {
+        override fun toString(): String = "PortraitComparison(${item.itemId})"
     }
 
     /** The verdict, what the courier does next, and the stored record. */
@@ -123,4 +133,15 @@ enum class NextStep {
     REFER_TO_COUNTER,
 }
 
-enum class ProblemKind { NOT_A_MY_NUMBER_CARD, CARD_UNREADABLE, READER, INTERNAL }
+enum class ProblemKind {
+    NOT_A_MY_NUMBER_CARD,
+    CARD_UNREADABLE,
+    READER,
+    INTERNAL,
+    /** A phone was tapped while a card level waited; the item accepts level M ([DoorCheckFlow.switchToPhone]). */
+    PHONE_INSTEAD_OF_CARD,
+    /** A phone was tapped, and the sender's minimum for the item is above level M: the card is needed. */
+    PHONE_NOT_ACCEPTED,
+    /** A plastic card was tapped while level M (the phone) waited ([DoorCheckFlow.changeLevel]). */
+    CARD_INSTEAD_OF_PHONE,
+}

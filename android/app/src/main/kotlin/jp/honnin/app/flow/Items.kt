@@ -66,8 +66,14 @@ class PolicyTable(private val minimum: Map<String, Level>) : SenderPolicies {
     override fun minimumLevel(senderId: String): Level? = minimum[senderId]
 }
 
-/** The levels a policy accepts, weakest first: the policy's minimum and every stronger one. */
-// Level M (the card in a phone's wallet) is the core's phone check, which this app's card flow
-// does not run yet (issue 12): it is never offered here.
-fun acceptedLevels(minimum: Level): List<Level> =
-    Level.entries.filter { it != Level.M && it.ordinal >= minimum.ordinal }
+/**
+ * The levels a policy accepts, weakest first: the policy's minimum and every stronger one. Level
+ * M (the card in a phone's wallet) ranks between A and B, as the core ranks it: a sender asking
+ * for A accepts a phone, one asking for B or C does not. It is offered only where the device can
+ * check phones ([phones]: the phone issuers' anchors are configured).
+ */
+fun acceptedLevels(minimum: Level, phones: Boolean): List<Level> =
+    Level.entries.filter { (phones || it != Level.M) && it.ordinal >= minimum.ordinal }
+
+/** Levels below B prove no PIN: with an unknown sender minimum they are taken only once confirmed. */
+val LEVELS_WITHOUT_PIN: Set<Level> = setOf(Level.A, Level.M)

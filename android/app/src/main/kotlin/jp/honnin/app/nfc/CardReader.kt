@@ -9,8 +9,13 @@ import jp.honnin.core.CardTransport
 
 /**
  * NFC reader mode while the check screen is in front: NFC-A and NFC-B (My Number Cards are
- * Type B; A for readers that report it so), no NDEF check (the card has none, and the check costs
- * time and commands), no platform sound (the app says what happened).
+ * Type B; A for readers that report it so, and for phones, whose wallets answer as Type A), no
+ * NDEF check (the card has none; a phone's NDEF handover is read by the core itself, inside the
+ * check, and the platform's check would cost time and commands), no platform sound (the app
+ * says what happened).
+ *
+ * Card or phone is not decided here: every ISO-DEP tag goes to the flow, which asks the tag
+ * (`detectCredential`, SELECT commands only) and runs the card levels or the phone check.
  *
  * A tag goes to [onCard] when a check waits for one; otherwise to the check that waits for its
  * card to come back after a tag loss ([handoff]).

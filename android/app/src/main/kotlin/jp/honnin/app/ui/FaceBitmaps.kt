@@ -1,7 +1,10 @@
 package jp.honnin.app.ui
 
 import android.graphics.Bitmap
+import android.graphics.BitmapFactory
 import jp.honnin.core.Image
+import jp.honnin.core.Portrait
+import jp.honnin.core.PortraitFormat
 import java.nio.ByteBuffer
 
 /**
@@ -13,4 +16,14 @@ fun Image.toBitmap(): Bitmap {
     val bitmap = Bitmap.createBitmap(width.toInt(), height.toInt(), Bitmap.Config.ARGB_8888)
     bitmap.copyPixelsFromBuffer(ByteBuffer.wrap(rgba))
     return bitmap
+}
+
+/**
+ * The phone's portrait as a bitmap for the comparison screen: the core's decoding where it made
+ * one (JPEG 2000, which Android does not decode), else Android's own JPEG decoder; `null` when
+ * neither can, and the courier compares with the phone's screen instead.
+ */
+fun Portrait.toBitmap(): Bitmap? = decoded?.toBitmap() ?: when (format) {
+    PortraitFormat.JPEG -> BitmapFactory.decodeByteArray(bytes, 0, bytes.size)
+    PortraitFormat.JPEG2000, PortraitFormat.UNKNOWN -> null
 }

@@ -84,14 +84,14 @@ class MainActivity : Activity() {
         } else {
             window.clearFlags(WindowManager.LayoutParams.FLAG_SECURE)
         }
-        if (state !is FlowState.FaceComparison) recycleBitmaps()
+        if (state !is FlowState.FaceComparison && state !is FlowState.PortraitComparison) recycleBitmaps()
         root.removeAllViews()
         val page = LinearLayout(this).apply {
             orientation = LinearLayout.VERTICAL
             setPadding(32, 32, 32, 32)
         }
         val scroll = ScrollView(this).apply { addView(page) }
-        if (state is FlowState.FaceComparison) {
+        if (state is FlowState.FaceComparison || state is FlowState.PortraitComparison) {
             // The decision stays on screen below the images, however far they scroll.
             val decision = LinearLayout(this).apply {
                 orientation = LinearLayout.HORIZONTAL
@@ -124,7 +124,8 @@ class MainActivity : Activity() {
                 page.addView(button(getString(R.string.cancel)) { flow.nextItem() })
             }
             is FlowState.WaitingForCard -> {
-                page.addView(text(getString(if (reader.isAvailable) R.string.waiting_title else R.string.nfc_missing), large = true))
+                val waiting = if (state.level == Level.M) R.string.waiting_phone_title else R.string.waiting_title
+                page.addView(text(getString(if (reader.isAvailable) waiting else R.string.nfc_missing), large = true))
                 if (reader.isAvailable && !reader.isEnabled) page.addView(text(getString(R.string.nfc_off)))
                 page.addView(button(getString(R.string.cancel)) { flow.nextItem() })
             }
@@ -157,9 +158,32 @@ class MainActivity : Activity() {
                     })
                 }
             }
+            is FlowState.PortraitComparison -> {
+                page.addView(text(getString(R.string.portrait_title), large = true))
+                val bitmap = state.portrait.toBitmap()
+                if (bitmap == null) {
+                    page.addView(text(getString(R.string.portrait_on_phone), large = true))
+                } else {
+                    shownBitmaps.add(bitmap)
+                    // Large: the full width of the screen, for the courier's comparison at arm's length.
+                    page.addView(
+                        ImageView(this).apply {
+                            setImageBitmap(bitmap)
+                            adjustViewBounds = true
+                            scaleType = ImageView.ScaleType.FIT_CENTER
+                        },
+                        LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, LinearLayout.LayoutParams.WRAP_CONTENT),
+                    )
+                }
+            }
             is FlowState.Outcome -> outcome(page, state)
             is FlowState.Problem -> {
                 page.addView(text(getString(problemText(state.kind)), large = true))
+                when (state.kind) {
+                    ProblemKind.PHONE_INSTEAD_OF_CARD -> page.addView(button(getString(R.string.switch_to_phone)) { flow.switchToPhone() })
+                    ProblemKind.CARD_INSTEAD_OF_PHONE -> page.addView(button(getString(R.string.change_level)) { flow.changeLevel() })
+                    else -> {}
+                }
                 if (state.item != null && state.level != null) page.addView(button(getString(R.string.retry)) { flow.retry() })
                 page.addView(button(getString(R.string.next_item)) { flow.nextItem() })
             }
@@ -273,7 +297,8 @@ class MainActivity : Activity() {
     }
 
     private fun showsSecretOrPersonalData(state: FlowState): Boolean = when (state) {
-        is FlowState.SecretEntry, is FlowState.FaceComparison, is FlowState.Outcome, is FlowState.LevelChoice -> true
+        is FlowState.SecretEntry, is FlowState.FaceComparison, is FlowState.PortraitComparison, is FlowState.Outcome,
+        is FlowState.LevelChoice -> true
         else -> false
     }
 
@@ -330,6 +355,9 @@ class MainActivity : Activity() {
             ProblemKind.CARD_UNREADABLE -> R.string.problem_card_unreadable
             ProblemKind.READER -> R.string.problem_reader
             ProblemKind.INTERNAL -> R.string.problem_internal
+            ProblemKind.PHONE_INSTEAD_OF_CARD -> R.string.problem_phone_instead_of_card
+            ProblemKind.PHONE_NOT_ACCEPTED -> R.string.problem_phone_not_accepted
+            ProblemKind.CARD_INSTEAD_OF_PHONE -> R.string.problem_card_instead_of_phone
         }
     }
 }
