@@ -3,7 +3,8 @@
 //! --store` then checks revocation on the device from it, and the verdict names the list, its
 //! age and the bundle; after the operator retires the old root and the device syncs again, a
 //! card of the old generation no longer chains; an edited bundle file is an error, and an
-//! expired bundle's lists are reported in the verdict, never used as current.
+//! expired bundle's lists are reported in the verdict, never used as current. A level-M (phone)
+//! check trusts the phone issuer anchors the operator put in the bundle, and no others.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use base64::Engine as _;
 use honnin_core::trust_bundle::{SignedTrustBundle, TRUST_BUNDLE_FORMAT, TrustBundleBody};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::tls::ServerTls;
-use honnin_receiver::trust_bundle::{load, read_trust_files};
+use honnin_receiver::trust_bundle::{load, load_with_mdoc, read_mdoc_anchors, read_trust_files};
 use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
 
 const BIN: &str = env!("CARGO_BIN_EXE_honnin");
@@ -227,6 +228,7 @@ fn a_device_checks_revocation_from_the_bundle_it_synced() {
                 ),
             }],
             lists: kept.bundle.lists.clone(),
+            mdoc_anchors: Vec::new(),
         },
         receiver.key.signer().as_ref(),
         &receiver.receipt_key(),
@@ -254,4 +256,133 @@ fn a_device_checks_revocation_from_the_bundle_it_synced() {
     let (code, _, stderr) = check(&store, "genuine");
     assert_ne!(code, 0);
     assert!(stderr.contains("cannot be used"), "{stderr}");
+}
+
+/// A level-M check of the software phone `profile` into `store`: exit code, verdict, stderr.
+fn phone_check(store: &Path, profile: &str) -> (i32, serde_json::Value, String) {
+    let out = honnin(
+        &[
+            "check",
+            "--reader",
+            &format!("sim:{profile}"),
+            "--level",
+            "M",
+            "--item",
+            "JP-0002",
+            "--face-confirmed",
+            "--sender",
+            "demo-bank",
+            "--addressee",
+            "試験 花子",
+            "--device",
+            "handheld-01",
+            "--check-time",
+            "2026-11-25",
+            "--json",
+        ],
+        store,
+    );
+    (
+        out.status.code().expect("exit code"),
+        serde_json::from_slice(&out.stdout).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_phone_check_trusts_the_phone_issuer_anchors_of_the_bundle_and_no_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("device").join("records.db");
+    std::fs::create_dir_all(store.parent().expect("parent")).expect("dir");
+    let tls = ServerTls::self_signed(&dir.path().join("tls")).expect("tls");
+    let storage: Arc<dyn Storage> =
+        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
+    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
+    let code = operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", &[], now())
+        .expect("code");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let url = format!("https://{}", listener.local_addr().expect("address"));
+    let (served, shared) = (tls.clone(), receiver.clone());
+    runtime.spawn(async move { honnin_receiver::tls::serve(listener, shared, &served).await });
+    let pin = tls.pin.to_string();
+    let device = ["--receiver", url.as_str(), "--device", "handheld-01"];
+    let mut enrol = Command::new(BIN)
+        .args([&["enrol", "--receiver-pin", &pin, "--stdin"][..], &device].concat())
+        .arg("--store")
+        .arg(&store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("enrol starts");
+    enrol
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{code}\n").as_bytes())
+        .expect("code sent");
+    assert!(
+        enrol
+            .wait_with_output()
+            .expect("enrol ends")
+            .status
+            .success()
+    );
+    let sync = || {
+        let out = honnin(&[&["sync", "--json"][..], &device].concat(), &store);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+
+    // The operator loads the J-LIS anchors, a CRL and the phone issuer's IACA.
+    let jpki = anchors(dir.path(), "jpki", &["anchors/test-jpki-root.cert.der"]);
+    let (jpki_anchors, lists) =
+        read_trust_files(&jpki, &[Path::new(PKI).join("jpki-auth-ca.crl.der")]).expect("reads");
+    let phones = read_mdoc_anchors(&Path::new(PKI).join("mdoc").join("anchors")).expect("reads");
+    assert_eq!(phones.len(), 1);
+    load_with_mdoc(
+        receiver.storage.as_ref(),
+        jpki_anchors.clone(),
+        lists.clone(),
+        phones,
+        now(),
+    )
+    .expect("loads");
+    assert_eq!(sync()["trust_bundle_serial"], 1);
+    let kept = SignedTrustBundle::from_json(
+        &std::fs::read(store.with_extension("db.trust-bundle")).expect("kept"),
+    )
+    .expect("parses");
+    assert_eq!(kept.bundle.format, "honnin.trust-bundle.v2");
+    assert_eq!(kept.bundle.mdoc_anchors.len(), 1);
+
+    // No --mdoc-anchors: the bundle's phone anchors are the check's.
+    let (code, verdict, stderr) = phone_check(&store, "mdoc-genuine");
+    assert_eq!(
+        (code, verdict["verdict"].as_str()),
+        (0, Some("genuine")),
+        "{stderr} {verdict}"
+    );
+    assert!(
+        stderr.contains("trust bundle 1: 1 phone issuer anchors"),
+        "{stderr}"
+    );
+    // A phone of another issuer (same name, other key) is not trusted by it.
+    let (code, verdict, _) = phone_check(&store, "mdoc-unknown-issuer");
+    assert_ne!(code, 0, "{verdict}");
+
+    // A bundle without phone anchors: the kept bundle decides, and no phone verifies (the
+    // software phone's own test IACA is not used behind the operator's back).
+    load(receiver.storage.as_ref(), jpki_anchors, lists, now()).expect("loads");
+    assert_eq!(sync()["trust_bundle_serial"], 2);
+    let (code, verdict, stderr) = phone_check(&store, "mdoc-genuine");
+    assert_ne!(code, 0, "{verdict}");
+    assert_ne!(verdict["verdict"].as_str(), Some("genuine"), "{verdict}");
+    assert!(
+        stderr.contains("carries no phone issuer anchors"),
+        "{stderr}"
+    );
 }

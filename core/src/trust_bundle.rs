@@ -1,6 +1,7 @@
-//! The trust bundle: the J-LIS trust anchors and the latest revocation lists, signed by the
-//! receiver and carried to the devices by sync, so the door check can check revocation on the
-//! device, offline, with lists it received.
+//! The trust bundle: the J-LIS trust anchors, the latest revocation lists and (format v2) the
+//! sender's phone issuer anchors, signed by the receiver and carried to the devices by sync, so
+//! the door check can check revocation on the device, offline, with lists it received, and a
+//! level-M check trusts the phone issuers the operator chose.
 //!
 //! The operator loads anchors and CRLs into the receiver (`honnin-receiver trust-load`); each
 //! load is a new bundle with a higher `serial`. A device fetches the bundle on every sync
@@ -20,13 +21,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
+use crate::mdoc::IssuerAnchors;
 use crate::record::canonical::to_canonical_bytes;
 use crate::record::{DeviceKey, DeviceSigner, RecordError};
 use crate::verify::UnixTime;
 use crate::verify::x509::{ListSource, RevocationList, TrustAnchors};
 
-/// The value of `format` in every bundle of this version.
+/// The value of `format` in a bundle without phone issuer anchors (every device reads it).
 pub const TRUST_BUNDLE_FORMAT: &str = "honnin.trust-bundle.v1";
+/// The value of `format` in a bundle that may carry phone issuer anchors (`mdoc_anchors`).
+pub const TRUST_BUNDLE_FORMAT_V2: &str = "honnin.trust-bundle.v2";
 /// Most anchors one bundle may carry (the J-LIS roots of a few generations, card-data issuers).
 pub const MAX_ANCHORS: usize = 64;
 /// Most revocation lists one bundle may carry.
@@ -70,6 +74,10 @@ pub struct TrustBundleBody {
     pub expires_at: i64,
     pub anchors: Vec<BundleAnchor>,
     pub lists: Vec<BundleList>,
+    /// The phone issuers' IACA certificates (ISO/IEC 18013-5), trusted for level-M checks; v2
+    /// only, and left out when empty (see the module docs on versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mdoc_anchors: Vec<BundleAnchor>,
 }
 
 /// A bundle with the receiver's signature: `{"bundle": <body>, "signature": <base64 r‖s>}`.
@@ -141,7 +149,7 @@ impl SignedTrustBundle {
         now: UnixTime,
     ) -> Result<VerifiedTrustBundle, TrustBundleError> {
         let body = &self.bundle;
-        if body.format != TRUST_BUNDLE_FORMAT {
+        if body.format != TRUST_BUNDLE_FORMAT && body.format != TRUST_BUNDLE_FORMAT_V2 {
             return Err(TrustBundleError::UnknownFormat {
                 found: body.format.chars().take(MAX_LABEL_CHARS).collect(),
             });
@@ -169,13 +177,14 @@ impl SignedTrustBundle {
                 issued_at: body.issued_at,
             });
         }
-        let (anchors, lists) = parse_contents(body)?;
+        let (anchors, lists, mdoc_anchors) = parse_contents(body)?;
         Ok(VerifiedTrustBundle {
             serial: body.serial,
             issued_at: body.issued_at,
             expires_at: body.expires_at,
             anchors,
             lists,
+            mdoc_anchors,
         })
     }
 }
@@ -188,12 +197,18 @@ pub struct VerifiedTrustBundle {
     pub expires_at: i64,
     anchors: TrustAnchors,
     lists: Vec<RevocationList>,
+    mdoc_anchors: IssuerAnchors,
 }
 
 impl VerifiedTrustBundle {
     /// The bundle's anchors (trusted by key, each for the purpose its certificate states).
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
+    }
+
+    /// The phone issuers' anchors (IACA, P-256) for level-M checks; empty in a v1 bundle.
+    pub fn mdoc_anchors(&self) -> &IssuerAnchors {
+        &self.mdoc_anchors
     }
 
     /// The bundle's revocation lists, each marked with this bundle (serial, issue date and
@@ -245,18 +260,27 @@ fn check_label(label: &str) -> Result<(), TrustBundleError> {
 /// The anchors and lists of `body`, each parsed; limits and labels checked.
 fn parse_contents(
     body: &TrustBundleBody,
-) -> Result<(TrustAnchors, Vec<RevocationList>), TrustBundleError> {
+) -> Result<(TrustAnchors, Vec<RevocationList>, IssuerAnchors), TrustBundleError> {
     if body.expires_at <= body.issued_at {
         return Err(invalid("it expires before it was issued"));
     }
     if body.anchors.is_empty() {
         return Err(invalid("it has no trust anchor"));
     }
-    if body.anchors.len() > MAX_ANCHORS || body.lists.len() > MAX_LISTS {
+    if body.anchors.len() > MAX_ANCHORS
+        || body.lists.len() > MAX_LISTS
+        || body.mdoc_anchors.len() > MAX_ANCHORS
+    {
         return Err(invalid(format!(
-            "it has {} anchors and {} lists; at most {MAX_ANCHORS} and {MAX_LISTS}",
+            "it has {} anchors, {} lists and {} phone issuer anchors; at most {MAX_ANCHORS}, {MAX_LISTS} and {MAX_ANCHORS}",
             body.anchors.len(),
-            body.lists.len()
+            body.lists.len(),
+            body.mdoc_anchors.len()
+        )));
+    }
+    if body.format == TRUST_BUNDLE_FORMAT && !body.mdoc_anchors.is_empty() {
+        return Err(invalid(format!(
+            "a {TRUST_BUNDLE_FORMAT} bundle carries no phone issuer anchors; use {TRUST_BUNDLE_FORMAT_V2}"
         )));
     }
     let mut certificates = Vec::with_capacity(body.anchors.len());
@@ -287,7 +311,19 @@ fn parse_contents(
         }
         lists.push(list);
     }
-    Ok((anchors, lists))
+    let mut mdoc_certificates = Vec::with_capacity(body.mdoc_anchors.len());
+    for anchor in &body.mdoc_anchors {
+        check_label(&anchor.label)?;
+        mdoc_certificates.push(BASE64.decode(anchor.certificate.as_bytes()).map_err(|_| {
+            invalid(format!(
+                "phone issuer anchor {:?} is not base64",
+                anchor.label
+            ))
+        })?);
+    }
+    let mdoc_anchors = IssuerAnchors::from_der(&mdoc_certificates)
+        .map_err(|e| invalid(format!("phone issuer anchors: {e}")))?;
+    Ok((anchors, lists, mdoc_anchors))
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ fn body(serial: u64) -> TrustBundleBody {
             certificate: BASE64.encode(file("anchors/test-jpki-root.cert.der")),
         }],
         lists: vec![list_entry("jpki-auth-ca.crl.der")],
+        mdoc_anchors: Vec::new(),
     }
 }
 
@@ -204,4 +205,92 @@ fn the_lists_of_an_expired_bundle_fail_the_revocation_check_naming_the_bundle() 
         (CheckState::Failed, Reason::RevocationListInvalid)
     );
     assert!(stale.detail.contains("expired on"), "{}", stale.detail);
+}
+
+fn mdoc_iaca() -> BundleAnchor {
+    BundleAnchor {
+        label: "mdoc-iaca.cert.der".into(),
+        certificate: BASE64.encode(file("mdoc/mdoc-iaca.cert.der")),
+    }
+}
+
+#[test]
+fn a_v2_bundle_carries_the_phone_issuer_anchors() {
+    let mut v2 = body(5);
+    v2.format = TRUST_BUNDLE_FORMAT_V2.into();
+    v2.mdoc_anchors = vec![mdoc_iaca()];
+    let bundle = signed(v2);
+    let json = bundle.to_json();
+    let parsed = SignedTrustBundle::from_json(&json).expect("parses");
+    assert_eq!(parsed, bundle);
+    let verified = verify(&parsed, None).expect("verifies");
+    assert_eq!(verified.mdoc_anchors().len(), 1);
+    assert_eq!(
+        verified
+            .mdoc_anchors()
+            .iter()
+            .next()
+            .expect("one")
+            .certificate_der(),
+        file("mdoc/mdoc-iaca.cert.der")
+    );
+    // A v1 bundle has none, and its JSON (and so what is signed) has no trace of the field:
+    // the bytes an older device reads and verifies are those of before v2.
+    let v1 = signed(body(5));
+    assert!(
+        verify(&v1, None)
+            .expect("verifies")
+            .mdoc_anchors()
+            .is_empty()
+    );
+    let text = String::from_utf8(v1.to_json()).expect("utf-8");
+    assert!(!text.contains("mdoc_anchors"), "{text}");
+    // Nor does a v2 bundle without phone anchors.
+    let mut empty_v2 = body(5);
+    empty_v2.format = TRUST_BUNDLE_FORMAT_V2.into();
+    let text = String::from_utf8(signed(empty_v2).to_json()).expect("utf-8");
+    assert!(!text.contains("mdoc_anchors"), "{text}");
+}
+
+#[test]
+fn phone_issuer_anchors_in_a_v1_bundle_or_of_the_wrong_kind_are_refused() {
+    let key = receiver();
+    let mut v1 = body(1);
+    v1.mdoc_anchors = vec![mdoc_iaca()];
+    assert!(matches!(
+        SignedTrustBundle::sign(v1.clone(), &key, key.device_key()),
+        Err(RecordError::Malformed { .. })
+    ));
+    // Signed as a v2 bundle, then relabelled v1: the signature no longer matches either way,
+    // and a v1 body with phone anchors is refused even when signed over (a receiver bug).
+    let mut relabelled = {
+        let mut v2 = v1.clone();
+        v2.format = TRUST_BUNDLE_FORMAT_V2.into();
+        signed(v2)
+    };
+    relabelled.bundle.format = TRUST_BUNDLE_FORMAT.into();
+    assert_eq!(
+        verify(&relabelled, None).err(),
+        Some(TrustBundleError::BadSignature)
+    );
+    // A J-LIS root (RSA) is no phone issuer anchor.
+    let mut wrong = body(1);
+    wrong.format = TRUST_BUNDLE_FORMAT_V2.into();
+    wrong.mdoc_anchors = vec![BundleAnchor {
+        label: "test-jpki-root.cert.der".into(),
+        certificate: BASE64.encode(file("anchors/test-jpki-root.cert.der")),
+    }];
+    let refused = SignedTrustBundle::sign(wrong, &key, key.device_key())
+        .expect_err("an RSA root is not an IACA");
+    assert!(
+        refused.to_string().contains("phone issuer anchors"),
+        "{refused}"
+    );
+    let mut not_base64 = body(1);
+    not_base64.format = TRUST_BUNDLE_FORMAT_V2.into();
+    not_base64.mdoc_anchors = vec![BundleAnchor {
+        label: "x".into(),
+        certificate: "!!".into(),
+    }];
+    assert!(SignedTrustBundle::sign(not_base64, &key, key.device_key()).is_err());
 }

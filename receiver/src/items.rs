@@ -162,10 +162,16 @@ pub async fn put_items(
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::with_capacity(request.items.len());
     for item in request.items {
+        // 409, not 400: each entry is well formed, the list contradicts itself (the document
+        // says each item_id at most once; a schema cannot say it of one property).
         if !seen.insert(item.item_id.clone()) {
-            return Err(ApiError::bad_request(
-                "invalid_item",
-                format!("item {:?} is listed twice", item.item_id),
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "item_listed_twice",
+                format!(
+                    "item {:?} is listed twice; list each item once (nothing was registered)",
+                    item.item_id
+                ),
             ));
         }
         rows.push(row(&sender, item)?);

@@ -19,7 +19,8 @@
 //! items, the signed device manifest, the policy check on ingest), [`webhook`] (signed pushes
 //! of the feed with retries), [`webhook_url`] (where a webhook may point), [`fleet`] (devices:
 //! list, revoke, re-enrol), [`audit`] (the operator's hash-chained audit log), [`rotation`]
-//! (receipt and secrets keys replaced without downtime) and [`console`] (the operator's web
+//! (receipt and secrets keys replaced without downtime), [`tls_pins`] (the next TLS key announced
+//! to pinning devices) and [`console`] (the operator's web
 //! page and `/metrics` on a port of their own).
 
 pub mod audit;
@@ -38,6 +39,7 @@ pub mod routes;
 pub mod secrets;
 pub mod storage;
 pub mod tls;
+pub mod tls_pins;
 pub mod tls_reload;
 pub mod trust_bundle;
 pub mod webhook;
@@ -78,6 +80,9 @@ pub struct Limits {
     /// most [`honnin_core::manifest::MAX_ITEMS`], shared fairly among its senders, so no
     /// sender can take all of it.
     pub max_items_per_device: usize,
+    /// How long before a trust-bundle revocation list's nextUpdate the console and `/metrics`
+    /// warn of it, in seconds ([`console::crl_status`]).
+    pub crl_warning_seconds: i64,
 }
 
 impl Default for Limits {
@@ -91,6 +96,7 @@ impl Default for Limits {
             max_connections: 1024,
             allow_private_webhooks: false,
             max_items_per_device: 1000,
+            crl_warning_seconds: 72 * 3600,
         }
     }
 }

@@ -102,6 +102,11 @@ enum Command {
         /// (raise it for API fuzzing from one address; keep it low in production).
         #[arg(long, default_value_t = Limits::default().max_auth_failures)]
         max_auth_failures: u32,
+        /// Warn (console, /metrics) of a trust-bundle revocation list this many hours before
+        /// its nextUpdate, so a fresh one is loaded before devices refuse it.
+        #[arg(long, default_value_t = Limits::default().crl_warning_seconds / 3600,
+              value_parser = clap::value_parser!(i64).range(0..=8760))]
+        crl_warning_hours: i64,
     },
     /// Issue a one-time enrolment code for a device (valid 24 h; printed once).
     EnrolCode {
@@ -128,6 +133,10 @@ enum Command {
         /// A revocation list (X.509 CRL, DER, with nextUpdate); repeatable.
         #[arg(long)]
         crl: Vec<PathBuf>,
+        /// Directory of the phone issuers' IACA certificates (as for serve --mdoc-anchors):
+        /// devices that read v2 bundles trust them for level-M checks.
+        #[arg(long)]
+        mdoc_anchors: Option<PathBuf>,
     },
     /// The fleet: list devices, revoke a lost one, re-enrol a replacement.
     Devices {
@@ -159,6 +168,20 @@ enum Command {
         /// The key file the secrets are sealed with now.
         #[arg(long, value_name = "FILE")]
         previous_secrets_key: PathBuf,
+    },
+    /// Announce the next TLS key to devices that pin the TLS key: they get its pin, signed by
+    /// the receipt key, at their next sync and accept it next to the key served now, so the
+    /// certificate and key can then be replaced without enrolling any device again.
+    AnnounceTlsKey {
+        /// The next certificate (PEM or DER); its key's pin is announced.
+        #[arg(long, value_name = "CERT", conflicts_with_all = ["pin", "clear"], required_unless_present_any = ["pin", "clear"])]
+        cert: Option<PathBuf>,
+        /// The next key's pin (sha256/<base64>), instead of --cert.
+        #[arg(long, conflicts_with = "clear")]
+        pin: Option<honnin_core::sync::SpkiPin>,
+        /// Withdraw every announced next key.
+        #[arg(long)]
+        clear: bool,
     },
     /// Print the pin (sha256/<base64> of the key) of the receiver's TLS certificate, to hand
     /// to devices with their enrolment codes (`honnin enrol --receiver-pin`). With
@@ -271,14 +294,45 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::TlsPin { .. } => Ok(()),
-        Command::TrustLoad { anchors, crl } => {
-            let (anchors, lists) = honnin_receiver::trust_bundle::read_trust_files(&anchors, &crl)
+        Command::TrustLoad {
+            anchors,
+            crl,
+            mdoc_anchors,
+        } => {
+            use honnin_receiver::trust_bundle as bundle;
+            let (anchors, lists) =
+                bundle::read_trust_files(&anchors, &crl).map_err(|e| e.to_string())?;
+            let phones = match &mdoc_anchors {
+                Some(dir) => bundle::read_mdoc_anchors(dir).map_err(|e| e.to_string())?,
+                None => Vec::new(),
+            };
+            let (count, listed, phone_count) = (anchors.len(), lists.len(), phones.len());
+            let serial = bundle::load_with_mdoc(storage.as_ref(), anchors, lists, phones, now())
                 .map_err(|e| e.to_string())?;
-            let (count, listed) = (anchors.len(), lists.len());
-            let serial =
-                honnin_receiver::trust_bundle::load(storage.as_ref(), anchors, lists, now())
+            println!(
+                "trust bundle {serial}: {count} anchors, {listed} revocation lists, {phone_count} phone issuer anchors"
+            );
+            Ok(())
+        }
+        Command::AnnounceTlsKey { cert, pin, clear } => {
+            let actor = operator_cli::cli_actor();
+            if clear {
+                honnin_receiver::tls_pins::clear(storage.as_ref(), &actor, now())
                     .map_err(|e| e.to_string())?;
-            println!("trust bundle {serial}: {count} anchors, {listed} revocation lists");
+                println!("no next TLS key announced any more");
+                return Ok(());
+            }
+            let pin = match (pin, cert) {
+                (Some(pin), _) => pin,
+                (None, Some(path)) => honnin_receiver::tls_pins::pin_of_certificate_file(&path)?,
+                (None, None) => return Err("give --cert, --pin or --clear".into()),
+            };
+            let pins = honnin_receiver::tls_pins::announce(storage.as_ref(), pin, &actor, now())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "next TLS key {pin} announced ({} announced in all); devices that pin the TLS key take it at their next sync: replace the certificate and key once they have synced",
+                pins.len()
+            );
             Ok(())
         }
         Command::OperatorToken => {
@@ -348,6 +402,7 @@ fn run(cli: Cli) -> Result<(), String> {
             max_clock_skew,
             max_items_per_device,
             max_auth_failures,
+            crl_warning_hours,
         } => {
             // Check the transport before any work: no silent fall back to plain HTTP.
             let tls = tls.load()?;
@@ -387,6 +442,7 @@ fn run(cli: Cli) -> Result<(), String> {
             receiver.limits.allow_private_webhooks = allow_private_webhooks;
             receiver.limits.max_clock_skew = max_clock_skew;
             receiver.limits.max_auth_failures = max_auth_failures;
+            receiver.limits.crl_warning_seconds = crl_warning_hours.saturating_mul(3600);
             // At most MAX_ITEMS (the parser's range), so it fits.
             receiver.limits.max_items_per_device =
                 usize::try_from(max_items_per_device).unwrap_or(usize::MAX);

@@ -252,8 +252,19 @@ pub fn reseal_all(
 /// instance signs with within [`RELOAD_SECONDS`]; `own` when there was none), the keys it
 /// replaced, and the rotations a device follows to it.
 pub fn announcement(own: &DeviceKey, rotations: &[SignedKeyRotation]) -> serde_json::Value {
+    let current = announced_key(own, rotations);
+    serde_json::json!({
+        "receipt_key": base64_key(&current),
+        "key_id": current.id_hex(),
+        "previous_keys": previous_keys(rotations),
+        "rotations": rotations,
+    })
+}
+
+/// The receipt key announced as current: the last rotation's new key, else `own`.
+pub fn announced_key(own: &DeviceKey, rotations: &[SignedKeyRotation]) -> DeviceKey {
     use base64::Engine as _;
-    let current = rotations
+    rotations
         .last()
         .and_then(|last| {
             base64::engine::general_purpose::STANDARD
@@ -261,13 +272,7 @@ pub fn announcement(own: &DeviceKey, rotations: &[SignedKeyRotation]) -> serde_j
                 .ok()
         })
         .and_then(|der| DeviceKey::from_spki_der(&der).ok())
-        .unwrap_or_else(|| own.clone());
-    serde_json::json!({
-        "receipt_key": base64_key(&current),
-        "key_id": current.id_hex(),
-        "previous_keys": previous_keys(rotations),
-        "rotations": rotations,
-    })
+        .unwrap_or_else(|| own.clone())
 }
 
 /// Looks for a rotated receipt key every [`RELOAD_SECONDS`] while the receiver serves.

@@ -151,16 +151,27 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn receipt_key(State(receiver): Shared) -> Result<impl IntoResponse, ApiError> {
-    let storage = receiver.storage.clone();
-    let rotations =
-        tokio::task::spawn_blocking(move || crate::rotation::rotations(storage.as_ref()))
-            .await
-            .map_err(|_| internal())??;
-    Ok(Json(crate::rotation::announcement(
-        &receiver.receipt_key(),
-        &rotations,
-    )))
+/// The receipt key, its rotations, and the TLS key pins it signs ([`crate::tls_pins`]).
+async fn receipt_key(
+    State(receiver): Shared,
+    Extension(served): Extension<ServedTls>,
+) -> Result<impl IntoResponse, ApiError> {
+    let pin = served.pin();
+    let answer = tokio::task::spawn_blocking(move || {
+        let rotations = crate::rotation::rotations(receiver.storage.as_ref())?;
+        let own = receiver.receipt_key();
+        let mut answer = crate::rotation::announcement(&own, &rotations);
+        let announced = crate::rotation::announced_key(&own, &rotations);
+        if let Some(signed) =
+            crate::tls_pins::signed_announcement(&receiver, pin, &announced, now())?
+        {
+            answer["tls_pins"] = serde_json::to_value(signed).unwrap_or_default();
+        }
+        Ok::<_, crate::StorageError>(answer)
+    })
+    .await
+    .map_err(|_| internal())??;
+    Ok(Json(answer))
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -196,13 +207,14 @@ async fn enrol(
         .limiter
         .check(client.ip(), receiver.limits.max_auth_failures)?;
     let request: EnrolRequest = parse_json(&body)?;
+    // Characters, not bytes, as the document's maxLength counts them.
     if request.device_id.is_empty()
-        || request.device_id.len() > 256
+        || request.device_id.chars().count() > 256
         || request.device_id.chars().any(char::is_control)
     {
         return Err(ApiError::bad_request(
             "invalid_device_id",
-            "device_id must be 1-256 bytes without control characters",
+            "device_id must be 1-256 characters without control characters",
         ));
     }
     let key = BASE64
@@ -324,14 +336,21 @@ async fn feed(
     // `auth::sender_counted`, minus its separate hop).
     let page = tokio::task::spawn_blocking(move || {
         let sender = auth::sender(&worker, &headers)?;
-        let query = query.map_err(|_| {
+        let max_page = worker.limits.max_page;
+        let refused = || {
             ApiError::bad_request(
                 "invalid_query",
-                "after must be a cursor (integer) and limit 1-1000",
+                format!("after must be a cursor (an integer, 0 or more) and limit 1-{max_page}"),
             )
-        })?;
+        };
+        let query = query.map_err(|_| refused())?;
+        // Out of range is refused, not clamped: a client asking for 5,000 and silently getting
+        // 1,000 could take the shorter page for the end of the feed.
         let after = query.after.unwrap_or(0);
-        let limit = query.limit.unwrap_or(100).clamp(1, worker.limits.max_page);
+        let limit = query.limit.unwrap_or(100);
+        if after < 0 || !(1..=max_page).contains(&limit) {
+            return Err(refused());
+        }
         // The page is CPU work proportional to its size: built here too.
         let rows = worker.storage.feed(&sender, after, limit)?;
         Ok::<_, ApiError>(feed_page(rows, after).0)

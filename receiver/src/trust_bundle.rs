@@ -10,6 +10,12 @@
 //! nextUpdate on the device, so a list the operator forgot to refresh shows up in the verdicts
 //! as stale rather than passing.
 //!
+//! The sender's phone issuer anchors (IACA certificates, `trust-load --mdoc-anchors`) go into
+//! the bundle too, for level-M checks on the device. Only a v2 bundle may carry them, and a
+//! device before v2 cannot read one, so the bundle is served as v2 only to devices that ask
+//! for it (`?format=v2`), and as v1 (without the phone anchors, the bytes of before) to the
+//! others ([`honnin_core::trust_bundle`], "Versions").
+//!
 //! Anchor rotation is a load with both generations side by side (the 2015 and 2023 J-LIS
 //! roots share one name and are told apart by key), then, once no card of the old one is
 //! left, a load without it: devices drop it at their next sync.
@@ -18,15 +24,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::mdoc::IssuerAnchors;
 use honnin_core::sync::protocol::TRUST_BUNDLE_REQUEST;
 use honnin_core::trust_bundle::{
     BundleAnchor, BundleList, MAX_ANCHORS, MAX_LISTS, SignedTrustBundle, TRUST_BUNDLE_FORMAT,
-    TrustBundleBody,
+    TRUST_BUNDLE_FORMAT_V2, TrustBundleBody,
 };
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use serde::{Deserialize, Serialize};
@@ -51,6 +58,9 @@ pub struct LoadedTrust {
     pub loaded_at: i64,
     pub anchors: Vec<BundleAnchor>,
     pub lists: Vec<BundleList>,
+    /// The phone issuers' IACA certificates (absent in what loads before them kept).
+    #[serde(default)]
+    pub mdoc_anchors: Vec<BundleAnchor>,
 }
 
 /// Why a load was refused (nothing changed then).
@@ -61,6 +71,8 @@ pub enum TrustLoadError {
     Anchors { dir: PathBuf, why: String },
     #[error("{path}: {why}")]
     List { path: PathBuf, why: String },
+    #[error("phone issuer anchors in {dir}: {why}")]
+    MdocAnchors { dir: PathBuf, why: String },
     #[error(
         "{anchors} anchors and {lists} lists: a bundle carries at most {MAX_ANCHORS} and {MAX_LISTS}"
     )]
@@ -119,6 +131,31 @@ pub fn read_trust_files(
     Ok((anchors, lists))
 }
 
+/// The phone issuers' IACA certificates of `dir` (as `serve --mdoc-anchors` reads them), as
+/// bundle entries; refused whole if any does not parse or is not a P-256 key.
+pub fn read_mdoc_anchors(dir: &Path) -> Result<Vec<BundleAnchor>, TrustLoadError> {
+    let anchors = IssuerAnchors::load_dir(dir).map_err(|e| TrustLoadError::MdocAnchors {
+        dir: dir.to_owned(),
+        why: e.to_string(),
+    })?;
+    if anchors.len() > MAX_ANCHORS {
+        return Err(TrustLoadError::MdocAnchors {
+            dir: dir.to_owned(),
+            why: format!(
+                "{} certificates; a bundle carries at most {MAX_ANCHORS}",
+                anchors.len()
+            ),
+        });
+    }
+    Ok(anchors
+        .iter()
+        .map(|anchor| BundleAnchor {
+            label: label_of(anchor.source()),
+            certificate: BASE64.encode(anchor.certificate_der()),
+        })
+        .collect())
+}
+
 /// A file's name as a bundle label (the directory says nothing to a device).
 fn label_of(source: &str) -> String {
     let name = Path::new(source)
@@ -140,14 +177,27 @@ pub fn loaded(storage: &dyn Storage) -> Result<Option<LoadedTrust>, TrustLoadErr
     }
 }
 
-/// Replaces the loaded trust with `anchors` and `lists` under the next serial; the serial.
+/// Replaces the loaded trust with `anchors` and `lists` (and no phone issuer anchors) under
+/// the next serial; the serial.
 pub fn load(
     storage: &dyn Storage,
     anchors: Vec<BundleAnchor>,
     lists: Vec<BundleList>,
     at: i64,
 ) -> Result<u64, TrustLoadError> {
-    if anchors.len() > MAX_ANCHORS || lists.len() > MAX_LISTS {
+    load_with_mdoc(storage, anchors, lists, Vec::new(), at)
+}
+
+/// Replaces the loaded trust with `anchors`, `lists` and the phone issuer anchors
+/// `mdoc_anchors` under the next serial; the serial.
+pub fn load_with_mdoc(
+    storage: &dyn Storage,
+    anchors: Vec<BundleAnchor>,
+    lists: Vec<BundleList>,
+    mdoc_anchors: Vec<BundleAnchor>,
+    at: i64,
+) -> Result<u64, TrustLoadError> {
+    if anchors.len() > MAX_ANCHORS || lists.len() > MAX_LISTS || mdoc_anchors.len() > MAX_ANCHORS {
         return Err(TrustLoadError::TooMany {
             anchors: anchors.len(),
             lists: lists.len(),
@@ -167,6 +217,7 @@ pub fn load(
             loaded_at: at,
             anchors: anchors.clone(),
             lists: lists.clone(),
+            mdoc_anchors: mdoc_anchors.clone(),
         };
         let bytes =
             serde_json::to_vec(&next).map_err(|e| TrustLoadError::Damaged(e.to_string()))?;
@@ -185,16 +236,32 @@ pub fn load(
     Err(TrustLoadError::Contended)
 }
 
-/// The bundle of `trust`, signed now by the receiver's key.
-pub fn sign_bundle(receiver: &Receiver, trust: LoadedTrust) -> Result<SignedTrustBundle, ApiError> {
+/// The bundle of `trust`, signed now by the receiver's key: v2 with the phone issuer anchors
+/// when `v2` (the device reads v2) and there are any, else v1 without them.
+pub fn sign_bundle(
+    receiver: &Receiver,
+    trust: LoadedTrust,
+    v2: bool,
+) -> Result<SignedTrustBundle, ApiError> {
     let issued_at = now();
+    let with_phones = v2 && !trust.mdoc_anchors.is_empty();
     let body = TrustBundleBody {
-        format: TRUST_BUNDLE_FORMAT.to_owned(),
+        format: if with_phones {
+            TRUST_BUNDLE_FORMAT_V2
+        } else {
+            TRUST_BUNDLE_FORMAT
+        }
+        .to_owned(),
         serial: trust.serial,
         issued_at,
         expires_at: issued_at.saturating_add(TRUST_BUNDLE_SECONDS),
         anchors: trust.anchors,
         lists: trust.lists,
+        mdoc_anchors: if with_phones {
+            trust.mdoc_anchors
+        } else {
+            Vec::new()
+        },
     };
     // The key signing now: after a rotation, devices have followed it before they fetch this.
     let signer = receiver.key.signer();
@@ -204,17 +271,39 @@ pub fn sign_bundle(receiver: &Receiver, trust: LoadedTrust) -> Result<SignedTrus
     })
 }
 
+/// The query of `GET /v1/trust-bundle`: the newest format the device reads.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleQuery {
+    format: Option<BundleFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BundleFormat {
+    V1,
+    V2,
+}
+
 /// `GET /v1/trust-bundle`: the signed trust bundle, for enrolled devices (the request signed
 /// like a batch, over [`TRUST_BUNDLE_REQUEST`]). 404 `no_trust_bundle` until the operator
-/// loaded one.
+/// loaded one. `?format=v2` from a device that reads v2 bundles (with phone issuer anchors).
 pub async fn get_trust_bundle(
     State(receiver): State<Arc<Receiver>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    query: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     receiver
         .limiter
         .check(client.ip(), receiver.limits.max_auth_failures)?;
+    let Query(query) = query.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            "the only query is format, v1 or v2 (the newest trust bundle format the device reads)",
+        )
+    })?;
+    let v2 = query.format == Some(BundleFormat::V2);
     let worker = receiver.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         auth::device(&worker, &headers, TRUST_BUNDLE_REQUEST)?;
@@ -232,7 +321,7 @@ pub async fn get_trust_bundle(
                 "the operator has loaded no trust bundle yet (honnin-receiver trust-load); keep the one you have",
             )
         })?;
-        sign_bundle(&worker, trust)
+        sign_bundle(&worker, trust, v2)
     })
     .await
     .map_err(|_| crate::routes::internal())?;

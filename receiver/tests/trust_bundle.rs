@@ -290,3 +290,56 @@ fn an_unenrolled_device_or_a_receiver_without_a_bundle_gets_a_typed_answer(backe
         1
     );
 }
+
+/// The phone issuer anchors the operator loads reach devices that read v2 bundles; devices
+/// before v2 get the v1 bundle they can read (without them, the same bytes as before v2).
+#[test]
+fn phone_issuer_anchors_go_only_to_devices_that_read_v2_bundles() {
+    use honnin_receiver::trust_bundle::{
+        TrustLoadError, load_with_mdoc, loaded, read_mdoc_anchors, sign_bundle,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = std::sync::Arc::new(
+        honnin_receiver::SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"),
+    );
+    let receiver =
+        honnin_receiver::Receiver::new(storage, honnin_e2e::verifier_with_crl()).expect("receiver");
+    let jpki = anchor_dir(dir.path(), "jpki", &["anchors/test-jpki-root.cert.der"]);
+    let (anchors, lists) = read_trust_files(&jpki, &[pki("jpki-auth-ca.crl.der")]).expect("reads");
+    let phones = read_mdoc_anchors(&pki("mdoc/anchors")).expect("reads the IACA");
+    // The J-LIS roots are RSA: not phone issuer anchors.
+    assert!(matches!(
+        read_mdoc_anchors(&pki("anchors")),
+        Err(TrustLoadError::MdocAnchors { .. })
+    ));
+    load_with_mdoc(
+        receiver.storage.as_ref(),
+        anchors,
+        lists,
+        phones,
+        honnin_receiver::now(),
+    )
+    .expect("loads");
+    let trust = loaded(receiver.storage.as_ref())
+        .expect("reads")
+        .expect("loaded");
+    let key = receiver.receipt_key();
+    let now = SystemClock.now();
+
+    let v1 = sign_bundle(&receiver, trust.clone(), false).expect("signs");
+    assert_eq!(v1.bundle.format, "honnin.trust-bundle.v1");
+    let text = String::from_utf8(v1.to_json()).expect("utf-8");
+    assert!(!text.contains("mdoc_anchors"), "{text}");
+    assert!(
+        v1.verify(&key, None, now)
+            .expect("verifies")
+            .mdoc_anchors()
+            .is_empty()
+    );
+
+    let v2 = sign_bundle(&receiver, trust, true).expect("signs");
+    assert_eq!(v2.bundle.format, "honnin.trust-bundle.v2");
+    let verified = v2.verify(&key, None, now).expect("verifies");
+    assert_eq!(verified.mdoc_anchors().len(), 1);
+    assert_eq!(verified.serial, 1);
+}

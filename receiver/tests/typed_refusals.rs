@@ -6,15 +6,24 @@
 //!   limit), where the document promises `{"error": {"code", "message"}}`; now each is typed.
 //! - The document's `ItemStatus` was an `allOf` with `ItemRegistration`, which forbids
 //!   additional properties, so every item answer (it has `delivery`) broke its own schema.
+//! - With every check on (positive and negative data acceptance): the feed clamped a `limit`
+//!   beyond 1-1000 and took a negative `after` where the document forbids both (now 400
+//!   `invalid_query`); enrolment counted a device id's 256 in bytes where the document's
+//!   maxLength counts characters (a 100-character Japanese id was refused); and the document
+//!   allowed empty ids and names, surrounding spaces, keys of any text and unknown batch
+//!   fields that the receiver refuses (now it says so: `receiver/openapi.json`).
 
 #[macro_use]
 mod common;
 mod hostile_support;
 
 use common::Backend;
-use hostile_support::{Server, start};
+use hostile_support::{Server, call, start};
 
-backend_tests!(refusals_the_router_makes_itself_are_typed);
+backend_tests!(
+    refusals_the_router_makes_itself_are_typed,
+    the_feed_refuses_what_the_document_forbids_and_enrolment_counts_characters,
+);
 
 fn answer(server: &Server, method: &str, path: &str) -> (u16, Option<String>, serde_json::Value) {
     let url = format!("{}{path}", server.base);
@@ -152,4 +161,59 @@ fn no_schema_an_all_of_extends_forbids_additional_properties() {
     for field in ["item_id", "device_id", "delivery", "attributes"] {
         assert!(status["properties"].get(field).is_some(), "{field}");
     }
+}
+
+fn the_feed_refuses_what_the_document_forbids_and_enrolment_counts_characters(backend: &Backend) {
+    let server = start(backend, |_| {});
+    let token = honnin_receiver::operator::add_sender(server.receiver.storage.as_ref(), "bank")
+        .expect("sender");
+    let auth = [("authorization", format!("Bearer {token}"))];
+    for query in [
+        "limit=1001",
+        "limit=0",
+        "limit=5000",
+        "after=-1",
+        "limit=x",
+        "other=1",
+    ] {
+        let (status, body) = call(&server, "GET", &format!("/v1/feed?{query}"), &auth, None);
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &"invalid_query".into()),
+            "{query}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("1-1000")),
+            "{body}"
+        );
+    }
+    for query in ["limit=1", "limit=1000", "after=0&limit=100", ""] {
+        let (status, body) = call(&server, "GET", &format!("/v1/feed?{query}"), &auth, None);
+        assert_eq!(status, 200, "{query}: {body}");
+    }
+
+    // 100 characters of 3 bytes each: within the document's 256 characters.
+    let signer = honnin_e2e::records::device_signer();
+    let long_id = "配".repeat(100);
+    hostile_support::enrol(&server, &long_id, &signer);
+    let code = honnin_receiver::operator::issue_enrolment_code(
+        server.receiver.storage.as_ref(),
+        "x",
+        &[],
+        honnin_receiver::now(),
+    )
+    .expect("code");
+    let too_long = serde_json::json!({
+        "device_id": "配".repeat(257),
+        "public_key": "MFkw",
+        "code": code,
+    });
+    let (status, body) = call(&server, "POST", "/v1/enrol", &[], Some(too_long));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &"invalid_device_id".into()),
+        "{body}"
+    );
 }

@@ -16,18 +16,47 @@ use crate::output::CheckOutput;
 use crate::reader_spec::{Reader, ReaderSpec};
 use crate::secrets::SecretSource;
 
-/// The mdoc issuer anchors: `--mdoc-anchors`, or the software phone's test IACA for `sim:`.
+/// The mdoc issuer anchors. A trust bundle kept beside the store (`honnin sync`) is the
+/// operator's decision: its phone issuer anchors are used, with those of `--mdoc-anchors`
+/// added. Without a kept bundle: `--mdoc-anchors`, or the software phone's test IACA for `sim:`.
 fn issuer_anchors(args: &CheckArgs) -> Result<IssuerAnchors, CliError> {
-    let directory: PathBuf = match (&args.mdoc_anchors, &args.reader) {
-        (Some(dir), _) => dir.clone(),
-        (None, ReaderSpec::Simulated(_)) => honnin_simcard::mdoc::anchors_dir(),
-        (None, ReaderSpec::Pcsc(_)) => {
-            return Err(CliError::Usage(
-                "--mdoc-anchors <dir> (the IACA certificates of the phone's issuer) is required with a PC/SC reader".into(),
-            ));
-        }
+    let load = |dir: &PathBuf| {
+        IssuerAnchors::load_dir(dir).map_err(|e| CliError::Environment(e.to_string()))
     };
-    IssuerAnchors::load_dir(&directory).map_err(|e| CliError::Environment(e.to_string()))
+    let kept = match &args.record.store {
+        Some(store) => crate::trust_bundle_file::load(store)?,
+        None => None,
+    };
+    let Some(bundle) = kept else {
+        return match (&args.mdoc_anchors, &args.reader) {
+            (Some(dir), _) => load(dir),
+            (None, ReaderSpec::Simulated(_)) => load(&honnin_simcard::mdoc::anchors_dir()),
+            (None, ReaderSpec::Pcsc(_)) => Err(CliError::Usage(
+                "--mdoc-anchors <dir> (the IACA certificates of the phone's issuer) is required with a PC/SC reader, unless `honnin sync` brought them in the trust bundle".into(),
+            )),
+        };
+    };
+    let mut certificates: Vec<Vec<u8>> = bundle
+        .mdoc_anchors()
+        .iter()
+        .map(|a| a.certificate_der().to_vec())
+        .collect();
+    let from_bundle = certificates.len();
+    if let Some(dir) = &args.mdoc_anchors {
+        certificates.extend(load(dir)?.iter().map(|a| a.certificate_der().to_vec()));
+    } else if from_bundle == 0 {
+        eprintln!(
+            "warning: the trust bundle {} carries no phone issuer anchors (the operator loaded none), so no phone can be verified: ask the operator, or give --mdoc-anchors",
+            bundle.serial
+        );
+    }
+    if from_bundle > 0 {
+        eprintln!(
+            "trust bundle {}: {from_bundle} phone issuer anchors",
+            bundle.serial
+        );
+    }
+    IssuerAnchors::from_der(&certificates).map_err(|e| CliError::Environment(e.to_string()))
 }
 
 fn profile(args: &CheckArgs) -> Result<MdocProfile, CliError> {

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use honnin_core::sync::pin_announcement::PinAnnouncementError;
 use honnin_core::sync::rustls::pki_types::CertificateDer;
 use honnin_core::sync::rustls::pki_types::pem::PemObject;
 use honnin_core::sync::{FetchedTrustBundle, SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust};
-use honnin_core::verify::{SystemClock, SystemRandom};
+use honnin_core::verify::{Clock as _, SystemClock, SystemRandom};
 
 use super::records::{load_device_key, open_store, read_receipt_key, with_suffix};
 use crate::error::CliError;
@@ -69,6 +70,30 @@ impl DeviceArgs {
         with_suffix(&self.store, ".receiver-pin")
     }
 
+    /// Where the TLS pins the receiver announced (signed by its receipt key) are kept.
+    fn announced_pins_path(&self) -> PathBuf {
+        with_suffix(&self.store, ".receiver-pins")
+    }
+
+    /// The pins the receiver announced last, and when it signed them; `None` before any.
+    fn announced_pins(&self) -> Result<Option<KeptPins>, CliError> {
+        let path = self.announced_pins_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<KeptPins>(&bytes)
+                .ok()
+                .filter(|kept| !kept.pins.is_empty())
+                .map(Some)
+                .ok_or_else(|| {
+                    CliError::Environment(format!(
+                        "{}: not the receiver's announced TLS pins; delete it and sync again, or enrol again",
+                        path.display()
+                    ))
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CliError::Environment(format!("{}: {e}", path.display()))),
+        }
+    }
+
     /// The pin kept at enrolment, if the device was enrolled with one.
     fn stored_pin(&self) -> Result<Option<SpkiPin>, CliError> {
         let path = self.receiver_pin_path();
@@ -111,6 +136,24 @@ impl DeviceArgs {
     }
 }
 
+/// The TLS pins a receiver announced, as kept beside the store: they were verified with the
+/// receipt key before they were written, and replace the enrolment pin from then on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptPins {
+    issued_at: i64,
+    pins: Vec<SpkiPin>,
+}
+
+/// Writes `kept` beside the store in place of the pins kept before (temporary file, renamed).
+fn keep_pins(args: &DeviceArgs, kept: &KeptPins) -> Result<(), CliError> {
+    let path = args.announced_pins_path();
+    let temporary = with_suffix(&path, ".new");
+    let text = serde_json::to_vec(kept).map_err(|e| CliError::Io(e.to_string()))?;
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|e| CliError::Io(format!("{}: {e}", path.display())))
+}
+
 fn sync_error(error: SyncError) -> CliError {
     match error {
         SyncError::Config(_) => CliError::Usage(error.to_string()),
@@ -135,7 +178,14 @@ pub fn enrol(args: &DeviceArgs) -> Result<ExitCode, CliError> {
     let path = args.receiver_key_path();
     std::fs::write(&path, enrolment.receipt_key.spki_der())
         .map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
-    // The pin is part of the enrolment: every later sync accepts only that key.
+    // The pin is part of the enrolment: every later sync accepts only that key (and the next
+    // ones the receiver announces); pins announced to an earlier enrolment are dropped.
+    let announced = args.announced_pins_path();
+    match std::fs::remove_file(&announced) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CliError::Io(format!("{}: {e}", announced.display()))),
+    }
     let pin_path = args.receiver_pin_path();
     match args.receiver_pin {
         Some(pin) => std::fs::write(&pin_path, format!("{pin}\n"))
@@ -166,14 +216,27 @@ pub fn enrol(args: &DeviceArgs) -> Result<ExitCode, CliError> {
 }
 
 pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode, CliError> {
-    // The pin kept at enrolment wins; one given now must be the same key.
-    let trust = match (args.stored_pin()?, args.receiver_pin) {
-        (Some(stored), Some(given)) if stored != given => {
+    // The pins kept win: those the receiver announced last (signed by its receipt key), else
+    // the one of the enrolment. One given now must be among them.
+    let kept_pins = match args.stored_pin()? {
+        Some(stored) => Some(match args.announced_pins()? {
+            Some(announced) => announced.pins,
+            None => vec![stored],
+        }),
+        None => None,
+    };
+    let announced_at = args.announced_pins()?.map(|kept| kept.issued_at);
+    let trust = match (&kept_pins, args.receiver_pin) {
+        (Some(kept), Some(given)) if !kept.contains(&given) => {
             return Err(CliError::Usage(format!(
-                "--receiver-pin {given} is not the pin this device was enrolled with ({stored}); enrol again to change it"
+                "--receiver-pin {given} is not a pin this device trusts ({}); enrol again to change it",
+                kept.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
-        (Some(stored), _) => TlsTrust::Pinned(stored),
+        (Some(kept), _) => TlsTrust::PinnedSet(kept.clone()),
         (None, _) => args.given_trust()?,
     };
     let mut config = args.config(trust)?;
@@ -211,6 +274,29 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         Ok(None) | Err(SyncError::Unreachable { .. }) => {}
         Err(error) => return Err(sync_error(error)),
     }
+    // The receiver's TLS pins (the key served now and the next ones), taken only when the
+    // receipt key trusted now signed them, so the operator can replace the TLS key without
+    // enrolling this device again.
+    let pins = match (&kept_pins, client.tls_pin_announcement()) {
+        (Some(_), Some(announcement)) => {
+            match announcement.verify(client.receipt_key(), announced_at, SystemClock.now().0) {
+                Ok(announced) => {
+                    keep_pins(
+                        args,
+                        &KeptPins {
+                            issued_at: announced.issued_at,
+                            pins: announced.pins.clone(),
+                        },
+                    )?;
+                    Ok(Some(announced.pins))
+                }
+                // An older one (another instance's clock): the kept pins stay, nothing wrong.
+                Err(PinAnnouncementError::Stale { .. }) => Ok(None),
+                Err(refused) => Err(refused),
+            }
+        }
+        _ => Ok(None),
+    };
     // The bundle kept from the last sync (verified with the receipt key trusted now): an older
     // one from the receiver is refused.
     let kept = crate::trust_bundle_file::kept_serial(&args.store, client.receipt_key());
@@ -272,11 +358,28 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
             format!("trust bundle not updated: {e}")
         }
     };
+    let pins_line = match &pins {
+        Ok(Some(pins)) => {
+            summary["tls_pins"] = pins.iter().map(ToString::to_string).collect();
+            format!(
+                "\nreceiver TLS keys trusted: {}",
+                pins.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        Ok(None) => String::new(),
+        Err(e) => {
+            summary["tls_pins_error"] = e.to_string().into();
+            format!("\nreceiver TLS pins not updated: {e}")
+        }
+    };
     if json {
         crate::output::write_stdout(&format!("{summary}\n"))?;
     } else {
         crate::output::write_stdout(&format!(
-            "synced {} records ({} already at the receiver, {} flagged by its verification) in {} requests\n{manifest_line}\n{bundle_line}\n",
+            "synced {} records ({} already at the receiver, {} flagged by its verification) in {} requests\n{manifest_line}\n{bundle_line}{pins_line}\n",
             report.synced, report.duplicates, report.flagged, report.requests
         ))?;
     }
@@ -285,5 +388,7 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
     manifest.map_err(sync_error)?;
     // Likewise a trust bundle that did not verify: the device's revocation data is not current.
     bundle.map_err(sync_error)?;
+    // And TLS pins that did not verify: the next TLS key is not trusted, say so now.
+    pins.map_err(|e| CliError::Environment(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

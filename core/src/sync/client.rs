@@ -163,6 +163,9 @@ pub struct SyncClient {
     /// Receipt keys replaced by `receiver_key` through verified rotations: receipts signed
     /// before a rotation (or by a receiver instance not yet restarted) still verify.
     previous_keys: Vec<DeviceKey>,
+    /// The TLS pins the receiver announced with its receipt key (not yet verified: the caller
+    /// verifies them with the receipt key it trusts and its kept date).
+    tls_pins: Option<super::pin_announcement::SignedPinAnnouncement>,
 }
 
 /// What enrolment established: the receiver's receipt key and, when the receiver serves TLS
@@ -202,6 +205,7 @@ impl SyncClient {
             config,
             receiver_key,
             previous_keys: Vec::new(),
+            tls_pins: None,
         }
     }
 
@@ -547,6 +551,8 @@ impl SyncClient {
             receipt_key: String,
             #[serde(default)]
             rotations: Vec<super::rotation::SignedKeyRotation>,
+            #[serde(default)]
+            tls_pins: Option<super::pin_announcement::SignedPinAnnouncement>,
         }
         let url = format!("{}/v1/receipt-key", self.config.base_url);
         let mut response = self
@@ -579,6 +585,7 @@ impl SyncClient {
             .ok_or_else(|| SyncError::Protocol("receipt-key answer has no valid key".into()))?;
         let learned = super::rotation::follow(&self.receiver_key, &announced.rotations, &served)
             .map_err(SyncError::BadKeyRotation)?;
+        self.tls_pins = announced.tls_pins;
         if learned.is_empty() {
             return Ok(None);
         }
@@ -587,6 +594,13 @@ impl SyncClient {
             self.previous_keys.push(replaced);
         }
         Ok(Some(self.receiver_key.clone()))
+    }
+
+    /// The TLS pins the receiver announced in the answer [`Self::update_receipt_key`] read, if
+    /// any; verify them ([`super::pin_announcement::SignedPinAnnouncement::verify`]) with
+    /// [`Self::receipt_key`] before trusting them.
+    pub fn tls_pin_announcement(&self) -> Option<&super::pin_announcement::SignedPinAnnouncement> {
+        self.tls_pins.as_ref()
     }
 }
 

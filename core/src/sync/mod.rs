@@ -10,11 +10,14 @@
 //!   bundle ([`crate::trust_bundle`]) fetched on each sync, refused unless it verifies.
 //! - [`rotation`]: the receiver's receipt key replaced, announced by a message the old key signs.
 //! - [`pin`]: the receiver's TLS key pin ([`SpkiPin`]), shared with the receiver.
+//! - [`pin_announcement`]: the receiver's TLS key pins (served now and next), signed by the
+//!   receipt key, so a pinned device follows a TLS key rotation.
 //! - `tls` (feature `sync-client`): `TlsTrust` (pinned key, public roots, private CA, or the
 //!   platform's verifier) and the typed refusals; plain `http://` only to loopback, and only
 //!   when `SyncConfig::allow_loopback_http` says so.
 
 pub mod pin;
+pub mod pin_announcement;
 pub mod protocol;
 pub mod rotation;
 

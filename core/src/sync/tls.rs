@@ -5,6 +5,9 @@
 //!   with the one-time code). Names and dates on the certificate are not looked at: the key is
 //!   the trust, and the handshake proves the receiver holds it. This is what the product uses
 //!   for a receiver with a self-signed certificate.
+//! - [`TlsTrust::PinnedSet`]: any of several pinned keys — the one pinned at enrolment or
+//!   served now, and the next ones the receiver announced under its receipt key's signature
+//!   ([`super::pin_announcement`]), so a TLS key rotation needs no new enrolment.
 //! - [`TlsTrust::WebPki`]: the public web PKI (Mozilla's root programme, compiled in through
 //!   webpki-roots), for a receiver with a certificate from a public CA. The default.
 //! - [`TlsTrust::PrivateCa`]: the certificates of a private CA.
@@ -37,6 +40,9 @@ use super::pin::SpkiPin;
 pub enum TlsTrust {
     /// Only a receiver presenting the key with this pin (SHA-256 of its SubjectPublicKeyInfo).
     Pinned(SpkiPin),
+    /// Only a receiver presenting a key with one of these pins (at least one): the pin kept
+    /// and the next ones the receiver announced, signed by its receipt key.
+    PinnedSet(Vec<SpkiPin>),
     /// The public web PKI roots compiled into the client (webpki-roots).
     #[default]
     WebPki,
@@ -56,6 +62,14 @@ pub enum TlsRefusal {
     )]
     PinMismatch {
         expected: SpkiPin,
+        presented: SpkiPin,
+    },
+    #[error(
+        "the receiver's TLS key ({presented}) is none of the {} keys this device trusts (the one pinned and those the receiver announced): someone may be intercepting; if the operator changed the receiver's key without announcing it first, enrol again with its new pin",
+        trusted.len()
+    )]
+    PinNotInSet {
+        trusted: Vec<SpkiPin>,
         presented: SpkiPin,
     },
     #[error(
@@ -88,6 +102,8 @@ pub enum ConfigError {
     PlainHttpNotAllowed,
     #[error("a pinned receiver key needs an https:// receiver URL")]
     PinWithoutTls,
+    #[error("a set of pinned receiver keys must hold at least one pin")]
+    NoPins,
     #[error("TLS setup failed: {0}")]
     Tls(String),
 }
@@ -98,6 +114,9 @@ pub(super) fn check_url(
     trust: &TlsTrust,
     allow_loopback_http: bool,
 ) -> Result<(), ConfigError> {
+    if matches!(trust, TlsTrust::PinnedSet(pins) if pins.is_empty()) {
+        return Err(ConfigError::NoPins);
+    }
     let (scheme, rest) = url.split_once("://").ok_or(ConfigError::BadUrl)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() || authority.contains('@') {
@@ -106,7 +125,7 @@ pub(super) fn check_url(
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" => {
-            if matches!(trust, TlsTrust::Pinned(_)) {
+            if matches!(trust, TlsTrust::Pinned(_) | TlsTrust::PinnedSet(_)) {
                 return Err(ConfigError::PinWithoutTls);
             }
             if !is_loopback(authority) {
@@ -154,14 +173,26 @@ pub(super) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>, Confi
         }
         Ok(store)
     };
+    let pinned = |pins: Vec<SpkiPin>| {
+        Arc::new(PinnedVerifier {
+            pins,
+            algorithms: provider.signature_verification_algorithms,
+        })
+    };
     let config = match trust {
         TlsTrust::Pinned(pin) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                pin: *pin,
-                algorithms: provider.signature_verification_algorithms,
-            }))
+            .with_custom_certificate_verifier(pinned(vec![*pin]))
             .with_no_client_auth(),
+        TlsTrust::PinnedSet(pins) => {
+            if pins.is_empty() {
+                return Err(ConfigError::NoPins);
+            }
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(pinned(pins.clone()))
+                .with_no_client_auth()
+        }
         TlsTrust::WebPki => builder
             .with_root_certificates(RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -184,10 +215,12 @@ pub(super) fn client_config(trust: &TlsTrust) -> Result<Arc<ClientConfig>, Confi
     Ok(Arc::new(config))
 }
 
-/// Accepts exactly the pinned key, and checks that the handshake is signed with it.
+/// Accepts exactly the pinned keys, and checks that the handshake is signed with the one
+/// presented.
 #[derive(Debug)]
 struct PinnedVerifier {
-    pin: SpkiPin,
+    /// Never empty (checked where it is made).
+    pins: Vec<SpkiPin>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -202,12 +235,19 @@ impl ServerCertVerifier for PinnedVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let presented = SpkiPin::of_certificate_der(end_entity.as_ref())
             .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        if presented != self.pin {
-            return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                OtherError(Arc::new(TlsRefusal::PinMismatch {
-                    expected: self.pin,
+        if !self.pins.contains(&presented) {
+            let refusal = match self.pins.as_slice() {
+                [expected] => TlsRefusal::PinMismatch {
+                    expected: *expected,
                     presented,
-                })),
+                },
+                trusted => TlsRefusal::PinNotInSet {
+                    trusted: trusted.to_vec(),
+                    presented,
+                },
+            };
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                OtherError(Arc::new(refusal)),
             )));
         }
         Ok(ServerCertVerified::assertion())
@@ -379,6 +419,22 @@ mod tests {
                 "{url}"
             );
         }
+        assert_eq!(
+            check_url(
+                "https://receiver.example",
+                &TlsTrust::PinnedSet(vec![]),
+                false
+            ),
+            Err(ConfigError::NoPins)
+        );
+        assert_eq!(
+            check_url(
+                "http://127.0.0.1:1",
+                &TlsTrust::PinnedSet(vec![SpkiPin::from_bytes([7; 32])]),
+                true
+            ),
+            Err(ConfigError::PinWithoutTls)
+        );
         let pinned = TlsTrust::Pinned(SpkiPin::from_bytes([7; 32]));
         assert_eq!(
             check_url("http://127.0.0.1:1", &pinned, true),

@@ -37,7 +37,9 @@ impl SyncClient {
         let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
         let mut report = SyncReport::default();
         let fetched = self.signed_exchange(
-            "/v1/trust-bundle",
+            // This client reads v2 bundles (with phone issuer anchors); a receiver before v2
+            // ignores the query and answers v1, which this client reads too.
+            "/v1/trust-bundle?format=v2",
             None,
             TRUST_BUNDLE_REQUEST,
             signer,

@@ -96,6 +96,51 @@ async function loadOverview() {
     cell(row, count);
   });
   $("receipt-key-id").textContent = o.receipt_key_id;
+  showTrust(o.trust);
+}
+
+// What a list's state means to the operator.
+const listStates = {
+  current: "current",
+  due_soon: "due soon: load a fresh list",
+  stale: "STALE: devices refuse it",
+};
+
+function left(seconds) {
+  if (seconds == null) return "-";
+  const hours = Math.floor(Math.abs(seconds) / 3600);
+  const text = hours >= 48 ? Math.floor(hours / 24) + " days" : hours + " h";
+  return seconds < 0 ? text + " overdue" : text;
+}
+
+function showTrust(trust) {
+  const warning = $("crl-warning");
+  if (!trust) {
+    $("trust-summary").textContent =
+      "No trust bundle loaded (honnin-receiver trust-load): devices check revocation only at the receiver.";
+    warning.hidden = true;
+    fill("crls", [], () => {});
+    return;
+  }
+  $("trust-summary").textContent =
+    "Bundle " + trust.serial + ", loaded " + time(trust.loaded_at) + ": " + trust.anchors +
+    " anchors, " + trust.mdoc_anchors + " phone issuer anchors, " + trust.lists.length +
+    " revocation lists (warning " + Math.round(trust.warning_margin_seconds / 3600) +
+    " h before a next update).";
+  const due = trust.lists.filter((l) => l.state !== "current").map((l) => l.label);
+  warning.textContent = due.length
+    ? "Revocation lists past or near their next update: " + due.join(", ") +
+      ". Load fresh lists (honnin-receiver trust-load) before devices refuse them."
+    : "";
+  warning.hidden = due.length === 0;
+  fill("crls", trust.lists, (row, l) => {
+    cell(row, l.label);
+    cell(row, time(l.this_update));
+    cell(row, time(l.next_update));
+    cell(row, left(l.seconds_left));
+    cell(row, listStates[l.state] || l.state);
+    row.className = l.state;
+  });
 }
 
 function openForm(form, device) {

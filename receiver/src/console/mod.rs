@@ -10,6 +10,7 @@
 //! browser act with it. It shows text with `textContent` only: ids and reasons never become
 //! markup.
 
+pub mod crl_status;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -196,7 +197,9 @@ async fn prometheus(
 ) -> Result<impl IntoResponse, ApiError> {
     let text = as_operator(&receiver, client, &headers, |r| {
         let overview = r.storage.overview()?;
-        Ok(metrics::exposition(&r.metrics.counts(), &overview))
+        let mut text = metrics::exposition(&r.metrics.counts(), &overview);
+        text.push_str(&crl_status::exposition(trust_status(r)?.as_ref()));
+        Ok(text)
     })
     .await?;
     Ok((
@@ -206,6 +209,18 @@ async fn prometheus(
         )],
         text,
     ))
+}
+
+/// The loaded trust's lists against their nextUpdate, now (`None`: none loaded).
+fn trust_status(receiver: &Receiver) -> Result<Option<crl_status::TrustStatus>, ApiError> {
+    let loaded = crate::trust_bundle::loaded(receiver.storage.as_ref()).map_err(|e| match e {
+        crate::trust_bundle::TrustLoadError::Storage(e) => ApiError::from(e),
+        other => {
+            eprintln!("honnin-receiver: {other}");
+            internal()
+        }
+    })?;
+    Ok(loaded.map(|trust| crl_status::status(&trust, now(), receiver.limits.crl_warning_seconds)))
 }
 
 async fn overview(
@@ -219,6 +234,7 @@ async fn overview(
             "database": overview,
             "instance": r.metrics.counts(),
             "receipt_key_id": r.receipt_key().id_hex(),
+            "trust": trust_status(r)?,
         })))
     })
     .await

@@ -5,7 +5,10 @@ A real `honnin-receiver` serves a real SQLite database on loopback with two enro
 (keys made here, enrolled over the API as a device would); the test logs in with the operator
 token, lists the devices, revokes one through the page, sees the audit entry, re-enrols a
 replacement, and checks that a wrong token and a sender's token are refused, that a reason
-with markup is shown as text, and that /metrics counts the revoked device.
+with markup is shown as text, and that /metrics counts the revoked device. A trust bundle with
+three revocation lists (made here: one current, one due within the warning margin, one past
+its nextUpdate) is loaded: the page lists each with its next update and warns of the two, and
+/metrics has each list's nextUpdate and warning gauges.
 
     python3 receiver/tests/console/test_console.py target/debug/honnin-receiver [screenshot dir]
 """
@@ -22,6 +25,9 @@ import time
 import urllib.error
 import urllib.request
 
+import datetime
+
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -96,6 +102,30 @@ def enrol(base, device, code):
     return key
 
 
+DAY = 86400
+
+
+def crl_files(work):
+    """Three CRLs (DER) whose nextUpdate is 30 days ahead, 1 day ahead (within the default 72 h
+    margin) and 1 day past; their nextUpdate times by file name."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = int(time.time())
+    made = {}
+    for name, offset in (("fresh.crl", 30 * DAY), ("due.crl", DAY), ("stale.crl", -DAY)):
+        next_update = now + offset
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+            .last_update(datetime.datetime.fromtimestamp(now - 40 * DAY, datetime.timezone.utc))
+            .next_update(datetime.datetime.fromtimestamp(next_update, datetime.timezone.utc))
+        )
+        path = os.path.join(work, name)
+        with open(path, "wb") as out:
+            out.write(builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+        made[name] = (path, next_update)
+    return made
+
+
 def start(binary, db, log):
     """Serves on free loopback ports; returns the process and the API and console URLs."""
     process = subprocess.Popen(
@@ -131,6 +161,10 @@ def main():
     }
     operator_token = run(binary, db, "operator-token")
     assert operator_token.startswith("hno_"), operator_token
+    crls = crl_files(work)
+    loaded = run(binary, db, "trust-load", "--anchors", ANCHORS,
+                 *[arg for path, _ in crls.values() for arg in ("--crl", path)])
+    assert loaded.startswith("trust bundle 1: "), loaded
 
     log = open(os.path.join(work, "receiver.log"), "w+", encoding="utf-8")
     process, api, console = start(binary, db, log)
@@ -155,6 +189,13 @@ def main():
         assert "honnin_batches_accepted_total 1" in metrics.splitlines(), metrics
         refused = 'honnin_device_requests_refused_total{code="device_revoked"} 1'
         assert refused in metrics.splitlines(), metrics
+        # Each list's nextUpdate, and a warning for the due and the stale one.
+        assert "honnin_trust_bundle_serial 1" in metrics.splitlines(), metrics
+        for name, (_, next_update) in crls.items():
+            line = f'honnin_trust_crl_next_update_seconds{{list="{name}"}} {next_update}'
+            assert line in metrics.splitlines(), metrics
+            warned = 0 if name == "fresh.crl" else 1
+            assert f'honnin_trust_crl_warning{{list="{name}"}} {warned}' in metrics.splitlines(), metrics
         # Devices learn the new key from the rotation the old key signed.
         status, announced = http("GET", f"{api}/v1/receipt-key")
         announced = json.loads(announced)
@@ -195,6 +236,22 @@ def browse(console, operator_token, shots, sync_lost_device):
         expect(page.locator("#overview")).to_contain_text("Batches accepted1")
         expect(page.locator("#overview")).to_contain_text("Active devices")
         page.screenshot(path=os.path.join(shots, "2-devices.png"), full_page=True)
+
+        # The trust bundle's lists: each with its next update, the due and stale ones warned of.
+        expect(page.locator("#trust-summary")).to_contain_text("Bundle 1")
+        expect(page.locator("#trust-summary")).to_contain_text("3 revocation lists")
+        expect(page.locator("#crls tbody tr")).to_have_count(3)
+        expect(page.locator("#crls tbody tr.current")).to_contain_text("fresh.crl")
+        expect(page.locator("#crls tbody tr.due_soon")).to_contain_text("due soon")
+        expect(page.locator("#crls tbody tr.due_soon")).to_contain_text("due.crl")
+        expect(page.locator("#crls tbody tr.stale")).to_contain_text("STALE")
+        expect(page.locator("#crls tbody tr.stale")).to_contain_text("overdue")
+        warning = page.locator("#crl-warning")
+        expect(warning).to_be_visible()
+        expect(warning).to_contain_text("due.crl, stale.crl")
+        expect(warning).not_to_contain_text("fresh.crl")
+        page.locator("#crls").scroll_into_view_if_needed()
+        page.screenshot(path=os.path.join(shots, "2b-trust-bundle-lists.png"), full_page=True)
 
         # Revoke handheld-01, with markup in the reason: shown as text, never as markup.
         lost.locator("button.revoke").click()
