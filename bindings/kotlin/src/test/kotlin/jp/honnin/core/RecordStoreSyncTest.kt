@@ -71,7 +71,13 @@ class RecordStoreSyncTest {
             assertEquals(receiver.pin, enrolment.receiverTlsPin)
             val listener = RecordingSyncListener()
             val summary = store.sync(Records.config(url, receiver.pin), enrolment.receiverKey, listener)
-            assertEquals(SyncSummary(synced = 1u, duplicates = 0u, flaggedByReceiver = 0u, requests = 1u, pending = 0u), summary)
+            assertEquals(
+                SyncSummary(
+                    synced = 1u, duplicates = 0u, flaggedByReceiver = 0u, requests = 1u, pending = 0u,
+                    newReceiverKey = null, trustBundle = TrustBundleUpdate.NoneLoaded,
+                ),
+                summary,
+            )
             assertEquals(listOf(SyncProgress(batch = 1u, attempt = 1u, recordsInBatch = 1u, synced = 0u, pending = 1u)), listener.events)
             assertEquals(0uL, store.pendingSyncCount())
             assertNotNull(store.records().single().syncedAt, "marked synced on its verified receipt")
