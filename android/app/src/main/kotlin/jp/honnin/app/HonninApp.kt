@@ -56,11 +56,16 @@ class Services(
     val sync: RecordSync,
     val enrolment: ReceiverEnrolment,
     val syncRequests: JobSchedulerSyncRequests,
+    /**
+     * The door check's verifier for each check: from the trust bundle the last sync kept
+     * ([DeviceTrust]), else [verifier] (the anchors shipped in the APK).
+     */
+    val verifiers: () -> Verifier = { verifier },
     /** One thread for card checks and store writes: checks never overlap. */
     private val worker: Executor = Executors.newSingleThreadExecutor(),
 ) {
     fun newFlow(onState: (FlowState) -> Unit) = DoorCheckFlow(
-        verifier = verifier,
+        verifiers = verifiers,
         directory = directory,
         policies = policies,
         records = records,
@@ -81,6 +86,7 @@ class Services(
             val anchors = context.assets.list(ANCHORS).orEmpty().sorted().map { name ->
                 context.assets.open("$ANCHORS/$name").use { it.readBytes() }
             }
+            // The APK's anchors, until a sync keeps the receiver's trust bundle.
             val verifier = Verifier(TrustAnchors.fromDer(anchors), SystemClock)
             val strongBox = hasStrongBox(context)
             val storeFile = File(context.noBackupFilesDir, "records.db")
@@ -93,6 +99,7 @@ class Services(
                 courierId = { settings.courierId },
                 enrolments = settings,
                 clock = SystemClock,
+                appVersion = appVersion(context),
             )
             return Services(
                 settings = settings,
@@ -106,7 +113,14 @@ class Services(
                 sync = core,
                 enrolment = core,
                 syncRequests = JobSchedulerSyncRequests(context),
+                verifiers = DeviceTrust(verifier, core, SystemClock)::verifier,
             )
         }
+
+        /** What the receiver's operator sees this device run: `honnin-android/<versionName>`. */
+        // getPackageInfo(String, PackageInfoFlags) is API 33; minSdk is 28.
+        @Suppress("DEPRECATION")
+        private fun appVersion(context: Context): String =
+            CoreRecords.appVersion(context.packageManager.getPackageInfo(context.packageName, 0).versionName)
     }
 }

@@ -128,7 +128,7 @@ class FlowHarness(
     private val states = LinkedBlockingQueue<FlowState>()
     private val worker = Executors.newSingleThreadExecutor()
     val flow = DoorCheckFlow(
-        verifier = Fixtures.verifier,
+        verifiers = { Fixtures.verifier },
         directory = directory,
         policies = policies,
         records = records,
