@@ -92,6 +92,11 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// A verifier of `inner` (built elsewhere, e.g. from a kept trust bundle) on `clock`.
+    pub(crate) fn from_core(inner: CoreVerifier, clock: Arc<dyn Clock>) -> Arc<Self> {
+        Arc::new(Self { inner, clock })
+    }
+
     /// The core's verifier, for record verification.
     pub(crate) fn core(&self) -> &CoreVerifier {
         &self.inner

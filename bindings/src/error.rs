@@ -18,6 +18,7 @@ use honnin_core::record::RecordError;
 use honnin_core::store::StoreError;
 use honnin_core::sync::SyncError;
 use honnin_core::transport::TransportError as CoreTransportError;
+use honnin_core::trust_bundle::TrustBundleError;
 use honnin_core::verify::x509::{AnchorError, CrlError};
 
 /// Every failure a call into honnin can report. Door checks report card failures inside their
@@ -154,6 +155,20 @@ pub enum HonninError {
     /// changed: enrol again with the operator's new pin.
     #[error("{detail}")]
     UntrustedReceiver { detail: String },
+    /// The receiver's operator revoked this device (lost or stolen): nothing more is accepted
+    /// from it, and retrying will not help. Its records stay in the store. Tell the courier to
+    /// stop using the device and hand it in; a replacement is enrolled anew.
+    #[error("{detail}")]
+    DeviceRevoked { detail: String },
+    /// The receiver announced a receipt key that no rotation signed by the key this device
+    /// trusts leads to (a forged rotation, or another receiver at the address): nothing was
+    /// sent, and the trusted key stays. Ask the operator; re-enrol if the receiver was replaced.
+    #[error("{detail}")]
+    ReceiptKeyRotationRefused { detail: String },
+    /// A trust bundle does not verify (not signed by the receipt key, edited, malformed, older
+    /// than the kept one): it is not used. Build the verifier without it and sync.
+    #[error("{detail}")]
+    TrustBundleInvalid { detail: String },
 
     // --- The bridge ---
     /// The caller cancelled the operation before it finished; nothing was decided.
@@ -319,12 +334,9 @@ impl From<SyncError> for HonninError {
         match error {
             SyncError::Unreachable { attempts, .. } => HonninError::Offline { attempts, detail },
             SyncError::Refused { status, .. } => HonninError::ReceiverRefused { status, detail },
-            // The receiver's 403 as before the core named it: the app already tells the courier
-            // that the receiver refuses this device, and the detail says it was revoked.
-            SyncError::DeviceRevoked { .. } => HonninError::ReceiverRefused {
-                status: 403,
-                detail,
-            },
+            SyncError::DeviceRevoked { .. } => HonninError::DeviceRevoked { detail },
+            SyncError::BadKeyRotation(_) => HonninError::ReceiptKeyRotationRefused { detail },
+            SyncError::BadTrustBundle(_) => HonninError::TrustBundleInvalid { detail },
             SyncError::RecordRefused { record_id, .. } => {
                 HonninError::RecordRefused { record_id, detail }
             }
@@ -339,6 +351,14 @@ impl From<SyncError> for HonninError {
             SyncError::BadManifest(manifest) => manifest.into(),
             // Protocol, and kinds the core adds later.
             _ => HonninError::ReceiverProtocol { detail },
+        }
+    }
+}
+
+impl From<TrustBundleError> for HonninError {
+    fn from(error: TrustBundleError) -> Self {
+        HonninError::TrustBundleInvalid {
+            detail: format!("the kept trust bundle cannot be used: {error}; sync while online"),
         }
     }
 }
@@ -444,11 +464,25 @@ mod tests {
         let revoked = HonninError::from(SyncError::DeviceRevoked {
             message: "lost on round 12".into(),
         });
+        assert!(matches!(revoked, HonninError::DeviceRevoked { .. }));
+        assert!(
+            revoked.to_string().contains("lost on round 12"),
+            "{revoked}"
+        );
         assert!(matches!(
-            revoked,
-            HonninError::ReceiverRefused { status: 403, .. }
+            HonninError::from(SyncError::BadKeyRotation(
+                honnin_core::sync::rotation::RotationError::BadSignature
+            )),
+            HonninError::ReceiptKeyRotationRefused { .. }
         ));
-        assert!(revoked.to_string().contains("revoked"), "{revoked}");
+        assert!(matches!(
+            HonninError::from(SyncError::BadTrustBundle(TrustBundleError::BadSignature)),
+            HonninError::TrustBundleInvalid { .. }
+        ));
+        assert!(matches!(
+            HonninError::from(TrustBundleError::Rollback { kept: 3, found: 2 }),
+            HonninError::TrustBundleInvalid { .. }
+        ));
         assert!(matches!(
             HonninError::from(SyncError::Store(StoreError::Busy)),
             HonninError::StoreBusy { .. }

@@ -12,6 +12,8 @@
 //!   chained record; lists, sync state, chain verification, sealed export.
 //! - [`sync`] — enrolment with the receiver, and sync of pending records with progress and
 //!   cancellation.
+//! - [`trust_bundle`] — the signed trust bundle sync keeps beside the store, and the door
+//!   check's verifier from it (revocation checked on the device).
 //! - [`manifest`] — the item manifest: download (signed by the receiver, kept sealed), look an
 //!   item up at the door (sender, addressee, allowed levels, attributes).
 //! - [`verify_record`] — a sender's re-verification of a record, check by check.
@@ -48,6 +50,7 @@ pub mod store;
 pub mod sync;
 #[cfg(feature = "simcard")]
 pub mod testing;
+pub mod trust_bundle;
 pub mod verify_record;
 
 uniffi::setup_scaffolding!("honnin");

@@ -17,7 +17,7 @@ use std::time::Duration;
 use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::BATCH_DOMAIN;
-use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, TlsTrust, rustls};
+use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust, rustls};
 use honnin_core::verify::SystemRandom;
 use zeroize::Zeroizing;
 
@@ -26,6 +26,7 @@ use crate::keys::{Keys, LiveClock, Signer, bridged, now};
 use crate::platform::{SyncListener, SyncProgress};
 use crate::session::{CancellationToken, StopSignal};
 use crate::store::RecordStore;
+use crate::trust_bundle::{self, TrustBundleUpdate};
 
 /// Where the receiver is, how the device recognises it, and how to talk to it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -66,6 +67,11 @@ pub struct ReceiverConfig {
     /// Limit on one request: connect, send and receive.
     #[uniffi(default = 30)]
     pub timeout_seconds: u32,
+    /// What the device runs, e.g. `honnin-android/1.4.0` (the app sends its `versionName`),
+    /// told to the receiver with every signed request so its operator sees which devices need
+    /// an update. Printable ASCII, at most 64 characters.
+    #[uniffi(default = None)]
+    pub app_version: Option<String>,
 }
 
 impl ReceiverConfig {
@@ -90,12 +96,31 @@ impl ReceiverConfig {
         config.batch_size = self.batch_size as usize;
         config.max_attempts = self.max_attempts;
         config.timeout = Duration::from_secs(u64::from(self.timeout_seconds));
+        config.app_version = self.app_version.as_deref().map(app_version).transpose()?;
         // Refused before anything is sent (and before the store is opened).
         config
             .check()
             .map_err(|e| HonninError::invalid_argument(e.to_string()))?;
         Ok(config)
     }
+}
+
+/// Longest app version the receiver accepts.
+const MAX_APP_VERSION: usize = 64;
+
+/// An app version the receiver accepts (printable ASCII, at most 64 characters): refused here,
+/// before anything is sent, rather than by the receiver on every request.
+fn app_version(text: &str) -> Result<String, HonninError> {
+    let text = text.trim();
+    if text.is_empty()
+        || text.len() > MAX_APP_VERSION
+        || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(HonninError::invalid_argument(format!(
+            "app_version must be 1 to {MAX_APP_VERSION} printable ASCII characters, e.g. honnin-android/1.4.0"
+        )));
+    }
+    Ok(text.to_owned())
 }
 
 /// The platform's verifier (rustls-platform-verifier) with the core's crypto provider, ring.
@@ -133,7 +158,7 @@ pub struct Enrolment {
 }
 
 /// What one sync did. Records still pending are sent by the next sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncSummary {
     /// Records marked synced on a verified receipt.
     pub synced: u64,
@@ -145,6 +170,13 @@ pub struct SyncSummary {
     pub requests: u32,
     /// Records still waiting after this sync.
     pub pending: u64,
+    /// The receiver rotated its receipt key, and this sync followed the rotation (signed by the
+    /// key the device trusted): keep this key (DER SubjectPublicKeyInfo) in place of the one
+    /// passed to `sync`, durably and in one write, and pass it to every later call (`sync`,
+    /// `fetchManifest`, `manifestItem`, `keptTrustBundle`). `None`: the key did not change.
+    pub new_receiver_key: Option<Vec<u8>>,
+    /// What happened to the trust bundle (fetched after the records, kept beside the store).
+    pub trust_bundle: TrustBundleUpdate,
 }
 
 /// Where the gate is in the sync, to tell a retry from the next batch.
@@ -250,11 +282,21 @@ impl RecordStore {
 
     /// Sends every record not yet synced to the receiver, in batches, and marks each synced once
     /// the receiver's receipt for it verifies with `receiver_key` (from [`Self::enrol`]).
+    ///
+    /// First it follows the receiver's receipt-key rotations from `receiver_key`, each signed
+    /// by the key it replaces; a new key comes back in `new_receiver_key` for the app to keep.
+    /// After the records it fetches the trust bundle and keeps it beside the store
+    /// (`trust_bundle`; see `keptTrustBundle`).
+    ///
     /// Throws `UntrustedReceiver` when the receiver's TLS key or certificate is not the trusted
-    /// one (nothing is sent), `Offline` when the receiver cannot be reached (records stay pending: sync again
-    /// later), `Cancelled` when `cancellation` was cancelled (before the next request; records
-    /// already acknowledged stay synced). Calls block on the network: run them off the main
-    /// thread. Two syncs of one store run one after the other.
+    /// one (nothing is sent), `ReceiptKeyRotationRefused` when the receiver's receipt key is
+    /// not reached by rotations the trusted key signed (nothing is sent; the trusted key
+    /// stays), `DeviceRevoked` when the operator revoked this device (retrying will not help),
+    /// `Offline` when the receiver cannot be reached (records stay pending: sync again later),
+    /// `Cancelled` when `cancellation` was cancelled (before the next request; records already
+    /// acknowledged stay synced). A rotation learnt by a sync that then throws is learnt again
+    /// by the next one. Calls block on the network: run them off the main thread. Two syncs of
+    /// one store run one after the other.
     #[uniffi::method(default(listener = None, cancellation = None))]
     pub fn sync(
         &self,
@@ -272,7 +314,7 @@ impl RecordStore {
             clock,
         } = self.receiver_call(receiver, &receiver_key, cancellation)?;
         let pending = store.info()?.pending_sync;
-        let gate = SyncGate {
+        let gate = |listener| SyncGate {
             signer: Signer::new(Arc::clone(&self.signer), Arc::clone(&stop)),
             stop: Arc::clone(&stop),
             listener,
@@ -280,15 +322,43 @@ impl RecordStore {
             batch_size: config.batch_size as u64,
             state: Mutex::new(GateState::default()),
         };
-        let client = SyncClient::new(config, receiver_key);
-        let result = client.sync(&mut store, &gate, &clock, &mut SystemRandom);
+        let batches = gate(listener);
+        let trusted_before = receiver_key.clone();
+        let mut client = SyncClient::new(config.clone(), receiver_key);
+        // The receipt key first: the receipts of this sync may be signed by a new one. A
+        // receiver that cannot be reached now is reported by the sync below.
+        let new_receiver_key = match client.update_receipt_key() {
+            Ok(key) => key.map(|key| key.spki_der().to_vec()),
+            Err(SyncError::Unreachable { .. }) => None,
+            Err(error) => return bridged(&stop, Err::<SyncSummary, _>(error)),
+        };
+        let kept_serial = trust_bundle::kept_serial(
+            self,
+            &[client.receipt_key(), &trusted_before],
+            honnin_core::verify::Clock::now(&clock),
+        );
+        let result = client.sync(&mut store, &batches, &clock, &mut SystemRandom);
         let report = bridged(&stop, result)?;
+        // The bundle's request is announced to no listener: it is not a batch of records.
+        let bundle = trust_bundle::refresh(self, &client, kept_serial, &gate(None), &clock);
+        let mut bundle = match bundle {
+            Ok(update) => update,
+            Err(revoked) => return bridged(&stop, Err::<SyncSummary, _>(revoked)),
+        };
+        if let Some(reason) = stop.take() {
+            bundle = TrustBundleUpdate::NotUpdated {
+                detail: HonninError::from(reason).to_string(),
+                retryable: true,
+            };
+        }
         Ok(SyncSummary {
             synced: report.synced,
             duplicates: report.duplicates,
             flagged_by_receiver: report.flagged,
             requests: report.requests,
             pending: store.info()?.pending_sync,
+            new_receiver_key,
+            trust_bundle: bundle,
         })
     }
 }
@@ -391,6 +461,33 @@ mod tests {
             batch_size: 100,
             max_attempts: 6,
             timeout_seconds: 30,
+            app_version: None,
+        }
+    }
+
+    #[test]
+    fn the_app_version_is_sent_only_when_the_receiver_would_accept_it() {
+        let with = |version: &str| {
+            let mut config = receiver(None, Vec::new(), false);
+            config.app_version = Some(version.into());
+            config.to_core()
+        };
+        assert_eq!(
+            with(" honnin-android/1.4.0 ").expect("valid").app_version,
+            Some("honnin-android/1.4.0".into())
+        );
+        assert_eq!(
+            receiver(None, Vec::new(), false)
+                .to_core()
+                .expect("valid")
+                .app_version,
+            None
+        );
+        for refused in ["", "honnin-android/1.4.0\n", "本人/1.0", &"v".repeat(65)] {
+            assert!(
+                matches!(with(refused), Err(HonninError::InvalidArgument { .. })),
+                "{refused:?}"
+            );
         }
     }
 

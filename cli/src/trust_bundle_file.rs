@@ -2,12 +2,16 @@
 //! by `honnin sync` after it verified, read by `honnin check`, and verified again with the
 //! receiver's receipt key each time it is read (a file edited on the device is refused, never
 //! skipped). See docs/trust-bundle.md.
+//!
+//! What a kept bundle means (verification, the serial for the rollback check, the verifier, its
+//! freshness, the file written whole) is the core's (`honnin_core::trust_bundle::kept`), shared
+//! with the Android app; this module only places the file and words the CLI's messages.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use honnin_core::check::Verifier;
 use honnin_core::record::DeviceKey;
+use honnin_core::trust_bundle::kept;
 use honnin_core::trust_bundle::{SignedTrustBundle, VerifiedTrustBundle};
 use honnin_core::verify::x509::{RevocationList, TrustAnchors};
 use honnin_core::verify::{Clock, SystemClock, UnixTime};
@@ -20,28 +24,19 @@ pub fn path_of(store: &Path) -> PathBuf {
     with_suffix(store, ".trust-bundle")
 }
 
-/// The serial of the bundle kept beside `store`, to refuse an older one at the next sync; a
-/// kept file that no longer reads counts as none (the next good bundle replaces it).
-pub fn kept_serial(store: &Path, receiver_key: &DeviceKey) -> Option<u64> {
-    let bytes = std::fs::read(path_of(store)).ok()?;
-    let signed = SignedTrustBundle::from_json(&bytes).ok()?;
-    signed
-        .verify(receiver_key, None, SystemClock.now())
-        .ok()
-        .map(|verified| verified.serial)
+/// The serial of the bundle kept beside `store`, to refuse an older one at the next sync: the
+/// bundle verified with one of `receipt_keys` (the key trusted now, and the one before a
+/// rotation this sync learnt). A kept file that no longer reads counts as none (the next good
+/// bundle replaces it).
+pub fn kept_serial(store: &Path, receipt_keys: &[&DeviceKey]) -> Option<u64> {
+    let bytes = kept::read_kept(&path_of(store)).ok().flatten();
+    kept::kept_serial(bytes.as_deref(), receipt_keys, SystemClock.now())
 }
 
-/// Keeps `signed` beside `store` in place of the previous bundle, all or nothing: written to a
-/// temporary file, synced, then renamed over the old one.
+/// Keeps `signed` beside `store` in place of the previous bundle, all or nothing.
 pub fn keep(store: &Path, signed: &SignedTrustBundle) -> Result<(), CliError> {
     let path = path_of(store);
-    let temporary = with_suffix(&path, ".tmp");
-    let io = |e: std::io::Error| CliError::Io(format!("{}: {e}", path.display()));
-    let mut file = std::fs::File::create(&temporary).map_err(io)?;
-    file.write_all(&signed.to_json())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&temporary, &path).map_err(io)
+    kept::keep(&path, signed).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))
 }
 
 /// The bundle kept beside `store`, verified now with the receipt key kept at enrolment.
@@ -49,10 +44,10 @@ pub fn keep(store: &Path, signed: &SignedTrustBundle) -> Result<(), CliError> {
 /// error: the courier must know the device's trust is not what the receiver sent.
 pub fn load(store: &Path) -> Result<Option<VerifiedTrustBundle>, CliError> {
     let path = path_of(store);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CliError::Environment(format!("{}: {e}", path.display()))),
+    let Some(bytes) = kept::read_kept(&path)
+        .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?
+    else {
+        return Ok(None);
     };
     let key_path = with_suffix(store, ".receiver-key");
     let receiver_key = read_receipt_key(&key_path)?.ok_or_else(|| {
@@ -62,17 +57,14 @@ pub fn load(store: &Path) -> Result<Option<VerifiedTrustBundle>, CliError> {
             key_path.display()
         ))
     })?;
-    let refused = |e: String| {
-        CliError::Environment(format!(
-            "the trust bundle {} cannot be used ({e}); run `honnin sync` while online",
-            path.display()
-        ))
-    };
-    let signed = SignedTrustBundle::from_json(&bytes).map_err(|e| refused(e.to_string()))?;
-    signed
-        .verify(&receiver_key, None, SystemClock.now())
+    kept::open_kept(&bytes, &receiver_key, SystemClock.now())
         .map(Some)
-        .map_err(|e| refused(e.to_string()))
+        .map_err(|e| {
+            CliError::Environment(format!(
+                "the trust bundle {} cannot be used ({e}); run `honnin sync` while online",
+                path.display()
+            ))
+        })
 }
 
 /// A verifier trusting the bundle's anchors and any anchors in `extra_dir`, with the bundle's
@@ -83,20 +75,14 @@ pub fn verifier(
     extra_crls: &[PathBuf],
     now: UnixTime,
 ) -> Result<Verifier, CliError> {
-    let mut certificates: Vec<Vec<u8>> = bundle
-        .anchors()
-        .iter()
-        .map(|a| a.certificate_der().to_vec())
-        .collect();
-    if let Some(dir) = extra_dir {
-        let extra = TrustAnchors::load_dir(dir).map_err(|e| {
-            CliError::Environment(format!("trust anchors in {}: {e}", dir.display()))
-        })?;
-        certificates.extend(extra.iter().map(|a| a.certificate_der().to_vec()));
-    }
-    let anchors = TrustAnchors::from_der(certificates)
-        .map_err(|e| CliError::Environment(format!("the trust bundle's anchors: {e}")))?;
-    let mut lists = bundle.revocation_lists();
+    let extra = extra_dir
+        .map(|dir| {
+            TrustAnchors::load_dir(dir).map_err(|e| {
+                CliError::Environment(format!("trust anchors in {}: {e}", dir.display()))
+            })
+        })
+        .transpose()?;
+    let mut lists = Vec::with_capacity(extra_crls.len());
     for path in extra_crls {
         let bytes = std::fs::read(path)
             .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?;
@@ -105,21 +91,15 @@ pub fn verifier(
                 .map_err(|e| CliError::Environment(format!("{}: {e}", path.display())))?,
         );
     }
+    let verifier = bundle
+        .verifier(extra.as_ref(), lists)
+        .map_err(|e| CliError::Environment(format!("the trust bundle's anchors: {e}")))?;
     // Said before the check, so the courier knows what revocation is checked against.
-    if bundle.is_expired(now) {
-        eprintln!(
-            "warning: the trust bundle {} expired (issued {} h ago); its revocation lists are not used as current: run `honnin sync` while online",
-            bundle.serial,
-            bundle.age_hours(now)
-        );
+    let status = bundle.status(now);
+    if status.is_current() {
+        eprintln!("{}", status.summary());
     } else {
-        eprintln!(
-            "trust bundle {}: {} anchors, {} revocation lists, issued {} h ago",
-            bundle.serial,
-            bundle.anchors().len(),
-            bundle.revocation_lists().len(),
-            bundle.age_hours(now)
-        );
+        eprintln!("warning: {}", status.summary());
     }
-    Ok(Verifier::new(anchors).with_revocation_lists(lists))
+    Ok(verifier)
 }

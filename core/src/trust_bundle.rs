@@ -16,6 +16,9 @@
 //! revocation check fails with `revocation_list_invalid` and says the bundle expired. Each
 //! list is also judged by its own `nextUpdate`. The check's detail names the list used (its
 //! issuer, when it was issued and how old it is) and the bundle it came from.
+//!
+//! [`kept`]: what every device does with the bundle it keeps between syncs (verify it again,
+//! its serial for the rollback check, a verifier from it, its freshness, the file).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -325,6 +328,9 @@ fn parse_contents(
         .map_err(|e| invalid(format!("phone issuer anchors: {e}")))?;
     Ok((anchors, lists, mdoc_anchors))
 }
+
+#[path = "trust_bundle_kept.rs"]
+pub mod kept;
 
 #[cfg(test)]
 #[path = "trust_bundle_tests.rs"]

@@ -256,6 +256,8 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         .unwrap_or_else(|| with_suffix(&args.store, ".key"));
     // A device syncs before its first check, for the manifest: the store is made then.
     let mut store = open_store(&args.store, &store_key, true)?;
+    // The key trusted before any rotation this sync learns signed the bundle kept so far.
+    let trusted_before = receipt_key.clone();
     let mut client = SyncClient::try_new(config, receipt_key).map_err(sync_error)?;
     // A rotated receipt key is learnt first, only through rotations the trusted key signed,
     // and kept in place of the old one. Unreachable now: the sync below says so.
@@ -297,9 +299,12 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         }
         _ => Ok(None),
     };
-    // The bundle kept from the last sync (verified with the receipt key trusted now): an older
-    // one from the receiver is refused.
-    let kept = crate::trust_bundle_file::kept_serial(&args.store, client.receipt_key());
+    // The bundle kept from the last sync (verified with the receipt key trusted now, or the one
+    // a rotation just replaced): an older one from the receiver is refused.
+    let kept = crate::trust_bundle_file::kept_serial(
+        &args.store,
+        &[client.receipt_key(), &trusted_before],
+    );
     let report = client
         .sync(&mut store, &signer, &SystemClock, &mut SystemRandom)
         .map_err(sync_error)?;

@@ -21,7 +21,10 @@ import jp.honnin.core.HonninException
 import jp.honnin.core.ManifestItem
 import jp.honnin.core.ReceiverConfig
 import jp.honnin.core.RecordStore
+import jp.honnin.core.TrustBundle
+import jp.honnin.core.TrustBundleUpdate
 import java.io.File
+import java.util.concurrent.atomic.AtomicLong
 import jp.honnin.core.RecordSummary as StoredRecord
 
 /**
@@ -48,9 +51,16 @@ class CoreRecords(
      * backoff covers longer outages without holding a thread.
      */
     private val attemptsPerSync: UInt = 3u,
-) : ProofRecords, RecordSync, ReceiverEnrolment, ItemDirectory {
+    /** Told to the receiver with each request (`honnin-android/<versionName>`, see [appVersion]). */
+    private val appVersion: String? = null,
+) : ProofRecords, RecordSync, ReceiverEnrolment, ItemDirectory, TrustSource {
     @Volatile
     private var opened: RecordStore? = null
+
+    private val trustChanges = AtomicLong()
+
+    /** Moves after each enrolment and each sync that kept a trust bundle or learnt a new receipt key. */
+    override val trustGeneration: Long get() = trustChanges.get()
 
     private fun store(): RecordStore = opened ?: synchronized(this) {
         opened ?: keysWipedAfter { RecordStore.open(storeFile.path, storeKey, signer, clock) }.also { opened = it }
@@ -78,16 +88,36 @@ class CoreRecords(
 
     override fun syncPending(cancellation: CancellationToken?): SyncOutcome {
         val link = enrolments.receiverLink() ?: return SyncOutcome.NotEnrolled
+        // The receiver said so already: asking again would only be refused again.
+        enrolments.revocation()?.let { return SyncOutcome.Revoked(it) }
         return try {
             val config = configFor(link.baseUrl, link.tlsPin)
             val summary = keysWipedAfter { store().sync(config, link.receiverKey, null, cancellation) }
+            // A rotated receipt key is kept before anything uses it: the manifest and the trust
+            // bundle are signed by it from now on.
+            val receiverKey = summary.newReceiverKey?.also { enrolments.replaceReceiverKey(it) } ?: link.receiverKey
+            val bundle = summary.trustBundle
+            if (summary.newReceiverKey != null || bundle is TrustBundleUpdate.Kept) trustChanges.incrementAndGet()
             // Then the items of the next rounds; a manifest that does not verify is refused and
             // the kept one stays in use.
-            keysWipedAfter { store().fetchManifest(config, link.receiverKey, cancellation) }
-            SyncOutcome.Done(sent = summary.synced.toInt(), remaining = summary.pending.toInt())
+            keysWipedAfter { store().fetchManifest(config, receiverKey, cancellation) }
+            SyncOutcome.Done(
+                sent = summary.synced.toInt(),
+                remaining = summary.pending.toInt(),
+                trustOutOfDate = bundle is TrustBundleUpdate.NotUpdated && bundle.retryable,
+            )
+        } catch (e: HonninException.DeviceRevoked) {
+            enrolments.rememberRevocation(e.detail)
+            SyncOutcome.Revoked(e.detail)
         } catch (e: HonninException) {
             SyncOutcome.Failed(retryable = worthRetrying(e), detail = describe(e))
         }
+    }
+
+    /** The trust bundle the last sync kept beside the store, verified with the receipt key kept. */
+    override fun keptTrustBundle(): TrustBundle? {
+        val link = enrolments.receiverLink() ?: return null
+        return keysWipedAfter { store().keptTrustBundle(link.receiverKey) }
     }
 
     /**
@@ -111,6 +141,7 @@ class CoreRecords(
             // The code exists as a String only for this call; the Rust side wipes its copy.
             val enrolment = keysWipedAfter { store().enrol(configFor(receiverUrl, pin), String(code)) }
             enrolments.remember(ReceiverLink(receiverUrl, enrolment.receiverKey, pin))
+            trustChanges.incrementAndGet()
             EnrolOutcome.Enrolled(enrolment.receiverKeyId)
         } catch (e: HonninException) {
             EnrolOutcome.Failed(describe(e))
@@ -129,13 +160,22 @@ class CoreRecords(
         receiverPin = pin,
         usePlatformTrust = pin == null,
         maxAttempts = attemptsPerSync,
+        appVersion = appVersion,
     )
 
     companion object {
         /**
+         * `honnin-android/<versionName>` as the receiver accepts it (printable ASCII, at most
+         * 64 characters): a version name with anything else must not stop the device syncing.
+         */
+        fun appVersion(versionName: String?): String =
+            ("honnin-android/" + (versionName ?: "unknown")).filter { it in ' '..'~' }.take(64).trim()
+
+        /**
          * Whether the job should run again with its backoff: an unreachable or busy receiver,
-         * or a stopped job. An untrusted TLS key, a refused device, a receipt that does not
-         * verify or a broken store are not cured by waiting.
+         * or a stopped job. An untrusted TLS key, a refused or revoked device, a receipt key
+         * rotation not signed by the trusted key, a receipt that does not verify or a broken
+         * store are not cured by waiting.
          */
         fun worthRetrying(e: HonninException): Boolean = when (e) {
             is HonninException.Offline, is HonninException.Cancelled, is HonninException.StoreBusy -> true

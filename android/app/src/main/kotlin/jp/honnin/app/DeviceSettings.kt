@@ -38,7 +38,20 @@ class DeviceSettings(private val prefs: SharedPreferences) : EnrolmentMemory {
             .putString(RECEIVER_KEY, Base64.encodeToString(link.receiverKey, Base64.NO_WRAP))
             // A re-enrolment without a pin must not keep trusting the old pinned key.
             .putString(RECEIVER_PIN, link.tlsPin)
+            .remove(REVOCATION)
             .commit()
+    }
+
+    // One commit: SharedPreferences writes the whole file anew, so the old key or the new one
+    // is kept, never neither.
+    override fun replaceReceiverKey(key: ByteArray) {
+        prefs.edit().putString(RECEIVER_KEY, Base64.encodeToString(key, Base64.NO_WRAP)).commit()
+    }
+
+    override fun revocation(): String? = prefs.getString(REVOCATION, null)
+
+    override fun rememberRevocation(detail: String) {
+        prefs.edit().putString(REVOCATION, detail).commit()
     }
 
     private companion object {
@@ -47,5 +60,6 @@ class DeviceSettings(private val prefs: SharedPreferences) : EnrolmentMemory {
         const val RECEIVER_URL = "receiver_url"
         const val RECEIVER_KEY = "receiver_key"
         const val RECEIVER_PIN = "receiver_tls_pin"
+        const val REVOCATION = "device_revoked"
     }
 }

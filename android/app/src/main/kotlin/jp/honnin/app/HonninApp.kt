@@ -60,11 +60,16 @@ class Services(
     val sync: RecordSync,
     val enrolment: ReceiverEnrolment,
     val syncRequests: JobSchedulerSyncRequests,
+    /**
+     * The door check's verifier for each check: from the trust bundle the last sync kept
+     * ([DeviceTrust]), else [verifier] (the anchors shipped in the APK).
+     */
+    val verifiers: () -> Verifier = { verifier },
     /** One thread for card checks and store writes: checks never overlap. */
     private val worker: Executor = Executors.newSingleThreadExecutor(),
 ) {
     fun newFlow(onState: (FlowState) -> Unit) = DoorCheckFlow(
-        verifier = verifier,
+        verifiers = verifiers,
         phoneVerifier = phoneVerifier,
         directory = directory,
         policies = policies,
@@ -91,6 +96,7 @@ class Services(
 
         fun create(context: Context): Services {
             val settings = DeviceSettings(context.getSharedPreferences("honnin", Context.MODE_PRIVATE))
+            // The APK's anchors, until a sync keeps the receiver's trust bundle.
             val verifier = Verifier(TrustAnchors.fromDer(assetFiles(context, ANCHORS)), SystemClock)
             // Without phone issuers' anchors no phone can verify: level M is not offered at all,
             // rather than offered and then never genuine. Broken anchors fail start-up like the JPKI ones.
@@ -107,6 +113,7 @@ class Services(
                 courierId = { settings.courierId },
                 enrolments = settings,
                 clock = SystemClock,
+                appVersion = appVersion(context),
             )
             return Services(
                 settings = settings,
@@ -121,7 +128,14 @@ class Services(
                 sync = core,
                 enrolment = core,
                 syncRequests = JobSchedulerSyncRequests(context),
+                verifiers = DeviceTrust(verifier, core, SystemClock)::verifier,
             )
         }
+
+        /** What the receiver's operator sees this device run: `honnin-android/<versionName>`. */
+        // getPackageInfo(String, PackageInfoFlags) is API 33; minSdk is 28.
+        @Suppress("DEPRECATION")
+        private fun appVersion(context: Context): String =
+            CoreRecords.appVersion(context.packageManager.getPackageInfo(context.packageName, 0).versionName)
     }
 }

@@ -60,8 +60,22 @@ class MemoryEnrolments : EnrolmentMemory {
 
     override fun receiverLink(): ReceiverLink? = link
 
+    @Volatile
+    var revoked: String? = null
+
     override fun remember(link: ReceiverLink) {
         this.link = link
+        revoked = null
+    }
+
+    override fun replaceReceiverKey(key: ByteArray) {
+        link = checkNotNull(link) { "a key replaced before enrolment" }.let { ReceiverLink(it.baseUrl, key, it.tlsPin) }
+    }
+
+    override fun revocation(): String? = revoked
+
+    override fun rememberRevocation(detail: String) {
+        revoked = detail
     }
 }
 
@@ -70,7 +84,7 @@ class MemoryEnrolments : EnrolmentMemory {
  * key in a [WrappedKeyFile] (AES-GCM in the JVM for the Keystore's), the device key a
  * [JceDeviceKey] behind the app's [DeviceKeySigner].
  */
-class RealRecords(val dir: File, attemptsPerSync: UInt = 2u) {
+class RealRecords(val dir: File, attemptsPerSync: UInt = 2u, appVersion: String? = null) {
     val storeFile = File(dir, "records.db")
     val keyFile = File(dir, "store-key.wrapped")
     val wrapper = JceKeyWrapper()
@@ -86,6 +100,7 @@ class RealRecords(val dir: File, attemptsPerSync: UInt = 2u) {
         enrolments = enrolments,
         clock = WallClock,
         attemptsPerSync = attemptsPerSync,
+        appVersion = appVersion,
     )
 }
 
@@ -120,6 +135,23 @@ class ReceiverProcess(private val dir: File) : AutoCloseable {
      */
     fun enrolmentCode(device: String, vararg senders: String = arrayOf("test-bank")): String =
         operator("enrol-code", "--device", device, *senders.flatMap { listOf("--sender", it) }.toTypedArray())
+
+    /** `honnin-receiver rotate-receipt-key`: the old receipt key signs the new one for devices. */
+    fun rotateReceiptKey(): String = operator("rotate-receipt-key")
+
+    /** `honnin-receiver trust-load` of the test anchors and the test CRLs (which revoke the `revoked` card). */
+    fun trustLoad(): String {
+        val crls = jp.honnin.core.testRevocationLists().mapIndexed { i, der ->
+            File(dir, "list-$i.crl.der").apply { writeBytes(der) }.path
+        }
+        return operator("trust-load", "--anchors", testAnchorsDirectory(), *crls.flatMap { listOf("--crl", it) }.toTypedArray())
+    }
+
+    /** `honnin-receiver devices revoke`: the device was lost. */
+    fun revokeDevice(device: String, reason: String): String = operator("devices", "revoke", "--device", device, "--reason", reason)
+
+    /** `honnin-receiver devices list --json`: what the operator sees of each device. */
+    fun devices(): org.json.JSONArray = org.json.JSONArray(operator("devices", "list", "--json"))
 
     /** The pin of the receiver's TLS key, as the operator hands it out with the code. */
     val pin: String by lazy { operator("tls-pin", "--tls-self-signed", tlsDir) }

@@ -131,7 +131,7 @@ class FlowHarness(
     private val states = LinkedBlockingQueue<FlowState>()
     private val worker = Executors.newSingleThreadExecutor()
     val flow = DoorCheckFlow(
-        verifier = Fixtures.verifier,
+        verifiers = { Fixtures.verifier },
         phoneVerifier = phoneVerifier,
         directory = directory,
         policies = policies,

@@ -71,7 +71,13 @@ class RecordStoreSyncTest {
             assertEquals(receiver.pin, enrolment.receiverTlsPin)
             val listener = RecordingSyncListener()
             val summary = store.sync(Records.config(url, receiver.pin), enrolment.receiverKey, listener)
-            assertEquals(SyncSummary(synced = 1u, duplicates = 0u, flaggedByReceiver = 0u, requests = 1u, pending = 0u), summary)
+            assertEquals(
+                SyncSummary(
+                    synced = 1u, duplicates = 0u, flaggedByReceiver = 0u, requests = 1u, pending = 0u,
+                    newReceiverKey = null, trustBundle = TrustBundleUpdate.NoneLoaded,
+                ),
+                summary,
+            )
             assertEquals(listOf(SyncProgress(batch = 1u, attempt = 1u, recordsInBatch = 1u, synced = 0u, pending = 1u)), listener.events)
             assertEquals(0uL, store.pendingSyncCount())
             assertNotNull(store.records().single().syncedAt, "marked synced on its verified receipt")
@@ -232,7 +238,7 @@ class RecordStoreSyncTest {
             }
             assertTrue(refused.status.toInt() in 400..499, "${refused.status}")
             val enrolment = store.enrol(Records.config(url, receiver.pin), code)
-            val appended = store.append(Records.checkB(), "courier-7")
+            store.append(Records.checkB(), "courier-7")
 
             // Another device's id against this store: both receiver calls refuse it before any
             // request, and nothing is marked.
@@ -241,15 +247,16 @@ class RecordStoreSyncTest {
             assertThrows<HonninException.InvalidArgument> { store.fetchManifest(otherDevice, enrolment.receiverKey) }
             assertEquals(1uL, store.pendingSyncCount())
 
-            // Receipts checked against the wrong key (here the device's own) do not verify.
-            val bad = assertThrows<HonninException.BadReceipt> { store.sync(Records.config(url, receiver.pin), signer.publicKeyDer()) }
-            assertEquals(appended.recordId, bad.recordId)
+            // A wrong receipt key (here the device's own): the receiver's key is not reached by
+            // any rotation it signed, so nothing is sent (before rotations were followed, the
+            // receipts were refused after the batch: BadReceipt).
+            assertThrows<HonninException.ReceiptKeyRotationRefused> { store.sync(Records.config(url, receiver.pin), signer.publicKeyDer()) }
             assertEquals(1uL, store.pendingSyncCount())
 
-            // With the receiver's key it syncs; the receiver already held it.
+            // With the receiver's key it syncs.
             val summary = store.sync(Records.config(url, receiver.pin), enrolment.receiverKey)
             assertEquals(1uL, summary.synced)
-            assertEquals(1uL, summary.duplicates)
+            assertEquals(0uL, summary.duplicates)
         }
     }
 

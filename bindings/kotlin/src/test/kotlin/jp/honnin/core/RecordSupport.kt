@@ -111,6 +111,34 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
 
     private val tlsDir = dir.resolve("tls").toString()
 
+    /** `honnin-receiver rotate-receipt-key`: the old key signs the new one for devices. */
+    fun rotateReceiptKey(): String = operator("rotate-receipt-key")
+
+    /** `honnin-receiver trust-load`: the anchors of [anchorsDir] and the lists [crls] (DER files). */
+    fun trustLoad(anchorsDir: String, crls: List<Path>): String =
+        operator("trust-load", "--anchors", anchorsDir, *crls.flatMap { listOf("--crl", it.toString()) }.toTypedArray())
+
+    /** `honnin-receiver devices revoke`: [device] was lost; its later requests are refused. */
+    fun revokeDevice(device: String, reason: String): String =
+        operator("devices", "revoke", "--device", device, "--reason", reason)
+
+    /** Serves with the TLS identity (and so the pin) of [other]: another receiver at the same key. */
+    fun sharingTlsKeyOf(other: ReceiverProcess): ReceiverProcess = apply {
+        other.pin // made
+        val target = Files.createDirectories(Path.of(tlsDir))
+        for (name in listOf("cert.pem", "key.pem")) {
+            Files.copy(Path.of(other.tlsDir, name), target.resolve(name))
+        }
+    }
+
+    /** `GET /v1/receipt-key`: the current receipt key, the keys it replaced, the rotations. */
+    fun receiptKeyAnnouncement(): JSONObject {
+        val request = HttpRequest.newBuilder(URI.create("$url/v1/receipt-key")).GET().build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        check(response.statusCode() == 200) { "receipt-key: HTTP ${response.statusCode()} ${response.body()}" }
+        return JSONObject(response.body())
+    }
+
     /** The pin of the receiver's TLS key (its self-signed certificate, made on first use). */
     val pin: String by lazy { operator("tls-pin", "--tls-self-signed", tlsDir) }
 
@@ -172,9 +200,9 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
 
 object Records {
     /** The receiver at `url`, trusted by its TLS key's pin, as the app configures it. */
-    fun config(url: String, pin: String, batchSize: UInt = 100u, maxAttempts: UInt = 3u) = ReceiverConfig(
+    fun config(url: String, pin: String, batchSize: UInt = 100u, maxAttempts: UInt = 3u, appVersion: String? = null) = ReceiverConfig(
         baseUrl = url, deviceId = Fixtures.request().deviceId, receiverPin = pin,
-        batchSize = batchSize, maxAttempts = maxAttempts, timeoutSeconds = 10u,
+        batchSize = batchSize, maxAttempts = maxAttempts, timeoutSeconds = 10u, appVersion = appVersion,
     )
 
     fun open(dir: Path, keys: KeyProvider = TestKeyProvider(), signer: DeviceSigner = JavaSecuritySigner()) =

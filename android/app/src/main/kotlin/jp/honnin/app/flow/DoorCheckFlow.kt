@@ -46,7 +46,12 @@ import java.util.concurrent.Executor
  * anchors: level M is then not offered.
  */
 class DoorCheckFlow(
-    private val verifier: Verifier,
+    /**
+     * The verifier for the next check, asked once per check on the worker: the app's answers
+     * the trust bundle the last sync kept (see `DeviceTrust`), so a long-lived flow checks
+     * revocation with the newest lists.
+     */
+    private val verifiers: () -> Verifier,
     private val phoneVerifier: PhoneVerifier? = null,
     private val directory: ItemDirectory,
     private val policies: SenderPolicies,
@@ -292,6 +297,7 @@ class DoorCheckFlow(
         val request = CheckRequest(check.item.itemId, check.item.senderId, deviceId, check.item.addressee)
         val listener = ProgressForwarder(check)
         try {
+            val verifier = verifiers()
             when (check.level) {
                 Level.A -> {
                     val pending = typed.useOnce {

@@ -29,6 +29,22 @@ class ReceiverLink(val baseUrl: String, val receiverKey: ByteArray, val tlsPin: 
 interface EnrolmentMemory {
     fun receiverLink(): ReceiverLink?
 
-    /** Durable when it returns. */
+    /**
+     * Durable when it returns. A new enrolment (a replacement device) also forgets a
+     * [revocation] of the one before.
+     */
     fun remember(link: ReceiverLink)
+
+    /**
+     * The receiver rotated its receipt key and sync followed the rotation, signed by the key
+     * kept so far: [key] replaces it, in one durable write (a device killed before it learns the
+     * same rotation again at its next sync, since the receiver serves every rotation).
+     */
+    fun replaceReceiverKey(key: ByteArray)
+
+    /** Why the receiver's operator revoked this device, once a sync was told; `null` otherwise. */
+    fun revocation(): String?
+
+    /** Durable when it returns: from now on the device does not sync until it is enrolled anew. */
+    fun rememberRevocation(detail: String)
 }

@@ -49,12 +49,22 @@ interface RecordSync {
 }
 
 sealed interface SyncOutcome {
-    /** [sent] records got their verified receipt; [remaining] still wait. */
-    data class Done(val sent: Int, val remaining: Int) : SyncOutcome
+    /**
+     * [sent] records got their verified receipt; [remaining] still wait. [trustOutOfDate]: the
+     * trust bundle could not be fetched (the receiver was away), so the door check goes on with
+     * the one kept before until a later sync.
+     */
+    data class Done(val sent: Int, val remaining: Int, val trustOutOfDate: Boolean = false) : SyncOutcome
     /** The device is not enrolled with a receiver yet: nothing can be sent. */
     data object NotEnrolled : SyncOutcome
     /** The receiver could not be reached or refused; the job tries again later. */
     data class Failed(val retryable: Boolean, val detail: String) : SyncOutcome
+    /**
+     * The receiver's operator revoked this device (lost or stolen): nothing more is accepted
+     * from it, so the job stops for good; the courier is told to hand the device in. [detail]
+     * is the receiver's reason.
+     */
+    data class Revoked(val detail: String) : SyncOutcome
 }
 
 /** Asks for a background sync soon; never blocks (the next check must not wait for the network). */

@@ -54,12 +54,14 @@ class SyncJobService : JobService() {
 
 /**
  * Whether the job runs again with its backoff: records made while this sync ran, a receiver
- * that was briefly away or a stopped sync. A device that is not enrolled waits for enrolment.
+ * that was briefly away (also for the trust bundle alone) or a stopped sync. A device that is
+ * not enrolled waits for enrolment; a revoked one never syncs again.
  */
 fun runAgain(outcome: SyncOutcome): Boolean = when (outcome) {
-    is SyncOutcome.Done -> outcome.remaining > 0
+    is SyncOutcome.Done -> outcome.remaining > 0 || outcome.trustOutOfDate
     is SyncOutcome.Failed -> outcome.retryable
     SyncOutcome.NotEnrolled -> false
+    is SyncOutcome.Revoked -> false
 }
 
 /** Schedules [SyncJobService]: at most one job, any network, exponential backoff, kept across reboots. */

@@ -74,6 +74,8 @@ class MainActivity : Activity() {
         super.onDestroy()
     }
 
+    private val deviceRevoked: Boolean get() = (application as HonninApp).services.settings.revocation() != null
+
     private val japanese: Boolean get() = resources.configuration.locales[0].language == Locale.JAPANESE.language
 
     private fun render(state: FlowState) {
@@ -209,6 +211,8 @@ class MainActivity : Activity() {
     private fun itemEntry(page: LinearLayout, state: FlowState.ItemEntry) {
         val needsDetails = state.itemNeedingDetails
         if (needsDetails == null) {
+            // The receiver's operator revoked this handheld (a sync was told so): say it first.
+            if (deviceRevoked) page.addView(text(getString(R.string.device_revoked), large = true))
             page.addView(text(getString(R.string.item_title), large = true))
             // Handheld scanners type the barcode into the focused field and press Enter.
             val itemId = field(getString(R.string.item_id_hint), InputType.TYPE_CLASS_TEXT) { flow.enterItem(it) }

@@ -64,6 +64,12 @@ class NoEnrolment : EnrolmentMemory {
     override fun receiverLink(): ReceiverLink? = null
 
     override fun remember(link: ReceiverLink) = Unit
+
+    override fun replaceReceiverKey(key: ByteArray) = Unit
+
+    override fun revocation(): String? = null
+
+    override fun rememberRevocation(detail: String) = Unit
 }
 
 /**
