@@ -111,7 +111,8 @@ const MAX_APP_VERSION: usize = 64;
 /// An app version the receiver accepts (printable ASCII, at most 64 characters): refused here,
 /// before anything is sent, rather than by the receiver on every request.
 fn app_version(text: &str) -> Result<String, HonninError> {
-    let text = text.trim();
+    // Spaces around it are a slip; a control character (a newline read from a file) is not.
+    let text = text.trim_matches(' ');
     if text.is_empty()
         || text.len() > MAX_APP_VERSION
         || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
