@@ -251,7 +251,12 @@ class DoorCheckFlow(
             kind == CredentialKind.MY_NUMBER_CARD && check.level == Level.M -> ProblemKind.CARD_INSTEAD_OF_PHONE
             else -> null
         }
-        if (mismatch != null) return stopped(check, FlowState.Problem(check.item, check.level, mismatch, kind.name))
+        if (mismatch != null) {
+            // Wiped before the courier is told (not only in the worker's finally): once the
+            // screen says the tag was refused, no copy of the PIN is left.
+            typed?.wipe()
+            return stopped(check, FlowState.Problem(check.item, check.level, mismatch, kind.name))
+        }
         when {
             check.level == Level.M && phones != null -> runPhoneCheck(check, phones, transport)
             check.level != Level.M && typed != null -> runCheck(check, transport, typed)
