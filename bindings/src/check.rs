@@ -104,14 +104,7 @@ impl Verifier {
 
     /// Reads the platform clock once per check; the core's clock is then fixed at that instant.
     fn now(&self) -> Result<FixedClock, HonninError> {
-        let seconds = self
-            .clock
-            .now_unix_seconds()
-            .map_err(|error| BridgeError::Callback {
-                method: "Clock.nowUnixSeconds",
-                detail: error.to_string(),
-            })?;
-        Ok(FixedClock(UnixTime(seconds)))
+        Ok(FixedClock(crate::keys::now(self.clock.as_ref())?))
     }
 }
 
