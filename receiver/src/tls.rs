@@ -144,9 +144,23 @@ pub async fn serve(
     receiver: Arc<Receiver>,
     tls: &ServerTls,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls.config.clone());
-    let connections = Arc::new(Semaphore::new(receiver.limits.max_connections.max(1)));
+    let max_connections = receiver.limits.max_connections;
     let app = crate::routes::router_with_live_tls(receiver, tls.live.clone());
+    serve_app(listener, app, tls, max_connections).await
+}
+
+/// Serves `app` over TLS as [`serve`] serves the receiver's routes (handshake timeout, at most
+/// `max_connections` at once, the header limits of [`crate::http_conn`]). Apart from
+/// [`serve`], for a router wrapped around the receiver's own: the tests put a man in the
+/// middle who holds the TLS key this way, and see what the device makes of his answers.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: &ServerTls,
+    max_connections: usize,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(tls.config.clone());
+    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
         // A slot first, then the next client: at the limit, new clients wait in the backlog.
         let Ok(slot) = connections.clone().acquire_owned().await else {
