@@ -102,7 +102,7 @@ fn operator_load(receiver: &Receiver, dir: &Path) -> u64 {
         Path::new(PKI).join("jpki-sign-ca.crl.der"),
     ];
     let (anchors, lists) = read_trust_files(dir, &crls).expect("reads");
-    load(receiver.storage.as_ref(), anchors, lists, now()).expect("loads")
+    load(receiver.storage.as_ref(), "t", anchors, lists, now()).expect("loads")
 }
 
 #[test]
@@ -345,6 +345,7 @@ fn a_phone_check_trusts_the_phone_issuer_anchors_of_the_bundle_and_no_others() {
     assert_eq!(phones.len(), 1);
     load_with_mdoc(
         receiver.storage.as_ref(),
+        "t",
         jpki_anchors.clone(),
         lists.clone(),
         phones,
@@ -376,7 +377,7 @@ fn a_phone_check_trusts_the_phone_issuer_anchors_of_the_bundle_and_no_others() {
 
     // A bundle without phone anchors: the kept bundle decides, and no phone verifies (the
     // software phone's own test IACA is not used behind the operator's back).
-    load(receiver.storage.as_ref(), jpki_anchors, lists, now()).expect("loads");
+    load(receiver.storage.as_ref(), "t", jpki_anchors, lists, now()).expect("loads");
     assert_eq!(sync()["trust_bundle_serial"], 2);
     let (code, verdict, stderr) = phone_check(&store, "mdoc-genuine");
     assert_ne!(code, 0, "{verdict}");

@@ -89,8 +89,12 @@ pub fn call(
 ) -> (u16, serde_json::Value) {
     let url = format!("{}{path}", server.base);
     let result = match method {
-        "GET" => {
-            let mut request = server.agent.get(&url);
+        "GET" | "DELETE" => {
+            let mut request = if method == "GET" {
+                server.agent.get(&url)
+            } else {
+                server.agent.delete(&url)
+            };
             for (name, value) in headers {
                 request = request.header(*name, value);
             }
