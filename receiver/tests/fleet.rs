@@ -9,24 +9,19 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::check::Level;
 use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
 use honnin_core::store::Store;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
 use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
-use honnin_e2e::verifier_with_crl;
 use honnin_receiver::audit::{ChainBreak, all_entries, verify_chain};
-use honnin_receiver::routes::serve;
 use honnin_receiver::storage::ItemRow;
-use honnin_receiver::{Receiver, fleet, now};
+use honnin_receiver::{fleet, now};
 use sha2::Digest as _;
 
-use common::{Backend, TestDatabase, get, post};
+use common::{Backend, Server, TestDatabase, get, post_enrol, receipt_key_of, start};
 
 const BIN: &str = env!("CARGO_BIN_EXE_honnin-receiver");
 
@@ -43,50 +38,10 @@ backend_tests!(
     a_revocation_that_cannot_be_logged_is_not_made,
 );
 
-// Dropped in this order: the server stops before its database goes.
-struct Server {
-    base: String,
-    receiver: Arc<Receiver>,
-    _runtime: tokio::runtime::Runtime,
-    database: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
-fn start(backend: &Backend) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = backend.database(dir.path());
-    let receiver = Arc::new(Receiver::new(database.open(), verifier_with_crl()).expect("receiver"));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    runtime.spawn(serve(listener, receiver.clone()));
-    Server {
-        base,
-        receiver,
-        _runtime: runtime,
-        database,
-        dir,
-    }
-}
-
 fn enrol(server: &Server, device: &str, code: &str, signer: &SoftwareSigner) -> DeviceKey {
-    let body = serde_json::json!({
-        "device_id": device,
-        "public_key": BASE64.encode(signer.device_key().spki_der()),
-        "code": code,
-    });
-    let (status, answer) = post(
-        &format!("{}/v1/enrol", server.base),
-        &[],
-        body.to_string().as_bytes(),
-    );
+    let (status, answer) = post_enrol(server, device, signer, code);
     assert_eq!(status, 201, "{answer}");
-    let der = BASE64
-        .decode(answer["receipt_key"].as_str().expect("key"))
-        .expect("base64");
-    DeviceKey::from_spki_der(&der).expect("receipt key")
+    receipt_key_of(&answer)
 }
 
 fn client(server: &Server, device: &str, receipt_key: DeviceKey) -> SyncClient {
