@@ -12,7 +12,6 @@ use honnin_core::check::{FaceDecision, Level};
 use honnin_core::manifest::{ManifestError, SignedManifest};
 use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
 use honnin_core::store::Store;
-use honnin_core::sync::protocol::sign_batch;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
 use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, level_a_report, store_keys};
@@ -113,25 +112,7 @@ fn manifest_headers(
     signer: &SoftwareSigner,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let mut nonce = [0u8; 16];
-    honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
-    let nonce = hex::encode(nonce);
-    let timestamp = SystemClock.now().0;
-    let signature = sign_batch(
-        signer,
-        signer.device_key(),
-        device_id,
-        timestamp,
-        &nonce,
-        body,
-    )
-    .expect("signs");
-    vec![
-        ("x-honnin-device", device_id.to_owned()),
-        ("x-honnin-timestamp", timestamp.to_string()),
-        ("x-honnin-nonce", nonce),
-        ("x-honnin-signature", signature),
-    ]
+    common::device_headers(device_id, signer, body)
 }
 
 fn fetch_manifest(server: &Server, headers: &[(&'static str, String)]) -> (u16, Vec<u8>) {

@@ -281,22 +281,31 @@ pub fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, V
 /// The headers of `handheld-01`'s request with `body`, signed as the client signs them (also for
 /// a body that holds records no honnin would make).
 pub fn signed_headers(body: &[u8]) -> Vec<(&'static str, String)> {
-    let signer = device_signer();
+    device_headers("handheld-01", &device_signer(), body)
+}
+
+/// The headers of a request by `device_id` signed with `signer` over `signed` (the body, or
+/// what a GET signs in its place), as the sync client makes them.
+pub fn device_headers(
+    device_id: &str,
+    signer: &SoftwareSigner,
+    signed: &[u8],
+) -> Vec<(&'static str, String)> {
     let mut nonce = [0u8; 16];
     honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
     let nonce = hex::encode(nonce);
     let timestamp = SystemClock.now().0;
     let signature = sign_batch(
-        &signer,
+        signer,
         signer.device_key(),
-        "handheld-01",
+        device_id,
         timestamp,
         &nonce,
-        body,
+        signed,
     )
     .expect("signs");
     vec![
-        ("x-honnin-device", "handheld-01".to_owned()),
+        ("x-honnin-device", device_id.to_owned()),
         ("x-honnin-timestamp", timestamp.to_string()),
         ("x-honnin-nonce", nonce),
         ("x-honnin-signature", signature),
