@@ -73,8 +73,28 @@ pub async fn serve_plain(
     listener: tokio::net::TcpListener,
     receiver: Arc<Receiver>,
 ) -> std::io::Result<()> {
-    let connections = Arc::new(Semaphore::new(receiver.limits.max_connections.max(1)));
+    let max_connections = receiver.limits.max_connections;
     let app = crate::routes::router(receiver);
+    accept_loop(listener, max_connections, move |tcp, client| {
+        serve_connection(tcp, client, app.clone())
+    })
+    .await
+}
+
+/// Accepts clients on `listener` until the future is dropped and has `serve` serve each in a
+/// task of its own, at most `max_connections` at once: further clients wait in the listen
+/// backlog, so a flood of idle connections cannot take every descriptor of the process. The
+/// loop of TLS ([`crate::tls::serve_app`]) and plain HTTP ([`serve_plain`]) alike.
+pub async fn accept_loop<F, Served>(
+    listener: tokio::net::TcpListener,
+    max_connections: usize,
+    serve: F,
+) -> std::io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Served,
+    Served: std::future::Future<Output = ()> + Send + 'static,
+{
+    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
         // A slot first, then the next client: at the limit, new clients wait in the backlog.
         let Ok(slot) = connections.clone().acquire_owned().await else {
@@ -88,10 +108,10 @@ pub async fn serve_plain(
                 continue;
             }
         };
-        let app = app.clone();
+        let served = serve(tcp, client);
         tokio::spawn(async move {
             let _slot = slot;
-            serve_connection(tcp, client, app).await;
+            served.await;
         });
     }
 }
