@@ -6,8 +6,9 @@
 //!   byte: a slowloris client dribbling a byte at a time is cut off then, however steadily it
 //!   sends.
 //! - A header block over [`MAX_HEADER_BYTES`], or with more than [`MAX_HEADERS`] fields, is
-//!   answered 431 and the connection closed (hyper answers before any handler runs, so the
-//!   answer has no body); what a connection buffers is bounded by [`MAX_READ_BUFFER`]. A
+//!   answered 431 and the connection closed (hyper answers before any handler runs; the typed
+//!   error body is put in by [`crate::parse_refusals`]); what a connection buffers is bounded
+//!   by [`MAX_READ_BUFFER`]. A
 //!   device's or sender's request needs a few hundred bytes of header.
 //! - At most `Limits::max_connections` connections are served at once; further clients wait in
 //!   the listen backlog until one closes.
@@ -63,7 +64,10 @@ where
     });
     // A client that breaks the limits or goes away ends its own connection, nothing else.
     let _ = http1_builder()
-        .serve_connection(TokioIo::new(io), service)
+        .serve_connection(
+            TokioIo::new(crate::parse_refusals::TypedParseRefusals::new(io)),
+            service,
+        )
         .await;
 }
 
