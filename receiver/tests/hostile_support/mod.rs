@@ -1,4 +1,4 @@
-//! What the hostile-input tests share (`hostile`, `feed_cursors`, `webhook_targets`): a real
+//! What the hostile-input tests share (`hostile`, `feed_cursors`, `webhook_targets`, `reverify`, …): a real
 //! receiver serving TLS on loopback over a test database of either backend, a client that
 //! trusts its certificate, and records stored straight into its storage.
 
