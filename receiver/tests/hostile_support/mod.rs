@@ -1,6 +1,6 @@
-//! What the hostile-input tests share (`hostile`, `feed_cursors`, `webhook_targets`, `reverify`, …): a real
-//! receiver serving TLS on loopback over a test database of either backend, a client that
-//! trusts its certificate, and records stored straight into its storage.
+//! What the hostile-input tests share (`hostile`, `feed_cursors`, `webhook_targets`,
+//! `reverify`, …): a real receiver serving TLS on loopback over a test database of either
+//! backend, a client that trusts its certificate, and records stored straight into its storage.
 
 #![allow(dead_code)] // Each test binary uses its own part.
 
