@@ -6,19 +6,17 @@
 //! expired bundle's lists are reported in the verdict, never used as current. A level-M (phone)
 //! check trusts the phone issuer anchors the operator put in the bundle, and no others.
 
-use std::io::Write;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 
 use base64::Engine as _;
 use honnin_core::trust_bundle::{SignedTrustBundle, TRUST_BUNDLE_FORMAT, TrustBundleBody};
-use honnin_e2e::verifier_with_crl;
-use honnin_receiver::tls::ServerTls;
 use honnin_receiver::trust_bundle::{load, load_with_mdoc, read_mdoc_anchors, read_trust_files};
-use honnin_receiver::{Receiver, SqliteStorage, Storage, now, operator};
+use honnin_receiver::{Receiver, now, operator};
+use support::{BIN, TlsReceiver, enrol_pinned, store_of};
 
-const BIN: &str = env!("CARGO_BIN_EXE_honnin");
 const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/pki");
 
 fn honnin(args: &[&str], store: &Path) -> Output {
@@ -102,52 +100,29 @@ fn operator_load(receiver: &Receiver, dir: &Path) -> u64 {
         Path::new(PKI).join("jpki-sign-ca.crl.der"),
     ];
     let (anchors, lists) = read_trust_files(dir, &crls).expect("reads");
-    load(receiver.storage.as_ref(), anchors, lists, now()).expect("loads")
+    load(receiver.storage.as_ref(), "t", anchors, lists, now()).expect("loads")
 }
 
 #[test]
 fn a_device_checks_revocation_from_the_bundle_it_synced() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("device").join("records.db");
-    std::fs::create_dir_all(store.parent().expect("parent")).expect("dir");
+    let store = store_of(dir.path(), "device");
 
     // The receiver, in this process, over TLS with a self-signed key.
-    let tls = ServerTls::self_signed(&dir.path().join("tls")).expect("tls");
-    let storage: Arc<dyn Storage> =
-        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
-    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
+    let TlsReceiver {
+        url,
+        tls,
+        receiver,
+        runtime: _runtime,
+    } = TlsReceiver::self_signed(dir.path());
     let code = operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", &[], now())
         .expect("code");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let url = format!("https://{}", listener.local_addr().expect("address"));
-    let (served, shared) = (tls.clone(), receiver.clone());
-    runtime.spawn(async move { honnin_receiver::tls::serve(listener, shared, &served).await });
 
     // A first check makes the store and the device key; then the device enrols.
     let (code_before, _, stderr) = check(&store, "genuine");
     assert_eq!(code_before, 0, "{stderr}");
-    let pin = tls.pin.to_string();
     let device = ["--receiver", url.as_str(), "--device", "handheld-01"];
-    let mut enrol = Command::new(BIN)
-        .args([&["enrol", "--receiver-pin", &pin, "--stdin"][..], &device].concat())
-        .arg("--store")
-        .arg(&store)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("enrol starts");
-    enrol
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{code}\n").as_bytes())
-        .expect("code sent");
-    let enrolled = enrol.wait_with_output().expect("enrol ends");
-    assert!(enrolled.status.success(), "{enrolled:?}");
+    enrol_pinned(&store, &url, "handheld-01", &tls.pin.to_string(), &code);
     let sync = || {
         let out = honnin(&[&["sync", "--json"][..], &device].concat(), &store);
         assert!(out.status.success(), "{out:?}");
@@ -292,45 +267,17 @@ fn phone_check(store: &Path, profile: &str) -> (i32, serde_json::Value, String) 
 #[test]
 fn a_phone_check_trusts_the_phone_issuer_anchors_of_the_bundle_and_no_others() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("device").join("records.db");
-    std::fs::create_dir_all(store.parent().expect("parent")).expect("dir");
-    let tls = ServerTls::self_signed(&dir.path().join("tls")).expect("tls");
-    let storage: Arc<dyn Storage> =
-        Arc::new(SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens"));
-    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
+    let store = store_of(dir.path(), "device");
+    let TlsReceiver {
+        url,
+        tls,
+        receiver,
+        runtime: _runtime,
+    } = TlsReceiver::self_signed(dir.path());
     let code = operator::issue_enrolment_code(receiver.storage.as_ref(), "handheld-01", &[], now())
         .expect("code");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let url = format!("https://{}", listener.local_addr().expect("address"));
-    let (served, shared) = (tls.clone(), receiver.clone());
-    runtime.spawn(async move { honnin_receiver::tls::serve(listener, shared, &served).await });
-    let pin = tls.pin.to_string();
     let device = ["--receiver", url.as_str(), "--device", "handheld-01"];
-    let mut enrol = Command::new(BIN)
-        .args([&["enrol", "--receiver-pin", &pin, "--stdin"][..], &device].concat())
-        .arg("--store")
-        .arg(&store)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("enrol starts");
-    enrol
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{code}\n").as_bytes())
-        .expect("code sent");
-    assert!(
-        enrol
-            .wait_with_output()
-            .expect("enrol ends")
-            .status
-            .success()
-    );
+    enrol_pinned(&store, &url, "handheld-01", &tls.pin.to_string(), &code);
     let sync = || {
         let out = honnin(&[&["sync", "--json"][..], &device].concat(), &store);
         assert!(out.status.success(), "{out:?}");
@@ -345,6 +292,7 @@ fn a_phone_check_trusts_the_phone_issuer_anchors_of_the_bundle_and_no_others() {
     assert_eq!(phones.len(), 1);
     load_with_mdoc(
         receiver.storage.as_ref(),
+        "t",
         jpki_anchors.clone(),
         lists.clone(),
         phones,
@@ -376,7 +324,7 @@ fn a_phone_check_trusts_the_phone_issuer_anchors_of_the_bundle_and_no_others() {
 
     // A bundle without phone anchors: the kept bundle decides, and no phone verifies (the
     // software phone's own test IACA is not used behind the operator's back).
-    load(receiver.storage.as_ref(), jpki_anchors, lists, now()).expect("loads");
+    load(receiver.storage.as_ref(), "t", jpki_anchors, lists, now()).expect("loads");
     assert_eq!(sync()["trust_bundle_serial"], 2);
     let (code, verdict, stderr) = phone_check(&store, "mdoc-genuine");
     assert_ne!(code, 0, "{verdict}");

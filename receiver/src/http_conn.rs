@@ -6,8 +6,9 @@
 //!   byte: a slowloris client dribbling a byte at a time is cut off then, however steadily it
 //!   sends.
 //! - A header block over [`MAX_HEADER_BYTES`], or with more than [`MAX_HEADERS`] fields, is
-//!   answered 431 and the connection closed (hyper answers before any handler runs, so the
-//!   answer has no body); what a connection buffers is bounded by [`MAX_READ_BUFFER`]. A
+//!   answered 431 and the connection closed (hyper answers before any handler runs; the typed
+//!   error body is put in by [`crate::parse_refusals`]); what a connection buffers is bounded
+//!   by [`MAX_READ_BUFFER`]. A
 //!   device's or sender's request needs a few hundred bytes of header.
 //! - At most `Limits::max_connections` connections are served at once; further clients wait in
 //!   the listen backlog until one closes.
@@ -63,7 +64,10 @@ where
     });
     // A client that breaks the limits or goes away ends its own connection, nothing else.
     let _ = http1_builder()
-        .serve_connection(TokioIo::new(io), service)
+        .serve_connection(
+            TokioIo::new(crate::parse_refusals::TypedParseRefusals::new(io)),
+            service,
+        )
         .await;
 }
 
@@ -73,8 +77,28 @@ pub async fn serve_plain(
     listener: tokio::net::TcpListener,
     receiver: Arc<Receiver>,
 ) -> std::io::Result<()> {
-    let connections = Arc::new(Semaphore::new(receiver.limits.max_connections.max(1)));
+    let max_connections = receiver.limits.max_connections;
     let app = crate::routes::router(receiver);
+    accept_loop(listener, max_connections, move |tcp, client| {
+        serve_connection(tcp, client, app.clone())
+    })
+    .await
+}
+
+/// Accepts clients on `listener` until the future is dropped and has `serve` serve each in a
+/// task of its own, at most `max_connections` at once: further clients wait in the listen
+/// backlog, so a flood of idle connections cannot take every descriptor of the process. The
+/// loop of TLS ([`crate::tls::serve_app`]) and plain HTTP ([`serve_plain`]) alike.
+pub async fn accept_loop<F, Served>(
+    listener: tokio::net::TcpListener,
+    max_connections: usize,
+    serve: F,
+) -> std::io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Served,
+    Served: std::future::Future<Output = ()> + Send + 'static,
+{
+    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
         // A slot first, then the next client: at the limit, new clients wait in the backlog.
         let Ok(slot) = connections.clone().acquire_owned().await else {
@@ -88,10 +112,10 @@ pub async fn serve_plain(
                 continue;
             }
         };
-        let app = app.clone();
+        let served = serve(tcp, client);
         tokio::spawn(async move {
             let _slot = slot;
-            serve_connection(tcp, client, app).await;
+            served.await;
         });
     }
 }

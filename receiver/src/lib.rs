@@ -20,8 +20,9 @@
 //! of the feed with retries), [`webhook_url`] (where a webhook may point), [`fleet`] (devices:
 //! list, revoke, re-enrol), [`audit`] (the operator's hash-chained audit log), [`rotation`]
 //! (receipt and secrets keys replaced without downtime), [`tls_pins`] (the next TLS key announced
-//! to pinning devices) and [`console`] (the operator's web
-//! page and `/metrics` on a port of their own).
+//! to pinning devices), [`http_conn`] and [`parse_refusals`] (each connection's limits, and
+//! hyper's own refusals of a header with the typed error body) and [`console`] (the operator's
+//! web page and `/metrics` on a port of their own).
 
 pub mod audit;
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod ingest;
 pub mod items;
 pub mod operator;
 pub mod operator_cli;
+pub mod parse_refusals;
 pub mod rejections;
 pub mod rotation;
 pub mod routes;

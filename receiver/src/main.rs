@@ -307,8 +307,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => Vec::new(),
             };
             let (count, listed, phone_count) = (anchors.len(), lists.len(), phones.len());
-            let serial = bundle::load_with_mdoc(storage.as_ref(), anchors, lists, phones, now())
-                .map_err(|e| e.to_string())?;
+            let actor = operator_cli::cli_actor();
+            let serial =
+                bundle::load_with_mdoc(storage.as_ref(), &actor, anchors, lists, phones, now())
+                    .map_err(|e| e.to_string())?;
             println!(
                 "trust bundle {serial}: {count} anchors, {listed} revocation lists, {phone_count} phone issuer anchors"
             );

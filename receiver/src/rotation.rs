@@ -242,7 +242,11 @@ pub fn reseal_all(
         actor,
         "rotate_secrets_key",
         "secrets_key",
-        serde_json::json!({"resealed": resealed}),
+        serde_json::json!({
+            "resealed": resealed,
+            "key_id": secrets.key_ids().0,
+            "previous_key_id": secrets.key_ids().1,
+        }),
         now,
     )?;
     Ok(resealed)

@@ -41,11 +41,33 @@ pub enum SecretsError {
 /// How the receiver keeps its secrets: as they are, or sealed under a key.
 pub enum SecretBox {
     Plain,
-    Sealed(XChaCha20Poly1305),
+    Sealed(SealingKey),
     /// While the secrets key is rotated: sealing under the first (new) key, and values sealed
     /// under the second (old) one still open, so instances restarted with both keep working
     /// ([`crate::rotation`]).
-    Rotating(XChaCha20Poly1305, XChaCha20Poly1305),
+    Rotating(SealingKey, SealingKey),
+}
+
+/// A secrets key, with the id the audit log names it by.
+pub struct SealingKey {
+    aead: XChaCha20Poly1305,
+    /// The first 8 bytes of SHA-256 over a label and the key: tells keys apart in the audit
+    /// log and reveals nothing of a random 256-bit key.
+    id: String,
+}
+
+impl SealingKey {
+    fn new(key: &[u8; 32]) -> Self {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"honnin secrets key id\0")
+            .chain_update(key)
+            .finalize();
+        Self {
+            aead: XChaCha20Poly1305::new(&(*key).into()),
+            id: hex::encode(&digest[..8]),
+        }
+    }
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -88,7 +110,7 @@ impl SecretBox {
         let mut key = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(text.trim(), key.as_mut_slice())
             .map_err(|_| error("not a secrets key (64 hex digits)".into()))?;
-        Ok(Self::Sealed(XChaCha20Poly1305::new(&(*key).into())))
+        Ok(Self::Sealed(SealingKey::new(&key)))
     }
 
     /// This key, with values sealed under `previous` (the key being replaced) still opening.
@@ -105,11 +127,21 @@ impl SecretBox {
         }
     }
 
+    /// The id of the key values are sealed under now (`None`: kept as they are) and, while
+    /// rotating, of the previous one: what the audit log says of a secrets key.
+    pub fn key_ids(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Self::Plain => (None, None),
+            Self::Sealed(key) => (Some(&key.id), None),
+            Self::Rotating(key, previous) => (Some(&key.id), Some(&previous.id)),
+        }
+    }
+
     /// The value to keep for `plaintext`, sealed for `purpose` when there is a key.
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, SecretsError> {
         let aead = match self {
             Self::Plain => return Ok(plaintext.to_vec()),
-            Self::Sealed(aead) | Self::Rotating(aead, _) => aead,
+            Self::Sealed(key) | Self::Rotating(key, _) => &key.aead,
         };
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| SecretsError::Random(e.to_string()))?;
@@ -148,12 +180,12 @@ impl SecretBox {
             (Self::Rotating(current, previous), Some(decoded)) => {
                 let decoded = decoded.map_err(|_| wrong_key(purpose))?;
                 // Under the old key: opened, and sealed again by `rotate-secrets-key`.
-                open_with(current, purpose, &decoded)
-                    .or_else(|_| open_with(previous, purpose, &decoded))
+                open_with(&current.aead, purpose, &decoded)
+                    .or_else(|_| open_with(&previous.aead, purpose, &decoded))
             }
-            (Self::Sealed(aead), Some(decoded)) => {
+            (Self::Sealed(key), Some(decoded)) => {
                 let decoded = decoded.map_err(|_| wrong_key(purpose))?;
-                open_with(aead, purpose, &decoded)
+                open_with(&key.aead, purpose, &decoded)
             }
         }
     }

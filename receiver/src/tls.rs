@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use honnin_core::sync::SpkiPin;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use zeroize::Zeroizing;
@@ -144,26 +143,25 @@ pub async fn serve(
     receiver: Arc<Receiver>,
     tls: &ServerTls,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls.config.clone());
-    let connections = Arc::new(Semaphore::new(receiver.limits.max_connections.max(1)));
+    let max_connections = receiver.limits.max_connections;
     let app = crate::routes::router_with_live_tls(receiver, tls.live.clone());
-    loop {
-        // A slot first, then the next client: at the limit, new clients wait in the backlog.
-        let Ok(slot) = connections.clone().acquire_owned().await else {
-            return Ok(());
-        };
-        let (tcp, client) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            // Out of descriptors and the like: wait rather than spin (as axum::serve does).
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
+    serve_app(listener, app, tls, max_connections).await
+}
+
+/// Serves `app` over TLS as [`serve`] serves the receiver's routes (handshake timeout, at most
+/// `max_connections` at once, the header limits of [`crate::http_conn`]). Apart from
+/// [`serve`], for a router wrapped around the receiver's own: the tests put a man in the
+/// middle who holds the TLS key this way, and see what the device makes of his answers.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: &ServerTls,
+    max_connections: usize,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(tls.config.clone());
+    crate::http_conn::accept_loop(listener, max_connections, move |tcp, client| {
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        async move {
             let Ok(Ok(stream)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
             else {
@@ -171,8 +169,9 @@ pub async fn serve(
             };
             // Header timeout and size limits: crate::http_conn.
             crate::http_conn::serve_connection(stream, client, app).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

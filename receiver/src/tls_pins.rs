@@ -37,6 +37,42 @@ pub fn next_pins(storage: &dyn Storage) -> Result<Vec<SpkiPin>, StorageError> {
     }
 }
 
+/// How often a change of the announced pins is tried again when another change came first.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Replaces the announced pins with what `change` makes of them, compare-and-set: the
+/// settings' plain write keeps the first value written, and a change made at the same time by
+/// another operator must not be lost either.
+fn change_pins(
+    storage: &dyn Storage,
+    context: &'static str,
+    change: impl Fn(Vec<SpkiPin>) -> Result<Vec<SpkiPin>, StorageError>,
+) -> Result<Vec<SpkiPin>, StorageError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let before = storage.meta(META_KEY)?;
+        let pins = change(next_pins(storage)?)?;
+        let text = if pins.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&pins).map_err(|e| bad(context, e.to_string()))?
+        };
+        let written = match &before {
+            Some(old) => storage.replace_meta(META_KEY, old, &text)?,
+            None => {
+                storage.put_meta(META_KEY, &text)?;
+                storage.meta(META_KEY)?.as_deref() == Some(text.as_slice())
+            }
+        };
+        if written {
+            return Ok(pins);
+        }
+    }
+    Err(bad(
+        context,
+        "the announced TLS keys kept changing at the same time; run the command again",
+    ))
+}
+
 /// Announces `pin` as a next TLS key (kept with those announced before, at most
 /// [`MAX_ANNOUNCED_PINS`] − 1 of them, as the served key is listed too); logged by `actor`.
 /// The pins announced now.
@@ -47,21 +83,21 @@ pub fn announce(
     now: i64,
 ) -> Result<Vec<SpkiPin>, StorageError> {
     let context = "announcing a TLS key pin";
-    let mut pins = next_pins(storage)?;
-    if !pins.contains(&pin) {
-        pins.push(pin);
-    }
-    if pins.len() >= MAX_ANNOUNCED_PINS {
-        return Err(bad(
-            context,
-            format!(
-                "at most {} next keys can be announced; withdraw the ones that will not be used (announce-tls-key --clear)",
-                MAX_ANNOUNCED_PINS - 1
-            ),
-        ));
-    }
-    let text = serde_json::to_vec(&pins).map_err(|e| bad(context, e.to_string()))?;
-    storage.put_meta(META_KEY, &text)?;
+    let pins = change_pins(storage, context, |mut pins| {
+        if !pins.contains(&pin) {
+            pins.push(pin);
+        }
+        if pins.len() >= MAX_ANNOUNCED_PINS {
+            return Err(bad(
+                context,
+                format!(
+                    "at most {} next keys can be announced; withdraw the ones that will not be used (announce-tls-key --clear)",
+                    MAX_ANNOUNCED_PINS - 1
+                ),
+            ));
+        }
+        Ok(pins)
+    })?;
     crate::fleet::audit(
         storage,
         actor,
@@ -73,15 +109,18 @@ pub fn announce(
     Ok(pins)
 }
 
-/// Withdraws every announced next key (logged by `actor`).
+/// Withdraws every announced next key (logged by `actor`, with the pins withdrawn).
 pub fn clear(storage: &dyn Storage, actor: &str, now: i64) -> Result<(), StorageError> {
-    storage.put_meta(META_KEY, b"")?;
+    let withdrawn = next_pins(storage)?;
+    change_pins(storage, "withdrawing the announced TLS key pins", |_| {
+        Ok(Vec::new())
+    })?;
     crate::fleet::audit(
         storage,
         actor,
         "clear_tls_key_announcements",
         "tls_key",
-        serde_json::json!({}),
+        serde_json::json!({"withdrawn": withdrawn.iter().map(ToString::to_string).collect::<Vec<_>>()}),
         now,
     )?;
     Ok(())
@@ -127,4 +166,50 @@ pub fn pin_of_certificate_file(path: &std::path::Path) -> Result<SpkiPin, String
         bytes
     };
     SpkiPin::of_certificate_der(&der).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStorage;
+
+    #[test]
+    fn announcements_add_up_and_a_withdrawal_clears_them_all() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = SqliteStorage::open(&dir.path().join("receiver.db")).expect("opens");
+        let pin = |byte: u8| SpkiPin::from_bytes([byte; 32]);
+        assert_eq!(
+            announce(&storage, pin(1), "t", 10).expect("announces"),
+            [pin(1)]
+        );
+        // Written over the first value, not dropped beside it.
+        assert_eq!(
+            announce(&storage, pin(2), "t", 11).expect("announces"),
+            [pin(1), pin(2)]
+        );
+        assert_eq!(next_pins(&storage).expect("reads"), [pin(1), pin(2)]);
+        clear(&storage, "t", 12).expect("withdraws");
+        assert_eq!(next_pins(&storage).expect("reads"), []);
+        assert_eq!(
+            announce(&storage, pin(3), "t", 13).expect("announces"),
+            [pin(3)]
+        );
+        assert_eq!(next_pins(&storage).expect("reads"), [pin(3)]);
+        let logged = crate::audit::all_entries(&storage).expect("log");
+        assert_eq!(logged.len(), 4);
+        assert!(
+            logged[2].detail.contains(&pin(2).to_string()),
+            "{}",
+            logged[2].detail
+        );
+        // Full: refused, and what was announced stays.
+        for byte in 4..=(MAX_ANNOUNCED_PINS as u8 + 1) {
+            let _ = announce(&storage, pin(byte), "t", 14);
+        }
+        assert_eq!(
+            next_pins(&storage).expect("reads").len(),
+            MAX_ANNOUNCED_PINS - 1
+        );
+        assert!(announce(&storage, pin(99), "t", 15).is_err());
+    }
 }

@@ -178,20 +178,24 @@ pub fn loaded(storage: &dyn Storage) -> Result<Option<LoadedTrust>, TrustLoadErr
 }
 
 /// Replaces the loaded trust with `anchors` and `lists` (and no phone issuer anchors) under
-/// the next serial; the serial.
+/// the next serial, logged by `actor`; the serial.
 pub fn load(
     storage: &dyn Storage,
+    actor: &str,
     anchors: Vec<BundleAnchor>,
     lists: Vec<BundleList>,
     at: i64,
 ) -> Result<u64, TrustLoadError> {
-    load_with_mdoc(storage, anchors, lists, Vec::new(), at)
+    load_with_mdoc(storage, actor, anchors, lists, Vec::new(), at)
 }
 
 /// Replaces the loaded trust with `anchors`, `lists` and the phone issuer anchors
-/// `mdoc_anchors` under the next serial; the serial.
+/// `mdoc_anchors` under the next serial; the serial. Logged by `actor` in the audit log with
+/// the serial and what each certificate and list is (label and SHA-256 of its DER), so an
+/// auditor can tell which roots and lists the devices were sent from when.
 pub fn load_with_mdoc(
     storage: &dyn Storage,
+    actor: &str,
     anchors: Vec<BundleAnchor>,
     lists: Vec<BundleList>,
     mdoc_anchors: Vec<BundleAnchor>,
@@ -230,10 +234,46 @@ pub fn load_with_mdoc(
             Some(old) => storage.replace_meta(META_KEY, old, &bytes)?,
         };
         if stored {
+            crate::fleet::audit(
+                storage,
+                actor,
+                "trust_load",
+                "trust_bundle",
+                load_detail(&next),
+                at,
+            )?;
             return Ok(serial);
         }
     }
     Err(TrustLoadError::Contended)
+}
+
+/// What the audit log keeps of a load: the serial, and each entry's label and SHA-256 of its
+/// DER (the bytes themselves are in the settings and in every bundle served).
+fn load_detail(trust: &LoadedTrust) -> serde_json::Value {
+    use sha2::Digest as _;
+    let sha256 = |base64: &str| {
+        let der = BASE64
+            .decode(base64)
+            .unwrap_or_else(|_| base64.as_bytes().to_vec());
+        hex::encode(sha2::Sha256::digest(der))
+    };
+    let certificates = |anchors: &[BundleAnchor]| {
+        anchors
+            .iter()
+            .map(|a| serde_json::json!({"label": a.label, "sha256": sha256(&a.certificate)}))
+            .collect::<Vec<_>>()
+    };
+    serde_json::json!({
+        "serial": trust.serial,
+        "anchors": certificates(&trust.anchors),
+        "lists": trust.lists.iter().map(|l| serde_json::json!({
+            "label": l.label,
+            "sha256": sha256(&l.crl),
+            "next_update": l.next_update,
+        })).collect::<Vec<_>>(),
+        "mdoc_anchors": certificates(&trust.mdoc_anchors),
+    })
 }
 
 /// The bundle of `trust`, signed now by the receiver's key: v2 with the phone issuer anchors

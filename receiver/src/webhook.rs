@@ -137,9 +137,16 @@ pub async fn put_webhook(
         cursor: request.after,
     };
     let storage = receiver.storage.clone();
-    tokio::task::spawn_blocking(move || storage.set_webhook(&row.sender_id.clone(), Some(&row)))
-        .await
-        .map_err(|_| crate::routes::internal())??;
+    // Logged with where pushes go (host and port: a path or query may carry the sender's own
+    // secret) and from which cursor; never the webhook's secret.
+    let detail =
+        serde_json::json!({"host": target.host, "port": target.port, "after": request.after});
+    tokio::task::spawn_blocking(move || {
+        storage.set_webhook(&row.sender_id, Some(&row))?;
+        log_change(storage.as_ref(), &row.sender_id, "set_webhook", detail)
+    })
+    .await
+    .map_err(|_| crate::routes::internal())??;
     Ok(Json(serde_json::json!({
         "url": request.url,
         "secret": secret,
@@ -155,10 +162,30 @@ pub async fn delete_webhook(
 ) -> Result<impl IntoResponse, ApiError> {
     let sender = auth::sender_counted(&receiver, client, &headers).await?;
     let storage = receiver.storage.clone();
-    tokio::task::spawn_blocking(move || storage.set_webhook(&sender, None))
-        .await
-        .map_err(|_| crate::routes::internal())??;
+    tokio::task::spawn_blocking(move || {
+        storage.set_webhook(&sender, None)?;
+        log_change(
+            storage.as_ref(),
+            &sender,
+            "delete_webhook",
+            serde_json::json!({}),
+        )
+    })
+    .await
+    .map_err(|_| crate::routes::internal())??;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A sender's webhook change, in the audit log beside the operator's actions: where a
+/// sender's records are pushed is as much the receiver's business as who may read them.
+fn log_change(
+    storage: &dyn Storage,
+    sender: &str,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), StorageError> {
+    let actor = format!("sender:{sender}");
+    crate::fleet::audit(storage, &actor, action, sender, detail, now()).map(|_| ())
 }
 
 /// Pushes every sender's new records to its webhook until the runtime stops. Each webhook is

@@ -6,8 +6,6 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::check::Level;
@@ -19,10 +17,12 @@ use honnin_core::verify::record::{RecordExpectation, TimeWindow, verify_record};
 use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
-use honnin_receiver::routes::{ROUTES, serve};
-use honnin_receiver::{Receiver, now, operator};
+use honnin_receiver::routes::ROUTES;
+use honnin_receiver::{now, operator};
 
-use common::{Backend, TestDatabase, get, post, post_announcing, signed_batch};
+use common::{
+    Backend, Server, get, post, post_announcing, post_enrol, receipt_key_of, signed_batch, start,
+};
 
 backend_tests!(
     records_sync_once_and_the_sender_re_verifies_them_from_its_feed,
@@ -34,35 +34,6 @@ backend_tests!(
     the_openapi_document_and_the_routes_agree,
 );
 
-// Dropped in this order: the server stops before its database goes.
-struct Server {
-    base: String,
-    receiver: Arc<Receiver>,
-    _runtime: tokio::runtime::Runtime,
-    _database: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
-fn start(backend: &Backend) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = backend.database(dir.path());
-    let storage = database.open();
-    let receiver = Arc::new(Receiver::new(storage, verifier_with_crl()).expect("receiver"));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    runtime.spawn(serve(listener, receiver.clone()));
-    Server {
-        base,
-        receiver,
-        _runtime: runtime,
-        _database: database,
-        dir,
-    }
-}
-
 fn enrol(server: &Server, signer: &SoftwareSigner) -> DeviceKey {
     let code = operator::issue_enrolment_code(
         server.receiver.storage.as_ref(),
@@ -71,28 +42,12 @@ fn enrol(server: &Server, signer: &SoftwareSigner) -> DeviceKey {
         now(),
     )
     .expect("code");
-    let body = serde_json::json!({
-        "device_id": "handheld-01",
-        "public_key": BASE64.encode(signer.device_key().spki_der()),
-        "code": code,
-    });
-    let (status, answer) = post(
-        &format!("{}/v1/enrol", server.base),
-        &[],
-        body.to_string().as_bytes(),
-    );
+    let (status, answer) = post_enrol(server, "handheld-01", signer, &code);
     assert_eq!(status, 201, "{answer}");
     // The code is single-use.
-    let (status, _) = post(
-        &format!("{}/v1/enrol", server.base),
-        &[],
-        body.to_string().as_bytes(),
-    );
+    let (status, _) = post_enrol(server, "handheld-01", signer, &code);
     assert_eq!(status, 401);
-    let der = BASE64
-        .decode(answer["receipt_key"].as_str().expect("key"))
-        .expect("base64");
-    DeviceKey::from_spki_der(&der).expect("receipt key")
+    receipt_key_of(&answer)
 }
 
 /// The records of `store`, in order.

@@ -9,25 +9,26 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::check::Level;
 use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
 use honnin_core::store::Store;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
 use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
-use honnin_e2e::verifier_with_crl;
 use honnin_receiver::audit::{ChainBreak, all_entries, verify_chain};
-use honnin_receiver::routes::serve;
 use honnin_receiver::storage::ItemRow;
-use honnin_receiver::{Receiver, fleet, now};
+use honnin_receiver::{fleet, now};
+use sha2::Digest as _;
 
-use common::{Backend, TestDatabase, get, post};
+use common::{Backend, Server, TestDatabase, get, post_enrol, receipt_key_of, start};
 
 const BIN: &str = env!("CARGO_BIN_EXE_honnin-receiver");
+
+/// A file or directory of the fixtures' test PKI.
+fn pki(name: &str) -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/pki/").to_owned() + name
+}
 
 backend_tests!(
     a_lost_device_is_revoked_its_late_records_flagged_and_a_replacement_takes_its_items,
@@ -37,50 +38,10 @@ backend_tests!(
     a_revocation_that_cannot_be_logged_is_not_made,
 );
 
-// Dropped in this order: the server stops before its database goes.
-struct Server {
-    base: String,
-    receiver: Arc<Receiver>,
-    _runtime: tokio::runtime::Runtime,
-    database: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
-fn start(backend: &Backend) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = backend.database(dir.path());
-    let receiver = Arc::new(Receiver::new(database.open(), verifier_with_crl()).expect("receiver"));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    runtime.spawn(serve(listener, receiver.clone()));
-    Server {
-        base,
-        receiver,
-        _runtime: runtime,
-        database,
-        dir,
-    }
-}
-
 fn enrol(server: &Server, device: &str, code: &str, signer: &SoftwareSigner) -> DeviceKey {
-    let body = serde_json::json!({
-        "device_id": device,
-        "public_key": BASE64.encode(signer.device_key().spki_der()),
-        "code": code,
-    });
-    let (status, answer) = post(
-        &format!("{}/v1/enrol", server.base),
-        &[],
-        body.to_string().as_bytes(),
-    );
+    let (status, answer) = post_enrol(server, device, signer, code);
     assert_eq!(status, 201, "{answer}");
-    let der = BASE64
-        .decode(answer["receipt_key"].as_str().expect("key"))
-        .expect("base64");
-    DeviceKey::from_spki_der(&der).expect("receipt key")
+    receipt_key_of(&answer)
 }
 
 fn client(server: &Server, device: &str, receipt_key: DeviceKey) -> SyncClient {
@@ -411,6 +372,38 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
     assert_eq!(listed[0]["revocation"]["reason"], "stolen");
     assert_eq!(listed[0]["revocation"]["replaced_by"], "handheld-09");
 
+    // Every other operator command writes one entry too, with what it changed and no secret.
+    let secrets = |name: &str| server.dir.path().join(name).display().to_string();
+    let next_pin = honnin_core::sync::SpkiPin::from_bytes([7; 32]).to_string();
+    let mut printed = Vec::new();
+    for args in [
+        vec![
+            "trust-load",
+            "--anchors",
+            &pki("anchors"),
+            "--crl",
+            &pki("jpki-auth-ca.crl.der"),
+            "--mdoc-anchors",
+            &pki("mdoc/anchors"),
+        ],
+        vec!["announce-tls-key", "--pin", &next_pin],
+        vec!["announce-tls-key", "--clear"],
+        vec!["rotate-receipt-key"],
+        vec![
+            "rotate-secrets-key",
+            "--secrets-key",
+            &secrets("new.key"),
+            "--previous-secrets-key",
+            &secrets("old.key"),
+        ],
+        vec!["operator-token"],
+        vec!["add-sender", "--sender", "other-bank"],
+    ] {
+        let (ok, out, err) = receiver_command(&server, backend, &args);
+        assert!(ok, "{args:?}: {err}");
+        printed.push(out);
+    }
+
     // Exported, verified from the file, and the head kept; then the log's end is cut off.
     let export = server.dir.path().join("audit.jsonl");
     let (ok, _, err) = receiver_command(
@@ -425,9 +418,75 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["actor"].clone())
         .collect();
-    assert_eq!(actors, vec!["cli:operator-a"; 3]);
+    assert_eq!(actors, vec!["cli:operator-a"; 10]);
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "enrol_code",
+            "revoke_device",
+            "reenrol_device",
+            "trust_load",
+            "announce_tls_key",
+            "clear_tls_key_announcements",
+            "rotate_receipt_key",
+            "rotate_secrets_key",
+            "operator_token",
+            "add_sender",
+        ]
+    );
+    let detail = |i: usize| -> serde_json::Value {
+        serde_json::from_str(entries[i]["detail"].as_str().expect("detail")).expect("JSON")
+    };
+    // The load: its serial, and each root and list by the SHA-256 of its DER.
+    let loaded = detail(3);
+    assert_eq!(loaded["serial"], 1, "{loaded}");
+    let root = std::fs::read(pki("anchors/test-jpki-root.cert.der")).expect("reads");
+    assert!(
+        loaded["anchors"]
+            .as_array()
+            .expect("anchors")
+            .iter()
+            .any(|a| a["sha256"] == hex::encode(sha2::Sha256::digest(&root))),
+        "{loaded}"
+    );
+    let crl = std::fs::read(pki("jpki-auth-ca.crl.der")).expect("reads");
+    assert_eq!(
+        loaded["lists"][0]["sha256"],
+        hex::encode(sha2::Sha256::digest(&crl))
+    );
+    assert_eq!(loaded["mdoc_anchors"].as_array().map(Vec::len), Some(1));
+    assert_eq!(detail(4)["pin"], next_pin);
+    assert_eq!(detail(5)["withdrawn"], serde_json::json!([next_pin]));
+    assert!(detail(6)["new_key_id"].is_string());
+    let resealed = detail(7);
+    for id in ["key_id", "previous_key_id"] {
+        assert!(
+            resealed[id].as_str().is_some_and(|k| k.len() == 16),
+            "{resealed}"
+        );
+    }
+    // Neither the new key files, the operator token nor the sender token are in the log.
+    for secret in [
+        std::fs::read_to_string(secrets("new.key")).expect("key"),
+        std::fs::read_to_string(secrets("old.key")).expect("key"),
+        printed[5].clone(),
+        printed[6].clone(),
+    ] {
+        assert!(
+            secret.trim().len() >= 32 && !text.contains(secret.trim()),
+            "a secret reached the audit log"
+        );
+    }
     let (ok, out, _) = receiver_command(&server, backend, &["audit", "verify", "--head", &head]);
-    assert!(ok && out.contains("3 entries"), "{out}");
+    assert!(ok && out.contains("10 entries"), "{out}");
     let edited = text.replacen("stolen", "broken screen", 1);
     std::fs::write(&export, edited).expect("edits the export");
     let (ok, _, err) = Command::new(BIN)
@@ -445,7 +504,7 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
     tamper(
         &server.database,
         backend,
-        "DELETE FROM audit_log WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 10",
     );
     let (ok, _, err) = receiver_command(&server, backend, &["audit", "verify", "--head", &head]);
     assert!(!ok && err.contains("is not in the audit log"), "{err}");

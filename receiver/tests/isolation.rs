@@ -17,14 +17,14 @@ use honnin_core::check::CheckRequest;
 use honnin_core::reader::CardSession;
 use honnin_core::record::{AttributePolicy, RecordContext, RecordDraft, SoftwareSigner};
 use honnin_core::store::Store;
-use honnin_core::sync::protocol::{MANIFEST_REQUEST, sign_batch};
-use honnin_core::verify::{Clock, RandomSource, SystemRandom};
+use honnin_core::sync::protocol::MANIFEST_REQUEST;
+use honnin_core::verify::Clock;
 use honnin_e2e::records::store_keys;
 use honnin_e2e::{CountingRandom, addressee, auth_pin, clock, verifier_with_crl};
 use honnin_receiver::{now, operator};
 use honnin_simcard::Profile;
 
-use common::Backend;
+use common::{Backend, device_headers};
 use hostile_support::{Server, start};
 
 backend_tests!(neither_sender_nor_device_reaches_the_others_data);
@@ -83,33 +83,6 @@ fn call(
 
 fn bearer(token: &str) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Bearer {token}"))]
-}
-
-/// Headers of a request by `device_id` signed with `signer` over `signed`.
-fn device_headers(
-    device_id: &str,
-    signer: &SoftwareSigner,
-    signed: &[u8],
-) -> Vec<(&'static str, String)> {
-    let mut nonce = [0u8; 16];
-    SystemRandom.fill(&mut nonce);
-    let nonce = hex::encode(nonce);
-    let timestamp = now();
-    let signature = sign_batch(
-        signer,
-        signer.device_key(),
-        device_id,
-        timestamp,
-        &nonce,
-        signed,
-    )
-    .expect("signs");
-    vec![
-        ("x-honnin-device", device_id.to_owned()),
-        ("x-honnin-timestamp", timestamp.to_string()),
-        ("x-honnin-nonce", nonce),
-        ("x-honnin-signature", signature),
-    ]
 }
 
 fn batch_body(envelopes: &[serde_json::Value]) -> Vec<u8> {

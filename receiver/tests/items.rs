@@ -8,25 +8,21 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::check::{FaceDecision, Level};
 use honnin_core::manifest::{ManifestError, SignedManifest};
 use honnin_core::record::{AttributePolicy, DeviceKey, SoftwareSigner};
 use honnin_core::store::Store;
-use honnin_core::sync::protocol::sign_batch;
 use honnin_core::sync::{Backoff, SyncClient, SyncConfig, SyncError};
 use honnin_core::verify::{Clock, SystemClock, SystemRandom, UnixTime};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, level_a_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::items::MANIFEST_REQUEST;
-use honnin_receiver::routes::serve;
 use honnin_receiver::webhook::{
     HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP, PushSettings, run_pusher, verify_signature,
 };
 use honnin_receiver::{Receiver, SecretBox, now, operator};
 
-use common::{Backend, TestDatabase, agent, get, post};
+use common::{Backend, Server, agent, get, post_enrol, receipt_key_of};
 
 backend_tests!(
     senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest,
@@ -35,37 +31,16 @@ backend_tests!(
     webhooks_get_every_record_signed_and_failed_pushes_are_retried,
 );
 
-struct Server {
-    base: String,
-    receiver: Arc<Receiver>,
-    runtime: tokio::runtime::Runtime,
-    _database: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
 fn start(backend: &Backend) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = backend.database(dir.path());
-    // Sealed secrets, as an operator runs it: the webhook test pushes with a sealed secret.
-    let secrets = SecretBox::from_key_file(&dir.path().join("secrets.key")).expect("secrets key");
-    let mut receiver =
-        Receiver::with_secrets(database.open(), verifier_with_crl(), secrets).expect("receiver");
-    // The webhook test's endpoints are plain http on loopback, which an operator must allow.
-    receiver.limits.allow_private_webhooks = true;
-    let receiver = Arc::new(receiver);
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    runtime.spawn(serve(listener, receiver.clone()));
-    Server {
-        base,
-        receiver,
-        runtime,
-        _database: database,
-        dir,
-    }
+    common::start_with(backend, |dir, storage| {
+        // Sealed secrets, as an operator runs it: the webhook test pushes with a sealed secret.
+        let secrets = SecretBox::from_key_file(&dir.join("secrets.key")).expect("secrets key");
+        let mut receiver =
+            Receiver::with_secrets(storage, verifier_with_crl(), secrets).expect("receiver");
+        // The webhook test's endpoints are plain http on loopback, which an operator must allow.
+        receiver.limits.allow_private_webhooks = true;
+        receiver
+    })
 }
 
 fn enrol(server: &Server, device_id: &str, signer: &SoftwareSigner) -> DeviceKey {
@@ -76,21 +51,9 @@ fn enrol(server: &Server, device_id: &str, signer: &SoftwareSigner) -> DeviceKey
         now(),
     )
     .expect("code");
-    let body = serde_json::json!({
-        "device_id": device_id,
-        "public_key": BASE64.encode(signer.device_key().spki_der()),
-        "code": code,
-    });
-    let (status, answer) = post(
-        &format!("{}/v1/enrol", server.base),
-        &[],
-        body.to_string().as_bytes(),
-    );
+    let (status, answer) = post_enrol(server, device_id, signer, &code);
     assert_eq!(status, 201, "{answer}");
-    let der = BASE64
-        .decode(answer["receipt_key"].as_str().expect("key"))
-        .expect("base64");
-    DeviceKey::from_spki_der(&der).expect("receipt key")
+    receipt_key_of(&answer)
 }
 
 /// `PUT`/`DELETE` with a sender token: `(status, JSON body)`.
@@ -149,25 +112,7 @@ fn manifest_headers(
     signer: &SoftwareSigner,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let mut nonce = [0u8; 16];
-    honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
-    let nonce = hex::encode(nonce);
-    let timestamp = SystemClock.now().0;
-    let signature = sign_batch(
-        signer,
-        signer.device_key(),
-        device_id,
-        timestamp,
-        &nonce,
-        body,
-    )
-    .expect("signs");
-    vec![
-        ("x-honnin-device", device_id.to_owned()),
-        ("x-honnin-timestamp", timestamp.to_string()),
-        ("x-honnin-nonce", nonce),
-        ("x-honnin-signature", signature),
-    ]
+    common::device_headers(device_id, signer, body)
 }
 
 fn fetch_manifest(server: &Server, headers: &[(&'static str, String)]) -> (u16, Vec<u8>) {

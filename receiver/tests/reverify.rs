@@ -5,8 +5,7 @@
 
 #[macro_use]
 mod common;
-
-use std::sync::Arc;
+mod hostile_support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -14,10 +13,10 @@ use honnin_core::check::{Level, Verifier};
 use honnin_core::record::{AttributePolicy, ChainLink, SignedRecord};
 use honnin_e2e::records::{device_signer, draft_of, edited, genuine_report, sign_body};
 use honnin_e2e::verifier_with_crl;
-use honnin_receiver::tls::ServerTls;
-use honnin_receiver::{Receiver, now, operator};
+use honnin_receiver::{now, operator};
 
-use common::{Backend, TestDatabase, signed_batch, signed_headers};
+use common::{Backend, signed_batch, signed_headers};
+use hostile_support::Server;
 
 backend_tests!(
     a_genuine_record_verifies_and_delivers_its_item,
@@ -29,55 +28,15 @@ backend_tests!(
     a_phone_record_verifies_only_under_the_phone_issuers_anchors,
 );
 
-struct Server {
-    base: String,
-    agent: ureq::Agent,
-    receiver: Arc<Receiver>,
-    _runtime: tokio::runtime::Runtime,
-    _database: TestDatabase,
-    _dir: tempfile::TempDir,
-}
-
-/// A receiver over TLS (self-signed for loopback) with the device `handheld-01` enrolled for
-/// `enrolled_for`, and an agent that trusts exactly that certificate.
+/// A receiver over TLS (self-signed for loopback, `hostile_support`) with the device
+/// `handheld-01` enrolled for `enrolled_for`, and an agent that trusts exactly that certificate.
 fn start(backend: &Backend, enrolled_for: &[&str]) -> Server {
     start_with(backend, enrolled_for, verifier_with_crl())
 }
 
 /// [`start`] with the receiver re-verifying under `verifier`.
 fn start_with(backend: &Backend, enrolled_for: &[&str], verifier: Verifier) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = backend.database(dir.path());
-    let tls = ServerTls::self_signed(&dir.path().join("tls")).expect("tls identity");
-    let receiver = Arc::new(Receiver::new(database.open(), verifier).expect("receiver"));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let base = format!(
-        "https://localhost:{}",
-        listener.local_addr().expect("address").port()
-    );
-    let (served, shared) = (tls.clone(), receiver.clone());
-    runtime.spawn(async move { honnin_receiver::tls::serve(listener, shared, &served).await });
-    let root = ureq::tls::Certificate::from_der(&tls.certificate_der).to_owned();
-    let agent = ureq::Agent::config_builder()
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![root])))
-                .build(),
-        )
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let server = Server {
-        base,
-        agent,
-        receiver,
-        _runtime: runtime,
-        _database: database,
-        _dir: dir,
-    };
+    let server = hostile_support::start(backend, |receiver| receiver.verifier = verifier);
     let storage = server.receiver.storage.as_ref();
     let code =
         operator::issue_enrolment_code(storage, "handheld-01", enrolled_for, now()).expect("code");
@@ -100,7 +59,23 @@ fn start_with(backend: &Backend, enrolled_for: &[&str], verifier: Verifier) -> S
     server
 }
 
-impl Server {
+/// The API calls of these tests, on the receiver of `hostile_support`.
+trait Api {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> (u16, serde_json::Value);
+    fn send(&self, records: &[SignedRecord]) -> Vec<serde_json::Value>;
+    fn sender(&self, sender: &str) -> String;
+    fn feed(&self, token: &str) -> Vec<serde_json::Value>;
+    fn register(&self, token: &str, min_level: &str, attributes: &[&str]);
+    fn delivery(&self, token: &str) -> serde_json::Value;
+}
+
+impl Api for Server {
     fn call(
         &self,
         method: &str,

@@ -8,8 +8,6 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::check::Level;
@@ -22,10 +20,9 @@ use honnin_core::verify::{SystemClock, SystemRandom};
 use honnin_e2e::records::{device_signer, draft_of, genuine_report, store_keys};
 use honnin_e2e::verifier_with_crl;
 use honnin_receiver::audit::all_entries;
-use honnin_receiver::routes::serve;
 use honnin_receiver::{Receiver, SecretBox, Storage, fleet, now, rotation};
 
-use common::{Backend, TestDatabase, get, post};
+use common::{Backend, Server, get, post_enrol, receipt_key_of, start};
 
 backend_tests!(
     earlier_receipts_verify_after_rotations_and_the_device_follows_them,
@@ -34,51 +31,14 @@ backend_tests!(
     the_secrets_key_is_replaced_with_every_kept_secret_still_opening,
 );
 
-// Dropped in this order: the server stops before its database goes.
-struct Server {
-    base: String,
-    receiver: Arc<Receiver>,
-    _runtime: tokio::runtime::Runtime,
-    database: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
-fn start(backend: &Backend) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = backend.database(dir.path());
-    let receiver = Arc::new(Receiver::new(database.open(), verifier_with_crl()).expect("receiver"));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    runtime.spawn(serve(listener, receiver.clone()));
-    Server {
-        base,
-        receiver,
-        _runtime: runtime,
-        database,
-        dir,
-    }
-}
-
 /// Enrols handheld-01 with the test device key; the receipt key it learnt.
 fn enrol(server: &Server) -> DeviceKey {
     let storage = server.receiver.storage.as_ref();
     let code = fleet::issue_enrolment_code(storage, "t", "handheld-01", &["test-bank"], now())
         .expect("code");
-    let body = serde_json::json!({
-        "device_id": "handheld-01",
-        "public_key": BASE64.encode(device_signer().device_key().spki_der()),
-        "code": code,
-    });
-    let (status, answer) = post(
-        &format!("{}/v1/enrol", server.base),
-        &[],
-        body.to_string().as_bytes(),
-    );
+    let (status, answer) = post_enrol(server, "handheld-01", &device_signer(), &code);
     assert_eq!(status, 201, "{answer}");
-    key_of(answer["receipt_key"].as_str().expect("key"))
+    receipt_key_of(&answer)
 }
 
 fn key_of(base64: &str) -> DeviceKey {

@@ -7,7 +7,8 @@
 //!   silent connection at the handshake timeout.
 //! - A client that stops half-way through its header is cut off at the header timeout; on plain
 //!   HTTP too (axum::serve, used there before, had no header timeout at all).
-//! - A header block over the limit, one huge header, or too many headers get 431 and nothing is
+//! - A header block over the limit, one huge header, or too many headers get 431 (with the typed
+//!   error body, as a header field that is not HTTP gets 400) and nothing is
 //!   served for them; the receiver serves the next client.
 //!
 //! Each timeout test waits out the 30-second header timeout once; they run in parallel.
@@ -105,15 +106,25 @@ fn status_of(answer: &[u8]) -> Option<u16> {
 
 /// A whole request for /v1/health on `wire`, with `extra` header lines; the answer's status.
 fn health(wire: &mut dyn Wire, extra: &str) -> Option<u16> {
+    health_answer(wire, extra).0
+}
+
+/// [`health`]'s status and the answer's JSON body (`Null` when it has none).
+fn health_answer(wire: &mut dyn Wire, extra: &str) -> (Option<u16>, serde_json::Value) {
     let request =
         format!("GET /v1/health HTTP/1.1\r\nhost: localhost\r\n{extra}connection: close\r\n\r\n");
     // The receiver may answer and close before it read everything of an oversized header.
     if wire.write_all(request.as_bytes()).is_err() {
-        return None;
+        return (None, serde_json::Value::Null);
     }
     let _ = wire.flush();
     let (answer, _) = read_until_closed(wire);
-    status_of(&answer)
+    let text = String::from_utf8_lossy(&answer);
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or_default();
+    (status_of(&answer), body)
 }
 
 backend_tests!(
@@ -205,7 +216,7 @@ fn oversized_header_blocks_get_431_and_the_next_client_is_served(backend: &Backe
         ("a megabyte of header", &megabyte),
     ] {
         let mut wire = connect_tls(&server, &config);
-        let status = health(wire.as_mut(), extra);
+        let (status, body) = health_answer(wire.as_mut(), extra);
         assert!(
             status == Some(431) || status.is_none(),
             "{what}: answered {status:?} instead of 431"
@@ -213,7 +224,22 @@ fn oversized_header_blocks_get_431_and_the_next_client_is_served(backend: &Backe
         if what != "a megabyte of header" {
             assert_eq!(status, Some(431), "{what}");
         }
+        // With the typed error body every other refusal has.
+        if status.is_some() {
+            assert_eq!(body["error"]["code"], "header_too_large", "{what}: {body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("32768 bytes or 64 fields")),
+                "{what}: {body}"
+            );
+        }
     }
+    // A header field that is not HTTP: 400, typed too.
+    let mut wire = connect_tls(&server, &config);
+    let (status, body) = health_answer(wire.as_mut(), "no colon here\r\n");
+    assert_eq!(status, Some(400));
+    assert_eq!(body["error"]["code"], "malformed_request", "{body}");
     // Just under the limits: served.
     let fitting: String = (0..MAX_HEADERS - 8)
         .map(|i| format!("x-h{i}: {i}\r\n"))

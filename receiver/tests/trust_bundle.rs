@@ -60,6 +60,7 @@ fn operator_load(server: &Server, dir: &Path) -> u64 {
     let (anchors, lists) = read_trust_files(dir, &crls).expect("reads");
     load(
         server.receiver.storage.as_ref(),
+        "t",
         anchors,
         lists,
         honnin_receiver::now(),
@@ -314,6 +315,7 @@ fn phone_issuer_anchors_go_only_to_devices_that_read_v2_bundles() {
     ));
     load_with_mdoc(
         receiver.storage.as_ref(),
+        "t",
         anchors,
         lists,
         phones,

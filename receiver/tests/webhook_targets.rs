@@ -103,8 +103,40 @@ fn a_webhook_to_the_receivers_own_network_is_refused_unless_the_operator_allows_
         operator::add_sender(allowed.receiver.storage.as_ref(), "test-bank").expect("sender");
     let (status, answer) = put_webhook(&allowed, &token, &format!("http://127.0.0.1:{port}/hook"));
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = put_webhook(&allowed, &token, "https://10.1.2.3/hook");
+    let (status, answer) = put_webhook(&allowed, &token, "https://10.1.2.3/hook?key=s3cr3t");
     assert_eq!(status, 200, "{answer}");
+    let secret = answer["secret"].as_str().expect("secret").to_owned();
+    let headers = [("authorization", format!("Bearer {token}"))];
+    let (status, _) = call(&allowed, "DELETE", "/v1/webhook", &headers, None);
+    assert_eq!(status, 204);
+    // Each change is in the audit log, by the sender, with where pushes go but neither the
+    // path and query (they may carry the sender's own secret) nor the webhook's secret.
+    let logged =
+        honnin_receiver::audit::all_entries(allowed.receiver.storage.as_ref()).expect("audit log");
+    let changes: Vec<(&str, &str)> = logged
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("sender:test-bank", "set_webhook"),
+            ("sender:test-bank", "set_webhook"),
+            ("sender:test-bank", "delete_webhook"),
+        ]
+    );
+    assert!(
+        logged[1].detail.contains("\"10.1.2.3\""),
+        "{}",
+        logged[1].detail
+    );
+    for entry in &logged {
+        assert!(
+            !entry.detail.contains("s3cr3t") && !entry.detail.contains(&secret),
+            "{}",
+            entry.detail
+        );
+    }
 }
 
 fn a_webhook_kept_for_a_private_address_gets_no_connection(backend: &Backend) {

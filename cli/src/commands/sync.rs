@@ -292,8 +292,14 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
                     )?;
                     Ok(Some(announced.pins))
                 }
-                // An older one (another instance's clock): the kept pins stay, nothing wrong.
-                Err(PinAnnouncementError::Stale { .. }) => Ok(None),
+                // An older one: another instance's clock, or a replay that would bring back a
+                // retired key. Either way the kept pins stay; the sync itself is fine.
+                Err(PinAnnouncementError::Stale { kept, found }) => {
+                    eprintln!(
+                        "receiver TLS pins kept: the announcement served was signed at {found}, before the one kept ({kept}), so it is not taken"
+                    );
+                    Ok(None)
+                }
                 Err(refused) => Err(refused),
             }
         }
@@ -376,8 +382,9 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
         }
         Ok(None) => String::new(),
         Err(e) => {
-            summary["tls_pins_error"] = e.to_string().into();
-            format!("\nreceiver TLS pins not updated: {e}")
+            let refused = pins_refused(e, kept_pins.as_deref().unwrap_or_default());
+            summary["tls_pins_error"] = refused.clone().into();
+            format!("\nreceiver TLS pins not updated: {refused}")
         }
     };
     if json {
@@ -394,6 +401,28 @@ pub fn sync(args: &DeviceArgs, batch_size: usize, json: bool) -> Result<ExitCode
     // Likewise a trust bundle that did not verify: the device's revocation data is not current.
     bundle.map_err(sync_error)?;
     // And TLS pins that did not verify: the next TLS key is not trusted, say so now.
-    pins.map_err(|e| CliError::Environment(e.to_string()))?;
+    pins.map_err(|e| {
+        CliError::Environment(pins_refused(&e, kept_pins.as_deref().unwrap_or_default()))
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a refused TLS pin announcement means for the courier and what to do: the pins kept
+/// stay, and only a signature problem points at someone holding the receiver's TLS key.
+fn pins_refused(error: &PinAnnouncementError, kept: &[SpkiPin]) -> String {
+    let kept = kept
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let next = match error {
+        PinAnnouncementError::BadSignature | PinAnnouncementError::BadPinCount(_) => {
+            "whoever answered this sync may hold the receiver's TLS key: tell the receiver's operator, and do not enrol again with a pin you did not get from them"
+        }
+        PinAnnouncementError::UnknownFormat => "update honnin to read it",
+        _ => "sync again later; tell the receiver's operator if this stays",
+    };
+    format!(
+        "{error}; this device keeps trusting only the TLS keys it trusted before ({kept}): {next}"
+    )
 }

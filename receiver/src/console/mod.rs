@@ -16,12 +16,15 @@ pub mod metrics;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::fleet::{self, FleetError};
@@ -41,8 +44,6 @@ pub const ACTOR: &str = "console";
 const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("console.js");
 const STYLE: &str = include_str!("console.css");
-
-type Shared = State<Arc<Receiver>>;
 
 /// Makes a new operator token (`hno_` + 64 hex digits), keeps its hash in place of the one
 /// before, and returns it (shown once); logged.
@@ -135,40 +136,84 @@ async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
 
-/// Runs `work` on a blocking thread once the request's operator token checked out; a wrong
-/// token counts against the client's failure limit.
-async fn as_operator<T: Send + 'static>(
-    receiver: &Arc<Receiver>,
-    client: SocketAddr,
-    headers: &HeaderMap,
-    work: impl FnOnce(&Receiver) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    receiver
-        .limiter
-        .check(client.ip(), receiver.limits.max_auth_failures)?;
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| secret_hash(t.trim()));
-    let worker = receiver.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let kept = worker.storage.meta(TOKEN_HASH)?;
-        match (token, kept) {
-            (Some(given), Some(kept)) if given.as_bytes() == kept.as_slice() => work(&worker),
-            _ => Err(ApiError::unauthorized(
-                "give the operator token as `Authorization: Bearer <token>` (honnin-receiver operator-token makes one)",
-            )),
+/// A request that carries the operator token (`Authorization: Bearer hno_…`): only through
+/// one do the console's API and `/metrics` act. A missing or wrong token counts against the
+/// client's failure limit, as on the sender API.
+struct Operator {
+    receiver: Arc<Receiver>,
+}
+
+impl FromRequestParts<Arc<Receiver>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        receiver: &Arc<Receiver>,
+    ) -> Result<Self, ApiError> {
+        let ConnectInfo(client) = ConnectInfo::<SocketAddr>::from_request_parts(parts, receiver)
+            .await
+            .map_err(|_| internal())?;
+        receiver
+            .limiter
+            .check(client.ip(), receiver.limits.max_auth_failures)?;
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| secret_hash(t.trim()));
+        let storage = receiver.storage.clone();
+        let kept = tokio::task::spawn_blocking(move || storage.meta(TOKEN_HASH))
+            .await
+            .map_err(|_| internal())??;
+        match (given, kept) {
+            (Some(given), Some(kept)) if given.as_bytes() == kept.as_slice() => Ok(Self {
+                receiver: receiver.clone(),
+            }),
+            _ => {
+                receiver.limiter.failed(client.ip());
+                Err(ApiError::unauthorized(
+                    "give the operator token as `Authorization: Bearer <token>` (honnin-receiver operator-token makes one)",
+                ))
+            }
         }
-    })
-    .await
-    .map_err(|_| internal())?;
-    if let Err(error) = &outcome
-        && error.status == StatusCode::UNAUTHORIZED
-    {
-        receiver.limiter.failed(client.ip());
     }
-    outcome
+}
+
+impl Operator {
+    /// Runs `work` on a blocking thread (storage calls block).
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce(&Receiver) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        tokio::task::spawn_blocking(move || work(&self.receiver))
+            .await
+            .map_err(|_| internal())?
+    }
+
+    /// [`Self::run`] with the request's JSON body read as `R` first.
+    async fn with_json<R, T>(
+        self,
+        body: Bytes,
+        work: impl FnOnce(&Receiver, R) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        R: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let request: R = parse_json(&body)?;
+        self.run(move |r| work(r, request)).await
+    }
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "conflict", message)
+}
+
+/// `id` as a device or sender id, or a 400 that says what one looks like.
+fn valid_id(what: &str, id: &str) -> Result<(), ApiError> {
+    honnin_core::manifest::check_id(what, id)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))
 }
 
 impl From<FleetError> for ApiError {
@@ -182,26 +227,21 @@ impl From<FleetError> for ApiError {
             FleetError::AlreadyRevoked(..)
             | FleetError::NotRevoked(_)
             | FleetError::AlreadyReplaced(..)
-            | FleetError::ReplacementTaken(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", message)
-            }
+            | FleetError::ReplacementTaken(_) => conflict(message),
             FleetError::Storage(e) => e.into(),
         }
     }
 }
 
-async fn prometheus(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    let text = as_operator(&receiver, client, &headers, |r| {
-        let overview = r.storage.overview()?;
-        let mut text = metrics::exposition(&r.metrics.counts(), &overview);
-        text.push_str(&crl_status::exposition(trust_status(r)?.as_ref()));
-        Ok(text)
-    })
-    .await?;
+async fn prometheus(operator: Operator) -> Result<impl IntoResponse, ApiError> {
+    let text = operator
+        .run(|r| {
+            let overview = r.storage.overview()?;
+            let mut text = metrics::exposition(&r.metrics.counts(), &overview);
+            text.push_str(&crl_status::exposition(trust_status(r)?.as_ref()));
+            Ok(text)
+        })
+        .await?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -223,32 +263,24 @@ fn trust_status(receiver: &Receiver) -> Result<Option<crl_status::TrustStatus>, 
     Ok(loaded.map(|trust| crl_status::status(&trust, now(), receiver.limits.crl_warning_seconds)))
 }
 
-async fn overview(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, |r| {
-        let overview = r.storage.overview()?;
-        Ok(Json(serde_json::json!({
-            "database": overview,
-            "instance": r.metrics.counts(),
-            "receipt_key_id": r.receipt_key().id_hex(),
-            "trust": trust_status(r)?,
-        })))
-    })
-    .await
+async fn overview(operator: Operator) -> Result<impl IntoResponse, ApiError> {
+    operator
+        .run(|r| {
+            let overview = r.storage.overview()?;
+            Ok(Json(serde_json::json!({
+                "database": overview,
+                "instance": r.metrics.counts(),
+                "receipt_key_id": r.receipt_key().id_hex(),
+                "trust": trust_status(r)?,
+            })))
+        })
+        .await
 }
 
-async fn devices(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, |r| {
-        Ok(Json(fleet::devices(r.storage.as_ref())?))
-    })
-    .await
+async fn devices(operator: Operator) -> Result<impl IntoResponse, ApiError> {
+    operator
+        .run(|r| Ok(Json(fleet::devices(r.storage.as_ref())?)))
+        .await
 }
 
 #[derive(Deserialize)]
@@ -260,26 +292,24 @@ struct RevokeRequest {
 }
 
 async fn revoke(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    operator: Operator,
     Path(device_id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, move |r| {
-        let request: RevokeRequest = parse_json(&body)?;
-        let now = now();
-        let revocation = fleet::revoke(
-            r.storage.as_ref(),
-            ACTOR,
-            &device_id,
-            &request.reason,
-            request.cutoff.unwrap_or(now),
-            now,
-        )?;
-        Ok(Json(revocation))
-    })
-    .await
+    operator
+        .with_json(body, move |r, request: RevokeRequest| {
+            let now = now();
+            let revocation = fleet::revoke(
+                r.storage.as_ref(),
+                ACTOR,
+                &device_id,
+                &request.reason,
+                request.cutoff.unwrap_or(now),
+                now,
+            )?;
+            Ok(Json(revocation))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -289,28 +319,26 @@ struct ReenrolRequest {
 }
 
 async fn reenrol(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    operator: Operator,
     Path(device_id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, move |r| {
-        let request: ReenrolRequest = parse_json(&body)?;
-        let (code, items_moved) = fleet::reenrol(
-            r.storage.as_ref(),
-            ACTOR,
-            &device_id,
-            &request.replacement,
-            now(),
-        )?;
-        Ok(Json(serde_json::json!({
-            "replacement": request.replacement,
-            "enrolment_code": code,
-            "items_moved": items_moved,
-        })))
-    })
-    .await
+    operator
+        .with_json(body, move |r, request: ReenrolRequest| {
+            let (code, items_moved) = fleet::reenrol(
+                r.storage.as_ref(),
+                ACTOR,
+                &device_id,
+                &request.replacement,
+                now(),
+            )?;
+            Ok(Json(serde_json::json!({
+                "replacement": request.replacement,
+                "enrolment_code": code,
+                "items_moved": items_moved,
+            })))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -319,29 +347,19 @@ struct SenderRequest {
     sender_id: String,
 }
 
-async fn add_sender(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, move |r| {
-        let request: SenderRequest = parse_json(&body)?;
-        honnin_core::manifest::check_id("the sender id", &request.sender_id)
-            .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-        match fleet::add_sender(r.storage.as_ref(), ACTOR, &request.sender_id, now()) {
-            Ok(token) => Ok(Json(
-                serde_json::json!({"sender_id": request.sender_id, "token": token}),
-            )),
-            Err(StorageError::SenderExists(_)) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "this sender exists already",
-            )),
-            Err(e) => Err(e.into()),
-        }
-    })
-    .await
+async fn add_sender(operator: Operator, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    operator
+        .with_json(body, |r, request: SenderRequest| {
+            valid_id("the sender id", &request.sender_id)?;
+            match fleet::add_sender(r.storage.as_ref(), ACTOR, &request.sender_id, now()) {
+                Ok(token) => Ok(Json(
+                    serde_json::json!({"sender_id": request.sender_id, "token": token}),
+                )),
+                Err(StorageError::SenderExists(_)) => Err(conflict("this sender exists already")),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -352,70 +370,58 @@ struct EnrolCodeRequest {
     senders: Vec<String>,
 }
 
-async fn enrol_code(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, move |r| {
-        let request: EnrolCodeRequest = parse_json(&body)?;
-        honnin_core::manifest::check_id("the device id", &request.device_id)
-            .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-        let senders: Vec<&str> = request.senders.iter().map(String::as_str).collect();
-        match fleet::issue_enrolment_code(
-            r.storage.as_ref(),
-            ACTOR,
-            &request.device_id,
-            &senders,
-            now(),
-        ) {
-            Ok(code) => Ok(Json(
-                serde_json::json!({"device_id": request.device_id, "enrolment_code": code}),
-            )),
-            Err(StorageError::AlreadyEnrolled(_)) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "this device id is enrolled already: revoke it and re-enrol a replacement",
-            )),
-            Err(e) => Err(e.into()),
-        }
-    })
-    .await
+async fn enrol_code(operator: Operator, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    operator
+        .with_json(body, |r, request: EnrolCodeRequest| {
+            valid_id("the device id", &request.device_id)?;
+            let senders: Vec<&str> = request.senders.iter().map(String::as_str).collect();
+            let issued = fleet::issue_enrolment_code(
+                r.storage.as_ref(),
+                ACTOR,
+                &request.device_id,
+                &senders,
+                now(),
+            );
+            match issued {
+                Ok(code) => Ok(Json(
+                    serde_json::json!({"device_id": request.device_id, "enrolment_code": code}),
+                )),
+                Err(StorageError::AlreadyEnrolled(_)) => Err(conflict(
+                    "this device id is enrolled already: revoke it and re-enrol a replacement",
+                )),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
 }
 
-async fn rotate_receipt_key(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, |r| {
-        let rotation = rotation::rotate_receipt_key(r.storage.as_ref(), &r.secrets, ACTOR, now())?;
-        // This instance signs with the new key at once; the others within seconds.
-        r.key.reload(r.storage.as_ref(), &r.secrets)?;
-        Ok(Json(serde_json::json!({
-            "receipt_key_id": r.receipt_key().id_hex(),
-            "rotation": rotation,
-        })))
-    })
-    .await
+async fn rotate_receipt_key(operator: Operator) -> Result<impl IntoResponse, ApiError> {
+    operator
+        .run(|r| {
+            let rotation =
+                rotation::rotate_receipt_key(r.storage.as_ref(), &r.secrets, ACTOR, now())?;
+            // This instance signs with the new key at once; the others within seconds.
+            r.key.reload(r.storage.as_ref(), &r.secrets)?;
+            Ok(Json(serde_json::json!({
+                "receipt_key_id": r.receipt_key().id_hex(),
+                "rotation": rotation,
+            })))
+        })
+        .await
 }
 
-async fn audit_log(
-    State(receiver): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    as_operator(&receiver, client, &headers, |r| {
-        let entries = audit::all_entries(r.storage.as_ref())?;
-        let verified = audit::verify_chain(&entries, None);
-        Ok(Json(serde_json::json!({
-            "chain": match &verified {
-                Ok((count, head)) => serde_json::json!({"intact": true, "entries": count, "head": head}),
-                Err(e) => serde_json::json!({"intact": false, "problem": e.to_string()}),
-            },
-            "entries": entries,
-        })))
-    })
-    .await
+async fn audit_log(operator: Operator) -> Result<impl IntoResponse, ApiError> {
+    operator
+        .run(|r| {
+            let entries = audit::all_entries(r.storage.as_ref())?;
+            let verified = audit::verify_chain(&entries, None);
+            Ok(Json(serde_json::json!({
+                "chain": match &verified {
+                    Ok((count, head)) => serde_json::json!({"intact": true, "entries": count, "head": head}),
+                    Err(e) => serde_json::json!({"intact": false, "problem": e.to_string()}),
+                },
+                "entries": entries,
+            })))
+        })
+        .await
 }

@@ -196,6 +196,185 @@ fn replace_check(revocation: Option<Revocation>, taken: bool) -> Option<ReplaceO
     }
 }
 
+/// A text or integer parameter of the fleet's statements, bound by either backend.
+#[derive(Clone, Copy)]
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+use Arg::{Int, Text};
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Text(text) => text.to_sql(),
+            Int(number) => number.to_sql(),
+        }
+    }
+}
+
+/// A revocation or a replacement's transaction, on either backend: [`revoke_in`] and
+/// [`replace_in`] are written once over it, so the backends cannot disagree on what either
+/// does. Errors name `context`.
+trait FleetTx {
+    /// Runs `sql` with `args`; how many rows it changed.
+    fn run(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StorageError>;
+    /// Whether `sql` with `args` finds a row.
+    fn exists(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<bool, StorageError>;
+    fn revocation(&mut self, device_id: &str) -> Result<Option<Revocation>, StorageError>;
+    /// Holds the device's revocation row until the transaction ends, so that of two
+    /// replacements at once one wins.
+    fn lock_revocation(&mut self, device_id: &str) -> Result<(), StorageError>;
+    fn append_audit(&mut self, entry: &NewAuditEntry) -> Result<(), StorageError>;
+}
+
+struct SqliteTx<'c>(rusqlite::Transaction<'c>, &'static str);
+struct PostgresTx<'c>(postgres::Transaction<'c>, &'static str);
+
+impl FleetTx for SqliteTx<'_> {
+    fn run(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StorageError> {
+        let changed = self
+            .0
+            .execute(sql, rusqlite::params_from_iter(args))
+            .map_err(sqlite(self.1))?;
+        Ok(changed as u64)
+    }
+
+    fn exists(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<bool, StorageError> {
+        self.0
+            .query_row(sql, rusqlite::params_from_iter(args), |_| Ok(()))
+            .optional()
+            .map(|row| row.is_some())
+            .map_err(sqlite(self.1))
+    }
+
+    fn revocation(&mut self, device_id: &str) -> Result<Option<Revocation>, StorageError> {
+        sqlite_revocation(&self.0, device_id)
+    }
+
+    fn lock_revocation(&mut self, _device_id: &str) -> Result<(), StorageError> {
+        // The transaction is IMMEDIATE: it holds the database's write lock already.
+        Ok(())
+    }
+
+    fn append_audit(&mut self, entry: &NewAuditEntry) -> Result<(), StorageError> {
+        super::audit::append_sqlite(&self.0, entry).map(|_| ())
+    }
+}
+
+impl PostgresTx<'_> {
+    fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+        args.iter()
+            .map(|arg| -> &(dyn postgres::types::ToSql + Sync) {
+                match arg {
+                    Text(text) => text,
+                    Int(number) => number,
+                }
+            })
+            .collect()
+    }
+}
+
+impl FleetTx for PostgresTx<'_> {
+    fn run(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StorageError> {
+        self.0.execute(sql, &Self::params(args)).map_err(pg(self.1))
+    }
+
+    fn exists(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<bool, StorageError> {
+        self.0
+            .query_opt(sql, &Self::params(args))
+            .map(|row| row.is_some())
+            .map_err(pg(self.1))
+    }
+
+    fn revocation(&mut self, device_id: &str) -> Result<Option<Revocation>, StorageError> {
+        pg_revocation(&mut self.0, device_id)
+    }
+
+    fn lock_revocation(&mut self, device_id: &str) -> Result<(), StorageError> {
+        let sql = "SELECT 1 FROM device_revocations WHERE device_id = $1 FOR UPDATE";
+        self.run(sql, &[Text(device_id)]).map(|_| ())
+    }
+
+    fn append_audit(&mut self, entry: &NewAuditEntry) -> Result<(), StorageError> {
+        super::audit::append_postgres(&mut self.0, entry).map(|_| ())
+    }
+}
+
+/// [`DeviceStorage::revoke_device`] in `tx`: logged only when this call revoked the device.
+fn revoke_in(
+    tx: &mut impl FleetTx,
+    device_id: &str,
+    reason: &str,
+    cutoff: i64,
+    now: i64,
+    audit: &NewAuditEntry,
+) -> Result<RevokeOutcome, StorageError> {
+    let args = [Text(device_id), Text(reason), Int(cutoff), Int(now)];
+    if tx.run(REVOKE, &args)? == 1 {
+        tx.append_audit(audit)?;
+        return Ok(RevokeOutcome::Revoked);
+    }
+    Ok(match tx.revocation(device_id)? {
+        Some(held) => RevokeOutcome::AlreadyRevoked(held),
+        None => RevokeOutcome::NotEnrolled,
+    })
+}
+
+/// [`DeviceStorage::replace_device`] in `tx` (a refusal changes nothing).
+fn replace_in(
+    tx: &mut impl FleetTx,
+    device_id: &str,
+    replacement: &str,
+    audit: &dyn Fn(u64) -> NewAuditEntry,
+) -> Result<ReplaceOutcome, StorageError> {
+    tx.lock_revocation(device_id)?;
+    let taken = tx.exists(ENROLLED, &[Text(replacement)])?;
+    if let Some(refused) = replace_check(tx.revocation(device_id)?, taken) {
+        return Ok(refused);
+    }
+    let (new, old) = (Text(replacement), Text(device_id));
+    tx.run(MARK_REPLACED, &[new, old])?;
+    let items_moved = tx.run(MOVE_ITEMS, &[new, old])?;
+    tx.run(COPY_SENDERS, &[new, old])?;
+    tx.append_audit(&audit(items_moved))?;
+    Ok(ReplaceOutcome::Replaced { items_moved })
+}
+
+impl SqliteStorage {
+    /// Runs `work` in an IMMEDIATE transaction (the write lock taken at once) and commits.
+    fn in_fleet_tx<T>(
+        &self,
+        context: &'static str,
+        work: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite(context))?;
+        let mut tx = SqliteTx(tx, context);
+        let done = work(&mut tx)?;
+        tx.0.commit().map_err(sqlite(context))?;
+        Ok(done)
+    }
+}
+
+impl PostgresStorage {
+    /// Runs `work` in a transaction and commits.
+    fn in_fleet_tx<T>(
+        &self,
+        context: &'static str,
+        work: impl FnOnce(&mut PostgresTx<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(pg(context))?;
+        let mut tx = PostgresTx(tx, context);
+        let done = work(&mut tx)?;
+        tx.0.commit().map_err(pg(context))?;
+        Ok(done)
+    }
+}
+
 impl DeviceStorage for SqliteStorage {
     fn devices(&self) -> Result<Vec<DeviceRow>, StorageError> {
         let context = "listing devices";
@@ -249,25 +428,9 @@ impl DeviceStorage for SqliteStorage {
         now: i64,
         audit: &NewAuditEntry,
     ) -> Result<RevokeOutcome, StorageError> {
-        let context = "revoking a device";
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite(context))?;
-        let inserted = tx
-            .execute(REVOKE, params![device_id, reason, cutoff, now])
-            .map_err(sqlite(context))?;
-        let outcome = if inserted == 1 {
-            super::audit::append_sqlite(&tx, audit)?;
-            RevokeOutcome::Revoked
-        } else {
-            match sqlite_revocation(&tx, device_id)? {
-                Some(held) => RevokeOutcome::AlreadyRevoked(held),
-                None => RevokeOutcome::NotEnrolled,
-            }
-        };
-        tx.commit().map_err(sqlite(context))?;
-        Ok(outcome)
+        self.in_fleet_tx("revoking a device", |tx| {
+            revoke_in(tx, device_id, reason, cutoff, now, audit)
+        })
     }
 
     fn replace_device(
@@ -276,30 +439,8 @@ impl DeviceStorage for SqliteStorage {
         replacement: &str,
         audit: &dyn Fn(u64) -> NewAuditEntry,
     ) -> Result<ReplaceOutcome, StorageError> {
-        let context = "replacing a device";
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sqlite(context))?;
-        let taken = tx
-            .query_row(ENROLLED, [replacement], |_| Ok(()))
-            .optional()
-            .map_err(sqlite(context))?
-            .is_some();
-        if let Some(refused) = replace_check(sqlite_revocation(&tx, device_id)?, taken) {
-            return Ok(refused);
-        }
-        tx.execute(MARK_REPLACED, params![replacement, device_id])
-            .map_err(sqlite(context))?;
-        let moved = tx
-            .execute(MOVE_ITEMS, params![replacement, device_id])
-            .map_err(sqlite(context))?;
-        tx.execute(COPY_SENDERS, params![replacement, device_id])
-            .map_err(sqlite(context))?;
-        super::audit::append_sqlite(&tx, &audit(moved as u64))?;
-        tx.commit().map_err(sqlite(context))?;
-        Ok(ReplaceOutcome::Replaced {
-            items_moved: moved as u64,
+        self.in_fleet_tx("replacing a device", |tx| {
+            replace_in(tx, device_id, replacement, audit)
         })
     }
 }
@@ -372,23 +513,9 @@ impl DeviceStorage for PostgresStorage {
         now: i64,
         audit: &NewAuditEntry,
     ) -> Result<RevokeOutcome, StorageError> {
-        let context = "revoking a device";
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(pg(context))?;
-        let inserted = tx
-            .execute(REVOKE, &[&device_id, &reason, &cutoff, &now])
-            .map_err(pg(context))?;
-        let outcome = if inserted == 1 {
-            super::audit::append_postgres(&mut tx, audit)?;
-            RevokeOutcome::Revoked
-        } else {
-            match pg_revocation(&mut tx, device_id)? {
-                Some(held) => RevokeOutcome::AlreadyRevoked(held),
-                None => RevokeOutcome::NotEnrolled,
-            }
-        };
-        tx.commit().map_err(pg(context))?;
-        Ok(outcome)
+        self.in_fleet_tx("revoking a device", |tx| {
+            revoke_in(tx, device_id, reason, cutoff, now, audit)
+        })
     }
 
     fn replace_device(
@@ -397,32 +524,9 @@ impl DeviceStorage for PostgresStorage {
         replacement: &str,
         audit: &dyn Fn(u64) -> NewAuditEntry,
     ) -> Result<ReplaceOutcome, StorageError> {
-        let context = "replacing a device";
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(pg(context))?;
-        // The revocation row locked: of two replacements at once, one wins.
-        tx.execute(
-            "SELECT 1 FROM device_revocations WHERE device_id = $1 FOR UPDATE",
-            &[&device_id],
-        )
-        .map_err(pg(context))?;
-        let taken = tx
-            .query_opt(ENROLLED, &[&replacement])
-            .map_err(pg(context))?
-            .is_some();
-        if let Some(refused) = replace_check(pg_revocation(&mut tx, device_id)?, taken) {
-            return Ok(refused);
-        }
-        tx.execute(MARK_REPLACED, &[&replacement, &device_id])
-            .map_err(pg(context))?;
-        let moved = tx
-            .execute(MOVE_ITEMS, &[&replacement, &device_id])
-            .map_err(pg(context))?;
-        tx.execute(COPY_SENDERS, &[&replacement, &device_id])
-            .map_err(pg(context))?;
-        super::audit::append_postgres(&mut tx, &audit(moved))?;
-        tx.commit().map_err(pg(context))?;
-        Ok(ReplaceOutcome::Replaced { items_moved: moved })
+        self.in_fleet_tx("replacing a device", |tx| {
+            replace_in(tx, device_id, replacement, audit)
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! What the receiver's tests share: the storage backends they run against, each test with a
-//! fresh database of its own so tests run in parallel.
+//! fresh database of its own so tests run in parallel, and a receiver served on loopback over
+//! one, with the API calls most tests make.
 //!
 //! Every test runs against SQLite (a file in the test's temp dir), and against PostgreSQL when
 //! `HONNIN_TEST_POSTGRES` holds a connection URL (`scripts/start-postgres` prints one): there
@@ -11,11 +12,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use honnin_core::record::SignedRecord;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use honnin_core::record::{DeviceKey, SignedRecord, SoftwareSigner};
 use honnin_core::sync::protocol::sign_batch;
 use honnin_core::verify::{Clock, SystemClock, SystemRandom};
 use honnin_e2e::records::device_signer;
-use honnin_receiver::{PostgresStorage, SqliteStorage, Storage};
+use honnin_e2e::verifier_with_crl;
+use honnin_receiver::{PostgresStorage, Receiver, SqliteStorage, Storage};
 use r2d2_postgres::postgres;
 
 /// Where a test's receiver keeps its data.
@@ -118,6 +122,76 @@ impl Drop for TestDatabase {
     }
 }
 
+// Dropped in this order: the server stops before its database goes.
+/// A receiver in the test process serving plain HTTP on loopback, over a fresh database.
+pub struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub receiver: Arc<Receiver>,
+    pub runtime: tokio::runtime::Runtime,
+    pub database: TestDatabase,
+    /// The test's own directory (the database file for SQLite, device stores, key files).
+    pub dir: tempfile::TempDir,
+}
+
+/// [`start_with`] a receiver with the test PKI's anchors and CRLs and default settings.
+pub fn start(backend: &Backend) -> Server {
+    start_with(backend, |_, storage| {
+        Receiver::new(storage, verifier_with_crl()).expect("receiver")
+    })
+}
+
+/// A receiver `make` sets up (given the test's directory and its storage), served on loopback.
+pub fn start_with(
+    backend: &Backend,
+    make: impl FnOnce(&Path, Arc<dyn Storage>) -> Receiver,
+) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = backend.database(dir.path());
+    let receiver = Arc::new(make(dir.path(), database.open()));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    runtime.spawn(honnin_receiver::routes::serve(listener, receiver.clone()));
+    Server {
+        base,
+        receiver,
+        runtime,
+        database,
+        dir,
+    }
+}
+
+/// `POST /v1/enrol` of `device_id` with `signer`'s key and the one-time `code`: `(status,
+/// JSON body)`.
+pub fn post_enrol(
+    server: &Server,
+    device_id: &str,
+    signer: &SoftwareSigner,
+    code: &str,
+) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({
+        "device_id": device_id,
+        "public_key": BASE64.encode(signer.device_key().spki_der()),
+        "code": code,
+    });
+    post(
+        &format!("{}/v1/enrol", server.base),
+        &[],
+        body.to_string().as_bytes(),
+    )
+}
+
+/// The receipt key an enrolment answer (or `GET /v1/receipt-key`) names.
+pub fn receipt_key_of(answer: &serde_json::Value) -> DeviceKey {
+    let der = BASE64
+        .decode(answer["receipt_key"].as_str().expect("key"))
+        .expect("base64");
+    DeviceKey::from_spki_der(&der).expect("receipt key")
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -207,22 +281,31 @@ pub fn signed_batch(records: &[SignedRecord]) -> (Vec<(&'static str, String)>, V
 /// The headers of `handheld-01`'s request with `body`, signed as the client signs them (also for
 /// a body that holds records no honnin would make).
 pub fn signed_headers(body: &[u8]) -> Vec<(&'static str, String)> {
-    let signer = device_signer();
+    device_headers("handheld-01", &device_signer(), body)
+}
+
+/// The headers of a request by `device_id` signed with `signer` over `signed` (the body, or
+/// what a GET signs in its place), as the sync client makes them.
+pub fn device_headers(
+    device_id: &str,
+    signer: &SoftwareSigner,
+    signed: &[u8],
+) -> Vec<(&'static str, String)> {
     let mut nonce = [0u8; 16];
     honnin_core::verify::RandomSource::fill(&mut SystemRandom, &mut nonce);
     let nonce = hex::encode(nonce);
     let timestamp = SystemClock.now().0;
     let signature = sign_batch(
-        &signer,
+        signer,
         signer.device_key(),
-        "handheld-01",
+        device_id,
         timestamp,
         &nonce,
-        body,
+        signed,
     )
     .expect("signs");
     vec![
-        ("x-honnin-device", "handheld-01".to_owned()),
+        ("x-honnin-device", device_id.to_owned()),
         ("x-honnin-timestamp", timestamp.to_string()),
         ("x-honnin-nonce", nonce),
         ("x-honnin-signature", signature),

@@ -205,6 +205,33 @@ def main():
             [binary, "--db", db, "audit", "verify"], capture_output=True, text=True, check=False
         )
         assert verified.returncode == 0 and "unbroken" in verified.stdout, verified
+        # Every operator action is in the log the console shows, the trust load with its serial.
+        status, log = http("GET", f"{console}/api/audit", token=operator_token)
+        log = json.loads(log)
+        assert status == 200 and log["chain"]["intact"], log["chain"]
+        actions = [entry["action"] for entry in log["entries"]]
+        for action in ("add_sender", "enrol_code", "operator_token", "trust_load",
+                       "revoke_device", "reenrol_device", "rotate_receipt_key"):
+            assert action in actions, (action, actions)
+        loaded = next(e for e in log["entries"] if e["action"] == "trust_load")
+        assert json.loads(loaded["detail"])["serial"] == 1, loaded
+        assert operator_token not in json.dumps(log) and sender_token not in json.dumps(log)
+        # The console API refuses what makes no sense with typed errors.
+        for path, body, status, code in (
+            ("/api/senders", {"sender_id": "test-bank"}, 409, "conflict"),
+            ("/api/senders", {"sender": "other-bank"}, 400, "malformed_json"),
+            ("/api/enrol-codes", {"device_id": " handheld-03"}, 400, "invalid_request"),
+            ("/api/devices/handheld-77/revoke", {"reason": "lost"}, 404, "not_enrolled"),
+            ("/api/devices/handheld-01/revoke", {"reason": "again"}, 409, "conflict"),
+        ):
+            got, answer = http("POST", f"{console}{path}", body, token=operator_token)
+            assert (got, json.loads(answer).get("error", {}).get("code")) == (status, code), (path, got, answer)
+        # Guessing the token: refused, then (10 failures a minute, those above counted) the
+        # address is held off, with the right token too.
+        guesses = [http("GET", f"{console}/api/devices", token="hno_" + "1" * 64)[0]
+                   for _ in range(10)]
+        assert set(guesses) == {401, 429} and guesses == sorted(guesses), guesses
+        assert http("GET", f"{console}/api/devices", token=operator_token)[0] == 429
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -1,6 +1,6 @@
-//! What the hostile-input tests share (`hostile`, `feed_cursors`, `webhook_targets`): a real
-//! receiver serving TLS on loopback over a test database of either backend, a client that
-//! trusts its certificate, and records stored straight into its storage.
+//! What the hostile-input tests share (`hostile`, `feed_cursors`, `webhook_targets`,
+//! `reverify`, …): a real receiver serving TLS on loopback over a test database of either
+//! backend, a client that trusts its certificate, and records stored straight into its storage.
 
 #![allow(dead_code)] // Each test binary uses its own part.
 
@@ -89,8 +89,12 @@ pub fn call(
 ) -> (u16, serde_json::Value) {
     let url = format!("{}{path}", server.base);
     let result = match method {
-        "GET" => {
-            let mut request = server.agent.get(&url);
+        "GET" | "DELETE" => {
+            let mut request = if method == "GET" {
+                server.agent.get(&url)
+            } else {
+                server.agent.delete(&url)
+            };
             for (name, value) in headers {
                 request = request.header(*name, value);
             }
