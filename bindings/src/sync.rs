@@ -17,15 +17,17 @@ use std::time::Duration;
 use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
 use honnin_core::store::Store;
 use honnin_core::sync::protocol::BATCH_DOMAIN;
-use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust, rustls};
+use honnin_core::sync::{SyncClient, SyncConfig, SyncError, TlsTrust, rustls};
 use honnin_core::verify::SystemRandom;
 use zeroize::Zeroizing;
 
 use crate::error::{BridgeError, HonninError};
 use crate::keys::{Keys, LiveClock, Signer, bridged, now};
+use crate::manifest::ManifestUpdate;
 use crate::platform::{SyncListener, SyncProgress};
 use crate::session::{CancellationToken, StopSignal};
 use crate::store::RecordStore;
+use crate::tls_pins::{self, AnnouncedTlsPins};
 use crate::trust_bundle::{self, TrustBundleUpdate};
 
 /// Where the receiver is, how the device recognises it, and how to talk to it.
@@ -37,12 +39,24 @@ pub struct ReceiverConfig {
     /// device's checks are made with.
     pub device_id: String,
     /// Trust only the receiver TLS key with this pin, `sha256/<base64>` as the operator hands it
-    /// out with the enrolment code (`honnin-receiver tls-pin`). Give the pin the device was
-    /// enrolled with to every sync. Without a pin, `ca_certificates_der`, else the platform's
-    /// trust store (`use_platform_trust`), else the public web roots compiled into the core
-    /// decide.
+    /// out with the enrolment code (`honnin-receiver tls-pin`): the pin of the enrolment, until
+    /// a sync returns announced pins (`SyncSummary.tls_pins`); then give those as
+    /// `receiver_pins` instead (not both). Without a pin, `ca_certificates_der`, else the
+    /// platform's trust store (`use_platform_trust`), else the public web roots compiled into
+    /// the core decide.
     #[uniffi(default = None)]
     pub receiver_pin: Option<String>,
+    /// Trust any receiver TLS key with one of these pins: the set the last sync returned in
+    /// `SyncSummary.tls_pins` (the key served then and the next ones the operator announced,
+    /// signed by the receipt key), kept in place of `receiver_pin`. A pinned sync takes a newer
+    /// announcement and returns it, so the operator can replace the TLS key without a new
+    /// enrolment.
+    #[uniffi(default = [])]
+    pub receiver_pins: Vec<String>,
+    /// When the receiver signed `receiver_pins` (`AnnouncedTlsPins.issued_at`): an older
+    /// announcement is not taken. `None` with the enrolment's pin.
+    #[uniffi(default = None)]
+    pub receiver_pins_issued_at: Option<i64>,
     /// DER certificates of a private CA that issued the receiver's certificate.
     #[uniffi(default = [])]
     pub ca_certificates_der: Vec<Vec<u8>>,
@@ -81,12 +95,9 @@ impl ReceiverConfig {
                 "batch_size, max_attempts and timeout_seconds must be at least 1",
             ));
         }
-        let trust = match (&self.receiver_pin, self.ca_certificates_der.is_empty()) {
-            (Some(pin), _) => TlsTrust::Pinned(
-                pin.trim()
-                    .parse::<SpkiPin>()
-                    .map_err(|e| HonninError::invalid_argument(format!("receiver_pin: {e}")))?,
-            ),
+        let pinned = tls_pins::pinned_trust(self.receiver_pin.as_deref(), &self.receiver_pins)?;
+        let trust = match (pinned, self.ca_certificates_der.is_empty()) {
+            (Some(pinned), _) => pinned,
             (None, false) => TlsTrust::PrivateCa(self.ca_certificates_der.clone()),
             (None, true) if self.use_platform_trust => platform_trust()?,
             (None, true) => TlsTrust::WebPki,
@@ -176,6 +187,16 @@ pub struct SyncSummary {
     /// passed to `sync`, durably and in one write, and pass it to every later call (`sync`,
     /// `fetchManifest`, `manifestItem`, `keptTrustBundle`). `None`: the key did not change.
     pub new_receiver_key: Option<Vec<u8>>,
+    /// The receiver's TLS key pins it announced, signed by the receipt key this device trusts
+    /// (after `new_receiver_key`, if any): keep them and their `issued_at` in place of the pins
+    /// kept so far, in the same durable write as `new_receiver_key`, and pass them as
+    /// `ReceiverConfig.receiver_pins` from then on. `None`: nothing new (no announcement, not a
+    /// pinned device, or not newer than the pins kept).
+    pub tls_pins: Option<AnnouncedTlsPins>,
+    /// What happened to the item manifest (fetched after the records by this same sync, so a
+    /// manifest the receiver still signs with a receipt key this sync's rotation replaced is
+    /// fetched again until the new key signs it; kept in the store).
+    pub manifest: ManifestUpdate,
     /// What happened to the trust bundle (fetched after the records, kept beside the store).
     pub trust_bundle: TrustBundleUpdate,
 }
@@ -286,17 +307,21 @@ impl RecordStore {
     ///
     /// First it follows the receiver's receipt-key rotations from `receiver_key`, each signed
     /// by the key it replaces; a new key comes back in `new_receiver_key` for the app to keep.
-    /// After the records it fetches the trust bundle and keeps it beside the store
-    /// (`trust_bundle`; see `keptTrustBundle`).
+    /// A pinned device then takes the TLS pins the receiver announced, signed by the receipt
+    /// key trusted now (`tls_pins`, to keep with it). After the records it fetches the item
+    /// manifest (`manifest`; see `manifest`) and the trust bundle (`trust_bundle`; see
+    /// `keptTrustBundle`) and keeps both.
     ///
     /// Throws `UntrustedReceiver` when the receiver's TLS key or certificate is not the trusted
     /// one (nothing is sent), `ReceiptKeyRotationRefused` when the receiver's receipt key is
     /// not reached by rotations the trusted key signed (nothing is sent; the trusted key
-    /// stays), `DeviceRevoked` when the operator revoked this device (retrying will not help),
-    /// `Offline` when the receiver cannot be reached (records stay pending: sync again later),
-    /// `Cancelled` when `cancellation` was cancelled (before the next request; records already
-    /// acknowledged stay synced). A rotation learnt by a sync that then throws is learnt again
-    /// by the next one. Calls block on the network: run them off the main thread. Two syncs of
+    /// stays), `TlsPinsRefused` when its TLS pin announcement does not verify with the receipt
+    /// key or is a replay (nothing is sent; the pins kept stay), `DeviceRevoked` when the
+    /// operator revoked this device (retrying will not help), `Offline` when the receiver
+    /// cannot be reached (records stay pending: sync again later), `Cancelled` when
+    /// `cancellation` was cancelled (before the next request; records already acknowledged
+    /// stay synced). A rotation or pins learnt by a sync that then throws are learnt again by
+    /// the next one. Calls block on the network: run them off the main thread. Two syncs of
     /// one store run one after the other.
     #[uniffi::method(default(listener = None, cancellation = None))]
     pub fn sync(
@@ -306,6 +331,7 @@ impl RecordStore {
         listener: Option<Arc<dyn SyncListener>>,
         cancellation: Option<Arc<CancellationToken>>,
     ) -> Result<SyncSummary, HonninError> {
+        let pins_issued_at = receiver.receiver_pins_issued_at;
         let ReceiverCall {
             _one_at_a_time,
             receiver_key,
@@ -325,6 +351,7 @@ impl RecordStore {
         };
         let batches = gate(listener);
         let trusted_before = receiver_key.clone();
+        let pinned = matches!(config.tls, TlsTrust::Pinned(_) | TlsTrust::PinnedSet(_));
         let mut client = SyncClient::new(config.clone(), receiver_key);
         // The receipt key first: the receipts of this sync may be signed by a new one. A
         // receiver that cannot be reached now is reported by the sync below.
@@ -333,22 +360,40 @@ impl RecordStore {
             Err(SyncError::Unreachable { .. }) => None,
             Err(error) => return bridged(&stop, Err::<SyncSummary, _>(error)),
         };
-        let kept_serial = trust_bundle::kept_serial(
-            self,
-            &[client.receipt_key(), &trusted_before],
-            honnin_core::verify::Clock::now(&clock),
-        );
+        let time = honnin_core::verify::Clock::now(&clock);
+        // Then the TLS pins, verified with the receipt key trusted now (only a pinned device
+        // keeps pins). One that does not verify stops the sync before anything is sent, like
+        // a rotation that does not.
+        let tls_pins = if pinned {
+            tls_pins::announced(&client, pins_issued_at, time.0)?
+        } else {
+            None
+        };
+        let kept_serial =
+            trust_bundle::kept_serial(self, &[client.receipt_key(), &trusted_before], time);
         let result = client.sync(&mut store, &batches, &clock, &mut SystemRandom);
         let report = bridged(&stop, result)?;
-        // The bundle's request is announced to no listener: it is not a batch of records.
+        // The manifest and the bundle are announced to no listener: they are not records.
+        let manifest = crate::manifest::refresh(&client, &mut store, &gate(None), &clock);
+        let mut manifest = match manifest {
+            Ok(update) => update,
+            Err(revoked) => return bridged(&stop, Err::<SyncSummary, _>(revoked)),
+        };
         let bundle = trust_bundle::refresh(self, &client, kept_serial, &gate(None), &clock);
         let mut bundle = match bundle {
             Ok(update) => update,
             Err(revoked) => return bridged(&stop, Err::<SyncSummary, _>(revoked)),
         };
         if let Some(reason) = stop.take() {
+            let detail = HonninError::from(reason).to_string();
+            if !matches!(manifest, ManifestUpdate::Kept { .. }) {
+                manifest = ManifestUpdate::NotUpdated {
+                    detail: detail.clone(),
+                    retryable: true,
+                };
+            }
             bundle = TrustBundleUpdate::NotUpdated {
-                detail: HonninError::from(reason).to_string(),
+                detail,
                 retryable: true,
             };
         }
@@ -359,6 +404,8 @@ impl RecordStore {
             requests: report.requests,
             pending: store.info()?.pending_sync,
             new_receiver_key,
+            tls_pins,
+            manifest,
             trust_bundle: bundle,
         })
     }
@@ -456,6 +503,8 @@ mod tests {
             base_url: "https://receiver.example".into(),
             device_id: "device-1".into(),
             receiver_pin: pin.map(str::to_owned),
+            receiver_pins: Vec::new(),
+            receiver_pins_issued_at: None,
             ca_certificates_der: ca,
             allow_loopback_http: false,
             use_platform_trust,
