@@ -50,6 +50,7 @@ pub mod report;
 pub mod session;
 pub mod store;
 pub mod sync;
+mod sync_gate;
 #[cfg(feature = "simcard")]
 pub mod testing;
 pub mod tls_pins;
