@@ -111,6 +111,8 @@ impl RecordStore {
     /// signature with `receiver_key` (from `enrol`) and keeps it in the store in place of the
     /// previous one. Throws `ManifestInvalid` when it does not verify (the previous one stays),
     /// `Offline`, `UntrustedReceiver`, `Cancelled` as `sync` does. Blocks on the network.
+    /// `sync` fetches the manifest too (`SyncSummary.manifest`), and only there is one still
+    /// signed by the receipt key a rotation of that sync replaced fetched again: prefer it.
     #[uniffi::method(default(cancellation = None))]
     pub fn fetch_manifest(
         &self,
