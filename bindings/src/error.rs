@@ -169,6 +169,11 @@ pub enum HonninError {
     /// than the kept one): it is not used. Build the verifier without it and sync.
     #[error("{detail}")]
     TrustBundleInvalid { detail: String },
+    /// The receiver's TLS pin announcement does not verify with the receipt key this device
+    /// trusts (forged, another format), or is older than the one kept by more than clock
+    /// slack (a replay): nothing was sent, and the pins kept stay. Ask the operator.
+    #[error("{detail}")]
+    TlsPinsRefused { detail: String },
 
     // --- The bridge ---
     /// The caller cancelled the operation before it finished; nothing was decided.

@@ -12,6 +12,8 @@
 //!   chained record; lists, sync state, chain verification, sealed export.
 //! - [`sync`] — enrolment with the receiver, and sync of pending records with progress and
 //!   cancellation.
+//! - [`tls_pins`] — the receiver's TLS key pins: the set the app keeps, and the next ones the
+//!   receiver announces under its receipt key, taken by a pinned sync.
 //! - [`trust_bundle`] — the signed trust bundle sync keeps beside the store, and the door
 //!   check's verifier from it (revocation checked on the device).
 //! - [`manifest`] — the item manifest: download (signed by the receiver, kept sealed), look an
@@ -48,8 +50,10 @@ pub mod report;
 pub mod session;
 pub mod store;
 pub mod sync;
+mod sync_gate;
 #[cfg(feature = "simcard")]
 pub mod testing;
+pub mod tls_pins;
 pub mod trust_bundle;
 pub mod verify_record;
 

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use honnin_core::check::Level;
 use honnin_core::manifest::{ItemPolicy, VerifiedManifest};
-use honnin_core::sync::SyncClient;
+use honnin_core::store::Store;
+use honnin_core::sync::{SyncClient, SyncError};
 use honnin_core::verify::SystemRandom;
 
 use crate::error::HonninError;
-use crate::keys::{Signer, bridged, now};
+use crate::keys::{LiveClock, Signer, bridged, now};
 use crate::session::CancellationToken;
 use crate::store::{RecordAttributes, RecordStore};
 use crate::sync::{ReceiverCall, ReceiverConfig, receipt_key};
@@ -71,12 +72,47 @@ impl From<&VerifiedManifest> for Manifest {
     }
 }
 
+/// What a sync did with the item manifest.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ManifestUpdate {
+    /// Downloaded, verified with the receipt key trusted now and kept in the store in place of
+    /// the one before.
+    Kept { manifest: Manifest },
+    /// Not updated; the kept one (if any) stays. `retryable`: the receiver could not be reached
+    /// (or the sync was stopped), so trying later may help; otherwise the manifest was refused
+    /// (not signed by the receipt key, made for another device, malformed).
+    NotUpdated { detail: String, retryable: bool },
+}
+
+/// Fetches the manifest after a sync's records, with the sync's own client (so it knows the
+/// key a rotation of this sync replaced). Only a revoked device is an error; anything else is
+/// told in the update, since the records are synced already.
+pub(crate) fn refresh(
+    client: &SyncClient,
+    store: &mut Store,
+    signer: &dyn honnin_core::record::DeviceSigner,
+    clock: &LiveClock,
+) -> Result<ManifestUpdate, SyncError> {
+    match client.fetch_manifest(store, signer, clock, &mut SystemRandom) {
+        Ok(manifest) => Ok(ManifestUpdate::Kept {
+            manifest: Manifest::from(&manifest),
+        }),
+        Err(error @ SyncError::DeviceRevoked { .. }) => Err(error),
+        Err(other) => Ok(ManifestUpdate::NotUpdated {
+            retryable: matches!(other, SyncError::Unreachable { .. }),
+            detail: other.to_string(),
+        }),
+    }
+}
+
 #[uniffi::export]
 impl RecordStore {
     /// Downloads this device's item manifest from the receiver, verifies the receiver's
     /// signature with `receiver_key` (from `enrol`) and keeps it in the store in place of the
     /// previous one. Throws `ManifestInvalid` when it does not verify (the previous one stays),
     /// `Offline`, `UntrustedReceiver`, `Cancelled` as `sync` does. Blocks on the network.
+    /// `sync` fetches the manifest too (`SyncSummary.manifest`), and only there is one still
+    /// signed by the receipt key a rotation of that sync replaced fetched again: prefer it.
     #[uniffi::method(default(cancellation = None))]
     pub fn fetch_manifest(
         &self,

@@ -14,18 +14,20 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use honnin_core::record::{DeviceKey, DeviceSigner as CoreSigner, SignerError};
+use honnin_core::record::DeviceKey;
 use honnin_core::store::Store;
-use honnin_core::sync::protocol::BATCH_DOMAIN;
-use honnin_core::sync::{SpkiPin, SyncClient, SyncConfig, SyncError, TlsTrust, rustls};
+use honnin_core::sync::{SyncClient, SyncConfig, SyncError, TlsTrust, rustls};
 use honnin_core::verify::SystemRandom;
 use zeroize::Zeroizing;
 
 use crate::error::{BridgeError, HonninError};
 use crate::keys::{Keys, LiveClock, Signer, bridged, now};
-use crate::platform::{SyncListener, SyncProgress};
+use crate::manifest::ManifestUpdate;
+use crate::platform::SyncListener;
 use crate::session::{CancellationToken, StopSignal};
 use crate::store::RecordStore;
+use crate::sync_gate::{GateState, SyncGate};
+use crate::tls_pins::{self, AnnouncedTlsPins};
 use crate::trust_bundle::{self, TrustBundleUpdate};
 
 /// Where the receiver is, how the device recognises it, and how to talk to it.
@@ -37,12 +39,24 @@ pub struct ReceiverConfig {
     /// device's checks are made with.
     pub device_id: String,
     /// Trust only the receiver TLS key with this pin, `sha256/<base64>` as the operator hands it
-    /// out with the enrolment code (`honnin-receiver tls-pin`). Give the pin the device was
-    /// enrolled with to every sync. Without a pin, `ca_certificates_der`, else the platform's
-    /// trust store (`use_platform_trust`), else the public web roots compiled into the core
-    /// decide.
+    /// out with the enrolment code (`honnin-receiver tls-pin`): the pin of the enrolment, until
+    /// a sync returns announced pins (`SyncSummary.tls_pins`); then give those as
+    /// `receiver_pins` instead (not both). Without a pin, `ca_certificates_der`, else the
+    /// platform's trust store (`use_platform_trust`), else the public web roots compiled into
+    /// the core decide.
     #[uniffi(default = None)]
     pub receiver_pin: Option<String>,
+    /// Trust any receiver TLS key with one of these pins: the set the last sync returned in
+    /// `SyncSummary.tls_pins` (the key served then and the next ones the operator announced,
+    /// signed by the receipt key), kept in place of `receiver_pin`. A pinned sync takes a newer
+    /// announcement and returns it, so the operator can replace the TLS key without a new
+    /// enrolment.
+    #[uniffi(default = [])]
+    pub receiver_pins: Vec<String>,
+    /// When the receiver signed `receiver_pins` (`AnnouncedTlsPins.issued_at`): an older
+    /// announcement is not taken. `None` with the enrolment's pin.
+    #[uniffi(default = None)]
+    pub receiver_pins_issued_at: Option<i64>,
     /// DER certificates of a private CA that issued the receiver's certificate.
     #[uniffi(default = [])]
     pub ca_certificates_der: Vec<Vec<u8>>,
@@ -81,12 +95,9 @@ impl ReceiverConfig {
                 "batch_size, max_attempts and timeout_seconds must be at least 1",
             ));
         }
-        let trust = match (&self.receiver_pin, self.ca_certificates_der.is_empty()) {
-            (Some(pin), _) => TlsTrust::Pinned(
-                pin.trim()
-                    .parse::<SpkiPin>()
-                    .map_err(|e| HonninError::invalid_argument(format!("receiver_pin: {e}")))?,
-            ),
+        let pinned = tls_pins::pinned_trust(self.receiver_pin.as_deref(), &self.receiver_pins)?;
+        let trust = match (pinned, self.ca_certificates_der.is_empty()) {
+            (Some(pinned), _) => pinned,
             (None, false) => TlsTrust::PrivateCa(self.ca_certificates_der.clone()),
             (None, true) if self.use_platform_trust => platform_trust()?,
             (None, true) => TlsTrust::WebPki,
@@ -176,85 +187,18 @@ pub struct SyncSummary {
     /// passed to `sync`, durably and in one write, and pass it to every later call (`sync`,
     /// `fetchManifest`, `manifestItem`, `keptTrustBundle`). `None`: the key did not change.
     pub new_receiver_key: Option<Vec<u8>>,
+    /// The receiver's TLS key pins it announced, signed by the receipt key this device trusts
+    /// (after `new_receiver_key`, if any): keep them and their `issued_at` in place of the pins
+    /// kept so far, in the same durable write as `new_receiver_key`, and pass them as
+    /// `ReceiverConfig.receiver_pins` from then on. `None`: nothing new (no announcement, not a
+    /// pinned device, or not newer than the pins kept).
+    pub tls_pins: Option<AnnouncedTlsPins>,
+    /// What happened to the item manifest (fetched after the records by this same sync, so a
+    /// manifest the receiver still signs with a receipt key this sync's rotation replaced is
+    /// fetched again until the new key signs it; kept in the store).
+    pub manifest: ManifestUpdate,
     /// What happened to the trust bundle (fetched after the records, kept beside the store).
     pub trust_bundle: TrustBundleUpdate,
-}
-
-/// Where the gate is in the sync, to tell a retry from the next batch.
-#[derive(Default)]
-struct GateState {
-    batch: u32,
-    attempt: u32,
-    body_digest: Option<String>,
-    synced_before: u64,
-    in_batch: u64,
-}
-
-/// The signer the core's sync is given: announces each request and stops the sync when asked.
-struct SyncGate {
-    signer: Signer,
-    stop: Arc<StopSignal>,
-    listener: Option<Arc<dyn SyncListener>>,
-    pending: u64,
-    batch_size: u64,
-    state: Mutex<GateState>,
-}
-
-impl SyncGate {
-    /// The body digest of a batch request message (its last line), `None` for anything else.
-    fn batch_digest(message: &[u8]) -> Option<String> {
-        let text = std::str::from_utf8(message).ok()?;
-        let rest = text.strip_prefix(BATCH_DOMAIN)?.strip_prefix('\n')?;
-        rest.rsplit('\n').next().map(str::to_owned)
-    }
-
-    fn announce(&self, digest: String) -> SyncProgress {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.body_digest.as_deref() == Some(digest.as_str()) {
-            state.attempt += 1;
-        } else {
-            // The previous batch was applied in full before the core made this one.
-            state.synced_before += state.in_batch;
-            state.batch += 1;
-            state.attempt = 1;
-            state.body_digest = Some(digest);
-            let left = self.pending.saturating_sub(state.synced_before);
-            state.in_batch = left.clamp(1, self.batch_size);
-        }
-        SyncProgress {
-            batch: state.batch,
-            attempt: state.attempt,
-            records_in_batch: state.in_batch,
-            synced: state.synced_before,
-            pending: self.pending,
-        }
-    }
-}
-
-impl CoreSigner for SyncGate {
-    fn public_key_der(&self) -> Result<Vec<u8>, SignerError> {
-        self.signer.public_key_der()
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
-        if let Some(digest) = Self::batch_digest(message) {
-            let progress = self.announce(digest);
-            if let Some(listener) = &self.listener
-                && let Err(error) = listener.on_progress(progress)
-            {
-                self.stop.stop(BridgeError::Callback {
-                    method: "SyncListener.onProgress",
-                    detail: error.to_string(),
-                });
-            }
-            if !self.stop.may_continue() {
-                return Err(SignerError::SigningFailed {
-                    detail: "the sync was stopped before this request".into(),
-                });
-            }
-        }
-        self.signer.sign(message)
-    }
 }
 
 #[uniffi::export]
@@ -286,17 +230,21 @@ impl RecordStore {
     ///
     /// First it follows the receiver's receipt-key rotations from `receiver_key`, each signed
     /// by the key it replaces; a new key comes back in `new_receiver_key` for the app to keep.
-    /// After the records it fetches the trust bundle and keeps it beside the store
-    /// (`trust_bundle`; see `keptTrustBundle`).
+    /// A pinned device then takes the TLS pins the receiver announced, signed by the receipt
+    /// key trusted now (`tls_pins`, to keep with it). After the records it fetches the item
+    /// manifest (`manifest`; see `manifest`) and the trust bundle (`trust_bundle`; see
+    /// `keptTrustBundle`) and keeps both.
     ///
     /// Throws `UntrustedReceiver` when the receiver's TLS key or certificate is not the trusted
     /// one (nothing is sent), `ReceiptKeyRotationRefused` when the receiver's receipt key is
     /// not reached by rotations the trusted key signed (nothing is sent; the trusted key
-    /// stays), `DeviceRevoked` when the operator revoked this device (retrying will not help),
-    /// `Offline` when the receiver cannot be reached (records stay pending: sync again later),
-    /// `Cancelled` when `cancellation` was cancelled (before the next request; records already
-    /// acknowledged stay synced). A rotation learnt by a sync that then throws is learnt again
-    /// by the next one. Calls block on the network: run them off the main thread. Two syncs of
+    /// stays), `TlsPinsRefused` when its TLS pin announcement does not verify with the receipt
+    /// key or is a replay (nothing is sent; the pins kept stay), `DeviceRevoked` when the
+    /// operator revoked this device (retrying will not help), `Offline` when the receiver
+    /// cannot be reached (records stay pending: sync again later), `Cancelled` when
+    /// `cancellation` was cancelled (before the next request; records already acknowledged
+    /// stay synced). A rotation or pins learnt by a sync that then throws are learnt again by
+    /// the next one. Calls block on the network: run them off the main thread. Two syncs of
     /// one store run one after the other.
     #[uniffi::method(default(listener = None, cancellation = None))]
     pub fn sync(
@@ -306,6 +254,7 @@ impl RecordStore {
         listener: Option<Arc<dyn SyncListener>>,
         cancellation: Option<Arc<CancellationToken>>,
     ) -> Result<SyncSummary, HonninError> {
+        let pins_issued_at = receiver.receiver_pins_issued_at;
         let ReceiverCall {
             _one_at_a_time,
             receiver_key,
@@ -325,6 +274,7 @@ impl RecordStore {
         };
         let batches = gate(listener);
         let trusted_before = receiver_key.clone();
+        let pinned = matches!(config.tls, TlsTrust::Pinned(_) | TlsTrust::PinnedSet(_));
         let mut client = SyncClient::new(config.clone(), receiver_key);
         // The receipt key first: the receipts of this sync may be signed by a new one. A
         // receiver that cannot be reached now is reported by the sync below.
@@ -333,22 +283,40 @@ impl RecordStore {
             Err(SyncError::Unreachable { .. }) => None,
             Err(error) => return bridged(&stop, Err::<SyncSummary, _>(error)),
         };
-        let kept_serial = trust_bundle::kept_serial(
-            self,
-            &[client.receipt_key(), &trusted_before],
-            honnin_core::verify::Clock::now(&clock),
-        );
+        let time = honnin_core::verify::Clock::now(&clock);
+        // Then the TLS pins, verified with the receipt key trusted now (only a pinned device
+        // keeps pins). One that does not verify stops the sync before anything is sent, like
+        // a rotation that does not.
+        let tls_pins = if pinned {
+            tls_pins::announced(&client, pins_issued_at, time.0)?
+        } else {
+            None
+        };
+        let kept_serial =
+            trust_bundle::kept_serial(self, &[client.receipt_key(), &trusted_before], time);
         let result = client.sync(&mut store, &batches, &clock, &mut SystemRandom);
         let report = bridged(&stop, result)?;
-        // The bundle's request is announced to no listener: it is not a batch of records.
+        // The manifest and the bundle are announced to no listener: they are not records.
+        let manifest = crate::manifest::refresh(&client, &mut store, &gate(None), &clock);
+        let mut manifest = match manifest {
+            Ok(update) => update,
+            Err(revoked) => return bridged(&stop, Err::<SyncSummary, _>(revoked)),
+        };
         let bundle = trust_bundle::refresh(self, &client, kept_serial, &gate(None), &clock);
         let mut bundle = match bundle {
             Ok(update) => update,
             Err(revoked) => return bridged(&stop, Err::<SyncSummary, _>(revoked)),
         };
         if let Some(reason) = stop.take() {
+            let detail = HonninError::from(reason).to_string();
+            if !matches!(manifest, ManifestUpdate::Kept { .. }) {
+                manifest = ManifestUpdate::NotUpdated {
+                    detail: detail.clone(),
+                    retryable: true,
+                };
+            }
             bundle = TrustBundleUpdate::NotUpdated {
-                detail: HonninError::from(reason).to_string(),
+                detail,
                 retryable: true,
             };
         }
@@ -359,6 +327,8 @@ impl RecordStore {
             requests: report.requests,
             pending: store.info()?.pending_sync,
             new_receiver_key,
+            tls_pins,
+            manifest,
             trust_bundle: bundle,
         })
     }
@@ -423,39 +393,14 @@ impl RecordStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::{DeviceSigner, DeviceSignerError};
-    use honnin_core::sync::protocol::batch_message;
-
-    /// Never asked to sign in these tests: the gate decides first.
-    struct NoSigner;
-
-    impl DeviceSigner for NoSigner {
-        fn public_key_der(&self) -> Result<Vec<u8>, DeviceSignerError> {
-            Ok(Vec::new())
-        }
-
-        fn sign(&self, _message: Vec<u8>) -> Result<Vec<u8>, DeviceSignerError> {
-            Ok(vec![0; 64])
-        }
-    }
-
-    fn gate(pending: u64, batch_size: u64, token: Arc<CancellationToken>) -> SyncGate {
-        let stop = Arc::new(StopSignal::new(Some(token)));
-        SyncGate {
-            signer: Signer::new(Arc::new(NoSigner), Arc::clone(&stop)),
-            stop,
-            listener: None,
-            pending,
-            batch_size,
-            state: Mutex::new(GateState::default()),
-        }
-    }
 
     fn receiver(pin: Option<&str>, ca: Vec<Vec<u8>>, use_platform_trust: bool) -> ReceiverConfig {
         ReceiverConfig {
             base_url: "https://receiver.example".into(),
             device_id: "device-1".into(),
             receiver_pin: pin.map(str::to_owned),
+            receiver_pins: Vec::new(),
+            receiver_pins_issued_at: None,
             ca_certificates_der: ca,
             allow_loopback_http: false,
             use_platform_trust,
@@ -522,48 +467,5 @@ mod tests {
                 .to_core()
                 .is_err()
         );
-    }
-
-    #[test]
-    fn progress_counts_batches_and_retries() {
-        let gate = gate(5, 2, CancellationToken::new());
-        let first = batch_message("d", 1, "00", b"first");
-        let second = batch_message("d", 2, "01", b"second");
-        let third = batch_message("d", 3, "02", b"third");
-        let seen: Vec<(u32, u32, u64, u64)> = [&first, &first, &second, &third]
-            .into_iter()
-            .map(|message| {
-                gate.sign(message).expect("not stopped");
-                let s = gate.state.lock().expect("not poisoned");
-                (s.batch, s.attempt, s.in_batch, s.synced_before)
-            })
-            .collect();
-        assert_eq!(
-            seen,
-            [(1, 1, 2, 0), (1, 2, 2, 0), (2, 1, 2, 2), (3, 1, 1, 4)]
-        );
-    }
-
-    #[test]
-    fn a_cancelled_gate_refuses_the_next_request_but_signs_records() {
-        let token = CancellationToken::new();
-        let gate = gate(1, 100, Arc::clone(&token));
-        token.cancel();
-        assert!(gate.sign(b"a record body").is_ok());
-        assert!(gate.sign(&batch_message("d", 1, "00", b"batch")).is_err());
-        assert_eq!(gate.stop.take(), Some(BridgeError::Cancelled));
-    }
-
-    #[test]
-    fn a_batch_message_is_told_from_a_record_and_retries_from_new_batches() {
-        let message = batch_message("handheld-01", 1_795_564_800, "00ff", b"{\"records\":[]}");
-        let digest = SyncGate::batch_digest(&message).expect("a batch message");
-        assert_eq!(digest.len(), 64);
-        assert_eq!(
-            SyncGate::batch_digest(b"{\"format\":\"honnin.record.v1\"}"),
-            None
-        );
-        let other = batch_message("handheld-01", 1_795_564_801, "0100", b"{\"records\":[1]}");
-        assert_ne!(SyncGate::batch_digest(&other), Some(digest));
     }
 }

@@ -9,12 +9,12 @@ use super::backoff::Backoff;
 use super::pin::SpkiPin;
 use super::protocol::{
     HEADER_APP_VERSION, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    MANIFEST_REQUEST, ReceiptError, SignedReceipt, sign_batch,
+    ReceiptError, SignedReceipt, sign_batch,
 };
 use super::tls::{
     ConfigError, TlsConnector, TlsRefusal, TlsTrust, check_url, client_config, refusal,
 };
-use crate::manifest::{ManifestError, SignedManifest, VerifiedManifest};
+use crate::manifest::ManifestError;
 use crate::record::{DeviceKey, DeviceSigner, RecordError, SignedRecord, hex_lower};
 use crate::store::{Store, StoreError};
 use crate::verify::{Clock, RandomSource};
@@ -40,6 +40,10 @@ pub struct SyncConfig {
     /// What the device runs (e.g. `honnin-cli/0.4.0`), told to the receiver with each signed
     /// request (`x-honnin-app-version`) so its operator sees which devices need an update.
     pub app_version: Option<String>,
+    /// The pause before downloading a manifest or trust bundle again that the receiver still
+    /// signed with the receipt key a rotation of this sync replaced (its instances switch keys
+    /// within seconds; see `manifest_fetch`).
+    pub rotation_pause: Duration,
 }
 
 impl SyncConfig {
@@ -56,6 +60,7 @@ impl SyncConfig {
             // machine), never a default.
             allow_loopback_http: false,
             app_version: None,
+            rotation_pause: Duration::from_secs(1),
         }
     }
 
@@ -162,7 +167,7 @@ pub struct SyncClient {
     pub(super) receiver_key: DeviceKey,
     /// Receipt keys replaced by `receiver_key` through verified rotations: receipts signed
     /// before a rotation (or by a receiver instance not yet restarted) still verify.
-    previous_keys: Vec<DeviceKey>,
+    pub(super) previous_keys: Vec<DeviceKey>,
     /// The TLS pins the receiver announced with its receipt key (not yet verified: the caller
     /// verifies them with the receipt key it trusts and its kept date).
     tls_pins: Option<super::pin_announcement::SignedPinAnnouncement>,
@@ -414,43 +419,6 @@ impl SyncClient {
             }
         }
         Err(SyncError::Unreachable { attempts, last })
-    }
-
-    /// Downloads this device's item manifest, verifies it with the receiver's key and keeps it
-    /// in `store` in place of the previous one. A manifest that does not verify is refused
-    /// ([`SyncError::BadManifest`]) and the previous one stays.
-    pub fn fetch_manifest(
-        &self,
-        store: &mut Store,
-        signer: &dyn DeviceSigner,
-        clock: &dyn Clock,
-        random: &mut dyn RandomSource,
-    ) -> Result<VerifiedManifest, SyncError> {
-        self.agent()?;
-        let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
-        let mut report = SyncReport::default();
-        let manifest = self.signed_exchange(
-            "/v1/manifest",
-            None,
-            MANIFEST_REQUEST,
-            signer,
-            &key,
-            clock,
-            random,
-            &mut report,
-            |text| SignedManifest::from_json(text).ok(),
-        )?;
-        store
-            .save_manifest(
-                &manifest,
-                &self.receiver_key,
-                &self.config.device_id,
-                clock.now(),
-            )
-            .map_err(|e| match e {
-                StoreError::Manifest(e) => SyncError::BadManifest(e),
-                other => SyncError::Store(other),
-            })
     }
 
     /// Marks the records whose receipts verify; returns how many.

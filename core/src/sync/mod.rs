@@ -6,6 +6,9 @@
 //!   batches, exponential backoff with jitter. Its only state is the store's `synced_at`
 //!   column, so a client killed at any instant resumes by sending what has no receipt yet;
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
+//! - `manifest_fetch` (feature `sync-client`): `SyncClient::fetch_manifest`, and the
+//!   receipt-key rotation window: a manifest or bundle still signed by the key a rotation of
+//!   this sync replaced is downloaded again, a bounded number of times.
 //! - `trust_fetch` (feature `sync-client`): `SyncClient::fetch_trust_bundle`, the signed trust
 //!   bundle ([`crate::trust_bundle`]) fetched on each sync, refused unless it verifies.
 //! - [`rotation`]: the receiver's receipt key replaced, announced by a message the old key signs.
@@ -26,6 +29,8 @@ mod backoff;
 #[cfg(feature = "sync-client")]
 mod client;
 #[cfg(feature = "sync-client")]
+mod manifest_fetch;
+#[cfg(feature = "sync-client")]
 mod tls;
 #[cfg(feature = "sync-client")]
 mod trust_fetch;
@@ -34,6 +39,8 @@ mod trust_fetch;
 pub use backoff::Backoff;
 #[cfg(feature = "sync-client")]
 pub use client::{Enrolment, SyncClient, SyncConfig, SyncError, SyncReport};
+#[cfg(feature = "sync-client")]
+pub use manifest_fetch::ROTATION_WINDOW_TRIES;
 pub use pin::{PinError, SpkiPin};
 /// The rustls version the client uses, for a [`TlsTrust::Platform`] verifier.
 #[cfg(feature = "sync-client")]

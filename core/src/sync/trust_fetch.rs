@@ -36,18 +36,25 @@ impl SyncClient {
         self.agent()?;
         let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
         let mut report = SyncReport::default();
-        let fetched = self.signed_exchange(
-            // This client reads v2 bundles (with phone issuer anchors); a receiver before v2
-            // ignores the query and answers v1, which this client reads too.
-            "/v1/trust-bundle?format=v2",
-            None,
-            TRUST_BUNDLE_REQUEST,
-            signer,
-            &key,
-            clock,
-            random,
-            &mut report,
-            |text| SignedTrustBundle::from_json(text).ok(),
+        // A bundle the receiver still signed with the key a rotation of this sync replaced is
+        // downloaded again (see `manifest_fetch`).
+        let fetched = self.across_rotation(
+            || {
+                self.signed_exchange(
+                    // This client reads v2 bundles (with phone issuer anchors); a receiver
+                    // before v2 ignores the query and answers v1, which this client reads too.
+                    "/v1/trust-bundle?format=v2",
+                    None,
+                    TRUST_BUNDLE_REQUEST,
+                    signer,
+                    &key,
+                    clock,
+                    &mut *random,
+                    &mut report,
+                    |text| SignedTrustBundle::from_json(text).ok(),
+                )
+            },
+            |signed, by| signed.verify(by, kept_serial, clock.now()).is_ok(),
         );
         let signed = match fetched {
             Ok(signed) => signed,

@@ -14,11 +14,13 @@ import jp.honnin.app.records.RecordSync
 import jp.honnin.app.records.SyncOutcome
 import jp.honnin.core.CancellationToken
 import jp.honnin.core.Addressee
+import jp.honnin.core.AnnouncedTlsPins
 import jp.honnin.core.Clock
 import jp.honnin.core.DeviceSigner
 import jp.honnin.core.DoorCheckReport
 import jp.honnin.core.HonninException
 import jp.honnin.core.ManifestItem
+import jp.honnin.core.ManifestUpdate
 import jp.honnin.core.ReceiverConfig
 import jp.honnin.core.RecordStore
 import jp.honnin.core.TrustBundle
@@ -91,20 +93,25 @@ class CoreRecords(
         // The receiver said so already: asking again would only be refused again.
         enrolments.revocation()?.let { return SyncOutcome.Revoked(it) }
         return try {
-            val config = configFor(link.baseUrl, link.tlsPin)
-            val summary = keysWipedAfter { store().sync(config, link.receiverKey, null, cancellation) }
-            // A rotated receipt key is kept before anything uses it: the manifest and the trust
-            // bundle are signed by it from now on.
-            val receiverKey = summary.newReceiverKey?.also { enrolments.replaceReceiverKey(it) } ?: link.receiverKey
+            val summary = keysWipedAfter { store().sync(configFor(link.baseUrl, link.tlsPin, link.announcedPins), link.receiverKey, null, cancellation) }
+            // A rotated receipt key and the TLS pins it signed are kept (one commit) before
+            // anything uses them: the next sync connects with those pins, and the manifest and
+            // the trust bundle are verified with that key from now on.
+            enrolments.keepSyncTrust(summary.newReceiverKey, summary.tlsPins)
             val bundle = summary.trustBundle
+            // The sync fetched the items of the next rounds with its own connection (so a
+            // manifest still signed by the key a rotation replaced is fetched again); one that
+            // does not verify is refused and the kept one stays in use.
+            val manifest = summary.manifest
             if (summary.newReceiverKey != null || bundle is TrustBundleUpdate.Kept) trustChanges.incrementAndGet()
-            // Then the items of the next rounds; a manifest that does not verify is refused and
-            // the kept one stays in use.
-            keysWipedAfter { store().fetchManifest(config, receiverKey, cancellation) }
+            if (manifest is ManifestUpdate.NotUpdated && !manifest.retryable) {
+                return SyncOutcome.Failed(retryable = false, detail = "ManifestNotUpdated: ${manifest.detail}")
+            }
             SyncOutcome.Done(
                 sent = summary.synced.toInt(),
                 remaining = summary.pending.toInt(),
-                trustOutOfDate = bundle is TrustBundleUpdate.NotUpdated && bundle.retryable,
+                trustOutOfDate = (bundle is TrustBundleUpdate.NotUpdated && bundle.retryable) ||
+                    (manifest is ManifestUpdate.NotUpdated && manifest.retryable),
             )
         } catch (e: HonninException.DeviceRevoked) {
             enrolments.rememberRevocation(e.detail)
@@ -151,14 +158,18 @@ class CoreRecords(
     }
 
     /**
-     * Pinned to [pin] when the operator gave one, else Android's trust store decides
-     * ([PlatformTrust], rustls-platform-verifier); plain HTTP is never allowed from the app.
+     * Pinned to the receiver's TLS pins the device keeps: the set it [announced] last (signed by
+     * its receipt key), else the [pin] the operator gave with the code; without either,
+     * Android's trust store decides ([PlatformTrust], rustls-platform-verifier). Plain HTTP is
+     * never allowed from the app.
      */
-    private fun configFor(baseUrl: String, pin: String?) = ReceiverConfig(
+    private fun configFor(baseUrl: String, pin: String?, announced: AnnouncedTlsPins? = null) = ReceiverConfig(
         baseUrl = baseUrl,
         deviceId = deviceId,
-        receiverPin = pin,
-        usePlatformTrust = pin == null,
+        receiverPin = if (announced == null) pin else null,
+        receiverPins = announced?.pins ?: emptyList(),
+        receiverPinsIssuedAt = announced?.issuedAt,
+        usePlatformTrust = pin == null && announced == null,
         maxAttempts = attemptsPerSync,
         appVersion = appVersion,
     )

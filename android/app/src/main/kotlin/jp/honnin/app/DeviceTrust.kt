@@ -42,14 +42,23 @@ class DeviceTrust(
     private val source: TrustSource,
     private val clock: Clock,
 ) {
-    private class Built(val generation: Long, val verifier: Verifier, val state: TrustState)
+    /** [bundle] is kept (not only its info) so that [state] tells its age at the time asked. */
+    private class Built(val generation: Long, val verifier: Verifier, val bundle: TrustBundle?, val unusable: String?)
 
     @Volatile
     private var built: Built? = null
 
     fun verifier(): Verifier = current().verifier
 
-    fun state(): TrustState = current().state
+    /** What the door check trusts now, the bundle's age and freshness as of now. */
+    fun state(): TrustState {
+        val built = current()
+        return when {
+            built.unusable != null -> TrustState.BundleUnusable(built.unusable)
+            built.bundle != null -> TrustState.Bundle(built.bundle.info(clock.nowUnixSeconds()))
+            else -> TrustState.Shipped
+        }
+    }
 
     private fun current(): Built {
         val generation = source.trustGeneration
@@ -65,9 +74,9 @@ class DeviceTrust(
         } catch (e: Exception) {
             // Never used unverified, and never a check refused for it: the APK's anchors check
             // the card, revocation says "not checked on device", and the next sync replaces it.
-            return Built(generation, shipped, TrustState.BundleUnusable(e.toString()))
+            return Built(generation, shipped, null, e.toString())
         }
-        if (bundle == null) return Built(generation, shipped, TrustState.Shipped)
-        return Built(generation, Verifier.fromTrustBundle(bundle, clock), TrustState.Bundle(bundle.info(clock.nowUnixSeconds())))
+        if (bundle == null) return Built(generation, shipped, null, null)
+        return Built(generation, Verifier.fromTrustBundle(bundle, clock), bundle, null)
     }
 }

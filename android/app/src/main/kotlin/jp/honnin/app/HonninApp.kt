@@ -40,6 +40,9 @@ class HonninApp : Application() {
         services = Services.create(this)
         // Records left unsent by an earlier run go out as soon as there is a network.
         services.syncRequests.requestSync()
+        // And the manifest and trust bundle are refreshed every few hours even with no record
+        // to send, so they do not go stale on a quiet day (kept if already scheduled).
+        services.syncRequests.schedulePeriodic()
     }
 }
 
@@ -65,9 +68,19 @@ class Services(
      * ([DeviceTrust]), else [verifier] (the anchors shipped in the APK).
      */
     val verifiers: () -> Verifier = { verifier },
+    /** What [verifiers] builds from, for the item screen's trust status; `null`: the APK's anchors only. */
+    private val trust: DeviceTrust? = null,
     /** One thread for card checks and store writes: checks never overlap. */
     private val worker: Executor = Executors.newSingleThreadExecutor(),
 ) {
+    /**
+     * What the door check trusts now ([DeviceTrust.state]), handed to [onState] on the worker
+     * (it may read the store's directory, so never on the main thread).
+     */
+    fun trustState(onState: (TrustState) -> Unit) {
+        worker.execute { onState(trust?.state() ?: TrustState.Shipped) }
+    }
+
     fun newFlow(onState: (FlowState) -> Unit) = DoorCheckFlow(
         verifiers = verifiers,
         phoneVerifier = phoneVerifier,
@@ -115,6 +128,7 @@ class Services(
                 clock = SystemClock,
                 appVersion = appVersion(context),
             )
+            val trust = DeviceTrust(verifier, core, SystemClock)
             return Services(
                 settings = settings,
                 verifier = verifier,
@@ -128,7 +142,8 @@ class Services(
                 sync = core,
                 enrolment = core,
                 syncRequests = JobSchedulerSyncRequests(context),
-                verifiers = DeviceTrust(verifier, core, SystemClock)::verifier,
+                verifiers = trust::verifier,
+                trust = trust,
             )
         }
 

@@ -68,8 +68,11 @@ class MemoryEnrolments : EnrolmentMemory {
         revoked = null
     }
 
-    override fun replaceReceiverKey(key: ByteArray) {
-        link = checkNotNull(link) { "a key replaced before enrolment" }.let { ReceiverLink(it.baseUrl, key, it.tlsPin) }
+    override fun keepSyncTrust(receiverKey: ByteArray?, tlsPins: jp.honnin.core.AnnouncedTlsPins?) {
+        if (receiverKey == null && tlsPins == null) return
+        link = checkNotNull(link) { "sync trust kept before enrolment" }.let {
+            ReceiverLink(it.baseUrl, receiverKey ?: it.receiverKey, it.tlsPin, tlsPins ?: it.announcedPins)
+        }
     }
 
     override fun revocation(): String? = revoked
@@ -152,6 +155,17 @@ class ReceiverProcess(private val dir: File) : AutoCloseable {
 
     /** `honnin-receiver devices list --json`: what the operator sees of each device. */
     fun devices(): org.json.JSONArray = org.json.JSONArray(operator("devices", "list", "--json"))
+
+    /** A new self-signed TLS identity made by the receiver in [target], as the operator would; its pin. */
+    fun makeTlsIdentity(target: File): String = operator("tls-pin", "--tls-self-signed", target.path)
+
+    /** `honnin-receiver announce-tls-key --cert`: pinned devices learn [cert]'s key at their next sync. */
+    fun announceTlsKey(cert: File): String = operator("announce-tls-key", "--cert", cert.path)
+
+    /** The operator installs the certificate and key of [source] in place of those served. */
+    fun installTlsIdentity(source: File) {
+        for (name in listOf("key.pem", "cert.pem")) File(source, name).copyTo(File(tlsDir, name), overwrite = true)
+    }
 
     /** The pin of the receiver's TLS key, as the operator hands it out with the code. */
     val pin: String by lazy { operator("tls-pin", "--tls-self-signed", tlsDir) }

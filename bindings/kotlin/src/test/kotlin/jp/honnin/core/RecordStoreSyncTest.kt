@@ -71,10 +71,16 @@ class RecordStoreSyncTest {
             assertEquals(receiver.pin, enrolment.receiverTlsPin)
             val listener = RecordingSyncListener()
             val summary = store.sync(Records.config(url, receiver.pin), enrolment.receiverKey, listener)
+            // The sync also took the receiver's TLS pins (the key it serves) and the manifest
+            // (no item registered yet: an empty one).
+            assertEquals(listOf(receiver.pin), summary.tlsPins?.pins)
+            val manifest = summary.manifest as? ManifestUpdate.Kept ?: throw AssertionError("not kept: ${summary.manifest}")
+            assertTrue(manifest.manifest.items.isEmpty())
             assertEquals(
                 SyncSummary(
                     synced = 1u, duplicates = 0u, flaggedByReceiver = 0u, requests = 1u, pending = 0u,
-                    newReceiverKey = null, trustBundle = TrustBundleUpdate.NoneLoaded,
+                    newReceiverKey = null, tlsPins = summary.tlsPins, manifest = summary.manifest,
+                    trustBundle = TrustBundleUpdate.NoneLoaded,
                 ),
                 summary,
             )

@@ -111,6 +111,26 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
 
     private val tlsDir = dir.resolve("tls").toString()
 
+    /** Where the TLS identity it serves lives (`cert.pem`, `key.pem`); reloaded while serving. */
+    val tlsDirectory: Path get() = Path.of(tlsDir)
+
+    /** A new self-signed TLS identity in [target] (made by the receiver, as the operator would); its pin. */
+    fun makeTlsIdentity(target: Path): String = operator("tls-pin", "--tls-self-signed", target.toString())
+
+    /** `honnin-receiver announce-tls-key --cert`: devices that pin the TLS key learn [cert]'s at their next sync. */
+    fun announceTlsKey(cert: Path): String = operator("announce-tls-key", "--cert", cert.toString())
+
+    /**
+     * The operator replaces the served certificate and key with those in [source] (each file
+     * renamed into place, the key first); the serving receiver takes them without a restart.
+     */
+    fun installTlsIdentity(source: Path) {
+        for (name in listOf("key.pem", "cert.pem")) {
+            val staged = Files.copy(source.resolve(name), tlsDirectory.resolve("$name.new"))
+            Files.move(staged, tlsDirectory.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE)
+        }
+    }
+
     /** `honnin-receiver rotate-receipt-key`: the old key signs the new one for devices. */
     fun rotateReceiptKey(): String = operator("rotate-receipt-key")
 

@@ -74,7 +74,9 @@ class MainActivity : Activity() {
         super.onDestroy()
     }
 
-    private val deviceRevoked: Boolean get() = (application as HonninApp).services.settings.revocation() != null
+    private val services get() = (application as HonninApp).services
+
+    private val deviceRevoked: Boolean get() = services.settings.revocation() != null
 
     private val japanese: Boolean get() = resources.configuration.locales[0].language == Locale.JAPANESE.language
 
@@ -214,6 +216,14 @@ class MainActivity : Activity() {
             // The receiver's operator revoked this handheld (a sync was told so): say it first.
             if (deviceRevoked) page.addView(text(getString(R.string.device_revoked), large = true))
             page.addView(text(getString(R.string.item_title), large = true))
+            // The trust the check will use (bundle, its age, its lists), before any check; filled
+            // in from the worker, which may read the store's directory.
+            val trustStatus = text("")
+            page.addView(trustStatus)
+            services.trustState { trust ->
+                val lines = TrustStatusText.lines(trust, System.currentTimeMillis() / 1000, ZoneId.systemDefault())
+                main.post { trustStatus.text = lines.joinToString("\n") { getString(it.id, *it.args.toTypedArray()) } }
+            }
             // Handheld scanners type the barcode into the focused field and press Enter.
             val itemId = field(getString(R.string.item_id_hint), InputType.TYPE_CLASS_TEXT) { flow.enterItem(it) }
             page.addView(itemId)

@@ -65,7 +65,7 @@ class NoEnrolment : EnrolmentMemory {
 
     override fun remember(link: ReceiverLink) = Unit
 
-    override fun replaceReceiverKey(key: ByteArray) = Unit
+    override fun keepSyncTrust(receiverKey: ByteArray?, tlsPins: jp.honnin.core.AnnouncedTlsPins?) = Unit
 
     override fun revocation(): String? = null
 
