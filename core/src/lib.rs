@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod mdoc;
 pub mod reader;
 pub mod record;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod sync;
 pub mod tlv;
