@@ -29,7 +29,8 @@ use tower::ServiceExt as _;
 
 use crate::Receiver;
 
-/// Time allowed for a request's whole header once its first byte arrived.
+/// Time allowed for a request's whole header once its first byte arrived, unless
+/// `Limits::header_timeout` says otherwise (the tests shorten it to wait less).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest header block (request line and fields) the receiver reads.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -39,11 +40,11 @@ pub const MAX_HEADERS: usize = 64;
 pub const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// The HTTP/1 settings every connection is served with.
-pub fn http1_builder() -> http1::Builder {
+pub fn http1_builder(header_timeout: Duration) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_header_size(MAX_HEADER_BYTES)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_READ_BUFFER);
@@ -51,8 +52,12 @@ pub fn http1_builder() -> http1::Builder {
 }
 
 /// Serves `app` on one accepted connection `io` from `client`, as [`http1_builder`] says.
-pub async fn serve_connection<I>(io: I, client: SocketAddr, app: axum::Router)
-where
+pub async fn serve_connection<I>(
+    io: I,
+    client: SocketAddr,
+    app: axum::Router,
+    header_timeout: Duration,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -63,7 +68,7 @@ where
         app.clone().oneshot(request)
     });
     // A client that breaks the limits or goes away ends its own connection, nothing else.
-    let _ = http1_builder()
+    let _ = http1_builder(header_timeout)
         .serve_connection(
             TokioIo::new(crate::parse_refusals::TypedParseRefusals::new(io)),
             service,
@@ -77,10 +82,13 @@ pub async fn serve_plain(
     listener: tokio::net::TcpListener,
     receiver: Arc<Receiver>,
 ) -> std::io::Result<()> {
-    let max_connections = receiver.limits.max_connections;
+    let (max_connections, header_timeout) = (
+        receiver.limits.max_connections,
+        receiver.limits.header_timeout,
+    );
     let app = crate::routes::router(receiver);
     accept_loop(listener, max_connections, move |tcp, client| {
-        serve_connection(tcp, client, app.clone())
+        serve_connection(tcp, client, app.clone(), header_timeout)
     })
     .await
 }

@@ -85,6 +85,11 @@ pub struct Limits {
     /// How long before a trust-bundle revocation list's nextUpdate the console and `/metrics`
     /// warn of it, in seconds ([`console::crl_status`]).
     pub crl_warning_seconds: i64,
+    /// Time a client has for a request's whole header once its first byte arrived
+    /// ([`http_conn`]): a slowloris client is cut off then.
+    pub header_timeout: std::time::Duration,
+    /// Time a client has to finish the TLS handshake after connecting ([`tls`]).
+    pub handshake_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -99,6 +104,8 @@ impl Default for Limits {
             allow_private_webhooks: false,
             max_items_per_device: 1000,
             crl_warning_seconds: 72 * 3600,
+            header_timeout: http_conn::HEADER_TIMEOUT,
+            handshake_timeout: tls::HANDSHAKE_TIMEOUT,
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::tls_reload::LiveIdentity;
 
 /// A handshake that takes longer is dropped: a client that opens connections and never
 /// finishes them must not hold the receiver's resources.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// File names of a self-signed identity in its directory.
 pub const CERT_FILE: &str = "cert.pem";
@@ -143,9 +143,9 @@ pub async fn serve(
     receiver: Arc<Receiver>,
     tls: &ServerTls,
 ) -> std::io::Result<()> {
-    let max_connections = receiver.limits.max_connections;
+    let limits = receiver.limits.clone();
     let app = crate::routes::router_with_live_tls(receiver, tls.live.clone());
-    serve_app(listener, app, tls, max_connections).await
+    serve_app(listener, app, tls, &limits).await
 }
 
 /// Serves `app` over TLS as [`serve`] serves the receiver's routes (handshake timeout, at most
@@ -156,19 +156,20 @@ pub async fn serve_app(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     tls: &ServerTls,
-    max_connections: usize,
+    limits: &crate::Limits,
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls.config.clone());
-    crate::http_conn::accept_loop(listener, max_connections, move |tcp, client| {
+    let (handshake_timeout, header_timeout) = (limits.handshake_timeout, limits.header_timeout);
+    crate::http_conn::accept_loop(listener, limits.max_connections, move |tcp, client| {
         let (acceptor, app) = (acceptor.clone(), app.clone());
         async move {
             let Ok(Ok(stream)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await
             else {
                 return;
             };
             // Header timeout and size limits: crate::http_conn.
-            crate::http_conn::serve_connection(stream, client, app).await;
+            crate::http_conn::serve_connection(stream, client, app, header_timeout).await;
         }
     })
     .await

@@ -11,7 +11,9 @@
 //!   error body, as a header field that is not HTTP gets 400) and nothing is
 //!   served for them; the receiver serves the next client.
 //!
-//! Each timeout test waits out the 30-second header timeout once; they run in parallel.
+//! The receivers here run with shorter timeouts than the deployed 30-second header and 10-second
+//! handshake timeouts (`Limits`), so that each test waits seconds, not half a minute; the
+//! limits are the same code whatever their length.
 
 #[macro_use]
 mod common;
@@ -22,12 +24,23 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use honnin_receiver::http_conn::{HEADER_TIMEOUT, MAX_HEADER_BYTES, MAX_HEADERS};
+use honnin_receiver::http_conn::{MAX_HEADER_BYTES, MAX_HEADERS};
 use honnin_receiver::{Receiver, routes};
 use tokio_rustls::rustls;
 
 use common::Backend;
 use hostile_support::{Server, start};
+
+/// The header timeout of the receivers under test.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Their TLS handshake timeout.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Shortened timeouts for a receiver under test.
+fn short_timeouts(receiver: &mut Receiver) {
+    receiver.limits.header_timeout = HEADER_TIMEOUT;
+    receiver.limits.handshake_timeout = HANDSHAKE_TIMEOUT;
+}
 
 /// How long past the header timeout a connection may stay open before the test calls it not
 /// cut off (scheduling slack on a loaded machine; no speed is measured here).
@@ -135,9 +148,9 @@ backend_tests!(
 fn a_slowloris_flood_is_cut_off_at_the_header_timeout_and_devices_are_served_meanwhile(
     backend: &Backend,
 ) {
-    let server = start(backend, |_| {});
+    let server = start(backend, short_timeouts);
     let config = tls_config(&server);
-    // Connections that never start TLS: dropped at the handshake timeout (10 s in tls.rs).
+    // Connections that never start TLS: dropped at the handshake timeout.
     let silent: Vec<TcpStream> = (0..8)
         .map(|_| {
             let tcp = TcpStream::connect(address(&server)).expect("connects");
@@ -165,11 +178,11 @@ fn a_slowloris_flood_is_cut_off_at_the_header_timeout_and_devices_are_served_mea
             })
         })
         .collect();
-    // Meanwhile, whole requests are served, one after another.
+    // Meanwhile (within the header timeout), whole requests are served, one after another.
     for _ in 0..5 {
         let mut wire = connect_tls(&server, &config);
         assert_eq!(health(wire.as_mut(), ""), Some(200));
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(500));
     }
     for dribbler in dribblers {
         let (after, cut) = dribbler.join().expect("the dribbler thread");
@@ -254,8 +267,9 @@ fn oversized_header_blocks_get_431_and_the_next_client_is_served(backend: &Backe
 fn plain_http_cuts_off_a_client_that_stops_mid_header() {
     let dir = tempfile::tempdir().expect("temp dir");
     let storage = common::Backend::Sqlite.database(dir.path()).open();
-    let receiver =
-        Arc::new(Receiver::new(storage, honnin_e2e::verifier_with_crl()).expect("receiver"));
+    let mut receiver = Receiver::new(storage, honnin_e2e::verifier_with_crl()).expect("receiver");
+    short_timeouts(&mut receiver);
+    let receiver = Arc::new(receiver);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -115,7 +115,12 @@ pub fn serve_tls(runtime: &tokio::runtime::Runtime, app: axum::Router, tls: &Ser
         .expect("binds");
     let url = format!("https://{}", listener.local_addr().expect("address"));
     let tls = tls.clone();
-    runtime.spawn(async move { honnin_receiver::tls::serve_app(listener, app, &tls, 64).await });
+    let limits = honnin_receiver::Limits {
+        max_connections: 64,
+        ..honnin_receiver::Limits::default()
+    };
+    runtime
+        .spawn(async move { honnin_receiver::tls::serve_app(listener, app, &tls, &limits).await });
     url
 }
 
