@@ -483,7 +483,7 @@ fn run<C: VirtualCard>(
             pause(pauses.retry, shared);
             continue;
         }
-        let mut stream = match connect(addr) {
+        let stream = match connect(addr) {
             Ok(s) => s,
             Err(e) => {
                 if !failing {
@@ -509,7 +509,7 @@ fn run<C: VirtualCard>(
         shared.connected.store(true, Ordering::SeqCst);
         on_event(&BridgeEvent::Inserted);
 
-        let end = bridge.serve_connection(&mut stream, on_event);
+        let end = bridge.serve_connection(&mut QuickAck(&stream), on_event);
         let _ = stream.shutdown(std::net::Shutdown::Both);
         shared
             .stream
@@ -529,9 +529,42 @@ fn run<C: VirtualCard>(
     bridge.into_card()
 }
 
+/// The bridge's TCP stream, acknowledging what it reads at once. vpcd (as Debian ships it) writes
+/// a message's 2-byte length and its payload in two sends; with Nagle's algorithm on its side, the
+/// payload waits for the length's ACK, which Linux delays up to 40 ms: 44 ms per APDU measured,
+/// most of a check's time through pcscd. Quick-ACK mode is not sticky, so it is set again after
+/// every read.
+struct QuickAck<'a>(&'a TcpStream);
+
+impl Read for QuickAck<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = (&mut &*self.0).read(buf)?;
+        #[cfg(target_os = "linux")]
+        {
+            // Only a delay is lost if the socket refuses it.
+            let _ = socket2::SockRef::from(self.0).set_tcp_quickack(true);
+        }
+        Ok(read)
+    }
+}
+
+impl Write for QuickAck<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&mut &*self.0).flush()
+    }
+}
+
 fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_nodelay(true)?;
+    #[cfg(target_os = "linux")]
+    {
+        let _ = socket2::SockRef::from(&stream).set_tcp_quickack(true);
+    }
     Ok(stream)
 }
 
