@@ -33,6 +33,7 @@ pub mod ingest;
 pub mod items;
 pub mod operator;
 pub mod operator_cli;
+pub mod receipt_signer;
 pub mod rejections;
 pub mod rotation;
 pub mod routes;
