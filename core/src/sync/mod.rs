@@ -6,6 +6,8 @@
 //!   batches, exponential backoff with jitter. Its only state is the store's `synced_at`
 //!   column, so a client killed at any instant resumes by sending what has no receipt yet;
 //!   the receiver is idempotent by record id, so a batch sent twice is harmless.
+//! - `upload` (feature `sync-client`): the batches pipelined, the device checking one batch's
+//!   receipts and reading the next while the receiver works on the current one.
 //! - `trust_fetch` (feature `sync-client`): `SyncClient::fetch_trust_bundle`, the signed trust
 //!   bundle ([`crate::trust_bundle`]) fetched on each sync, refused unless it verifies.
 //! - [`rotation`]: the receiver's receipt key replaced, announced by a message the old key signs.
@@ -29,6 +31,8 @@ mod client;
 mod tls;
 #[cfg(feature = "sync-client")]
 mod trust_fetch;
+#[cfg(feature = "sync-client")]
+mod upload;
 
 #[cfg(feature = "sync-client")]
 pub use backoff::Backoff;

@@ -1,12 +1,14 @@
 //! CPU time, split between the receiver and its client, for figures that a shared machine's
 //! load does not distort the way it distorts wall-clock time.
 //!
-//! The receiver runs in this process on its own threads (the async runtime, its blocking pool,
-//! rayon's pool); the client (the bench's poster, or the core's `SyncClient` as a device runs
-//! it) runs on the calling thread. So the calling thread's CPU time is the client's, and the
-//! rest of the process's is the receiver's. Both come from `/proc` in clock ticks of 10 ms
-//! (`USER_HZ`, fixed at 100 by the kernel's ABI): over seconds of work the rounding is a
-//! fraction of a percent.
+//! The receiver runs in this process on threads of its own (the async runtime, its blocking
+//! pool, rayon's pool, the database pool), all started from the runtime, so none carries the
+//! process's name; the client (the bench's poster, or the core's `SyncClient` as a device runs
+//! it, with the threads it starts) runs on the main thread and threads that inherit its name.
+//! So the receiver's share is the CPU time of the live threads named otherwise, and the
+//! client's is the rest of the process's (threads that ended included). Both come from `/proc`
+//! in clock ticks of 10 ms (`USER_HZ`, fixed at 100 by the kernel's ABI): over seconds of work
+//! the rounding is a fraction of a percent.
 
 use std::time::Duration;
 
@@ -15,25 +17,37 @@ use std::time::Duration;
 pub(crate) struct Usage {
     /// The whole process.
     process: Duration,
-    /// The calling thread alone.
-    thread: Duration,
+    /// The receiver's threads: those not named as the calling thread.
+    receiver: Duration,
 }
 
 /// What a piece of work cost between two [`Usage`] readings.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Spent {
-    /// The calling thread's share: the client.
+    /// The calling thread's and those named as it: the client.
     pub(crate) client: Duration,
     /// The other threads': the receiver.
     pub(crate) receiver: Duration,
 }
 
 impl Usage {
-    /// Now, from `/proc/self/stat` and `/proc/thread-self/stat`; zero where unreadable.
+    /// Now, from `/proc/self/stat` and `/proc/self/task/*/`; zero where unreadable.
     pub(crate) fn now() -> Self {
+        let own = std::fs::read_to_string("/proc/thread-self/comm").unwrap_or_default();
+        let receiver = std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter(|task| {
+                        std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c != own)
+                    })
+                    .map(|task| stat_cpu(&task.path().join("stat").to_string_lossy()))
+                    .sum()
+            })
+            .unwrap_or_default();
         Self {
             process: stat_cpu("/proc/self/stat"),
-            thread: stat_cpu("/proc/thread-self/stat"),
+            receiver,
         }
     }
 
@@ -41,10 +55,10 @@ impl Usage {
     pub(crate) fn since(self) -> Spent {
         let now = Self::now();
         let process = now.process.saturating_sub(self.process);
-        let client = now.thread.saturating_sub(self.thread);
+        let receiver = now.receiver.saturating_sub(self.receiver).min(process);
         Spent {
-            client,
-            receiver: process.saturating_sub(client),
+            client: process.saturating_sub(receiver),
+            receiver,
         }
     }
 }

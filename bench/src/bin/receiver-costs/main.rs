@@ -268,7 +268,12 @@ fn serve(database: &Database) -> Result<Served, String> {
     let storage = database.open()?;
     let receiver =
         Arc::new(Receiver::new(storage, verifier_with_crl()).map_err(|e| e.to_string())?);
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    // Named apart from the main thread, whose name the client's threads carry (cpu.rs).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("receiver")
+        .build()
+        .map_err(|e| e.to_string())?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .map_err(|e| e.to_string())?;
@@ -387,7 +392,7 @@ fn ingest(
         previous = next_head(previous, record.body().seq(), record.hash());
     }
     let alone = started.elapsed();
-    // On this thread alone: the "client" share of the reading is the verification.
+    // On this thread alone, so the "client" share of the reading is the verification.
     let alone_cpu = usage.since().client;
     println!(
         "  verification alone, one core: {:>8.0} records/s, {:.0} µs CPU per record (the baseline: what ingest cannot go below)   (load {})",
