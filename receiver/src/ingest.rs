@@ -45,7 +45,8 @@ pub struct RecordResult {
     pub record_id: String,
     /// `accepted`, `duplicate` or `rejected`.
     pub status: &'static str,
-    pub receipt: Option<serde_json::Value>,
+    /// The stored receipt's JSON as it is (checked as JSON, not rebuilt as a tree).
+    pub receipt: Option<Box<RawValue>>,
     pub error: Option<String>,
 }
 
@@ -63,7 +64,7 @@ impl RecordResult {
         Self {
             record_id,
             status,
-            receipt: serde_json::from_str(receipt).ok(),
+            receipt: RawValue::from_string(receipt.to_owned()).ok(),
             error: None,
         }
     }
