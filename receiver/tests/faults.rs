@@ -335,18 +335,19 @@ fn scripted_receiver(
     (address, seen)
 }
 
-/// Syncs a new store of `n` records in batches of 2 against a receiver following `script`:
-/// the result, the batches it was sent, the store's record ids in chain order, and how many
-/// records the store has marked synced.
-fn sync_scripted(
-    n: usize,
-    script: Vec<Answer>,
-) -> (
-    Result<honnin_core::sync::SyncReport, SyncError>,
-    Vec<Vec<String>>,
-    Vec<String>,
-    Vec<bool>,
-) {
+/// What a scripted sync left behind.
+struct Scripted {
+    result: Result<honnin_core::sync::SyncReport, SyncError>,
+    /// The record ids of each batch the receiver was sent, in order.
+    batches: Vec<Vec<String>>,
+    /// The store's record ids in chain order.
+    ids: Vec<String>,
+    /// Whether each of them is marked synced.
+    synced: Vec<bool>,
+}
+
+/// Syncs a new store of `n` records in batches of 2 against a receiver following `script`.
+fn sync_scripted(n: usize, script: Vec<Answer>) -> Scripted {
     use honnin_core::record::SoftwareSigner;
     let dir = tempfile::tempdir().expect("temp dir");
     let receipt_key = SoftwareSigner::from_secret_bytes(&[0x24; 32]).expect("key");
@@ -370,7 +371,12 @@ fn sync_scripted(
     let ids = rows.iter().map(|r| r.record_id.clone()).collect();
     let synced = rows.iter().map(|r| r.synced_at.is_some()).collect();
     let batches = seen.lock().expect("lock").clone();
-    (result, batches, ids, synced)
+    Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    }
 }
 
 /// The batches, one after another, are the store's records in chain order.
@@ -381,7 +387,12 @@ fn assert_sent_in_order(batches: &[Vec<String>], ids: &[String]) {
 
 #[test]
 fn pipelined_batches_go_in_chain_order_and_every_receipt_is_checked_before_a_record_is_marked() {
-    let (result, batches, ids, synced) = sync_scripted(5, vec![]);
+    let Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    } = sync_scripted(5, vec![]);
     let report = result.expect("syncs");
     assert_eq!((report.synced, report.requests), (5, 3));
     assert_eq!(batches.len(), 3);
@@ -393,8 +404,12 @@ fn pipelined_batches_go_in_chain_order_and_every_receipt_is_checked_before_a_rec
 fn a_forged_receipt_stops_the_sync_and_leaves_its_record_and_every_later_one_pending() {
     // Batch 2's first receipt is forged. Batch 3 may already be on its way (it is sent while
     // batch 2's receipts are checked), but nothing from record 3 on is marked synced.
-    let (result, batches, ids, synced) =
-        sync_scripted(6, vec![Answer::Receipts, Answer::ForgedFirst]);
+    let Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    } = sync_scripted(6, vec![Answer::Receipts, Answer::ForgedFirst]);
     match result {
         Err(SyncError::BadReceipt { record_id, .. }) => assert_eq!(record_id, ids[2]),
         other => panic!("expected a bad receipt, got {other:?}"),
@@ -406,8 +421,12 @@ fn a_forged_receipt_stops_the_sync_and_leaves_its_record_and_every_later_one_pen
 
 #[test]
 fn a_refused_record_stops_the_sync_before_any_later_batch_is_sent() {
-    let (result, batches, ids, synced) =
-        sync_scripted(6, vec![Answer::Receipts, Answer::RefuseFirst]);
+    let Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    } = sync_scripted(6, vec![Answer::Receipts, Answer::RefuseFirst]);
     match result {
         Err(SyncError::RecordRefused { record_id, .. }) => assert_eq!(record_id, ids[2]),
         other => panic!("expected a refusal, got {other:?}"),
