@@ -35,6 +35,7 @@ pub mod items;
 pub mod operator;
 pub mod operator_cli;
 pub mod parse_refusals;
+pub mod receipt_signer;
 pub mod rejections;
 pub mod rotation;
 pub mod routes;

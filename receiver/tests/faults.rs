@@ -233,3 +233,206 @@ fn every_record_arrives_exactly_once_through_a_faulty_network(backend: &Backend)
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
 }
+
+/// What the scripted receiver answers to a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// A valid receipt for every record.
+    Receipts,
+    /// Every record answered, the first receipt signed by another key.
+    ForgedFirst,
+    /// The first record refused, receipts for the others.
+    RefuseFirst,
+}
+
+/// A receiver on loopback that answers the batches in turn as `script` says (then
+/// [`Answer::Receipts`]), with receipts signed by `key`, and keeps the record ids of each
+/// batch it was sent. One request per connection.
+fn scripted_receiver(
+    key: honnin_core::record::SoftwareSigner,
+    script: Vec<Answer>,
+) -> (String, Arc<std::sync::Mutex<Vec<Vec<String>>>>) {
+    use honnin_core::record::{SignedRecord, SoftwareSigner};
+    use honnin_core::sync::protocol::{RECEIPT_FORMAT, ReceiptBody, SignedReceipt};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let seen: Arc<std::sync::Mutex<Vec<Vec<String>>>> = Arc::default();
+    let batches = seen.clone();
+    let forger = SoftwareSigner::from_secret_bytes(&[0x42; 32]).expect("key");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { continue };
+            let Some(request) = read_message(&mut client) else {
+                continue;
+            };
+            let Some(start) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let body: serde_json::Value =
+                serde_json::from_slice(&request[start + 4..]).expect("a batch");
+            let records: Vec<SignedRecord> = body["records"]
+                .as_array()
+                .expect("records")
+                .iter()
+                .map(|envelope| SignedRecord::from_value(envelope.clone()).expect("a record"))
+                .collect();
+            let answer = {
+                let mut batches = batches.lock().expect("lock");
+                let answer = script
+                    .get(batches.len())
+                    .copied()
+                    .unwrap_or(Answer::Receipts);
+                batches.push(
+                    records
+                        .iter()
+                        .map(|r| r.body().record_id().to_owned())
+                        .collect(),
+                );
+                answer
+            };
+            let results: Vec<serde_json::Value> = records
+                .iter()
+                .enumerate()
+                .map(|(i, record)| {
+                    let id = record.body().record_id().to_owned();
+                    if i == 0 && answer == Answer::RefuseFirst {
+                        return serde_json::json!({"record_id": id, "status": "rejected",
+                            "receipt": null, "error": "refused by the script"});
+                    }
+                    let signer = if i == 0 && answer == Answer::ForgedFirst {
+                        &forger
+                    } else {
+                        &key
+                    };
+                    let receipt = SignedReceipt::sign(
+                        ReceiptBody {
+                            format: RECEIPT_FORMAT.into(),
+                            record_id: id.clone(),
+                            record_hash: record.hash_hex(),
+                            device_id: "handheld-01".into(),
+                            seq: record.body().seq(),
+                            received_at: now(),
+                            outcome: "verified".into(),
+                        },
+                        signer,
+                        signer.device_key(),
+                    )
+                    .expect("signs");
+                    serde_json::json!({"record_id": id, "status": "accepted",
+                        "receipt": receipt, "error": null})
+                })
+                .collect();
+            let answer = serde_json::json!({ "results": results }).to_string();
+            let _ = client.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    (address, seen)
+}
+
+/// What a scripted sync left behind.
+struct Scripted {
+    result: Result<honnin_core::sync::SyncReport, SyncError>,
+    /// The record ids of each batch the receiver was sent, in order.
+    batches: Vec<Vec<String>>,
+    /// The store's record ids in chain order.
+    ids: Vec<String>,
+    /// Whether each of them is marked synced.
+    synced: Vec<bool>,
+}
+
+/// Syncs a new store of `n` records in batches of 2 against a receiver following `script`.
+fn sync_scripted(n: usize, script: Vec<Answer>) -> Scripted {
+    use honnin_core::record::SoftwareSigner;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let receipt_key = SoftwareSigner::from_secret_bytes(&[0x24; 32]).expect("key");
+    let trusted = receipt_key.device_key().clone();
+    let (address, seen) = scripted_receiver(receipt_key, script);
+    let signer = device_signer();
+    let mut store = Store::create(&dir.path().join("device.db"), &store_keys()).expect("store");
+    let report = genuine_report(Level::A);
+    for _ in 0..n {
+        store
+            .append(draft_of(&report, AttributePolicy::default()), &signer)
+            .expect("appends");
+    }
+    let mut config = SyncConfig::new(&address, "handheld-01");
+    config.allow_loopback_http = true;
+    config.batch_size = 2;
+    config.max_attempts = 1;
+    let result =
+        SyncClient::new(config, trusted).sync(&mut store, &signer, &SystemClock, &mut SystemRandom);
+    let rows = store.list(0, usize::MAX).expect("lists");
+    let ids = rows.iter().map(|r| r.record_id.clone()).collect();
+    let synced = rows.iter().map(|r| r.synced_at.is_some()).collect();
+    let batches = seen.lock().expect("lock").clone();
+    Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    }
+}
+
+/// The batches, one after another, are the store's records in chain order.
+fn assert_sent_in_order(batches: &[Vec<String>], ids: &[String]) {
+    let sent: Vec<&String> = batches.iter().flatten().collect();
+    assert_eq!(sent, ids.iter().take(sent.len()).collect::<Vec<_>>());
+}
+
+#[test]
+fn pipelined_batches_go_in_chain_order_and_every_receipt_is_checked_before_a_record_is_marked() {
+    let Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    } = sync_scripted(5, vec![]);
+    let report = result.expect("syncs");
+    assert_eq!((report.synced, report.requests), (5, 3));
+    assert_eq!(batches.len(), 3);
+    assert_sent_in_order(&batches, &ids);
+    assert!(synced.iter().all(|s| *s));
+}
+
+#[test]
+fn a_forged_receipt_stops_the_sync_and_leaves_its_record_and_every_later_one_pending() {
+    // Batch 2's first receipt is forged. Batch 3 may already be on its way (it is sent while
+    // batch 2's receipts are checked), but nothing from record 3 on is marked synced.
+    let Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    } = sync_scripted(6, vec![Answer::Receipts, Answer::ForgedFirst]);
+    match result {
+        Err(SyncError::BadReceipt { record_id, .. }) => assert_eq!(record_id, ids[2]),
+        other => panic!("expected a bad receipt, got {other:?}"),
+    }
+    assert!(batches.len() <= 3, "{batches:?}");
+    assert_sent_in_order(&batches, &ids);
+    assert_eq!(synced, [true, true, false, false, false, false]);
+}
+
+#[test]
+fn a_refused_record_stops_the_sync_before_any_later_batch_is_sent() {
+    let Scripted {
+        result,
+        batches,
+        ids,
+        synced,
+    } = sync_scripted(6, vec![Answer::Receipts, Answer::RefuseFirst]);
+    match result {
+        Err(SyncError::RecordRefused { record_id, .. }) => assert_eq!(record_id, ids[2]),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Sent one at a time: nothing after the refused record left the device.
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_sent_in_order(&batches, &ids);
+    assert_eq!(synced, [true, true, false, false, false, false]);
+}

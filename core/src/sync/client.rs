@@ -17,7 +17,7 @@ use super::tls::{
 use crate::manifest::ManifestError;
 use crate::record::{DeviceKey, DeviceSigner, RecordError, SignedRecord, hex_lower};
 use crate::store::{Store, StoreError};
-use crate::verify::{Clock, RandomSource};
+use crate::verify::{Clock, RandomSource, UnixTime};
 
 /// Where and how to sync.
 #[derive(Debug, Clone)]
@@ -144,15 +144,15 @@ pub enum SyncError {
 }
 
 #[derive(Deserialize)]
-struct BatchResponse {
-    results: Vec<BatchResult>,
+pub(super) struct BatchResponse {
+    pub(super) results: Vec<BatchResult>,
 }
 
 #[derive(Deserialize)]
-struct BatchResult {
-    record_id: String,
-    status: String,
-    receipt: Option<SignedReceipt>,
+pub(super) struct BatchResult {
+    pub(super) record_id: String,
+    pub(super) status: String,
+    pub(super) receipt: Option<SignedReceipt>,
     error: Option<String>,
 }
 
@@ -257,35 +257,11 @@ impl SyncClient {
     ) -> Result<SyncReport, SyncError> {
         self.agent()?;
         let key = DeviceKey::from_spki_der(&signer.public_key_der().map_err(RecordError::from)?)?;
-        let mut report = SyncReport::default();
-        loop {
-            let pending = store.pending_sync(self.config.batch_size.max(1))?;
-            if pending.is_empty() {
-                return Ok(report);
-            }
-            let mut records = Vec::with_capacity(pending.len());
-            for row in pending {
-                match row.record {
-                    Ok(record) => records.push(record),
-                    Err(e) => {
-                        return Err(SyncError::Unreadable {
-                            position: row.position,
-                            why: e.to_string(),
-                        });
-                    }
-                }
-            }
-            let response = self.send(&records, signer, &key, clock, random, &mut report)?;
-            let progress = self.apply(store, &records, response, clock, &mut report)?;
-            if progress == 0 {
-                return Err(SyncError::Protocol(
-                    "the receiver answered a batch without a receipt for any record".into(),
-                ));
-            }
-        }
+        // Batch after batch, the device's work overlapping the receiver's (upload.rs).
+        self.upload(store, signer, &key, clock, random)
     }
 
-    fn send(
+    pub(super) fn send(
         &self,
         records: &[SignedRecord],
         signer: &dyn DeviceSigner,
@@ -421,13 +397,13 @@ impl SyncClient {
         Err(SyncError::Unreachable { attempts, last })
     }
 
-    /// Marks the records whose receipts verify; returns how many.
-    fn apply(
+    /// Marks the records whose receipts verify (synced `at`); returns how many.
+    pub(super) fn apply(
         &self,
         store: &mut Store,
         records: &[SignedRecord],
         response: BatchResponse,
-        clock: &dyn Clock,
+        at: UnixTime,
         report: &mut SyncReport,
     ) -> Result<u64, SyncError> {
         // Every receipt is verified first; the records they acknowledge are then marked in one
@@ -469,7 +445,7 @@ impl SyncClient {
             }
         }
         if !acknowledged.is_empty() {
-            store.mark_synced_all(&acknowledged, clock.now())?;
+            store.mark_synced_all(&acknowledged, at)?;
             report.synced += counts.synced;
             report.duplicates += counts.duplicates;
             report.flagged += counts.flagged;

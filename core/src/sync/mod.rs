@@ -9,6 +9,8 @@
 //! - `manifest_fetch` (feature `sync-client`): `SyncClient::fetch_manifest`, and the
 //!   receipt-key rotation window: a manifest or bundle still signed by the key a rotation of
 //!   this sync replaced is downloaded again, a bounded number of times.
+//! - `upload` (feature `sync-client`): the batches pipelined, the device checking one batch's
+//!   receipts and reading the next while the receiver works on the current one.
 //! - `trust_fetch` (feature `sync-client`): `SyncClient::fetch_trust_bundle`, the signed trust
 //!   bundle ([`crate::trust_bundle`]) fetched on each sync, refused unless it verifies.
 //! - [`rotation`]: the receiver's receipt key replaced, announced by a message the old key signs.
@@ -34,6 +36,8 @@ mod manifest_fetch;
 mod tls;
 #[cfg(feature = "sync-client")]
 mod trust_fetch;
+#[cfg(feature = "sync-client")]
+mod upload;
 
 #[cfg(feature = "sync-client")]
 pub use backoff::Backoff;

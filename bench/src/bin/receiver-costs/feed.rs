@@ -25,6 +25,7 @@ use honnin_e2e::verifier_with_crl;
 use honnin_receiver::storage::{BatchCommit, BatchWrite, ChainHead, NewRecord, next_head};
 use honnin_receiver::{Receiver, now, operator};
 
+use crate::cpu::process_cpu;
 use crate::{
     DEVICE, Database, Plan, Served, agent, enrol_device, millis, percentile, rate, serve, thousands,
 };
@@ -357,24 +358,6 @@ fn measure(
         }
     }
     Ok(times)
-}
-
-/// CPU time used by this process so far, user and system, from `/proc/self/stat` (in clock
-/// ticks of 10 ms: summed over many requests, the rounding evens out); zero where unreadable.
-fn process_cpu() -> Duration {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let rest = stat.get(stat.rfind(')')? + 2..)?.to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
-            let user: u64 = fields.get(11)?.parse().ok()?;
-            let system: u64 = fields.get(12)?.parse().ok()?;
-            Some(user + system)
-        })
-        .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
 }
 
 /// The body of a GET, as a sender's client reads it.
