@@ -74,7 +74,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 fn open_row(sealer: &Sealer, raw: RawRow) -> StoredRecord {
     let record = match sealer.open(Purpose::Record, &raw.sealed) {
         Err(_) => Err(RowError::DoesNotOpen),
-        Ok(plain) => SignedRecord::parse(&plain).map_err(RowError::Record),
+        Ok(plain) => SignedRecord::parse_envelope(&plain).map_err(RowError::Record),
     };
     StoredRecord {
         position: raw.position,
