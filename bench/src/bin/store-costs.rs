@@ -9,6 +9,11 @@
 //! ```
 //! `--dir <path>` puts the files on another file system (default: the system temp dir). Both
 //! inserts fsync; their absolute times are the disk's, the ratio is what honnin adds.
+//!
+//! Each figure is given in wall time and in CPU time (Linux: the thread's time on a CPU from
+//! `/proc/thread-self/schedstat` per insert, the process's user + system time from
+//! `/proc/self/stat` for verify-chain): on a machine shared with other work the wall time
+//! includes waiting for a CPU, the CPU time does not, so the latter stays comparable.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -110,6 +115,55 @@ fn draft(report: &DoorCheckReport) -> RecordDraft {
     RecordDraft::from_check(report, &request(), &context).expect("the report makes a record")
 }
 
+/// Nanoseconds this thread has run on a CPU (its time waiting for one left out); `None` where
+/// the kernel does not say (not Linux, or without scheduler statistics).
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// User + system time of the whole process, every thread included (also those that ended), in
+/// the kernel's clock ticks of 10 ms (Linux's USER_HZ is 100 on every architecture).
+fn process_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: state is the
+    // 3rd field of the line, utime the 14th and stime the 15th.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+/// Wall and CPU time of `work`, the CPU time from `clock` (`None` when it is not available).
+fn timed<T>(
+    clock: fn() -> Option<Duration>,
+    work: impl FnOnce() -> T,
+) -> (T, Duration, Option<Duration>) {
+    let cpu_before = clock();
+    let started = Instant::now();
+    let out = work();
+    let wall = started.elapsed();
+    let cpu = match (cpu_before, clock()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    (out, wall, cpu)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn stats(samples: &mut [Duration]) -> (f64, f64) {
     samples.sort_unstable();
     let median = samples[samples.len() / 2].as_secs_f64() * 1e3;
@@ -198,20 +252,23 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     store.append(draft(&report), &signer).map_err(|e| err(&e))?;
     let mut plain_samples = Vec::with_capacity(plan.inserts);
     let mut store_samples = Vec::with_capacity(plan.inserts);
+    let mut plain_cpu = Vec::with_capacity(plan.inserts);
+    let mut store_cpu = Vec::with_capacity(plan.inserts);
     let mut sign_samples = Vec::with_capacity(plan.inserts);
     let mut signature_samples = Vec::with_capacity(plan.inserts);
     let mut check_samples = Vec::with_capacity(plan.inserts);
     // Interleaved, each going first every other time, so both see the same disk and load.
     for i in 0..plan.inserts {
         let mut insert_plain = || -> Result<(), String> {
-            let started = Instant::now();
-            plain
-                .execute(
+            let (inserted, wall, cpu) = timed(thread_cpu, || {
+                plain.execute(
                     "INSERT INTO records (seq, record_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
                     rusqlite::params![i as i64 + 1, format!("{i:032x}"), 0i64, envelope],
                 )
-                .map_err(|e| err(&e))?;
-            plain_samples.push(started.elapsed());
+            });
+            inserted.map_err(|e| err(&e))?;
+            plain_samples.push(wall);
+            plain_cpu.extend(cpu);
             Ok(())
         };
         if i % 2 == 0 {
@@ -241,9 +298,10 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
         }
         check_samples.push(started.elapsed());
         drop(signature);
-        let started = Instant::now();
-        store.append(draft, &signer).map_err(|e| err(&e))?;
-        store_samples.push(started.elapsed());
+        let (appended, wall, cpu) = timed(thread_cpu, || store.append(draft, &signer));
+        appended.map_err(|e| err(&e))?;
+        store_samples.push(wall);
+        store_cpu.extend(cpu);
         if i % 2 == 1 {
             insert_plain()?;
         }
@@ -255,23 +313,51 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     let (sign_median, _) = stats(&mut sign_samples);
     let (signature_median, _) = stats(&mut signature_samples);
     let (check_median, _) = stats(&mut check_samples);
+    let cpu_stats =
+        |samples: &mut Vec<Duration>| (samples.len() == plan.inserts).then(|| stats(samples));
+    let (plain_cpu, store_cpu) = (cpu_stats(&mut plain_cpu), cpu_stats(&mut store_cpu));
+    let cpu_cells = |cpu: Option<(f64, f64)>| match cpu {
+        Some((median, mean)) => format!("{median:.3} | {mean:.3}"),
+        None => "n/a | n/a".into(),
+    };
+    println!("Load average at the inserts: {}\n", load_average());
     println!(
-        "| durable insert ({} runs) | median ms | mean ms |",
+        "| durable insert ({} runs) | median ms | mean ms | CPU median ms | CPU mean ms |",
         plan.inserts
     );
-    println!("|---|---:|---:|");
-    println!("| plain SQLite insert of the record bytes | {plain_median:.3} | {plain_mean:.3} |");
+    println!("|---|---:|---:|---:|---:|");
     println!(
-        "| honnin: signed (P-256), sealed (XChaCha20-Poly1305), chained | {store_median:.3} | {store_mean:.3} |"
+        "| plain SQLite insert of the record bytes | {plain_median:.3} | {plain_mean:.3} | {} |",
+        cpu_cells(plain_cpu)
     );
-    println!("| of which canonical encoding + device signature + its check | {sign_median:.3} | |");
-    println!("| — the device signature alone (ECDSA P-256) | {signature_median:.3} | |");
-    println!("| — the check of that signature (ECDSA P-256 verify) | {check_median:.3} | |");
     println!(
-        "\nRatio honnin / plain: {:.2} (median), {:.2} (mean); goal ≤ 1.50 (issue 13)\n",
+        "| honnin: signed (P-256), sealed (XChaCha20-Poly1305), chained | {store_median:.3} | {store_mean:.3} | {} |",
+        cpu_cells(store_cpu)
+    );
+    println!(
+        "| of which canonical encoding + device signature + its check | {sign_median:.3} | | | |"
+    );
+    println!("| — the device signature alone (ECDSA P-256) | {signature_median:.3} | | | |");
+    println!("| — the check of that signature (ECDSA P-256 verify) | {check_median:.3} | | | |");
+    println!(
+        "\nRatio honnin / plain: {:.2} (median), {:.2} (mean); goal ≤ 1.50 (issue 13)",
         store_median / plain_median,
         store_mean / plain_mean
     );
+    if let (Some((plain_median, plain_mean)), Some((store_median, store_mean))) =
+        (plain_cpu, store_cpu)
+    {
+        println!(
+            "CPU time per insert: honnin adds {:.3} ms (median) to the plain insert's {:.3} ms; \
+             CPU ratio {:.2} (median), {:.2} (mean). The wall time beyond the CPU time is the \
+             WAL's fsync (and, on a loaded machine, waiting for a CPU).",
+            store_median - plain_median,
+            plain_median,
+            store_median / plain_median,
+            store_mean / plain_mean
+        );
+    }
+    println!();
 
     // A store of plan.records records, filled in batches (one transaction per 1,000).
     let big_path = work.join("big.db");
@@ -298,9 +384,9 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     let quick_started = Instant::now();
     big.quick_check().map_err(|e| err(&e))?;
     let quick_check = quick_started.elapsed();
-    let verify_started = Instant::now();
-    let chain = big.verify_chain().map_err(|e| err(&e))?;
-    let verify = verify_started.elapsed();
+    let load = load_average();
+    let (chain, verify, verify_cpu) = timed(process_cpu, || big.verify_chain());
+    let chain = chain.map_err(|e| err(&e))?;
     if !chain.is_intact() || chain.verified != plan.records as u64 {
         return Err(format!("the benchmark store does not verify: {chain:?}"));
     }
@@ -326,11 +412,24 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
         "| verify-chain (quick_check + decrypt, parse, verify signature and link of every record) | {:.2} |",
         verify.as_secs_f64()
     );
+    let per_100k = |d: Duration| d.as_secs_f64() * 100_000.0 / plan.records as f64;
     println!(
         "\nverify-chain: {:.1} µs per record, {:.2} s per 100,000 (goal ≤ 10 s on 2 cores, issue 13)",
         verify.as_secs_f64() * 1e6 / plan.records as f64,
-        verify.as_secs_f64() * 100_000.0 / plan.records as f64
+        per_100k(verify)
     );
+    match verify_cpu {
+        Some(cpu) => println!(
+            "verify-chain CPU time (user + system, all threads): {:.2} s, {:.2} CPU-s per 100,000 \
+             ({} worker threads; load average {load}): on 2 otherwise idle cores at least {:.2} s \
+             per 100,000",
+            cpu.as_secs_f64(),
+            per_100k(cpu),
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            per_100k(cpu) / 2.0
+        ),
+        None => println!("verify-chain CPU time: not available on this system"),
+    }
     println!(
         "on-disk size: {:.0} bytes per record, {:.2}× the record's {} canonical bytes (goal ≤ 2×)",
         size as f64 / plan.records as f64,

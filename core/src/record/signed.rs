@@ -64,6 +64,57 @@ impl SignedRecord {
         Self::from_value(value)
     }
 
+    /// [`SignedRecord::parse`] for an envelope exactly as [`SignedRecord::to_envelope_bytes`]
+    /// writes it (what the store seals), in about half the time: the body is read straight into
+    /// its type and encoded again, and only when that encoding is byte for byte the body given
+    /// is it taken. Any other input (whitespace, another member order, an escape, an unknown
+    /// field) goes through [`SignedRecord::parse`], so the outcome, record or error, is the same.
+    pub fn parse_envelope(bytes: &[u8]) -> Result<Self, RecordError> {
+        match Self::parse_exact(bytes) {
+            Some(record) => Ok(record),
+            None => Self::parse(bytes),
+        }
+    }
+
+    /// `{"body":<canonical body>,"device_signature":"<88 base64 characters>"}`, then only
+    /// spaces (the store's padding); `None` for anything else.
+    fn parse_exact(bytes: &[u8]) -> Option<Self> {
+        const HEAD: &[u8] = b"{\"body\":";
+        const SIGNATURE: &[u8] = b",\"device_signature\":\"";
+        const SIGNATURE_B64: usize = 88;
+        let end = bytes.iter().rposition(|b| *b != b' ')? + 1;
+        let rest = bytes[..end].strip_prefix(HEAD)?.strip_suffix(b"\"}")?;
+        let split = rest.len().checked_sub(SIGNATURE.len() + SIGNATURE_B64)?;
+        let (body_bytes, tail) = rest.split_at(split);
+        let encoded = tail.strip_prefix(SIGNATURE)?;
+        let signature = BASE64
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())?;
+        let body: RecordBody = serde_json::from_slice(body_bytes).ok()?;
+        if body.format != FORMAT_V1
+            || parse_hex::<16>(&body.record_id).is_none()
+            || parse_hex::<32>(&body.prev_hash).is_none()
+            || parse_hex::<32>(&body.device_key_id).is_none()
+        {
+            return None;
+        }
+        // The body's own encoding is canonical by construction, so equal bytes mean the body
+        // given was canonical, with every field, and nothing else: what `parse` checks through
+        // a JSON value (its level, verdict and station are typed and so within their codes).
+        let canonical_body = canonical_body_bytes(&body).ok()?;
+        if canonical_body != body_bytes {
+            return None;
+        }
+        let hash = Sha256::digest(&canonical_body).into();
+        Some(Self {
+            body,
+            canonical_body,
+            signature,
+            hash,
+        })
+    }
+
     /// Reads an envelope already parsed as JSON.
     pub fn from_value(value: Value) -> Result<Self, RecordError> {
         let Value::Object(mut envelope) = value else {

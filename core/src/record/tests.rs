@@ -294,6 +294,74 @@ fn non_canonical_or_foreign_shapes_are_refused() {
     assert!(SignedRecord::parse(b"[1,2]").is_err());
 }
 
+/// The store's reader takes the envelope's bytes as they are when they are exactly what
+/// `to_envelope_bytes` writes; on every input it must give what `parse` gives, record or error.
+#[test]
+fn parse_envelope_agrees_with_parse_on_every_input() {
+    let signer = signer();
+    let record = sign(draft(AttributePolicy::ALL), ChainLink::GENESIS, &signer);
+    let exact = record.to_envelope_bytes();
+    let text = String::from_utf8(exact.clone()).expect("utf-8");
+    let mut padded = exact.clone();
+    padded.resize(exact.len().div_ceil(256) * 256 + 256, b' ');
+    let parsed = SignedRecord::parse_envelope(&padded).expect("the stored form parses");
+    assert_eq!(parsed, record);
+    parsed.verify(signer.device_key()).expect("verifies");
+
+    let mut inputs: Vec<Vec<u8>> = vec![
+        exact.clone(),
+        Vec::new(),
+        b"[1,2]".to_vec(),
+        exact[..exact.len() - 1].to_vec(),
+        exact[..exact.len() / 2].to_vec(),
+        [&exact[..], b"\n"].concat(),
+        [&exact[..], b" x"].concat(),
+        text.replacen("{\"body\":{", "{ \"body\":{", 1).into_bytes(),
+        text.replacen(
+            "\"item_id\":\"JP-ITEM-0001\"",
+            "\"item_id\": \"JP-ITEM-0001\"",
+            1,
+        )
+        .into_bytes(),
+        // An escape where the canonical form writes the character itself.
+        text.replacen("JP-ITEM-0001", "JP-ITEM-\\u00301", 1)
+            .into_bytes(),
+        text.replacen("\"level\":\"B\"", "\"level\":\"b\"", 1)
+            .into_bytes(),
+        text.replacen("\"verdict\":", "\"station\":\"door\",\"verdict\":", 1)
+            .into_bytes(),
+        text.replacen("\"device_signature\":\"", "\"device_signature\":\"\\/", 1)
+            .into_bytes(),
+    ];
+    // The same envelope with its members swapped: same meaning, not the canonical bytes.
+    let (body, signature) = text.split_at(text.find(",\"device_signature\"").expect("member"));
+    inputs.push(format!("{{{},{}}}", &signature[1..signature.len() - 1], &body[1..]).into_bytes());
+    let edits: Vec<Edit> = vec![
+        Box::new(|v| v["body"]["verdict"] = "forged".into()),
+        Box::new(|v| v["body"]["seq"] = 2.into()),
+        Box::new(|v| {
+            v["body"].as_object_mut().expect("obj").remove("attributes");
+        }),
+        Box::new(|v| v["body"]["face_image"] = "AAAA".into()),
+        Box::new(|v| v["body"]["format"] = "honnin.record.v2".into()),
+        Box::new(|v| v["body"]["prev_hash"] = "00".into()),
+        Box::new(|v| v["body"]["record_id"] = "AB".repeat(16).into()),
+        Box::new(|v| v["device_signature"] = "AAAA".into()),
+        Box::new(|v| v["extra"] = 1.into()),
+    ];
+    for change in edits {
+        inputs.push(edit(&record, change));
+    }
+    for input in inputs {
+        assert_eq!(
+            SignedRecord::parse_envelope(&input),
+            SignedRecord::parse(&input),
+            "{}",
+            String::from_utf8_lossy(&input)
+        );
+    }
+}
+
 fn expectation(records: &[SignedRecord]) -> ChainExpectation {
     ChainExpectation {
         device_id: "handheld-01".into(),

@@ -74,7 +74,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 fn open_row(sealer: &Sealer, raw: RawRow) -> StoredRecord {
     let record = match sealer.open(Purpose::Record, &raw.sealed) {
         Err(_) => Err(RowError::DoesNotOpen),
-        Ok(plain) => SignedRecord::parse(&plain).map_err(RowError::Record),
+        Ok(plain) => SignedRecord::parse_envelope(&plain).map_err(RowError::Record),
     };
     StoredRecord {
         position: raw.position,
@@ -127,6 +127,42 @@ fn open_and_verify(
         }
         Ok(checked)
     })
+}
+
+/// The outcome of a batch's thread; it can only fail by panicking: stop rather than leave its
+/// rows out.
+fn joined(
+    handle: std::thread::ScopedJoinHandle<'_, Result<Vec<Checked>, StoreError>>,
+) -> Result<Vec<Checked>, StoreError> {
+    handle.join().map_err(|_| StoreError::Sqlite {
+        context: "verifying the chain",
+        detail: "a verification thread stopped".into(),
+    })?
+}
+
+/// Feeds a verified batch to the chain, in order, with the check of the clear columns.
+fn follow(verifier: &mut ChainVerifier, checked: Vec<Checked>) {
+    for (row, signature) in checked {
+        if let Ok(record) = &row.record {
+            if record.body().record_id() != row.record_id {
+                verifier.problem(
+                    row.position,
+                    Problem::IndexMismatch {
+                        column: "record_id",
+                    },
+                );
+            }
+            if record.body().time() != row.recorded_at {
+                verifier.problem(
+                    row.position,
+                    Problem::IndexMismatch {
+                        column: "recorded_at",
+                    },
+                );
+            }
+        }
+        verifier.push_checked(row.position, row.record, signature);
+    }
 }
 
 fn verifier_key(verifier: &ChainVerifier) -> DeviceKey {
@@ -189,6 +225,16 @@ impl Store {
     /// parses, is signed by the store's device key, sits at its own position and names the hash
     /// of the one before; none is missing up to the acknowledged head.
     pub fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.verify_chain_in_batches(VERIFY_BATCH)
+    }
+
+    /// [`Store::verify_chain`] reading and checking `batch_size` rows at a time (tests use
+    /// small batches to put problems at their edges).
+    pub(crate) fn verify_chain_in_batches(
+        &self,
+        batch_size: usize,
+    ) -> Result<ChainReport, StoreError> {
+        let batch_size = batch_size.max(1);
         self.quick_check()?;
         let start = meta::start(&self.conn, &self.sealer)?;
         let head = meta::head(&self.conn, &self.sealer)?;
@@ -234,41 +280,30 @@ impl Store {
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
             .clamp(1, 8);
-        loop {
-            let mut batch = Vec::with_capacity(VERIFY_BATCH);
-            while batch.len() < VERIFY_BATCH {
-                match rows.next().map_err(err)? {
-                    Some(row) => batch.push(raw_row(row).map_err(err)?),
-                    None => break,
-                }
-            }
-            if batch.is_empty() {
-                break;
-            }
-            // Decrypting, parsing and checking signatures is the work; it needs no order, so it
-            // runs on every core. The chain itself is then followed in order.
-            for (row, signature) in open_and_verify(&self.sealer, &key, batch, workers)? {
-                if let Ok(record) = &row.record {
-                    if record.body().record_id() != row.record_id {
-                        verifier.problem(
-                            row.position,
-                            Problem::IndexMismatch {
-                                column: "record_id",
-                            },
-                        );
-                    }
-                    if record.body().time() != row.recorded_at {
-                        verifier.problem(
-                            row.position,
-                            Problem::IndexMismatch {
-                                column: "recorded_at",
-                            },
-                        );
+        let sealer = &self.sealer;
+        let key = &key;
+        // Decrypting, parsing and checking signatures is the work; it needs no order, so it
+        // runs on every core, one batch at a time, while this thread reads the next batch from
+        // SQLite. The chain itself is then followed here, batch after batch, in order.
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let mut in_flight: Option<std::thread::ScopedJoinHandle<'_, _>> = None;
+            loop {
+                let mut batch = Vec::with_capacity(batch_size);
+                while batch.len() < batch_size {
+                    match rows.next().map_err(err)? {
+                        Some(row) => batch.push(raw_row(row).map_err(err)?),
+                        None => break,
                     }
                 }
-                verifier.push_checked(row.position, row.record, signature);
+                if let Some(handle) = in_flight.take() {
+                    follow(&mut verifier, joined(handle)?);
+                }
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                in_flight = Some(scope.spawn(move || open_and_verify(sealer, key, batch, workers)));
             }
-        }
+        })?;
         Ok(verifier.finish())
     }
 

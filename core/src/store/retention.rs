@@ -161,7 +161,7 @@ impl Store {
             .sealer
             .open(Purpose::Record, &sealed)
             .map_err(|_| unreadable("does not decrypt".into()))?;
-        let record = SignedRecord::parse(&plain).map_err(|e| unreadable(e.to_string()))?;
+        let record = SignedRecord::parse_envelope(&plain).map_err(|e| unreadable(e.to_string()))?;
         let device =
             meta::device(&tx, &self.sealer)?.ok_or(StoreError::MetaDamaged { what: "device" })?;
         record

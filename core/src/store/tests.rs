@@ -438,3 +438,78 @@ fn a_batch_of_receipts_is_marked_in_one_transaction_all_or_none() {
     let first = store.get(&ids[0]).expect("reads");
     assert_eq!(first.synced_at, Some(UnixTime(T0 + DAY)));
 }
+
+/// verify-chain reads and checks records in batches (1,024 rows; 8 here), the next batch read
+/// while the last one is checked on other threads: problems in any batch, and at the edges
+/// between them, are still named at their own positions, in order, as with one batch.
+#[test]
+fn problems_across_verification_batches_are_named_at_their_positions() {
+    let fixture = fixture();
+    let mut store =
+        Store::create_with(&fixture.path, &keys(), Box::new(Counter(1))).expect("creates");
+    let drafts = (0..40)
+        .map(|i| draft(&format!("JP-ITEM-{i:04}"), T0 + i, "handheld-01"))
+        .collect();
+    store.append_all(drafts, &signer()).expect("appends");
+    let report = store.verify_chain_in_batches(8).expect("verifies");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.verified, 40);
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(&fixture.path).expect("opens");
+        // 16: the last row of the second batch, edited; 17: the first of the third, deleted;
+        // 33: the first of the fifth, holding another position's record.
+        let mut sealed: Vec<u8> = conn
+            .query_row("SELECT sealed FROM records WHERE seq = 16", [], |row| {
+                row.get(0)
+            })
+            .expect("reads");
+        sealed[100] ^= 1;
+        conn.execute("UPDATE records SET sealed = ?1 WHERE seq = 16", [sealed])
+            .expect("edits");
+        conn.execute("DELETE FROM records WHERE seq = 17", [])
+            .expect("deletes");
+        conn.execute(
+            "UPDATE records SET sealed = (SELECT sealed FROM records WHERE seq = 7)
+             WHERE seq = 33",
+            [],
+        )
+        .expect("moves");
+    }
+    let store = Store::open(&fixture.path, &keys()).expect("opens");
+    let report = store.verify_chain_in_batches(8).expect("verifies");
+    let found: Vec<(u64, &Problem)> = report
+        .problems
+        .iter()
+        .map(|p| (p.position, &p.problem))
+        .collect();
+    let unreadable = Problem::Unreadable {
+        why: "does not decrypt under the store key".into(),
+    };
+    assert_eq!(
+        found,
+        vec![
+            (16, &unreadable),
+            (17, &Problem::Missing { from: 17, to: 17 }),
+            (
+                33,
+                &Problem::IndexMismatch {
+                    column: "record_id"
+                }
+            ),
+            (
+                33,
+                &Problem::IndexMismatch {
+                    column: "recorded_at"
+                }
+            ),
+            (33, &Problem::Duplicate { first_position: 7 }),
+        ]
+    );
+    // The chain resumes after each problem: the records after them verify.
+    assert_eq!(report.checked, 39);
+    assert_eq!(report.verified, 39 - 2);
+    // The same report as in one batch, and in batches of one.
+    assert_eq!(store.verify_chain().expect("verifies"), report);
+    assert_eq!(store.verify_chain_in_batches(1).expect("verifies"), report);
+}
