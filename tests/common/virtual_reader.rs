@@ -31,6 +31,9 @@ pub struct VirtualReader<C> {
     handle: Option<VpcdHandle<C>>,
     /// PC/SC's name of the reader holding the card.
     pub reader: String,
+    /// A PC/SC context held while the card is in: a pcscd started with `--auto-exit` (see
+    /// [`start_pcscd`]) then cannot exit in the middle of a test.
+    _pcscd_client: Pcsc,
     _lock: File,
 }
 
@@ -93,13 +96,16 @@ where
     C: VirtualCard + Send + 'static,
 {
     let lock = lock_vpcd_port();
-    if let Err(reason) = ensure_pcscd() {
-        if in_ci() {
-            panic!("pcscd with the vsmartcard virtual reader is required in CI: {reason}");
+    let pcscd_client = match hold_pcscd() {
+        Ok(client) => client,
+        Err(reason) => {
+            if in_ci() {
+                panic!("pcscd with the vsmartcard virtual reader is required in CI: {reason}");
+            }
+            eprintln!("SKIPPED (no pcscd; set CI=1 to make this a failure): {reason}");
+            return None;
         }
-        eprintln!("SKIPPED (no pcscd; set CI=1 to make this a failure): {reason}");
-        return None;
-    }
+    };
     let config = VpcdConfig::new(DEFAULT_VPCD_ADDR)
         .with_atr(atr)
         .with_retry_interval(Duration::from_millis(100))
@@ -119,6 +125,7 @@ where
     Some(VirtualReader {
         handle: Some(handle),
         reader,
+        _pcscd_client: pcscd_client,
         _lock: lock,
     })
 }
@@ -139,6 +146,33 @@ fn lock_vpcd_port() -> File {
     file.lock()
         .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
     file
+}
+
+/// Makes sure pcscd runs with a vpcd reader and returns a context that keeps it from
+/// auto-exiting. A pcscd about to auto-exit may still answer [`ensure_pcscd`] and then go, so
+/// the reader is looked up again through the held context, and pcscd started again once if it
+/// went in between.
+fn hold_pcscd() -> Result<Pcsc, String> {
+    let mut last_error = String::new();
+    for _ in 0..2 {
+        ensure_pcscd()?;
+        match Pcsc::establish()
+            .map_err(|e| e.to_string())
+            .and_then(|client| {
+                let readers = client.list_readers().map_err(|e| e.to_string())?;
+                if readers.iter().any(|r| r.starts_with("Virtual PCD")) {
+                    Ok(client)
+                } else {
+                    Err("pcscd shows no \"Virtual PCD\" reader".to_owned())
+                }
+            }) {
+            Ok(client) => return Ok(client),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(format!(
+        "pcscd went away while the test connected: {last_error}"
+    ))
 }
 
 /// Makes sure pcscd runs and shows a vpcd reader, starting pcscd if it does not run.
