@@ -1,15 +1,19 @@
 //! `honnin counter`: the post-office counter. Waits for a card on a PC/SC reader, checks it for
 //! the item the clerk names, shows the verdict, waits for the card to be taken away, and starts
 //! over. A card taken away mid-check is reported and the same check starts again when it is back.
+//! With `--store`, every check's signed record is stored (made at a counter) before the next
+//! card, and an item in the synced manifest follows its sender's policy.
 
 use std::time::Duration;
 
 use honnin_core::check::{CheckRequest, Level};
+use honnin_core::manifest::ItemPolicy;
 use honnin_core::verify::addressee::Addressee;
-use honnin_core::verify::{CheckId, CheckState, Reason, SystemClock};
+use honnin_core::verify::{CheckId, CheckState, Clock, Reason, SystemClock};
 use honnin_pcsc::Pcsc;
 
 use super::check::{HowToAsk, perform, print_output, read_secret};
+use super::records::{RecordArgs, Recorder};
 use crate::error::CliError;
 use crate::output::CheckOutput;
 use crate::reader_spec::{Reader, ReaderSpec};
@@ -47,6 +51,8 @@ pub struct CounterArgs {
     pub wait_seconds: Option<u64>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 /// How many times one item's check starts again after the card was taken away mid-check.
@@ -59,6 +65,11 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
         ));
     };
     let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
+    // Before any card: a store that cannot be written must not cost a PIN try.
+    let mut recorder = Recorder::open(&args.record, &args.device)?;
+    if let Some(recorder) = recorder.as_mut() {
+        recorder.set_station_counter();
+    }
     let source = if args.stdin {
         SecretSource::Stdin
     } else {
@@ -75,16 +86,35 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
             .map_err(|e| CliError::Environment(e.to_string()))?;
         let item = source.read_line("item id")?;
         let addressee = source.read_line("addressee name (empty if none)")?;
-        let request = CheckRequest {
-            item_id: item.trim().to_owned(),
-            sender_id: args.sender.clone(),
-            device_id: args.device.clone(),
-            addressee: (!addressee.trim().is_empty()).then(|| Addressee {
-                name: addressee.trim().to_owned(),
-                address: None,
-                birth_date: None,
-            }),
+        let item_id = item.trim();
+        let policy = match &recorder {
+            Some(recorder) => recorder.item_policy(&args.device, item_id)?,
+            None => None,
         };
+        let addressee = (!addressee.trim().is_empty()).then(|| Addressee {
+            name: addressee.trim().to_owned(),
+            address: None,
+            birth_date: None,
+        });
+        let request = match counter_request(args, item_id, addressee, policy.as_ref()) {
+            Ok(request) => request,
+            Err(refusal) => {
+                // This item cannot be handed out at this level; the counter goes on with the
+                // next card, and no PIN was asked.
+                eprintln!("counter: {refusal}");
+                eprintln!("counter: take the card away");
+                pcsc.wait_for_removal(&reader, wait)
+                    .map_err(|e| CliError::Environment(e.to_string()))?;
+                continue;
+            }
+        };
+        if let Some(recorder) = recorder.as_mut() {
+            recorder.set_attribute_policy(
+                policy
+                    .as_ref()
+                    .map_or(args.record.record_attributes, |item| item.attributes),
+            );
+        }
 
         let mut restarts = 0;
         let output = loop {
@@ -118,18 +148,157 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
                 let _ = pcsc.wait_for_removal(&reader, Duration::from_secs(5));
                 continue;
             }
-            break CheckOutput::new(
-                &ReaderSpec::Pcsc(Some(reader.clone())),
-                &request,
-                &report,
-                counters,
-            );
+            break (report, counters);
         };
+        let (report, counters) = output;
+        let stored = recorder
+            .as_mut()
+            .map(|r| r.record(&report, &request, SystemClock.now()))
+            .transpose();
+        let mut output = CheckOutput::new(
+            &ReaderSpec::Pcsc(Some(reader.clone())),
+            &request,
+            &report,
+            counters,
+        );
+        output.record = stored.as_ref().ok().cloned().flatten();
         print_output(&output, args.json)?;
+        // A record that could not be stored stops the counter: the clerk must not go on
+        // handing out parcels without proof.
+        stored?;
         completed += 1;
         eprintln!("counter: take the card away");
         pcsc.wait_for_removal(&reader, wait)
             .map_err(|e| CliError::Environment(e.to_string()))?;
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The check's request for one item: the clerk's addressee, or else the manifest's; refused
+/// when the manifest names another sender for the item or asks for a higher level.
+fn counter_request(
+    args: &CounterArgs,
+    item_id: &str,
+    addressee: Option<Addressee>,
+    policy: Option<&ItemPolicy>,
+) -> Result<CheckRequest, String> {
+    if item_id.is_empty() {
+        return Err("no item id given: type the item id from the parcel's label".into());
+    }
+    if let Some(item) = policy {
+        if item.sender_id != args.sender {
+            return Err(format!(
+                "item {item_id} is {}'s in the manifest, not {}'s: check the item id",
+                item.sender_id, args.sender
+            ));
+        }
+        if !item.allows(args.level) {
+            return Err(format!(
+                "{} asks for at least level {:?} for item {item_id}: this counter checks at level {:?}; hand it out at a counter with level {:?} or higher",
+                item.sender_id, item.min_level, args.level, item.min_level
+            ));
+        }
+    }
+    Ok(CheckRequest {
+        item_id: item_id.to_owned(),
+        sender_id: args.sender.clone(),
+        device_id: args.device.clone(),
+        addressee: addressee.or_else(|| policy.map(|item| item.addressee.clone())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use honnin_core::record::AttributePolicy;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        counter: CounterArgs,
+    }
+
+    fn counter(level: &str) -> CounterArgs {
+        Command::try_parse_from([
+            "counter",
+            "--level",
+            level,
+            "--sender",
+            "demo-bank",
+            "--trust-anchors",
+            "anchors",
+        ])
+        .expect("parses")
+        .counter
+    }
+
+    fn item(min_level: Level) -> ItemPolicy {
+        ItemPolicy {
+            item_id: "JP-0002".into(),
+            sender_id: "demo-bank".into(),
+            addressee: Addressee {
+                name: "試験 花子".into(),
+                address: None,
+                birth_date: None,
+            },
+            min_level,
+            attributes: AttributePolicy::default(),
+        }
+    }
+
+    fn clerk_typed(name: &str) -> Option<Addressee> {
+        Some(Addressee {
+            name: name.into(),
+            address: None,
+            birth_date: None,
+        })
+    }
+
+    #[test]
+    fn an_item_in_the_manifest_gives_its_addressee_unless_the_clerk_typed_one() {
+        let args = counter("B");
+        let request =
+            counter_request(&args, "JP-0002", None, Some(&item(Level::B))).expect("allowed");
+        assert_eq!(request.sender_id, "demo-bank");
+        assert_eq!(request.device_id, "counter");
+        assert_eq!(
+            request.addressee.expect("from the manifest").name,
+            "試験 花子"
+        );
+
+        let typed = counter_request(
+            &args,
+            "JP-0002",
+            clerk_typed("山田 太郎"),
+            Some(&item(Level::A)),
+        )
+        .expect("allowed");
+        assert_eq!(typed.addressee.expect("typed").name, "山田 太郎");
+
+        // An item the manifest does not know is checked for the counter's own sender.
+        let unknown = counter_request(&args, "JP-0009", None, None).expect("allowed");
+        assert_eq!(unknown.sender_id, "demo-bank");
+        assert!(unknown.addressee.is_none());
+    }
+
+    #[test]
+    fn an_item_for_a_higher_level_or_another_sender_is_refused_before_any_pin() {
+        let refusal = counter_request(&counter("A"), "JP-0002", None, Some(&item(Level::B)))
+            .expect_err("level A is below the sender's minimum");
+        assert!(refusal.contains("at least level B"), "{refusal}");
+
+        let mut other = item(Level::A);
+        other.sender_id = "other-shop".into();
+        let refusal = counter_request(&counter("C"), "JP-0002", None, Some(&other))
+            .expect_err("another sender's item");
+        assert!(
+            refusal.contains("other-shop's in the manifest"),
+            "{refusal}"
+        );
+
+        let refusal = counter_request(&counter("B"), "", None, None).expect_err("no item id typed");
+        assert!(refusal.contains("no item id"), "{refusal}");
+    }
 }
