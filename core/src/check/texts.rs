@@ -79,16 +79,16 @@ fn phone_reason(reason: Reason, level: Level) -> Option<(&'static str, &'static 
             "スマートフォンがISO/IEC 18013-5のデータ転送コマンドを拒否しました",
         ),
         Reason::ConfirmedByCourier => (
-            "the courier confirmed that the portrait shows the person",
-            "配達員が顔写真と本人を確認しました",
+            "the courier or clerk confirmed that the portrait shows the person",
+            "担当者（配達員・窓口）が顔写真と本人を確認しました",
         ),
         Reason::RejectedByCourier => (
-            "the courier found that the portrait does not show the person",
-            "配達員が顔写真と本人の不一致を確認しました",
+            "the courier or clerk found that the portrait does not show the person",
+            "担当者（配達員・窓口）が顔写真と本人の不一致を確認しました",
         ),
         Reason::NotConfirmed => (
-            "the courier has not confirmed the portrait",
-            "配達員による顔写真の確認がありません",
+            "the courier or clerk has not confirmed the portrait",
+            "担当者（配達員・窓口）による顔写真の確認がありません",
         ),
         _ => return None,
     })

@@ -296,8 +296,8 @@ impl Reason {
             ),
             ComparedByEye => (
                 "compared_by_eye",
-                "the name is an image; the courier compared it by eye",
-                "氏名は画像のため配達員が目視で照合しました",
+                "the name is an image; the courier or clerk compared it by eye",
+                "氏名は画像のため担当者（配達員・窓口）が目視で照合しました",
             ),
             NoAddresseeGiven => (
                 "no_addressee_given",
@@ -321,18 +321,18 @@ impl Reason {
             ),
             ConfirmedByCourier => (
                 "confirmed_by_courier",
-                "the courier confirmed face and name",
-                "配達員が顔写真と氏名を確認しました",
+                "the courier or clerk confirmed face and name",
+                "担当者（配達員・窓口）が顔写真と氏名を確認しました",
             ),
             RejectedByCourier => (
                 "rejected_by_courier",
-                "the courier found that face or name does not match",
-                "配達員が顔写真または氏名の不一致を確認しました",
+                "the courier or clerk found that face or name does not match",
+                "担当者（配達員・窓口）が顔写真または氏名の不一致を確認しました",
             ),
             NotConfirmed => (
                 "not_confirmed",
-                "the courier has not confirmed face and name",
-                "配達員による顔写真と氏名の確認がありません",
+                "the courier or clerk has not confirmed face and name",
+                "担当者（配達員・窓口）による顔写真と氏名の確認がありません",
             ),
             Skipped => (
                 "skipped",
