@@ -149,12 +149,29 @@ fn a_card_is_not_a_phone_a_phone_not_a_card_and_a_bad_qr_code_is_refused() {
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(stderr.contains("--level M"), "{stderr}");
     assert!(!stderr.contains("PIN (4 digits)"), "{stderr}");
-    let (exit, json) = check("mdoc-genuine", &["--face-confirmed", "--qr", "mdoc:AAAA"]);
-    assert_eq!(exit, 2, "{json}");
-    assert!(
-        failed_reasons(&json).contains(&"card_communication:card_data_malformed".to_owned()),
-        "{json}"
+    // A QR text that is no engagement is the clerk's input to fix: refused before the phone.
+    let out = honnin(
+        &[
+            "check",
+            "--reader",
+            "sim:mdoc-genuine",
+            "--level",
+            "M",
+            "--item",
+            "JP-0001",
+            "--sender",
+            "bank",
+            "--face-confirmed",
+            "--qr",
+            "mdoc:AAAA",
+            "--json",
+        ],
+        None,
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("not a phone's mdoc engagement"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no verdict for a bad QR text");
 }
 
 /// A sender re-verifies a level-M record with `honnin verify-record`: only under the phone

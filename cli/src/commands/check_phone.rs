@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use honnin_core::check::{FaceDecision, Verdict};
-use honnin_core::mdoc::{Engagement, IssuerAnchors, MdocProfile, PhoneVerifier};
+use honnin_core::mdoc::{DeviceEngagement, Engagement, IssuerAnchors, MdocProfile, PhoneVerifier};
 use honnin_core::verify::SystemRandom;
 
 use super::check::{CheckArgs, HowToAsk, check_clock, exit_code, print_output, request};
@@ -69,6 +69,15 @@ fn profile(args: &CheckArgs) -> Result<MdocProfile, CliError> {
 }
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
+    // A mistyped or misscanned QR text is the clerk's to fix, before the phone is touched (as
+    // the bindings' `check_phone` does).
+    if let Some(text) = &args.qr {
+        DeviceEngagement::from_qr(text).map_err(|e| {
+            CliError::Usage(format!(
+                "--qr is not a phone's mdoc engagement ({e}): scan the QR code the wallet shows again"
+            ))
+        })?;
+    }
     let verifier = PhoneVerifier::new(issuer_anchors(args)?, profile(args)?);
     let clock = check_clock(args)?;
     let mut recorder = crate::commands::records::Recorder::open(&args.record, &args.device)?;
