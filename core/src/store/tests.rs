@@ -439,8 +439,8 @@ fn a_batch_of_receipts_is_marked_in_one_transaction_all_or_none() {
     assert_eq!(first.synced_at, Some(UnixTime(T0 + DAY)));
 }
 
-/// verify-chain reads and checks records in batches (1,024 rows; 8 here), the next batch read
-/// while the last one is checked on other threads: problems in any batch, and at the edges
+/// verify-chain reads records in batches (64 rows; 8 here) that every core takes from one queue
+/// and checks while the next are read: problems in any batch, and at the edges
 /// between them, are still named at their own positions, in order, as with one batch.
 #[test]
 fn problems_across_verification_batches_are_named_at_their_positions() {
