@@ -246,7 +246,7 @@ impl Store {
     }
 
     /// [`Store::verify_chain_in_batches`] without the check of the file.
-    fn follow_chain(&self, batch_size: usize) -> Result<ChainReport, StoreError> {
+    pub(crate) fn follow_chain(&self, batch_size: usize) -> Result<ChainReport, StoreError> {
         let start = meta::start(&self.conn, &self.sealer)?;
         let head = meta::head(&self.conn, &self.sealer)?;
         let Some(device) = self.device()? else {
