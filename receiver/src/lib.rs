@@ -28,6 +28,7 @@ pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod feed_page;
 pub mod fleet;
 pub mod http_conn;
 pub mod ingest;

@@ -19,6 +19,7 @@ use honnin_core::sync::SpkiPin;
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::feed_page::{PageBuffer, PageWriter};
 use crate::ingest::{RecordResult, ingest_batch};
 use crate::operator::secret_hash;
 use crate::storage::FeedRow;
@@ -352,9 +353,15 @@ async fn feed(
         if after < 0 || !(1..=max_page).contains(&limit) {
             return Err(refused());
         }
-        // The page is CPU work proportional to its size: built here too.
-        let rows = worker.storage.feed(&sender, after, limit)?;
-        Ok::<_, ApiError>(feed_page(rows, after).0)
+        // The page is CPU work proportional to its size: built here too, straight from the
+        // storage's rows into a buffer an earlier page was sent from.
+        let mut buffer = PageBuffer::take();
+        let mut page = PageWriter::new(buffer.bytes_mut(), after);
+        worker
+            .storage
+            .write_feed(&sender, after, limit, &mut page)?;
+        page.finish();
+        Ok::<_, ApiError>(Bytes::from_owner(buffer))
     })
     .await
     .map_err(|_| internal())?;
@@ -366,32 +373,8 @@ async fn feed(
     Ok(([(header::CONTENT_TYPE, "application/json")], page?))
 }
 
-/// A feed page's JSON (as served and as pushed to webhooks) and the cursor it ends at.
+/// A feed page's JSON (as pushed to webhooks, and as served) and the cursor it ends at.
 pub fn feed_page(rows: Vec<FeedRow>, after: i64) -> (Vec<u8>, i64) {
-    use serde_json::value::RawValue;
-    /// One entry as served: the stored JSON passed through as it is, not parsed into a tree
-    /// and written again (most of a page's cost at 1,000 entries).
-    #[derive(serde::Serialize)]
-    struct Entry<'a> {
-        cursor: i64,
-        record: Option<&'a RawValue>,
-        device_key: String,
-        receipt: Option<&'a RawValue>,
-        verification: Option<&'a RawValue>,
-        /// Only on records of a revoked device made or received after its cut-off.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        device_revoked: Option<crate::fleet::RevokedFlag>,
-    }
-    #[derive(serde::Serialize)]
-    struct Page<'a> {
-        entries: Vec<Entry<'a>>,
-        next_after: i64,
-    }
-    // Stored by this receiver, so valid JSON; should a row be damaged, it reads as null.
-    fn raw(text: &str) -> Option<&RawValue> {
-        serde_json::from_str(text).ok()
-    }
-    let next = rows.last().map(|r| r.cursor).unwrap_or(after);
     // The page is the stored JSON plus a few names per entry: one allocation of about its
     // size instead of a buffer doubled (and copied) up to megabytes.
     let capacity = rows
@@ -405,22 +388,11 @@ pub fn feed_page(rows: Vec<FeedRow>, after: i64) -> (Vec<u8>, i64) {
         })
         .sum::<usize>()
         + 64;
-    let page = Page {
-        entries: rows
-            .iter()
-            .map(|row| Entry {
-                cursor: row.cursor,
-                record: raw(&row.envelope),
-                device_key: BASE64.encode(&row.device_key_spki),
-                receipt: raw(&row.receipt),
-                verification: raw(&row.verification),
-                device_revoked: crate::fleet::feed_flag(row),
-            })
-            .collect(),
-        next_after: next,
-    };
     let mut out = Vec::with_capacity(capacity);
-    // Strings, integers and valid raw JSON into a Vec: serialisation cannot fail.
-    let _ = serde_json::to_writer(&mut out, &page);
+    let mut page = PageWriter::new(&mut out, after);
+    for row in &rows {
+        page.row(row);
+    }
+    let next = page.finish();
     (out, next)
 }

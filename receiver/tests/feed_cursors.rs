@@ -19,6 +19,7 @@ use hostile_support::{Server, call, enrol, record, start, store};
 
 backend_tests!(
     a_senders_feed_cursors_say_nothing_of_other_senders_records,
+    a_damaged_stored_document_reads_as_null_and_the_page_is_served_as_built_from_rows,
     a_senders_webhook_is_pushed_its_own_cursors,
     a_database_with_global_cursors_is_renumbered_per_sender_on_open,
 );
@@ -100,6 +101,58 @@ fn a_senders_feed_cursors_say_nothing_of_other_senders_records(backend: &Backend
         rows.iter().map(|r| r.cursor).collect::<Vec<_>>(),
         vec![2, 3]
     );
+}
+
+/// The served page is written straight from the storage's rows (SQLite) into reused buffers:
+/// its bytes are those of the page built from the rows as read (what webhooks are pushed), a
+/// stored document that is not JSON reads as null without taking the page down, and a shorter
+/// page after a longer one carries nothing of the longer one.
+fn a_damaged_stored_document_reads_as_null_and_the_page_is_served_as_built_from_rows(
+    backend: &Backend,
+) {
+    let server = start(backend, |_| {});
+    let storage = server.receiver.storage.as_ref();
+    let bank = operator::add_sender(storage, "test-bank").expect("sender");
+    enrol(&server, "handheld-01", &device_signer());
+    let mut records: Vec<_> = (1..=6).map(|seq| record("test-bank", seq)).collect();
+    records[1].envelope = "{\"record_id\":\"record-2\"".into();
+    records[2].receipt = "not json".into();
+    records[3].verification = "{\"checks\":[1,2,]}".into();
+    store(storage, None, &records);
+    let raw_page = |after: i64, limit: u32| -> Vec<u8> {
+        let mut response = server
+            .agent
+            .get(&format!(
+                "{}/v1/feed?after={after}&limit={limit}",
+                server.base
+            ))
+            .header("authorization", format!("Bearer {bank}"))
+            .call()
+            .expect("answers");
+        assert_eq!(response.status(), 200);
+        response.body_mut().read_to_vec().expect("body")
+    };
+    for (after, limit) in [(0, 100), (0, 6), (2, 2), (5, 100), (6, 100), (0, 100)] {
+        let served = raw_page(after, limit);
+        let rows = storage.feed("test-bank", after, limit).expect("feed");
+        let (built, _) = honnin_receiver::routes::feed_page(rows, after);
+        assert_eq!(
+            String::from_utf8_lossy(&served),
+            String::from_utf8_lossy(&built),
+            "after {after}, limit {limit}"
+        );
+    }
+    let page: serde_json::Value = serde_json::from_slice(&raw_page(0, 100)).expect("JSON");
+    let entries = page["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 6);
+    assert!(entries[1]["record"].is_null(), "{}", entries[1]);
+    assert!(entries[2]["receipt"].is_null(), "{}", entries[2]);
+    assert!(entries[3]["verification"].is_null(), "{}", entries[3]);
+    assert_eq!(entries[4]["record"]["record_id"], "record-5");
+    assert_eq!(entries[4]["receipt"], serde_json::json!({}));
+    assert_eq!(page["next_after"], 6);
+    let empty: serde_json::Value = serde_json::from_slice(&raw_page(6, 100)).expect("JSON");
+    assert_eq!(empty, serde_json::json!({"entries": [], "next_after": 6}));
 }
 
 /// The tables a receiver made before cursors were per sender (the columns that matter).

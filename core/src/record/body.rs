@@ -125,9 +125,9 @@ pub struct RecordContext {
 #[serde(deny_unknown_fields)]
 pub struct CheckEntry {
     pub check: String,
-    pub state: String,
-    pub reason: String,
     pub detail: String,
+    pub reason: String,
+    pub state: String,
 }
 
 /// What the card signed: the time and nonce of the challenge (item, sender and device ids are
@@ -135,11 +135,11 @@ pub struct CheckEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeEntry {
-    pub time: i64,
-    /// 32 bytes, lowercase hex.
-    pub nonce: String,
     /// `honnin/challenge/v1` digest, lowercase hex.
     pub digest: String,
+    /// 32 bytes, lowercase hex.
+    pub nonce: String,
+    pub time: i64,
 }
 
 /// Level A: the issuer signature over the card-face data, and the digest of the signed bytes
@@ -147,24 +147,24 @@ pub struct ChallengeEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardFaceEntry {
-    /// SHA-256 of `DF21`–`DF27` ‖ `DF29` as signed, lowercase hex.
-    pub signed_digest: String,
     /// `DF28`, base64.
     pub signature: String,
+    /// SHA-256 of `DF21`–`DF27` ‖ `DF29` as signed, lowercase hex.
+    pub signed_digest: String,
 }
 
 /// The holder's attributes the policy asked for, as far as the card gave them as text.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttributesEntry {
-    /// `input_support` (B), `signing_certificate` (C) or `card_face` (A).
-    pub source: String,
-    pub name: Option<String>,
     pub address: Option<String>,
     /// `YYYY-MM-DD`.
     pub birth_date: Option<String>,
+    pub name: Option<String>,
     /// `male`, `female` or `not_applicable`.
     pub sex: Option<String>,
+    /// `input_support` (B), `signing_certificate` (C) or `card_face` (A).
+    pub source: String,
 }
 
 impl std::fmt::Debug for AttributesEntry {
@@ -176,34 +176,40 @@ impl std::fmt::Debug for AttributesEntry {
 /// The signed body. Made only from a door check's report ([`RecordDraft`]) or parsed from a
 /// record whose signature then verifies, so a body with a verdict no check produced cannot be
 /// built through this API.
+///
+/// The fields of this type and of every entry in it are declared in canonical member order
+/// (sorted by name), so serde writes them as canonical JSON does: reading a stored record then
+/// compares its bytes with that encoding instead of building a JSON value
+/// ([`SignedRecord::parse_envelope`](super::SignedRecord::parse_envelope)). A field out of order
+/// costs only that speed (the order is checked as the bytes go by), and a test fails on it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordBody {
-    pub(crate) format: String,
-    pub(crate) record_id: String,
-    pub(crate) seq: u64,
-    pub(crate) prev_hash: String,
-    pub(crate) device_id: String,
-    pub(crate) device_key_id: String,
-    pub(crate) courier_id: String,
-    pub(crate) item_id: String,
-    pub(crate) sender_id: String,
-    pub(crate) time: i64,
-    pub(crate) level: Level,
-    pub(crate) verdict: Verdict,
-    pub(crate) checks: Vec<CheckEntry>,
-    pub(crate) challenge: Option<ChallengeEntry>,
+    pub(crate) attributes: Option<AttributesEntry>,
+    pub(crate) attributes_requested: Vec<String>,
+    pub(crate) card_face: Option<CardFaceEntry>,
     pub(crate) card_signature: Option<String>,
     pub(crate) certificates: Vec<String>,
-    pub(crate) card_face: Option<CardFaceEntry>,
-    pub(crate) attributes_requested: Vec<String>,
-    pub(crate) attributes: Option<AttributesEntry>,
-    /// Absent for door records (see [`Station`]).
-    #[serde(default, skip_serializing_if = "Station::is_door")]
-    pub(crate) station: Station,
+    pub(crate) challenge: Option<ChallengeEntry>,
+    pub(crate) checks: Vec<CheckEntry>,
+    pub(crate) courier_id: String,
+    pub(crate) device_id: String,
+    pub(crate) device_key_id: String,
+    pub(crate) format: String,
+    pub(crate) item_id: String,
+    pub(crate) level: Level,
     /// Level M only; absent (and so not in the signed bytes) for card records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mdoc: Option<super::mdoc_entry::MdocEntry>,
+    pub(crate) prev_hash: String,
+    pub(crate) record_id: String,
+    pub(crate) sender_id: String,
+    pub(crate) seq: u64,
+    /// Absent for door records (see [`Station`]).
+    #[serde(default, skip_serializing_if = "Station::is_door")]
+    pub(crate) station: Station,
+    pub(crate) time: i64,
+    pub(crate) verdict: Verdict,
 }
 
 impl std::fmt::Debug for RecordBody {

@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 
 use serde_json::Value;
+use serde_json::ser::Formatter;
 
 /// The largest integer every JSON reader (IEEE-754 doubles) represents exactly.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -111,6 +112,208 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Whether serde's encoding of `value` is exactly `expected`, and `expected` is canonical.
+///
+/// For reading stored records without building a JSON value of each: serde writes a struct's
+/// fields in their declared order and strings with JCS's escapes, so for types declared in
+/// canonical member order the encoding is the canonical form. That order is checked here as the
+/// bytes go by, not assumed (a field declared out of order gives `false`, never a non-canonical
+/// yes), numbers are held to the safe integer range, and the bytes are compared as they are
+/// written, so nothing is allocated for the encoding itself.
+pub(crate) fn encodes_canonically_as<T: serde::Serialize + ?Sized>(
+    value: &T,
+    expected: &[u8],
+) -> bool {
+    let mut same = SameBytes { expected, at: 0 };
+    let written = value
+        .serialize(&mut serde_json::Serializer::with_formatter(
+            &mut same,
+            CanonicalCheck::default(),
+        ))
+        .is_ok();
+    written && same.at == expected.len()
+}
+
+/// A writer that only compares what it is given with `expected`, and fails at the first
+/// difference (which stops the encoding there).
+struct SameBytes<'a> {
+    expected: &'a [u8],
+    at: usize,
+}
+
+impl std::io::Write for SameBytes<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self.expected.get(self.at..self.at + bytes.len()) {
+            Some(part) if part == bytes => {
+                self.at += bytes.len();
+                Ok(bytes.len())
+            }
+            _ => Err(not_canonical()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn not_canonical() -> std::io::Error {
+    std::io::Error::other("not the canonical form")
+}
+
+/// serde_json's compact output, refusing what canonical JSON has no place for: members out of
+/// UTF-16 order, numbers outside the safe integers, fractions, raw fragments.
+#[derive(Default)]
+struct CanonicalCheck {
+    /// The last member name of each open object, and the name being written.
+    names: String,
+    /// Per open object: where its names start in `names`, and where its last name ends.
+    objects: Vec<(usize, Option<usize>)>,
+    in_name: bool,
+}
+
+impl Formatter for CanonicalCheck {
+    fn write_i64<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        value: i64,
+    ) -> std::io::Result<()> {
+        if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&value) {
+            return Err(not_canonical());
+        }
+        serde_json::ser::CompactFormatter.write_i64(w, value)
+    }
+
+    fn write_u64<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        value: u64,
+    ) -> std::io::Result<()> {
+        match i64::try_from(value) {
+            Ok(value) => self.write_i64(w, value),
+            Err(_) => Err(not_canonical()),
+        }
+    }
+
+    fn write_i128<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        value: i128,
+    ) -> std::io::Result<()> {
+        match i64::try_from(value) {
+            Ok(value) => self.write_i64(w, value),
+            Err(_) => Err(not_canonical()),
+        }
+    }
+
+    fn write_u128<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        value: u128,
+    ) -> std::io::Result<()> {
+        match i64::try_from(value) {
+            Ok(value) => self.write_i64(w, value),
+            Err(_) => Err(not_canonical()),
+        }
+    }
+
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, _: &mut W, _: f32) -> std::io::Result<()> {
+        Err(not_canonical())
+    }
+
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, _: &mut W, _: f64) -> std::io::Result<()> {
+        Err(not_canonical())
+    }
+
+    fn write_number_str<W: ?Sized + std::io::Write>(
+        &mut self,
+        _: &mut W,
+        _: &str,
+    ) -> std::io::Result<()> {
+        Err(not_canonical())
+    }
+
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        _: &mut W,
+        _: &str,
+    ) -> std::io::Result<()> {
+        Err(not_canonical())
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.in_name {
+            self.names.push_str(fragment);
+        }
+        w.write_all(fragment.as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        let character = match escape {
+            CharEscape::Quote => '"',
+            CharEscape::ReverseSolidus => '\\',
+            // JCS writes `/` as itself.
+            CharEscape::Solidus => return Err(not_canonical()),
+            CharEscape::Backspace => '\u{8}',
+            CharEscape::FormFeed => '\u{c}',
+            CharEscape::LineFeed => '\n',
+            CharEscape::CarriageReturn => '\r',
+            CharEscape::Tab => '\t',
+            CharEscape::AsciiControl(byte) => char::from(byte),
+        };
+        if self.in_name {
+            self.names.push(character);
+        }
+        serde_json::ser::CompactFormatter.write_char_escape(w, escape)
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.objects.push((self.names.len(), None));
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if let Some((base, _)) = self.objects.pop() {
+            self.names.truncate(base);
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.in_name = true;
+        serde_json::ser::CompactFormatter.begin_object_key(w, first)
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.in_name = false;
+        let Some((base, last)) = self.objects.last_mut() else {
+            return Err(not_canonical());
+        };
+        if let Some(end) = *last {
+            if utf16_order(&self.names[*base..end], &self.names[end..]) != Ordering::Less {
+                return Err(not_canonical());
+            }
+            // Keep only this name: the next one is compared with it.
+            self.names.drain(*base..end);
+        }
+        *last = Some(self.names.len());
+        serde_json::ser::CompactFormatter.end_object_key(w)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +378,101 @@ mod tests {
                 Err(CanonicalError::NumberOutOfRange)
             );
         }
+    }
+
+    #[derive(serde::Serialize)]
+    struct Sorted {
+        a: u64,
+        b: Vec<Inner>,
+        c: Option<String>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Inner {
+        x: i64,
+        y: &'static str,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Unsorted {
+        b: u8,
+        a: u8,
+    }
+
+    #[derive(serde::Serialize)]
+    struct UnsortedInside {
+        a: Unsorted,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Fraction {
+        a: f64,
+    }
+
+    #[test]
+    fn a_typed_encoding_is_compared_with_the_canonical_form() {
+        let value = Sorted {
+            a: 7,
+            b: vec![Inner {
+                x: -1,
+                y: "\"é\n\u{1}",
+            }],
+            c: None,
+        };
+        let canonical =
+            to_canonical_bytes(&serde_json::to_value(&value).expect("value")).expect("canonical");
+        assert!(encodes_canonically_as(&value, &canonical));
+        // Not the bytes: shorter, longer, one byte different.
+        assert!(!encodes_canonically_as(
+            &value,
+            &canonical[..canonical.len() - 1]
+        ));
+        assert!(!encodes_canonically_as(
+            &value,
+            &[&canonical[..], b" "].concat()
+        ));
+        let mut other = canonical.clone();
+        other[5] ^= 1;
+        assert!(!encodes_canonically_as(&value, &other));
+        // The bytes serde writes, but not canonical: members out of order (also nested),
+        // numbers beyond 2^53 - 1, fractions.
+        assert!(!encodes_canonically_as(
+            &Unsorted { b: 1, a: 2 },
+            br#"{"b":1,"a":2}"#
+        ));
+        assert!(!encodes_canonically_as(
+            &UnsortedInside {
+                a: Unsorted { b: 1, a: 2 }
+            },
+            br#"{"a":{"b":1,"a":2}}"#
+        ));
+        let beyond = (MAX_SAFE_INTEGER + 1) as u64;
+        let big = Sorted {
+            a: beyond,
+            b: Vec::new(),
+            c: None,
+        };
+        assert!(!encodes_canonically_as(
+            &big,
+            format!(r#"{{"a":{beyond},"b":[],"c":null}}"#).as_bytes()
+        ));
+        let low = Sorted {
+            a: 1,
+            b: vec![Inner {
+                x: -MAX_SAFE_INTEGER - 1,
+                y: "",
+            }],
+            c: None,
+        };
+        let text = format!(
+            r#"{{"a":1,"b":[{{"x":{},"y":""}}],"c":null}}"#,
+            -MAX_SAFE_INTEGER - 1
+        );
+        assert!(!encodes_canonically_as(&low, text.as_bytes()));
+        assert!(!encodes_canonically_as(
+            &Fraction { a: 1.5 },
+            br#"{"a":1.5}"#
+        ));
     }
 
     #[test]

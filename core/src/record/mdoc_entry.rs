@@ -12,30 +12,30 @@ use crate::mdoc::MdocEvidence;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MdocElementEntry {
-    pub namespace: String,
-    pub element: String,
-    pub digest_id: u64,
     /// SHA-256 of the tagged IssuerSignedItem, lowercase hex.
     pub digest: String,
+    pub digest_id: u64,
+    pub element: String,
     /// The tagged IssuerSignedItem, base64: only for attributes the sender's policy keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
+    pub namespace: String,
 }
 
 /// The phone's document and device authentication.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MdocEntry {
-    pub doc_type: String,
-    /// The issuer's COSE_Sign1 (MSO and document signer certificate), base64.
-    pub issuer_auth: String,
-    /// The SessionTranscript (CBOR array), base64.
-    pub session_transcript: String,
     /// The DeviceNameSpaces the phone signed (CBOR), base64.
     pub device_namespaces: String,
     /// The phone's COSE_Sign1 over DeviceAuthentication (detached payload), base64.
     pub device_signature: Option<String>,
+    pub doc_type: String,
     pub elements: Vec<MdocElementEntry>,
+    /// The issuer's COSE_Sign1 (MSO and document signer certificate), base64.
+    pub issuer_auth: String,
+    /// The SessionTranscript (CBOR array), base64.
+    pub session_transcript: String,
 }
 
 impl std::fmt::Debug for MdocEntry {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::body::{ChainLink, FORMAT_V1, RecordBody, RecordDraft};
-use super::canonical::to_canonical_bytes;
+use super::canonical::{encodes_canonically_as, to_canonical_bytes};
 use super::error::RecordError;
 use super::signer::{DeviceKey, DeviceSigner, hex_lower, parse_hex};
 use crate::check::{Level, Verdict};
@@ -78,7 +78,7 @@ impl SignedRecord {
 
     /// `{"body":<canonical body>,"device_signature":"<88 base64 characters>"}`, then only
     /// spaces (the store's padding); `None` for anything else.
-    fn parse_exact(bytes: &[u8]) -> Option<Self> {
+    pub(super) fn parse_exact(bytes: &[u8]) -> Option<Self> {
         const HEAD: &[u8] = b"{\"body\":";
         const SIGNATURE: &[u8] = b",\"device_signature\":\"";
         const SIGNATURE_B64: usize = 88;
@@ -99,13 +99,15 @@ impl SignedRecord {
         {
             return None;
         }
-        // The body's own encoding is canonical by construction, so equal bytes mean the body
-        // given was canonical, with every field, and nothing else: what `parse` checks through
-        // a JSON value (its level, verdict and station are typed and so within their codes).
-        let canonical_body = canonical_body_bytes(&body).ok()?;
-        if canonical_body != body_bytes {
+        // The body's types are declared in canonical member order, so its encoding is the
+        // canonical form (checked as it is written), and equal bytes mean the body given was
+        // canonical, with every field, and nothing else: what `parse` checks through a JSON
+        // value (its level, verdict and station are typed and so within their codes). Compared
+        // as it is encoded: no JSON value, no second copy of the body.
+        if !encodes_canonically_as(&body, body_bytes) {
             return None;
         }
+        let canonical_body = body_bytes.to_vec();
         let hash = Sha256::digest(&canonical_body).into();
         Some(Self {
             body,
@@ -167,7 +169,9 @@ impl SignedRecord {
 
     /// Checks that `key` signed this record and is the key the record names.
     pub fn verify(&self, key: &DeviceKey) -> Result<(), RecordError> {
-        if self.body.device_key_id != key.id_hex() {
+        // Parsing holds device_key_id to 64 lowercase hex digits, the form `id_hex` writes:
+        // comparing the bytes it names compares the text, without writing the key's id out.
+        if parse_hex::<32>(&self.body.device_key_id) != Some(key.id()) {
             return Err(RecordError::ForeignKey {
                 expected: key.id_hex(),
                 found: self.body.device_key_id.clone(),

@@ -362,6 +362,68 @@ fn parse_envelope_agrees_with_parse_on_every_input() {
     }
 }
 
+/// The store's form of every kind of body (every optional part present, a counter record, a
+/// level M entry) is read by the fast path: the body types are declared in canonical member
+/// order, and a field added out of order would fail here rather than only slow the store down.
+#[test]
+fn every_kind_of_body_takes_the_fast_path() {
+    let signer = signer();
+    let record = sign(draft(AttributePolicy::ALL), ChainLink::GENESIS, &signer);
+    assert!(SignedRecord::parse_exact(&record.to_envelope_bytes()).is_some());
+    let mut body = record.body().clone();
+    body.station = Station::Counter;
+    body.card_face = Some(CardFaceEntry {
+        signed_digest: "00".repeat(32),
+        signature: "AAAA".into(),
+    });
+    body.mdoc = Some(MdocEntry {
+        doc_type: "org.iso.18013.5.1.mDL".into(),
+        issuer_auth: "AAAA".into(),
+        session_transcript: "AAAA".into(),
+        device_namespaces: "AAAA".into(),
+        device_signature: Some("AAAA".into()),
+        elements: vec![MdocElementEntry {
+            namespace: "org.iso.18013.5.1".into(),
+            element: "family_name".into(),
+            digest_id: 3,
+            digest: "00".repeat(32),
+            item: Some("AAAA".into()),
+        }],
+    });
+    let value = serde_json::to_value(&body).expect("value");
+    let canonical = canonical::to_canonical_bytes(&value).expect("canonical");
+    assert!(canonical::encodes_canonically_as(&body, &canonical));
+    let envelope = serde_json::to_vec(&serde_json::json!({
+        "body": value,
+        "device_signature": record.to_json_value()["device_signature"],
+    }))
+    .expect("json");
+    let fast = SignedRecord::parse_exact(&envelope).expect("the fast path reads it");
+    assert_eq!(Ok(fast), SignedRecord::parse(&envelope));
+}
+
+/// Numbers beyond what every JSON reader holds exactly, written where the canonical form would
+/// put them: the fast path must refuse them as `parse` does, not take the bytes as canonical.
+#[test]
+fn out_of_range_numbers_are_refused_on_both_paths() {
+    let signer = signer();
+    let record = sign(draft(AttributePolicy::ALL), ChainLink::GENESIS, &signer);
+    let beyond = (1u64 << 53) + 1;
+    let edits: Vec<Edit> = vec![
+        Box::new(move |v| v["body"]["seq"] = beyond.into()),
+        Box::new(move |v| v["body"]["time"] = (-(beyond as i64)).into()),
+        Box::new(move |v| v["body"]["challenge"]["time"] = beyond.into()),
+        Box::new(|v| v["body"]["seq"] = u64::MAX.into()),
+    ];
+    for change in edits {
+        let input = edit(&record, change);
+        assert!(SignedRecord::parse_exact(&input).is_none());
+        let parsed = SignedRecord::parse_envelope(&input);
+        assert!(parsed.is_err(), "{}", String::from_utf8_lossy(&input));
+        assert_eq!(parsed, SignedRecord::parse(&input));
+    }
+}
+
 fn expectation(records: &[SignedRecord]) -> ChainExpectation {
     ChainExpectation {
         device_id: "handheld-01".into(),

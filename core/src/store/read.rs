@@ -2,7 +2,7 @@
 //!
 //! A row that does not open or parse is returned as such ([`RowError`]), never skipped.
 
-use rusqlite::{Row, params};
+use rusqlite::{Connection, OpenFlags, Row, params};
 
 use super::crypt::{Purpose, Sealer};
 use super::error::StoreError;
@@ -48,8 +48,10 @@ pub struct StoreInfo {
 
 const COLUMNS: &str = "seq, record_id, recorded_at, synced_at, sealed";
 
-/// Rows read and checked together in [`Store::verify_chain`].
-const VERIFY_BATCH: usize = 1024;
+/// Rows handed to a core at a time in [`Store::verify_chain`] (about 10 ms of work): small
+/// enough that both cores stay busy to the last record, large enough that handing them out is
+/// noise.
+const VERIFY_BATCH: usize = 64;
 
 /// A row as stored, not yet opened.
 struct RawRow {
@@ -87,57 +89,49 @@ fn open_row(sealer: &Sealer, raw: RawRow) -> StoredRecord {
 
 type Checked = (StoredRecord, Option<Result<(), RecordError>>);
 
-/// Opens each row and verifies its signature with `key`, on `workers` threads, in order.
-fn open_and_verify(
-    sealer: &Sealer,
-    key: &DeviceKey,
-    batch: Vec<RawRow>,
-    workers: usize,
-) -> Result<Vec<Checked>, StoreError> {
-    let check = |raw: RawRow| -> Checked {
-        let row = open_row(sealer, raw);
-        let signature = row.record.as_ref().ok().map(|r| r.verify(key));
-        (row, signature)
-    };
-    if workers <= 1 || batch.len() < 2 * workers {
-        return Ok(batch.into_iter().map(check).collect());
-    }
-    let per_worker = batch.len().div_ceil(workers);
-    let mut chunks: Vec<Vec<RawRow>> = Vec::with_capacity(workers);
-    let mut rest = batch.into_iter();
-    loop {
-        let chunk: Vec<RawRow> = rest.by_ref().take(per_worker).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        chunks.push(chunk);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(check).collect::<Vec<_>>()))
-            .collect();
-        let mut checked = Vec::new();
-        for handle in handles {
-            // A worker can only fail by panicking: stop rather than leave its rows out.
-            checked.extend(handle.join().map_err(|_| StoreError::Sqlite {
-                context: "verifying the chain",
-                detail: "a verification thread stopped".into(),
-            })?);
-        }
-        Ok(checked)
-    })
+/// Opens a row and checks its signature with `key`: the work of verify-chain that needs no
+/// order, done on every core.
+fn open_and_verify(sealer: &Sealer, key: &DeviceKey, raw: RawRow) -> Checked {
+    let row = open_row(sealer, raw);
+    let signature = row.record.as_ref().ok().map(|r| r.verify(key));
+    (row, signature)
 }
 
-/// The outcome of a batch's thread; it can only fail by panicking: stop rather than leave its
-/// rows out.
-fn joined(
-    handle: std::thread::ScopedJoinHandle<'_, Result<Vec<Checked>, StoreError>>,
-) -> Result<Vec<Checked>, StoreError> {
-    handle.join().map_err(|_| StoreError::Sqlite {
+/// Batches handed out and not yet followed, per worker: enough that no core waits for the
+/// reader, few enough that memory stays a few megabytes whatever the store's size.
+const IN_FLIGHT_PER_WORKER: usize = 4;
+
+fn thread_stopped() -> StoreError {
+    StoreError::Sqlite {
         context: "verifying the chain",
         detail: "a verification thread stopped".into(),
-    })?
+    }
+}
+
+/// Verified batches as they come back from the workers, in any order, handed to the chain in
+/// order.
+struct InOrder {
+    next: usize,
+    waiting: std::collections::BTreeMap<usize, Vec<Checked>>,
+}
+
+impl InOrder {
+    /// Takes batch `index` (or the news that its worker stopped) and follows every batch now
+    /// due.
+    fn arrived(
+        &mut self,
+        verifier: &mut ChainVerifier,
+        (index, checked): (usize, Option<Vec<Checked>>),
+    ) -> Result<(), StoreError> {
+        // A worker can only fail by panicking: stop rather than leave its rows out.
+        self.waiting
+            .insert(index, checked.ok_or_else(thread_stopped)?);
+        while let Some(checked) = self.waiting.remove(&self.next) {
+            follow(verifier, checked);
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Feeds a verified batch to the chain, in order, with the check of the clear columns.
@@ -234,8 +228,25 @@ impl Store {
         &self,
         batch_size: usize,
     ) -> Result<ChainReport, StoreError> {
-        let batch_size = batch_size.max(1);
-        self.quick_check()?;
+        let path = self.path.as_path();
+        std::thread::scope(|scope| {
+            // SQLite's check of the file's structure reads every page, as the chain reads every
+            // record: on a second, read-only connection it runs beside the chain instead of
+            // before it. It still decides the outcome: a damaged file is reported as damaged
+            // (as when the check ran first), whatever the chain made of it.
+            let structure = scope.spawn(move || {
+                let err = |e| StoreError::sqlite("checking the file", e);
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                quick_check_on(&Connection::open_with_flags(path, flags).map_err(err)?)
+            });
+            let chain = self.follow_chain(batch_size.max(1));
+            structure.join().map_err(|_| thread_stopped())??;
+            chain
+        })
+    }
+
+    /// [`Store::verify_chain_in_batches`] without the check of the file.
+    pub(crate) fn follow_chain(&self, batch_size: usize) -> Result<ChainReport, StoreError> {
         let start = meta::start(&self.conn, &self.sealer)?;
         let head = meta::head(&self.conn, &self.sealer)?;
         let Some(device) = self.device()? else {
@@ -280,13 +291,45 @@ impl Store {
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
             .clamp(1, 8);
-        let sealer = &self.sealer;
-        let key = &key;
-        // Decrypting, parsing and checking signatures is the work; it needs no order, so it
-        // runs on every core, one batch at a time, while this thread reads the next batch from
-        // SQLite. The chain itself is then followed here, batch after batch, in order.
+        let (sealer, key) = (&self.sealer, &key);
+        // Decrypting, parsing and checking signatures is the work; it needs no order, so every
+        // core takes batches from one queue as it is free (a core slowed by other work takes
+        // fewer). This thread reads the rows from SQLite and follows the chain through the
+        // verified batches in order; both are light, and neither waits for a whole round.
+        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<RawRow>)>(workers);
+        let queue = std::sync::Mutex::new(queue);
+        let (done, verified) = std::sync::mpsc::channel::<(usize, Option<Vec<Checked>>)>();
         std::thread::scope(|scope| -> Result<(), StoreError> {
-            let mut in_flight: Option<std::thread::ScopedJoinHandle<'_, _>> = None;
+            for _ in 0..workers {
+                let (queue, done) = (&queue, done.clone());
+                scope.spawn(move || {
+                    loop {
+                        let next = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((index, batch)) = next else { return };
+                        let checked =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                batch
+                                    .into_iter()
+                                    .map(|raw| open_and_verify(sealer, key, raw))
+                                    .collect::<Vec<_>>()
+                            }));
+                        if done.send((index, checked.ok())).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            // Moved in, so that leaving early (an error) closes the queue and the workers end.
+            let work = work;
+            let mut in_order = InOrder {
+                next: 0,
+                waiting: std::collections::BTreeMap::new(),
+            };
+            let mut sent = 0;
             loop {
                 let mut batch = Vec::with_capacity(batch_size);
                 while batch.len() < batch_size {
@@ -295,14 +338,25 @@ impl Store {
                         None => break,
                     }
                 }
-                if let Some(handle) = in_flight.take() {
-                    follow(&mut verifier, joined(handle)?);
-                }
                 if batch.is_empty() {
-                    return Ok(());
+                    break;
                 }
-                in_flight = Some(scope.spawn(move || open_and_verify(sealer, key, batch, workers)));
+                while sent - in_order.next >= workers * IN_FLIGHT_PER_WORKER {
+                    let arrived = verified.recv().map_err(|_| thread_stopped())?;
+                    in_order.arrived(&mut verifier, arrived)?;
+                }
+                work.send((sent, batch)).map_err(|_| thread_stopped())?;
+                sent += 1;
+                while let Ok(arrived) = verified.try_recv() {
+                    in_order.arrived(&mut verifier, arrived)?;
+                }
             }
+            drop(work);
+            while in_order.next < sent {
+                let arrived = verified.recv().map_err(|_| thread_stopped())?;
+                in_order.arrived(&mut verifier, arrived)?;
+            }
+            Ok(())
         })?;
         Ok(verifier.finish())
     }
@@ -325,20 +379,7 @@ impl Store {
 
     /// SQLite's structural check of the file (pages, b-trees, free list).
     pub fn quick_check(&self) -> Result<(), StoreError> {
-        let err = |e| StoreError::sqlite("checking the file", e);
-        let mut statement = self.conn.prepare("PRAGMA quick_check").map_err(err)?;
-        let lines: Vec<String> = statement
-            .query_map([], |row| row.get(0))
-            .map_err(err)?
-            .collect::<Result<_, _>>()
-            .map_err(err)?;
-        if lines.len() == 1 && lines[0] == "ok" {
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt {
-                detail: lines.into_iter().take(5).collect::<Vec<_>>().join("; "),
-            })
-        }
+        quick_check_on(&self.conn)
     }
 
     pub fn info(&self) -> Result<StoreInfo, StoreError> {
@@ -361,6 +402,24 @@ impl Store {
             first: first.map(to_u64),
             last: last.map(to_u64),
             head: meta::head(&self.conn, &self.sealer)?.0,
+        })
+    }
+}
+
+/// SQLite's quick check on `conn`: `Corrupt` with its first findings unless it says "ok".
+fn quick_check_on(conn: &Connection) -> Result<(), StoreError> {
+    let err = |e| StoreError::sqlite("checking the file", e);
+    let mut statement = conn.prepare("PRAGMA quick_check").map_err(err)?;
+    let lines: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    if lines.len() == 1 && lines[0] == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            detail: lines.into_iter().take(5).collect::<Vec<_>>().join("; "),
         })
     }
 }

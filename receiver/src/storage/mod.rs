@@ -218,6 +218,21 @@ pub trait Storage:
     fn insert_batch(&self, batch: &BatchWrite<'_>) -> Result<BatchCommit, StorageError>;
     /// Up to `limit` records for `sender_id` with a cursor after `after`, in cursor order.
     fn feed(&self, sender_id: &str, after: i64, limit: u32) -> Result<Vec<FeedRow>, StorageError>;
+    /// [`Storage::feed`]'s rows written as entries of `page`. This default writes the rows
+    /// `feed` read; SQLite writes each entry from its own row buffers instead (no copy of the
+    /// stored documents in between).
+    fn write_feed(
+        &self,
+        sender_id: &str,
+        after: i64,
+        limit: u32,
+        page: &mut crate::feed_page::PageWriter<'_>,
+    ) -> Result<(), StorageError> {
+        for row in &self.feed(sender_id, after, limit)? {
+            page.row(row);
+        }
+        Ok(())
+    }
     fn count_records(&self) -> Result<u64, StorageError>;
 }
 

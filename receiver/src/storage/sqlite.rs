@@ -22,6 +22,13 @@ fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
     }
 }
 
+/// A sender's feed: the rows after a cursor, with each device's key and revocation.
+const FEED_QUERY: &str = "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification,
+         r.received_at, v.reason, v.cutoff, v.revoked_at, v.replaced_by
+     FROM records r JOIN devices d ON d.device_id = r.device_id
+     LEFT JOIN device_revocations v ON v.device_id = r.device_id
+     WHERE r.sender_id = ?1 AND r.sender_seq > ?2 ORDER BY r.sender_seq LIMIT ?3";
+
 /// SQLite in WAL mode, one connection behind a mutex.
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
@@ -433,13 +440,7 @@ impl Storage for SqliteStorage {
     fn feed(&self, sender_id: &str, after: i64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
         let conn = self.conn();
         let mut statement = conn
-            .prepare_cached(
-                "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt, r.verification,
-                     r.received_at, v.reason, v.cutoff, v.revoked_at, v.replaced_by
-                 FROM records r JOIN devices d ON d.device_id = r.device_id
-                 LEFT JOIN device_revocations v ON v.device_id = r.device_id
-                 WHERE r.sender_id = ?1 AND r.sender_seq > ?2 ORDER BY r.sender_seq LIMIT ?3",
-            )
+            .prepare_cached(FEED_QUERY)
             .map_err(db("reading the feed"))?;
         let rows = statement
             .query_map(params![sender_id, after, limit], |r| {
@@ -461,6 +462,79 @@ impl Storage for SqliteStorage {
             .map_err(db("reading the feed"))?;
         rows.collect::<Result<_, _>>()
             .map_err(db("reading the feed"))
+    }
+
+    fn write_feed(
+        &self,
+        sender_id: &str,
+        after: i64,
+        limit: u32,
+        page: &mut crate::feed_page::PageWriter<'_>,
+    ) -> Result<(), StorageError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(FEED_QUERY)
+            .map_err(db("reading the feed"))?;
+        let mut rows = statement
+            .query(params![sender_id, after, limit])
+            .map_err(db("reading the feed"))?;
+        while let Some(r) = rows.next().map_err(db("reading the feed"))? {
+            let (cursor, received_at, revocation) = (|| -> rusqlite::Result<_> {
+                let revocation = (r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(5)?,
+                    super::devices::revocation_of(revocation),
+                ))
+            })()
+            .map_err(db("reading the feed"))?;
+            // The columns as SQLite holds them for this row, valid until the next step: each
+            // is checked (UTF-8 here, JSON by the page) and copied once, into the page.
+            let text = |i: usize| -> Result<&str, StorageError> {
+                r.get_ref(i)
+                    .and_then(|value| {
+                        value.as_str().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                value.data_type(),
+                                Box::new(e),
+                            )
+                        })
+                    })
+                    .map_err(db("reading the feed"))
+            };
+            let (envelope, receipt, verification) = (text(1)?, text(3)?, text(4)?);
+            let device_key_spki = r
+                .get_ref(2)
+                .and_then(|value| {
+                    value.as_blob().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(2, value.data_type(), Box::new(e))
+                    })
+                })
+                .map_err(db("reading the feed"))?;
+            // A revoked device's rows (rare) are flagged by the same rule as everywhere.
+            let device_revoked = match revocation {
+                None => None,
+                Some(revocation) => crate::fleet::feed_flag(&FeedRow {
+                    cursor,
+                    envelope: envelope.to_owned(),
+                    device_key_spki: Vec::new(),
+                    receipt: String::new(),
+                    verification: String::new(),
+                    received_at,
+                    revocation: Some(revocation),
+                }),
+            };
+            page.entry(crate::feed_page::EntryParts {
+                cursor,
+                envelope,
+                device_key_spki,
+                receipt,
+                verification,
+                device_revoked,
+            });
+        }
+        Ok(())
     }
 
     fn count_records(&self) -> Result<u64, StorageError> {
