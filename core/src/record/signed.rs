@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::body::{ChainLink, FORMAT_V1, RecordBody, RecordDraft};
-use super::canonical::to_canonical_bytes;
+use super::canonical::{to_canonical_bytes, to_canonical_vec};
 use super::error::RecordError;
 use super::signer::{DeviceKey, DeviceSigner, hex_lower, parse_hex};
 use crate::check::{Level, Verdict};
@@ -233,6 +233,10 @@ impl SignedRecord {
 }
 
 fn canonical_body_bytes(body: &RecordBody) -> Result<Vec<u8>, RecordError> {
+    // Straight from the body's fields; the JSON value only where that path declines.
+    if let Some(bytes) = to_canonical_vec(body) {
+        return Ok(bytes);
+    }
     let value = serde_json::to_value(body).map_err(|_| malformed("the body cannot be encoded"))?;
     Ok(to_canonical_bytes(&value)?)
 }
