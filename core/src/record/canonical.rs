@@ -331,7 +331,11 @@ impl serde_json::ser::Formatter for JcsFormatter {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first { Ok(()) } else { self.emit(writer, b",") }
+        if first {
+            Ok(())
+        } else {
+            self.emit(writer, b",")
+        }
     }
 
     fn begin_object<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
@@ -341,14 +345,17 @@ impl serde_json::ser::Formatter for JcsFormatter {
 
     fn end_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
         let mut object = self.open.pop().ok_or_else(outside_subset)?;
-        object
-            .members
-            .sort_by(|a, b| utf16_order(&a.name, &b.name));
+        object.members.sort_by(|a, b| utf16_order(&a.name, &b.name));
         // A repeated name would be one member in the JSON value: the general path decides.
         if object.members.windows(2).any(|w| w[0].name == w[1].name) {
             return Err(outside_subset());
         }
-        let size = object.members.iter().map(|m| m.bytes.len() + 1).sum::<usize>() + 2;
+        let size = object
+            .members
+            .iter()
+            .map(|m| m.bytes.len() + 1)
+            .sum::<usize>()
+            + 2;
         let mut bytes = Vec::with_capacity(size);
         bytes.push(b'{');
         for (i, member) in object.members.iter().enumerate() {
@@ -545,15 +552,18 @@ mod tests {
             empty: std::collections::BTreeMap<String, u8>,
         }
         let value = Outer {
-            zeta: vec![Inner { z: None, a: "\n\u{1}é" }],
+            zeta: vec![Inner {
+                z: None,
+                a: "\n\u{1}é",
+            }],
             alpha: -MAX_SAFE_INTEGER,
             ligature: true,
             emoji: false,
             empty: Default::default(),
         };
         let direct = to_canonical_vec(&value).expect("in the subset");
-        let general = to_canonical_bytes(&serde_json::to_value(&value).expect("value"))
-            .expect("canonical");
+        let general =
+            to_canonical_bytes(&serde_json::to_value(&value).expect("value")).expect("canonical");
         assert_eq!(direct, general);
         assert_eq!(
             String::from_utf8(direct).expect("utf-8"),
@@ -592,6 +602,9 @@ mod tests {
             }
         }
         assert_eq!(to_canonical_vec(&Twice), None);
-        assert_eq!(to_canonical_vec(&json!({"a": 1, "b": [true]})), Some(br#"{"a":1,"b":[true]}"#.to_vec()));
+        assert_eq!(
+            to_canonical_vec(&json!({"a": 1, "b": [true]})),
+            Some(br#"{"a":1,"b":[true]}"#.to_vec())
+        );
     }
 }

@@ -314,9 +314,27 @@ mod tests {
         assert_ne!(first, second);
         for returned in [&first, &second] {
             let signature = Signature::from_slice(returned).expect("r ‖ s");
-            assert!(signer.device_key().key.verify(b"record", &signature).is_ok());
-            assert!(signer.device_key().key.verify(b"recorD", &signature).is_err());
-            assert!(other.device_key().key.verify(b"record", &signature).is_err());
+            assert!(
+                signer
+                    .device_key()
+                    .key
+                    .verify(b"record", &signature)
+                    .is_ok()
+            );
+            assert!(
+                signer
+                    .device_key()
+                    .key
+                    .verify(b"recorD", &signature)
+                    .is_err()
+            );
+            assert!(
+                other
+                    .device_key()
+                    .key
+                    .verify(b"record", &signature)
+                    .is_err()
+            );
             let stored = signer
                 .device_key()
                 .accept_signature(b"record", returned)
@@ -324,10 +342,15 @@ mod tests {
             assert!(signer.device_key().verifies(b"record", &stored));
         }
         // The key read back from its PKCS#8 form signs for the same public key.
-        let again = SoftwareSigner::from_pkcs8_pem(&signer.to_pkcs8_pem().expect("pem"))
-            .expect("reads");
+        let again =
+            SoftwareSigner::from_pkcs8_pem(&signer.to_pkcs8_pem().expect("pem")).expect("reads");
         let returned = again.sign(b"record").expect("signs");
-        assert!(signer.device_key().accept_signature(b"record", &returned).is_ok());
+        assert!(
+            signer
+                .device_key()
+                .accept_signature(b"record", &returned)
+                .is_ok()
+        );
     }
 
     #[test]

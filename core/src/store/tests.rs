@@ -513,3 +513,6 @@ fn problems_across_verification_batches_are_named_at_their_positions() {
     assert_eq!(store.verify_chain().expect("verifies"), report);
     assert_eq!(store.verify_chain_in_batches(1).expect("verifies"), report);
 }
+
+#[path = "tests_append.rs"]
+mod append;
