@@ -117,10 +117,27 @@ fn draft(report: &DoorCheckReport) -> RecordDraft {
 
 /// Nanoseconds this thread has run on a CPU (its time waiting for one left out); `None` where
 /// the kernel does not say (not Linux, or without scheduler statistics).
+///
+/// The kernel brings a running thread's figure up to date only when it schedules it (a tick,
+/// a sleep, a yield), so a plain read can be a whole tick stale: one insert's reading was off
+/// by up to milliseconds. A yield first makes it current (`sched_yield` updates the runtime
+/// even when the thread runs on), and the file stays open so a reading costs one `pread`
+/// rather than an open and a read (which would land inside the next interval).
 fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
+    use std::os::unix::fs::FileExt as _;
+    thread_local! {
+        static SCHEDSTAT: Option<std::fs::File> =
+            std::fs::File::open("/proc/thread-self/schedstat").ok();
+    }
+    SCHEDSTAT.with(|file| {
+        let file = file.as_ref()?;
+        std::thread::yield_now();
+        let mut buffer = [0u8; 128];
+        let read = file.read_at(&mut buffer, 0).ok()?;
+        let text = std::str::from_utf8(buffer.get(..read)?).ok()?;
+        let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+        Some(Duration::from_nanos(nanos))
+    })
 }
 
 /// User + system time of the whole process, every thread included (also those that ended), in
@@ -260,11 +277,21 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     // Interleaved, each going first every other time, so both see the same disk and load.
     for i in 0..plan.inserts {
         let mut insert_plain = || -> Result<(), String> {
+            // A prepared statement, as any application inserting rows in a loop keeps (honnin
+            // keeps its own): preparing the SQL each time would add to the baseline.
             let (inserted, wall, cpu) = timed(thread_cpu, || {
-                plain.execute(
-                    "INSERT INTO records (seq, record_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
-                    rusqlite::params![i as i64 + 1, format!("{i:032x}"), 0i64, envelope],
-                )
+                plain
+                    .prepare_cached(
+                        "INSERT INTO records (seq, record_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut insert| {
+                        insert.execute(rusqlite::params![
+                            i as i64 + 1,
+                            format!("{i:032x}"),
+                            0i64,
+                            envelope
+                        ])
+                    })
             });
             inserted.map_err(|e| err(&e))?;
             plain_samples.push(wall);
@@ -275,9 +302,10 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
             insert_plain()?;
         }
         let draft = draft(&report);
+        let copy = draft.clone();
         let sign_started = Instant::now();
         let _ = SignedRecord::sign(
-            draft.clone(),
+            copy,
             &[1; 16],
             ChainLink::GENESIS,
             &signer,
