@@ -23,7 +23,7 @@ use honnin_core::check::DoorCheckReport;
 use honnin_core::reader::CardSession;
 use honnin_core::record::{
     AttributePolicy, ChainLink, DeviceSigner, RecordContext, RecordDraft, SignedRecord,
-    SoftwareSigner,
+    SoftwareSigner, canonical,
 };
 use honnin_core::store::{StaticKeyProvider, Store};
 use honnin_core::verify::{Clock, SystemRandom};
@@ -117,10 +117,27 @@ fn draft(report: &DoorCheckReport) -> RecordDraft {
 
 /// Nanoseconds this thread has run on a CPU (its time waiting for one left out); `None` where
 /// the kernel does not say (not Linux, or without scheduler statistics).
+///
+/// The kernel brings a running thread's figure up to date only when it schedules it (a tick,
+/// a sleep, a yield), so a plain read can be a whole tick stale: one insert's reading was off
+/// by up to milliseconds. A yield first makes it current (`sched_yield` updates the runtime
+/// even when the thread runs on), and the file stays open so a reading costs one `pread`
+/// rather than an open and a read (which would land inside the next interval).
 fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
+    use std::os::unix::fs::FileExt as _;
+    thread_local! {
+        static SCHEDSTAT: Option<std::fs::File> =
+            std::fs::File::open("/proc/thread-self/schedstat").ok();
+    }
+    SCHEDSTAT.with(|file| {
+        let file = file.as_ref()?;
+        std::thread::yield_now();
+        let mut buffer = [0u8; 128];
+        let read = file.read_at(&mut buffer, 0).ok()?;
+        let text = std::str::from_utf8(buffer.get(..read)?).ok()?;
+        let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+        Some(Duration::from_nanos(nanos))
+    })
 }
 
 /// User + system time of the whole process, every thread included (also those that ended), in
@@ -257,14 +274,25 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     let mut sign_samples = Vec::with_capacity(plan.inserts);
     let mut signature_samples = Vec::with_capacity(plan.inserts);
     let mut check_samples = Vec::with_capacity(plan.inserts);
+    let mut encoding_samples = Vec::with_capacity(plan.inserts);
     // Interleaved, each going first every other time, so both see the same disk and load.
     for i in 0..plan.inserts {
         let mut insert_plain = || -> Result<(), String> {
+            // A prepared statement, as any application inserting rows in a loop keeps (honnin
+            // keeps its own): preparing the SQL each time would add to the baseline.
             let (inserted, wall, cpu) = timed(thread_cpu, || {
-                plain.execute(
-                    "INSERT INTO records (seq, record_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
-                    rusqlite::params![i as i64 + 1, format!("{i:032x}"), 0i64, envelope],
-                )
+                plain
+                    .prepare_cached(
+                        "INSERT INTO records (seq, record_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut insert| {
+                        insert.execute(rusqlite::params![
+                            i as i64 + 1,
+                            format!("{i:032x}"),
+                            0i64,
+                            envelope
+                        ])
+                    })
             });
             inserted.map_err(|e| err(&e))?;
             plain_samples.push(wall);
@@ -275,17 +303,24 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
             insert_plain()?;
         }
         let draft = draft(&report);
+        let copy = draft.clone();
         let sign_started = Instant::now();
         let _ = SignedRecord::sign(
-            draft.clone(),
+            copy,
             &[1; 16],
             ChainLink::GENESIS,
             &signer,
             signer.device_key(),
         );
         sign_samples.push(sign_started.elapsed());
-        // The parts of that: the device signature alone, and the check of it the core does
-        // before it stores a record.
+        // The parts of that: the canonical encoding of the body, the device signature alone,
+        // and the check of it the core does before it stores a record.
+        let started = Instant::now();
+        let encoded = canonical::to_canonical_vec(sample.body());
+        encoding_samples.push(started.elapsed());
+        if encoded.as_deref() != Some(sample.canonical_body()) {
+            return Err("the sample record's body does not encode to its canonical bytes".into());
+        }
         let started = Instant::now();
         let signature = signer.sign(sample.canonical_body()).map_err(|e| err(&e))?;
         signature_samples.push(started.elapsed());
@@ -313,6 +348,7 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     let (sign_median, _) = stats(&mut sign_samples);
     let (signature_median, _) = stats(&mut signature_samples);
     let (check_median, _) = stats(&mut check_samples);
+    let (encoding_median, _) = stats(&mut encoding_samples);
     let cpu_stats =
         |samples: &mut Vec<Duration>| (samples.len() == plan.inserts).then(|| stats(samples));
     let (plain_cpu, store_cpu) = (cpu_stats(&mut plain_cpu), cpu_stats(&mut store_cpu));
@@ -337,7 +373,10 @@ fn run(plan: &Plan, work: &Path) -> Result<(), String> {
     println!(
         "| of which canonical encoding + device signature + its check | {sign_median:.3} | | | |"
     );
-    println!("| — the device signature alone (ECDSA P-256) | {signature_median:.3} | | | |");
+    println!("| — the canonical encoding of the body (JCS) | {encoding_median:.3} | | | |");
+    println!(
+        "| — the device signature alone (ECDSA P-256, SoftwareSigner on ring) | {signature_median:.3} | | | |"
+    );
     println!("| — the check of that signature (ECDSA P-256 verify) | {check_median:.3} | | | |");
     println!(
         "\nRatio honnin / plain: {:.2} (median), {:.2} (mean); goal ≤ 1.50 (issue 13)",

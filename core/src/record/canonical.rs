@@ -19,6 +19,8 @@ use std::cmp::Ordering;
 use serde_json::Value;
 use serde_json::ser::Formatter;
 
+pub use super::canonical_direct::to_canonical_vec;
+
 /// The largest integer every JSON reader (IEEE-754 doubles) represents exactly.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
@@ -79,11 +81,11 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
 
 /// JCS sorts member names by UTF-16 code units, which differs from UTF-8 byte order for
 /// characters above U+FFFF against U+E000–U+FFFF.
-fn utf16_order(a: &str, b: &str) -> Ordering {
+pub(super) fn utf16_order(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn write_string(out: &mut Vec<u8>, text: &str) {
+pub(super) fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     // Only `"`, `\` and bytes below 0x20 are escaped; every other byte, including each byte of
     // a multi-byte UTF-8 character (all >= 0x80), is copied as is, in runs.

@@ -18,6 +18,7 @@
 
 mod body;
 pub mod canonical;
+mod canonical_direct;
 mod chain;
 mod error;
 mod mdoc_entry;

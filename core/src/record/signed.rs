@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::body::{ChainLink, FORMAT_V1, RecordBody, RecordDraft};
-use super::canonical::{encodes_canonically_as, to_canonical_bytes};
+use super::canonical::{encodes_canonically_as, to_canonical_bytes, to_canonical_vec};
 use super::error::RecordError;
 use super::signer::{DeviceKey, DeviceSigner, hex_lower, parse_hex};
 use crate::check::{Level, Verdict};
@@ -217,14 +217,31 @@ impl SignedRecord {
 
     /// The canonical envelope bytes.
     pub fn to_envelope_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.canonical_body.len() + 120);
+        let mut out = Vec::with_capacity(self.envelope_len());
+        self.write_envelope(&mut out);
+        out
+    }
+
+    /// The length of [`SignedRecord::to_envelope_bytes`], so a buffer for it (and the store's
+    /// padding) is allocated once and the record is never left behind in a reallocation.
+    pub fn envelope_len(&self) -> usize {
+        // {"body":  ,"device_signature":"  <88 base64 characters>  "}
+        8 + self.canonical_body.len() + 21 + 88 + 2
+    }
+
+    /// Appends the canonical envelope bytes to `out`.
+    pub fn write_envelope(&self, out: &mut Vec<u8>) {
+        let mut signature = [0u8; 88];
+        // 64 bytes are exactly 88 base64 characters, so this cannot fail.
+        let written = BASE64
+            .encode_slice(self.signature, &mut signature)
+            .unwrap_or(0);
         // Canonical member order: "body" < "device_signature".
         out.extend_from_slice(b"{\"body\":");
         out.extend_from_slice(&self.canonical_body);
         out.extend_from_slice(b",\"device_signature\":\"");
-        out.extend_from_slice(BASE64.encode(self.signature).as_bytes());
+        out.extend_from_slice(&signature[..written]);
         out.extend_from_slice(b"\"}");
-        out
     }
 
     /// The envelope as JSON (for pretty printing; sign and hash only over canonical bytes).
@@ -237,6 +254,10 @@ impl SignedRecord {
 }
 
 fn canonical_body_bytes(body: &RecordBody) -> Result<Vec<u8>, RecordError> {
+    // Straight from the body's fields; the JSON value only where that path declines.
+    if let Some(bytes) = to_canonical_vec(body) {
+        return Ok(bytes);
+    }
     let value = serde_json::to_value(body).map_err(|_| malformed("the body cannot be encoded"))?;
     Ok(to_canonical_bytes(&value)?)
 }

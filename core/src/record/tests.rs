@@ -101,6 +101,7 @@ fn a_record_round_trips_through_its_envelope() {
     let parsed = SignedRecord::parse(&bytes).expect("parses");
     assert_eq!(parsed, record);
     parsed.verify(signer.device_key()).expect("verifies");
+    assert_eq!(record.envelope_len(), bytes.len());
     // The envelope is canonical: re-encoding the parsed JSON gives the same bytes.
     let value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
     assert_eq!(

@@ -8,7 +8,7 @@
 //! across crashes and restored backups) and associated data naming the store and the purpose,
 //! so a sealed value cannot be moved to another store or used as another kind of value.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInOut, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -145,13 +145,20 @@ impl Sealer {
         }
     }
 
-    fn aad(&self, purpose: Purpose) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(48);
-        aad.extend_from_slice(b"honnin/store/v1/");
-        aad.extend_from_slice(purpose.label());
-        aad.push(0);
-        aad.extend_from_slice(&self.store_id);
-        aad
+    /// `honnin/store/v1/<purpose>\0<store id>`, on the stack (it is made for every value).
+    fn aad(&self, purpose: Purpose) -> ([u8; 48], usize) {
+        let mut aad = [0u8; 48];
+        let mut len = 0;
+        for part in [
+            &b"honnin/store/v1/"[..],
+            purpose.label(),
+            &[0],
+            &self.store_id,
+        ] {
+            aad[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        (aad, len)
     }
 
     fn aead(&self, purpose: Purpose) -> &XChaCha20Poly1305 {
@@ -170,21 +177,24 @@ impl Sealer {
     ) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         random.fill(&mut nonce);
-        let aad = self.aad(purpose);
-        let ciphertext = self
-            .aead(purpose)
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            // XChaCha20-Poly1305 encryption fails only for messages beyond 256 GiB.
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        let (aad, aad_len) = self.aad(purpose);
+        // Encrypted where it is stored: one buffer, no second copy of the plaintext.
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
+        out.extend_from_slice(plaintext);
+        match self.aead(purpose).encrypt_inout_detached(
+            &XNonce::from(nonce),
+            &aad[..aad_len],
+            (&mut out[NONCE_LEN..]).into(),
+        ) {
+            Ok(tag) => out.extend_from_slice(&tag),
+            // XChaCha20-Poly1305 encryption fails only for messages beyond 256 GiB; the
+            // plaintext is not left behind.
+            Err(_) => {
+                zeroize::Zeroize::zeroize(&mut out);
+                out.clear();
+            }
+        }
         out
     }
 
@@ -195,13 +205,13 @@ impl Sealer {
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenFailed)?;
-        let aad = self.aad(purpose);
+        let (aad, aad_len) = self.aad(purpose);
         self.aead(purpose)
             .decrypt(
                 &XNonce::from(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: &aad,
+                    aad: &aad[..aad_len],
                 },
             )
             .map(Zeroizing::new)
@@ -251,6 +261,28 @@ mod tests {
         let b = sealer.seal(Purpose::Record, b"JP-ITEM-0001", &mut random);
         assert_ne!(a, b);
         assert!(!a.windows(7).any(|w| w == b"JP-ITEM"));
+    }
+
+    #[test]
+    fn every_purpose_seals_and_opens_only_as_itself() {
+        let sealer = Sealer::new(&StoreKey::new([1; 32]), [2; 16]);
+        let purposes = [
+            Purpose::KeyCheck,
+            Purpose::Device,
+            Purpose::Head,
+            Purpose::Start,
+            Purpose::Record,
+            Purpose::Export,
+            Purpose::Manifest,
+        ];
+        for purpose in purposes {
+            let sealed = sealer.seal(purpose, b"value", &mut Counter(0));
+            assert_eq!(sealed.len(), NONCE_LEN + 5 + TAG_LEN);
+            assert_eq!(&sealer.open(purpose, &sealed).expect("opens")[..], b"value");
+            for other in purposes.into_iter().filter(|p| *p != purpose) {
+                assert_eq!(sealer.open(other, &sealed), Err(OpenFailed), "{other:?}");
+            }
+        }
     }
 
     #[test]

@@ -88,9 +88,36 @@ fn decode_link(bytes: &[u8]) -> Option<(u64, [u8; 32])> {
 
 /// The last record the store acknowledged: `(seq, hash)`; `(0, zeros)` before the first.
 pub(crate) fn head(conn: &Connection, sealer: &Sealer) -> Result<(u64, [u8; 32]), StoreError> {
-    open_sealed(conn, sealer, "head", Purpose::Head, "chain head")?
+    head_after(conn, sealer, None)
+}
+
+/// A head this connection wrote, as sealed and as plain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrittenHead {
+    sealed: Vec<u8>,
+    pub(crate) head: (u64, [u8; 32]),
+}
+
+/// [`head`], given the head this connection wrote last: when `meta` still holds exactly those
+/// sealed bytes, their plaintext is known and is not unsealed again (every append reads the
+/// head). Any other bytes (another writer's head, or edited ones) are unsealed and checked.
+pub(crate) fn head_after(
+    conn: &Connection,
+    sealer: &Sealer,
+    written: Option<&WrittenHead>,
+) -> Result<(u64, [u8; 32]), StoreError> {
+    let damaged = || StoreError::MetaDamaged { what: "chain head" };
+    let sealed = get(conn, "head")?.ok_or_else(damaged)?;
+    if let Some(written) = written
+        && written.sealed == sealed
+    {
+        return Ok(written.head);
+    }
+    sealer
+        .open(Purpose::Head, &sealed)
+        .ok()
         .and_then(|plain| decode_link(&plain))
-        .ok_or(StoreError::MetaDamaged { what: "chain head" })
+        .ok_or_else(damaged)
 }
 
 pub(crate) fn put_head(
@@ -98,9 +125,19 @@ pub(crate) fn put_head(
     sealer: &Sealer,
     head: (u64, [u8; 32]),
     random: &mut dyn RandomSource,
-) -> Result<(), StoreError> {
+) -> Result<WrittenHead, StoreError> {
     let plain = encode_link(head.0, &head.1);
-    put(conn, "head", &sealer.seal(Purpose::Head, &plain, random))
+    let sealed = sealer.seal(Purpose::Head, &plain, random);
+    // Every append moves the head, which exists from the store's creation on: a plain UPDATE
+    // costs SQLite less than the upsert; the upsert stays for a store created without one.
+    let updated = conn
+        .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'head'")
+        .and_then(|mut update| update.execute([&sealed]))
+        .map_err(|e| StoreError::sqlite("writing the store's settings", e))?;
+    if updated == 0 {
+        put(conn, "head", &sealed)?;
+    }
+    Ok(WrittenHead { sealed, head })
 }
 
 /// Where the chain starts: genesis, or the link the first record after a purge follows.

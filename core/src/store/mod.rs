@@ -62,6 +62,9 @@ pub struct Store {
     /// The device binding once read or written: it never changes after the first record, so an
     /// append need not read and unseal it again (issue 13: the insert's cost).
     bound: Option<DeviceBinding>,
+    /// The head this store's last append wrote: the next append need not unseal it again
+    /// while `meta` still holds exactly those bytes.
+    written_head: Option<meta::WrittenHead>,
 }
 
 impl std::fmt::Debug for Store {

@@ -144,6 +144,7 @@ impl Store {
             store_id,
             random,
             bound: None,
+            written_head: None,
         };
         if check == OpenCheck::Full {
             store.check_tail()?;

@@ -557,3 +557,6 @@ fn a_damaged_file_is_reported_though_the_chain_reads_well() {
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.verified, 40);
 }
+
+#[path = "tests_append.rs"]
+mod append;

@@ -1,6 +1,6 @@
 //! Appending records: sign, seal, insert and move the head, in one durable transaction.
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use super::crypt::Purpose;
 use super::error::StoreError;
@@ -45,13 +45,10 @@ impl Store {
         };
         let given_der = signer.public_key_der()?;
         let err = |e| StoreError::sqlite("appending a record", e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = Immediate::begin(&self.conn).map_err(err)?;
         let bound = match self.bound.take() {
             Some(bound) => Some(bound),
-            None => meta::device(&tx, &self.sealer)?,
+            None => meta::device(tx.conn, &self.sealer)?,
         };
         // The key the store is bound to, when the signer gives exactly its bytes, is the same
         // key: parsing it again would only cost time.
@@ -66,9 +63,10 @@ impl Store {
         match &bound {
             Some(bound) if *bound != given => return Err(foreign(bound, &given)),
             Some(_) => {}
-            None => meta::put_device(&tx, &self.sealer, &given, self.random.as_mut())?,
+            None => meta::put_device(tx.conn, &self.sealer, &given, self.random.as_mut())?,
         }
-        let (mut head_seq, mut head_hash) = meta::head(&tx, &self.sealer)?;
+        let (mut head_seq, mut head_hash) =
+            meta::head_after(tx.conn, &self.sealer, self.written_head.as_ref())?;
         let mut appended = Vec::with_capacity(drafts.len());
         for draft in drafts {
             if draft.device_id() != given.device_id {
@@ -86,8 +84,11 @@ impl Store {
             };
             let time = draft.time();
             let record = SignedRecord::sign(draft, &id, link, signer, &given.key)?;
-            let mut plain = zeroize::Zeroizing::new(record.to_envelope_bytes());
-            let padded = plain.len().div_ceil(PAD_TO) * PAD_TO;
+            // Sized for the padding up front: the plaintext is never copied by a reallocation
+            // (which would leave it unwiped in freed memory).
+            let padded = record.envelope_len().div_ceil(PAD_TO) * PAD_TO;
+            let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(padded));
+            record.write_envelope(&mut plain);
             plain.resize(padded, b' ');
             let sealed = self
                 .sealer
@@ -96,34 +97,67 @@ impl Store {
                 context: "appending a record",
                 detail: "the chain is full".into(),
             })?;
-            tx.prepare_cached(
-                "INSERT INTO records (seq, record_id, recorded_at, sealed) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut insert| insert.execute(params![seq, hex_lower(&id), time.0, sealed]))
-            .map_err(err)?;
+            let record_id = hex_lower(&id);
+            tx.conn
+                .prepare_cached(
+                    "INSERT INTO records (seq, record_id, recorded_at, sealed) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut insert| insert.execute(params![seq, record_id, time.0, sealed]))
+                .map_err(err)?;
             head_seq = link.seq;
             head_hash = record.hash();
             appended.push(Appended {
                 seq: link.seq,
-                record_id: hex_lower(&id),
+                record_id,
                 hash: head_hash,
             });
         }
-        meta::put_head(
-            &tx,
+        let written = meta::put_head(
+            tx.conn,
             &self.sealer,
             (head_seq, head_hash),
             self.random.as_mut(),
         )?;
         tx.commit().map_err(err)?;
-        // Kept only once committed: a binding written by a rolled-back transaction is not one.
+        // Kept only once committed: a binding or head written by a rolled-back transaction is
+        // not one.
         self.bound = Some(given);
+        self.written_head = Some(written);
         Ok(appended)
     }
 
     /// The device this store belongs to; `None` before its first record.
     pub fn device(&self) -> Result<Option<DeviceBinding>, StoreError> {
         meta::device(&self.conn, &self.sealer)
+    }
+}
+
+/// `BEGIN IMMEDIATE` … `COMMIT` through cached statements (rusqlite's `Transaction` prepares
+/// both again for every transaction: a few percent of an insert's CPU). Dropped without
+/// [`Immediate::commit`], or after a failed one, it rolls back, as `Transaction` does.
+struct Immediate<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Immediate<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Self { conn })
+    }
+
+    fn commit(self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+impl Drop for Immediate<'_> {
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            // Nothing else can be done about a failed rollback here; SQLite rolls the
+            // transaction back when the connection closes.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
