@@ -234,15 +234,10 @@ pub fn ingest_batch(
 }
 
 fn parse(device_id: &str, raw: &RawValue) -> Result<Parsed, RecordResult> {
-    // Valid JSON already (the whole request parsed); a tree only now, on this core.
-    let envelope: serde_json::Value = serde_json::from_str(raw.get())
-        .map_err(|_| RecordResult::rejected(String::new(), "the record is not valid JSON"))?;
-    let claimed_id = envelope["body"]["record_id"]
-        .as_str()
-        .map(|s| s.chars().take(64).collect())
-        .unwrap_or_default();
-    let record = SignedRecord::from_value(envelope)
-        .map_err(|e| RecordResult::rejected(claimed_id, e.to_string()))?;
+    // A device sends its records as the core writes them, which `parse_envelope` reads in
+    // about half the time of a tree (the strict parse's outcome, record or error, either way);
+    // anything refused is parsed again the slow way only to say which record it claimed to be.
+    let record = SignedRecord::parse_envelope(raw.get().as_bytes()).or_else(|_| refused(raw))?;
     let id = record.body().record_id().to_owned();
     if record.body().device_id() != device_id {
         return Err(RecordResult::rejected(
@@ -255,6 +250,19 @@ fn parse(device_id: &str, raw: &RawValue) -> Result<Parsed, RecordResult> {
         record,
         id,
     })
+}
+
+/// The refusal of an envelope that does not parse into a record: the strict parse's error,
+/// under the record id it claims (valid JSON already: the whole request parsed).
+fn refused(raw: &RawValue) -> Result<SignedRecord, RecordResult> {
+    let envelope: serde_json::Value = serde_json::from_str(raw.get())
+        .map_err(|_| RecordResult::rejected(String::new(), "the record is not valid JSON"))?;
+    let claimed_id = envelope["body"]["record_id"]
+        .as_str()
+        .map(|s| s.chars().take(64).collect())
+        .unwrap_or_default();
+    SignedRecord::from_value(envelope)
+        .map_err(|e| RecordResult::rejected(claimed_id, e.to_string()))
 }
 
 /// Each entry's role against `state`, walking the device's chain in the order sent: a new

@@ -22,9 +22,11 @@ fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
     }
 }
 
-/// SQLite in WAL mode, one connection behind a mutex.
+/// SQLite in WAL mode, one connection behind a mutex; WAL checkpoints on a thread of their own
+/// ([`super::checkpoint`]).
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    checkpointer: super::checkpoint::Checkpointer,
 }
 
 const SCHEMA: &str = "
@@ -72,10 +74,11 @@ impl SqliteStorage {
         // about 3 MB, so with the default every batch pushed the record-id and feed indexes out
         // and read them back with a system call per page (most of ingest's serial time in
         // `receiver-costs`).
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;
-             PRAGMA cache_size=-65536;",
-        )
+             PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={};",
+            super::checkpoint::BACKSTOP_PAGES
+        ))
         .map_err(db("configuring the database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(db("creating the tables"))?;
@@ -84,6 +87,7 @@ impl SqliteStorage {
         super::cursors::migrate_sqlite(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            checkpointer: super::checkpoint::Checkpointer::start(path)?,
         })
     }
 
@@ -427,6 +431,7 @@ impl Storage for SqliteStorage {
             .map_err(db(context))?;
         }
         tx.commit().map_err(db(context))?;
+        self.checkpointer.wake();
         Ok(BatchCommit::Stored)
     }
 

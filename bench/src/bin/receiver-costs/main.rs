@@ -76,6 +76,7 @@ fn fail(message: &str) -> ! {
 }
 
 fn main() {
+    cpu::name_pool_threads();
     let mut plan = Plan {
         records: 10_000,
         feed_rows: 1_000_000,
