@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS records (
     verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL,
     sender_seq INTEGER);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
+CREATE INDEX IF NOT EXISTS records_by_device_seq ON records (device_id, seq);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
     addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
@@ -327,11 +328,14 @@ impl Storage for SqliteStorage {
         let tx = conn.transaction().map_err(db("reading a batch's state"))?;
         let head = read_head(&tx, device_id)?;
         let head_time = match head {
-            Some((_, hash)) => {
+            Some((seq, hash)) => {
                 let envelope: Option<String> = tx
                     .query_row(
-                        "SELECT envelope FROM records WHERE device_id = ?1 AND record_hash = ?2",
-                        params![device_id, hex::encode(hash)],
+                        // By position first (records_by_device_seq): without it every batch
+                        // read the whole table to find one row.
+                        "SELECT envelope FROM records
+                         WHERE device_id = ?1 AND seq = ?2 AND record_hash = ?3",
+                        params![device_id, seq_column(seq), hex::encode(hash)],
                         |r| r.get(0),
                     )
                     .optional()

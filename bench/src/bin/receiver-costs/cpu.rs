@@ -111,6 +111,23 @@ pub(crate) fn process_cpu() -> Duration {
     stat_cpu("/proc/self/stat")
 }
 
+/// CPU time of the PostgreSQL server's processes on this machine so far (every process named
+/// `postgres`: the backends serving the receiver's connections, the WAL writer, the
+/// checkpointer), for a figure that counts the database's share of ingest too. Zero when the
+/// server runs elsewhere; processes that end meanwhile drop out, so a reading across the
+/// receiver's pool being opened or closed undercounts.
+pub(crate) fn postgres_server() -> Duration {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|entry| stat_cpu(&entry.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
 /// utime + stime of a `/proc/…/stat` file.
 fn stat_cpu(path: &str) -> Duration {
     let ticks = std::fs::read_to_string(path)
