@@ -124,11 +124,17 @@ pub fn ingest_batch(
     // The registered items the batch's records are for, read once: their policy is checked
     // with each record's verification.
     let device_senders = receiver.storage.device_senders(device_id)?;
-    let mut items: HashMap<String, Option<ItemRow>> = HashMap::new();
-    for parsed in entries.iter().filter_map(|e| e.as_ref().ok()) {
-        let item_id = parsed.record.body().item_id();
-        if !items.contains_key(item_id) {
-            items.insert(item_id.to_owned(), receiver.storage.item(item_id)?);
+    let mut item_ids: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.as_ref().ok().map(|p| p.record.body().item_id()))
+        .collect();
+    item_ids.sort_unstable();
+    item_ids.dedup();
+    let mut items: HashMap<String, Option<ItemRow>> =
+        item_ids.iter().map(|id| ((*id).to_owned(), None)).collect();
+    for item in receiver.storage.items(&item_ids)? {
+        if let Some(slot) = items.get_mut(&item.item_id) {
+            *slot = Some(item);
         }
     }
     // Verifications by entry, with the predecessor each was checked against; a retry reuses
