@@ -162,6 +162,21 @@ fn senders_register_items_and_a_device_gets_only_its_own_in_a_signed_manifest(ba
     assert_eq!(status, 409, "{answer}");
     assert_eq!(answer["error"]["code"], "item_taken");
     assert!(storage.item("JP-OTHER-0001").expect("reads").is_none());
+    // Read for a batch at once (one query on PostgreSQL): the registered ones, only those.
+    let mut found: Vec<(String, String)> = storage
+        .items(&["JP-ITEM-0002", "JP-OTHER-0001", "JP-ITEM-0001", "JP-NONE"])
+        .expect("reads")
+        .into_iter()
+        .map(|i| (i.item_id, i.device_id))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("JP-ITEM-0001".into(), "handheld-01".into()),
+            ("JP-ITEM-0002".into(), "handheld-02".into())
+        ]
+    );
 
     // Bad items are refused with the reason, and nothing is registered.
     for (bad, why) in [

@@ -51,6 +51,16 @@ pub trait ItemStorage {
         per_device: usize,
     ) -> Result<(), StorageError>;
     fn item(&self, item_id: &str) -> Result<Option<ItemRow>, StorageError>;
+    /// The registered items among `item_ids` (those not registered are left out), for a
+    /// batch's records at once. One lookup per id unless a backend does better: PostgreSQL
+    /// asks once, where a round trip per record of a batch cost more than the lookups.
+    fn items(&self, item_ids: &[&str]) -> Result<Vec<ItemRow>, StorageError> {
+        let mut found = Vec::new();
+        for id in item_ids {
+            found.extend(self.item(id)?);
+        }
+        Ok(found)
+    }
     /// The item's delivery, once a record proved it (written with the record, by
     /// [`super::Storage::insert_batch`]).
     fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError>;
@@ -316,6 +326,17 @@ impl ItemStorage for PostgresStorage {
             )
             .map_err(pg("reading items"))?;
         Ok(row.as_ref().map(pg_item))
+    }
+
+    fn items(&self, item_ids: &[&str]) -> Result<Vec<ItemRow>, StorageError> {
+        let rows = self
+            .conn()?
+            .query(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE item_id = ANY($1)"),
+                &[&item_ids],
+            )
+            .map_err(pg("reading items"))?;
+        Ok(rows.iter().map(pg_item).collect())
     }
 
     fn delivery(&self, item_id: &str) -> Result<Option<Delivery>, StorageError> {

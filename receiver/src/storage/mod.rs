@@ -21,6 +21,7 @@
 //! counter, so a sender's cursors say nothing about how many records other senders get.
 
 mod audit;
+mod checkpoint;
 mod cursors;
 mod devices;
 mod items;

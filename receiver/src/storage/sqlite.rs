@@ -29,9 +29,11 @@ const FEED_QUERY: &str = "SELECT r.sender_seq, r.envelope, d.key_spki, r.receipt
      LEFT JOIN device_revocations v ON v.device_id = r.device_id
      WHERE r.sender_id = ?1 AND r.sender_seq > ?2 ORDER BY r.sender_seq LIMIT ?3";
 
-/// SQLite in WAL mode, one connection behind a mutex.
+/// SQLite in WAL mode, one connection behind a mutex; WAL checkpoints on a thread of their own
+/// ([`super::checkpoint`]).
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    checkpointer: super::checkpoint::Checkpointer,
 }
 
 const SCHEMA: &str = "
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS records (
     verification TEXT NOT NULL, receipt TEXT NOT NULL, received_at INTEGER NOT NULL,
     sender_seq INTEGER);
 CREATE INDEX IF NOT EXISTS records_by_sender ON records (sender_id, cursor);
+CREATE INDEX IF NOT EXISTS records_by_device_seq ON records (device_id, seq);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, device_id TEXT NOT NULL,
     addressee_name TEXT NOT NULL, addressee_address TEXT, min_level TEXT NOT NULL,
@@ -79,10 +82,11 @@ impl SqliteStorage {
         // about 3 MB, so with the default every batch pushed the record-id and feed indexes out
         // and read them back with a system call per page (most of ingest's serial time in
         // `receiver-costs`).
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;
-             PRAGMA cache_size=-65536;",
-        )
+             PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={};",
+            super::checkpoint::BACKSTOP_PAGES
+        ))
         .map_err(db("configuring the database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(db("creating the tables"))?;
@@ -91,6 +95,7 @@ impl SqliteStorage {
         super::cursors::migrate_sqlite(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            checkpointer: super::checkpoint::Checkpointer::start(path)?,
         })
     }
 
@@ -330,11 +335,14 @@ impl Storage for SqliteStorage {
         let tx = conn.transaction().map_err(db("reading a batch's state"))?;
         let head = read_head(&tx, device_id)?;
         let head_time = match head {
-            Some((_, hash)) => {
+            Some((seq, hash)) => {
                 let envelope: Option<String> = tx
                     .query_row(
-                        "SELECT envelope FROM records WHERE device_id = ?1 AND record_hash = ?2",
-                        params![device_id, hex::encode(hash)],
+                        // By position first (records_by_device_seq): without it every batch
+                        // read the whole table to find one row.
+                        "SELECT envelope FROM records
+                         WHERE device_id = ?1 AND seq = ?2 AND record_hash = ?3",
+                        params![device_id, seq_column(seq), hex::encode(hash)],
                         |r| r.get(0),
                     )
                     .optional()
@@ -434,6 +442,7 @@ impl Storage for SqliteStorage {
             .map_err(db(context))?;
         }
         tx.commit().map_err(db(context))?;
+        self.checkpointer.wake();
         Ok(BatchCommit::Stored)
     }
 

@@ -76,6 +76,7 @@ fn fail(message: &str) -> ! {
 }
 
 fn main() {
+    cpu::name_pool_threads();
     let mut plan = Plan {
         records: 10_000,
         feed_rows: 1_000_000,
@@ -405,8 +406,10 @@ fn ingest(
         let served = serve_enrolled(&database)?;
         let started = Instant::now();
         let usage = cpu::Usage::now();
+        let server = cpu::postgres_server();
         post_batches(&served.base, records)?;
         let spent = usage.since();
+        let server = cpu::postgres_server().saturating_sub(server);
         let elapsed = started.elapsed();
         let held = served
             .receiver
@@ -431,6 +434,19 @@ fn ingest(
             spent.per_record(plan.records),
             cpu_bound(&spent, plan.records, cores)
         );
+        if backend.is_some() {
+            // The server shares these cores when it runs here.
+            let with_server = cpu::Spent {
+                receiver: spent.receiver + server,
+                ..spent
+            };
+            println!(
+                "  {:<10}   the PostgreSQL server's processes on this machine: {:.0} µs CPU per record; with them, at most {:.0} records/s",
+                "",
+                server.as_secs_f64() * 1e6 / plan.records as f64,
+                cpu_bound(&with_server, plan.records, cores)
+            );
+        }
     }
 
     Ok(())

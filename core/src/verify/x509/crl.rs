@@ -76,6 +76,9 @@ pub struct RevocationList {
     /// The issuer's name as text, made once: every revocation check describes the list, and
     /// formatting a name per record cost a receiver a noticeable share of its verification.
     issuer_text: String,
+    /// SHA-256 of the whole list as given: names it in [`super::memo`], so that its signature
+    /// is verified once per issuing key, not once per record.
+    digest: [u8; 32],
 }
 
 /// Where a revocation list came from when something else than the list bounds how long it
@@ -156,6 +159,7 @@ impl RevocationList {
             unknown_critical,
             source: None,
             issuer_text: list.tbs_cert_list.issuer.to_string(),
+            digest: super::memo::digest(bytes),
             list,
         })
     }
@@ -252,15 +256,29 @@ pub fn select_revocation_list<'a>(
 }
 
 fn signed_by_issuer(chain: &VerifiedChain, list: &RevocationList) -> bool {
-    matches!(
-        verify_signature(
-            &chain.issuer_key,
-            &list.algorithm,
-            chain.policy.allow_sha1,
-            &list.tbs,
-            &list.signature,
-        ),
-        LinkCheck::Verified { .. }
+    matches!(list_signature(chain, list), LinkCheck::Verified { .. })
+}
+
+/// The list's signature checked with the key that issued the chain's end entity: verified once
+/// per process for a list and key ([`super::memo`]), since every record of that CA's cards
+/// checks the same list against the same key.
+fn list_signature(chain: &VerifiedChain, list: &RevocationList) -> LinkCheck {
+    super::memo::verified(
+        &super::memo::Signed {
+            kind: b"revocation list",
+            key: &chain.issuer_key,
+            allow_sha1: chain.policy.allow_sha1,
+            object: &list.digest,
+        },
+        || {
+            verify_signature(
+                &chain.issuer_key,
+                &list.algorithm,
+                chain.policy.allow_sha1,
+                &list.tbs,
+                &list.signature,
+            )
+        },
     )
 }
 
@@ -288,13 +306,7 @@ pub fn check_revocation_of(
         return CheckResult::not_checked(id, Reason::NoRevocationList);
     };
     let invalid = |detail: String| CheckResult::failed(id, Reason::RevocationListInvalid, detail);
-    match verify_signature(
-        &chain.issuer_key,
-        &list.algorithm,
-        chain.policy.allow_sha1,
-        &list.tbs,
-        &list.signature,
-    ) {
+    match list_signature(chain, list) {
         LinkCheck::Verified { .. } => {}
         LinkCheck::BadSignature => {
             return invalid("the list is not signed by the key that issued the certificate".into());

@@ -34,6 +34,7 @@ mod anchors;
 mod attributes;
 mod cert;
 mod crl;
+mod memo;
 mod path;
 mod report;
 mod rules;

@@ -17,6 +17,7 @@
 //! RSA verifications per call.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rsa::PublicKey;
 
@@ -83,15 +84,12 @@ pub fn validate_chain_with(
     }
     // Untrusted helpers: unparsable ones or ones with unusable keys are dropped, not fatal.
     let mut dropped = 0;
-    let candidates: Vec<Intermediate> = intermediates
+    // The same CA certificates arrive with every card of their CA: parsed once per process.
+    let candidates: Vec<Arc<Intermediate>> = intermediates
         .iter()
         .take(MAX_INTERMEDIATES)
         .filter_map(|der| {
-            let parsed = ParsedCertificate::parse(der.as_bytes()).ok();
-            let found = parsed.and_then(|cert| {
-                let key = cert.public_key().ok()?;
-                Some(Intermediate { cert, key })
-            });
+            let found = super::memo::intermediate(der.as_bytes());
             dropped += usize::from(found.is_none());
             found
         })
@@ -121,7 +119,7 @@ pub fn validate_chain_with(
             intermediates: found
                 .intermediates
                 .iter()
-                .filter_map(|i| candidates.get(*i))
+                .filter_map(|i| candidates.get(*i).map(|c| &**c))
                 .collect(),
             anchor: found.anchor,
             sha1_used: found.sha1_used,
@@ -151,6 +149,8 @@ pub fn validate_chain_with(
 pub(super) struct Intermediate {
     pub cert: ParsedCertificate,
     pub key: PublicKey,
+    /// SHA-256 of its DER, which names it in [`super::memo`].
+    pub digest: [u8; 32],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -242,7 +242,7 @@ impl Evidence {
 
 struct Search<'a> {
     ee: &'a ParsedCertificate,
-    intermediates: &'a [Intermediate],
+    intermediates: &'a [Arc<Intermediate>],
     anchors: &'a TrustAnchors,
     allow_sha1: bool,
     checks_left: usize,
@@ -334,13 +334,29 @@ impl<'a> Search<'a> {
         }
         self.checks_left -= 1;
         let cert = self.cert(node);
-        let check = verify_signature(
-            key,
-            &cert.algorithm,
-            self.allow_sha1,
-            &cert.tbs,
-            &cert.signature,
-        );
+        let verify = || {
+            verify_signature(
+                key,
+                &cert.algorithm,
+                self.allow_sha1,
+                &cert.tbs,
+                &cert.signature,
+            )
+        };
+        let check = match node {
+            // A CA certificate's signature is the same for every card of that CA: verified
+            // once per process. The end entity's, which differs per card, always afresh.
+            Node::Intermediate(i) => super::memo::verified(
+                &super::memo::Signed {
+                    kind: b"certificate",
+                    key,
+                    allow_sha1: self.allow_sha1,
+                    object: &self.intermediates[i].digest,
+                },
+                verify,
+            ),
+            Node::EndEntity => verify(),
+        };
         match &check {
             LinkCheck::Unsupported(algorithm) => {
                 self.evidence.unsupported_algorithm = Some(algorithm.clone());

@@ -287,3 +287,21 @@ fn malformed_lists_are_typed_errors() {
     let parsed = RevocationList::from_der(&good).expect("parses");
     assert!(format!("{parsed:?}").contains("entries: 1"));
 }
+
+#[test]
+fn a_list_verified_before_does_not_vouch_for_an_altered_copy() {
+    // Its signature is verified once per process and key (x509::memo); a copy that differs in
+    // one bit of the signature is another list, verified in full and refused.
+    let der = crl(&CrlSpec::new(CA, vec![]), K_CA);
+    let genuine = RevocationList::from_der(&der).expect("test CRL parses");
+    for _ in 0..2 {
+        let result = check_revocation(&verified_auth(), Some(&genuine), at());
+        assert_result(&result, CheckState::Passed, Reason::NotRevoked);
+    }
+    let mut altered = der;
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    let altered = RevocationList::from_der(&altered).expect("still parses");
+    let result = check_revocation(&verified_auth(), Some(&altered), at());
+    assert_result(&result, CheckState::Failed, Reason::RevocationListInvalid);
+}

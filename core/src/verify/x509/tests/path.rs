@@ -652,3 +652,28 @@ fn many_hostile_intermediates_cost_bounded_work() {
     assert!(report.verified().is_none());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn a_ca_certificate_verified_before_does_not_vouch_for_an_altered_copy() {
+    // The card's CA certificate is parsed and its signature verified once per process
+    // (x509::memo); a copy differing in one bit of its signature is verified in full.
+    let ee = issue(&auth_spec(), K_EE, K_CA);
+    for _ in 0..2 {
+        assert!(auth(&ee).verified().is_some(), "{:?}", auth(&ee));
+    }
+    let mut altered = ca();
+    let last = altered.0.len() - 1;
+    altered.0[last] ^= 1;
+    let report = validate_chain(
+        &ee,
+        &[altered],
+        &anchors(),
+        at(),
+        KeyPurpose::Authentication,
+    );
+    assert!(report.verified().is_none());
+    let chain = report
+        .result(CheckId::CertificateChain)
+        .expect("chain result");
+    assert_eq!(chain.state, CheckState::Failed, "{chain:?}");
+}
