@@ -122,12 +122,14 @@ pub fn verify_signature_only(evidence: &RecordEvidence) -> bool {
 }
 
 /// The same signature checked by the `rsa` crate (RustCrypto), which verified every RSA
-/// signature before *ring* did: the baseline measured in the same run.
+/// signature before *ring* and AWS-LC did: the baseline measured in the same run.
 pub fn verify_signature_rustcrypto(evidence: &RecordEvidence) -> bool {
     let digest: [u8; 32] = Sha256::digest(&evidence.message).into();
-    evidence
-        .verified_key
-        .verify_pkcs1v15_sha256_prehashed(&digest, &evidence.signature)
+    honnin_core::verify::crypto::verify_pkcs1v15_sha256_prehashed_rustcrypto(
+        evidence.verified_key.public_key(),
+        &digest,
+        &evidence.signature,
+    )
 }
 
 /// A device key's ECDSA P-256 signature over a 32-byte message (as `openssl speed ecdsap256`
@@ -155,7 +157,7 @@ pub fn ecdsa_evidence() -> EcdsaEvidence {
     }
 }
 
-/// honnin's check of a device signature (ring).
+/// honnin's check of a device signature (ring's ECDSA P-256).
 pub fn verify_ecdsa(evidence: &EcdsaEvidence) -> bool {
     evidence
         .key

@@ -1,12 +1,16 @@
 //! Signature primitives shared by every signature check: RSA keys from card data objects and
 //! from X.509, key identifiers, RSA PKCS#1 v1.5 and ECDSA P-256 verification.
 //!
-//! Verification runs on *ring* (audited, constant-time, assembly on every target the app ships,
-//! already in the build for TLS): 3× faster than the `rsa` crate for RSA-2048 and 5× faster than
-//! `p256` for ECDSA (`card-costs` measures both against OpenSSL). The `rsa` crate is kept for what
-//! *ring* does not offer — parsing and checking keys from card data objects, and verifying a
-//! signature over a digest the caller already holds (the door check's challenge). This module is
-//! the one place that chooses the implementation.
+//! Verification runs on audited libraries with assembly on every target the app ships:
+//! - RSA on AWS-LC (aws-lc-rs, [`super::rsa_native`]), which keeps each parsed key and so
+//!   reaches `openssl speed`; on Android and in fuzzing builds on *ring* (already in the build
+//!   for TLS), which parses the key for every signature;
+//! - ECDSA P-256 on *ring* (5× faster than `p256`, as fast as OpenSSL).
+//!
+//! `card-costs` measures both against OpenSSL. The `rsa` crate is kept for what these do not
+//! offer: parsing and checking keys from card data objects, SHA-1 certificates, and (on *ring*)
+//! a signature over a digest the caller already holds (the door check's challenge). This module
+//! is the one place that chooses the implementation.
 //!
 //! Every input here may come from a hostile card or file, so nothing panics and the work is
 //! bounded before any big-number arithmetic starts: moduli of [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`]
@@ -163,6 +167,22 @@ pub fn verify_pkcs1v15_sha256(key: &PublicKey, message: &[u8], signature: &[u8])
     if signature.len() != key.size() {
         return false;
     }
+    #[cfg(not(any(target_os = "android", fuzzing)))]
+    {
+        super::rsa_native::verify_sha256(key, message, signature)
+    }
+    #[cfg(any(target_os = "android", fuzzing))]
+    {
+        verify_pkcs1v15_sha256_ring(key, message, signature)
+    }
+}
+
+/// [`verify_pkcs1v15_sha256`] on *ring* (Android, fuzzing; tested everywhere against the others).
+#[cfg_attr(not(any(target_os = "android", fuzzing, test)), allow(dead_code))]
+fn verify_pkcs1v15_sha256_ring(key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    if signature.len() != key.size() {
+        return false;
+    }
     // The key was checked when it was built (size, odd modulus, exponent bounds), with the
     // same bounds ring applies; ring wants both numbers without leading zero bytes.
     let modulus = key.n().to_be_bytes();
@@ -189,6 +209,26 @@ pub fn verify_ecdsa_p256_sha256(public_point: &[u8], message: &[u8], signature: 
 
 /// RSASSA-PKCS1-v1_5 with SHA-256 where the caller already holds the 32-byte digest.
 pub fn verify_pkcs1v15_sha256_prehashed(
+    key: &PublicKey,
+    digest: &[u8; 32],
+    signature: &[u8],
+) -> bool {
+    if signature.len() != key.size() {
+        return false;
+    }
+    #[cfg(not(any(target_os = "android", fuzzing)))]
+    {
+        super::rsa_native::verify_sha256_prehashed(key, digest, signature)
+    }
+    #[cfg(any(target_os = "android", fuzzing))]
+    {
+        verify_pkcs1v15_sha256_prehashed_rustcrypto(key, digest, signature)
+    }
+}
+
+/// [`verify_pkcs1v15_sha256_prehashed`] on the `rsa` crate, which verified every RSA signature
+/// before: *ring* takes no digest. The benchmarks' baseline.
+pub fn verify_pkcs1v15_sha256_prehashed_rustcrypto(
     key: &PublicKey,
     digest: &[u8; 32],
     signature: &[u8],
@@ -259,13 +299,27 @@ mod tests {
                 let signature = test_keys::sign_sha256(index, message);
                 let digest: [u8; 32] = Sha256::digest(message).into();
                 assert!(verify_pkcs1v15_sha256(&key, message, &signature));
+                assert!(verify_pkcs1v15_sha256_ring(&key, message, &signature));
                 assert!(verify_pkcs1v15_sha256_prehashed(&key, &digest, &signature));
+                assert!(verify_pkcs1v15_sha256_prehashed_rustcrypto(
+                    &key, &digest, &signature
+                ));
                 for position in [0, 100, signature.len() - 1] {
                     let mut altered = signature.clone();
                     altered[position] ^= 0x01;
                     assert!(!verify_pkcs1v15_sha256(&key, message, &altered));
+                    assert!(!verify_pkcs1v15_sha256_ring(&key, message, &altered));
                     assert!(!verify_pkcs1v15_sha256_prehashed(&key, &digest, &altered));
+                    assert!(!verify_pkcs1v15_sha256_prehashed_rustcrypto(
+                        &key, &digest, &altered
+                    ));
                 }
+                // Another key's signature, and a signature one byte short, verify with none.
+                let other = test_keys::sign_sha256((index + 1) % 3, message);
+                assert!(!verify_pkcs1v15_sha256(&key, message, &other));
+                assert!(!verify_pkcs1v15_sha256_ring(&key, message, &other));
+                assert!(!verify_pkcs1v15_sha256_prehashed(&key, &digest, &other));
+                assert!(!verify_pkcs1v15_sha256(&key, message, &signature[1..]));
             }
         }
     }

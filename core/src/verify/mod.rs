@@ -5,6 +5,8 @@ pub mod challenge;
 pub mod check;
 pub mod crypto;
 pub mod record;
+#[cfg(not(any(target_os = "android", fuzzing)))]
+mod rsa_native;
 pub mod time;
 pub mod x509;
 
