@@ -95,7 +95,7 @@ impl SqliteStorage {
         conn.execute_batch(super::devices::SCHEMA)
             .map_err(db("creating the tables"))?;
         super::cursors::migrate_sqlite(&mut conn)?;
-        add_checksum_columns(&conn)?;
+        add_checksum_columns(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
             checkpointer: super::checkpoint::Checkpointer::start(path)?,
@@ -108,25 +108,29 @@ impl SqliteStorage {
     }
 }
 
-/// Gives a database made before the feed's checksums their columns. Its rows keep NULL there
-/// and are validated as JSON when read; adding a column rewrites no row.
-fn add_checksum_columns(conn: &Connection) -> Result<(), StorageError> {
-    let present: bool = conn
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'envelope_crc'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db("adding the feed's checksums"))?;
-    if present {
-        return Ok(());
-    }
-    conn.execute_batch(
-        "BEGIN IMMEDIATE; ALTER TABLE records ADD COLUMN envelope_crc INTEGER;
-         ALTER TABLE records ADD COLUMN receipt_crc INTEGER;
-         ALTER TABLE records ADD COLUMN verification_crc INTEGER; COMMIT;",
-    )
-    .map_err(db("adding the feed's checksums"))
+/// Gives a database made before the feed's checksums their columns (checked and added in one
+/// write transaction, so two receivers opening it cannot both add them). Its rows keep NULL
+/// there and are validated as JSON when read; adding a column rewrites no row.
+fn add_checksum_columns(conn: &mut Connection) -> Result<(), StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .and_then(|tx| {
+            let present: bool = tx.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'envelope_crc'",
+                [],
+                |r| r.get(0),
+            )?;
+            if !present {
+                tx.execute_batch(
+                    "ALTER TABLE records ADD COLUMN envelope_crc INTEGER;
+                     ALTER TABLE records ADD COLUMN receipt_crc INTEGER;
+                     ALTER TABLE records ADD COLUMN verification_crc INTEGER;",
+                )?;
+            }
+            Ok(tx)
+        });
+    tx.and_then(|tx| tx.commit())
+        .map_err(db("adding the feed's checksums"))
 }
 
 /// Columns 10-12 of [`FEED_QUERY`].
@@ -403,6 +407,10 @@ impl Storage for SqliteStorage {
 
     fn insert_batch(&self, batch: &BatchWrite<'_>) -> Result<BatchCommit, StorageError> {
         let context = "storing a batch";
+        // Each document parsed once here, before the lock other writers and readers wait on.
+        let checksums: Vec<_> = (batch.records.iter())
+            .map(|r| [&r.envelope, &r.verification, &r.receipt].map(|d| checksum_at_insert(d)))
+            .collect();
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -424,7 +432,7 @@ impl Storage for SqliteStorage {
                      ON CONFLICT(record_id) DO NOTHING",
                 )
                 .map_err(db(context))?;
-            for record in batch.records {
+            for (record, checksums) in batch.records.iter().zip(&checksums) {
                 let inserted = insert
                     .execute(params![
                         record.record_id,
@@ -438,9 +446,9 @@ impl Storage for SqliteStorage {
                         record.receipt,
                         record.received_at,
                         // Written with the documents, which no statement updates afterwards.
-                        checksum_at_insert(&record.envelope),
-                        checksum_at_insert(&record.verification),
-                        checksum_at_insert(&record.receipt),
+                        checksums[0],
+                        checksums[1],
+                        checksums[2],
                     ])
                     .map_err(db(context))?;
                 if inserted != 1 {
