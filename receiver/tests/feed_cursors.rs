@@ -200,6 +200,7 @@ fn a_byte_changed_inside_a_stored_string_reads_as_null_on_sqlite() {
         r.verification = "{\"outcome\":\"genuine\"}".into();
     }
     store(&storage, None, &records);
+    assert_eq!(page_size(&path), 16384, "a new database's pages");
     let untouched = sqlite_pages(&storage, 0);
     assert_eq!(untouched["entries"][1]["record"]["record_id"], "record-2");
     // Same length, still JSON: only the checksum can tell.
@@ -253,6 +254,8 @@ fn a_sqlite_database_from_before_the_checksums_gets_their_columns_and_is_still_c
             ))
         })
         .expect("makes the tables of before the checksums");
+    let old_page_size = page_size(&path);
+    assert_ne!(old_page_size, 16384, "SQLite's default, not the receiver's");
     for _ in 0..2 {
         let storage = honnin_receiver::storage::SqliteStorage::open(&path).expect("opens");
         let page = sqlite_pages(&storage, 0);
@@ -287,6 +290,14 @@ fn a_sqlite_database_from_before_the_checksums_gets_their_columns_and_is_still_c
     let page = sqlite_pages(&storage, 0);
     assert_eq!(page["entries"][0]["record"]["record_id"], "record-1");
     assert!(page["entries"][2]["record"].is_null(), "{page}");
+    // An existing file keeps its page size: changing it would take a VACUUM of the whole file.
+    assert_eq!(page_size(&path), old_page_size);
+}
+
+fn page_size(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .and_then(|c| c.query_row("PRAGMA page_size", [], |r| r.get(0)))
+        .expect("reads the page size")
 }
 
 /// The tables a receiver made before cursors were per sender (the columns that matter).

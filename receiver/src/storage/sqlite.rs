@@ -84,9 +84,13 @@ impl SqliteStorage {
         // about 3 MB, so with the default every batch pushed the record-id and feed indexes out
         // and read them back with a system call per page (most of ingest's serial time in
         // `receiver-costs`).
+        // Pages of 16 KiB for a new file (an existing one keeps its own: changing it takes a
+        // VACUUM): a stored record is about 6 KB, which at 4 KiB spilled over two overflow
+        // pages, each read with its own pread by the feed (a page of 1,000 about 20 % less CPU
+        // in `receiver-costs`, ingest no slower; the file about 20 % larger).
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;
-             PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={};",
+            "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={};",
             super::checkpoint::BACKSTOP_PAGES
         ))
         .map_err(db("configuring the database"))?;
