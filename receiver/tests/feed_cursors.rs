@@ -266,18 +266,18 @@ fn a_sqlite_database_from_before_the_checksums_gets_their_columns_and_is_still_c
     let storage = honnin_receiver::storage::SqliteStorage::open(&path).expect("opens");
     store(&storage, None, &[record("test-bank", 3)]);
     let check = rusqlite::Connection::open(&path).expect("opens");
-    let checksums: Vec<(String, Option<i64>, Option<i64>, Option<i64>)> = check
+    let checksums: Vec<(String, Checksums)> = check
         .prepare(
             "SELECT record_id, envelope_crc, receipt_crc, verification_crc FROM records
              ORDER BY cursor",
         )
         .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            s.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
                 .collect()
         })
         .expect("reads the checksums");
-    assert_eq!(checksums[0], ("record-1".into(), None, None, None));
-    let (id, envelope, receipt, verification) = &checksums[2];
+    assert_eq!(checksums[0], ("record-1".into(), (None, None, None)));
+    let (id, (envelope, receipt, verification)) = &checksums[2];
     assert_eq!(id, "record-3");
     assert!(envelope.is_some() && receipt.is_some() && verification.is_some());
     check
@@ -293,6 +293,9 @@ fn a_sqlite_database_from_before_the_checksums_gets_their_columns_and_is_still_c
     // An existing file keeps its page size: changing it would take a VACUUM of the whole file.
     assert_eq!(page_size(&path), old_page_size);
 }
+
+/// A row's envelope, receipt and verification checksums as stored.
+type Checksums = (Option<i64>, Option<i64>, Option<i64>);
 
 fn page_size(path: &std::path::Path) -> i64 {
     rusqlite::Connection::open(path)
