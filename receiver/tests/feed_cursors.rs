@@ -1,7 +1,8 @@
 //! Feed cursors against a sender who counts: over TLS on loopback, against SQLite and
 //! PostgreSQL, a sender's cursors are positions in its own feed, whatever other senders get,
 //! a webhook is pushed the same cursors, and a database from the days of global cursors is
-//! renumbered when it is opened, webhooks included.
+//! renumbered when it is opened, webhooks included. On SQLite each stored document's checksum
+//! catches any changed byte, and a database from before the checksums is still checked.
 
 #[macro_use]
 mod common;
@@ -153,6 +154,153 @@ fn a_damaged_stored_document_reads_as_null_and_the_page_is_served_as_built_from_
     assert_eq!(page["next_after"], 6);
     let empty: serde_json::Value = serde_json::from_slice(&raw_page(6, 100)).expect("JSON");
     assert_eq!(empty, serde_json::json!({"entries": [], "next_after": 6}));
+}
+
+/// A sender's feed page after `after` as SQLite's route writes it (straight from its rows), and
+/// the same page built from the rows `feed` reads (what webhooks are pushed): the two must match.
+fn sqlite_pages(storage: &dyn honnin_receiver::storage::Storage, after: i64) -> serde_json::Value {
+    let mut served = Vec::new();
+    let mut page = honnin_receiver::feed_page::PageWriter::new(&mut served, after);
+    storage
+        .write_feed("test-bank", after, 100, &mut page)
+        .expect("writes the page");
+    page.finish();
+    let rows = storage.feed("test-bank", after, 100).expect("feed");
+    let (built, _) = honnin_receiver::routes::feed_page(rows, after);
+    assert_eq!(
+        String::from_utf8_lossy(&served),
+        String::from_utf8_lossy(&built)
+    );
+    serde_json::from_slice(&served).expect("the page is JSON")
+}
+
+/// A device row for the feed's join, enrolled straight in the storage.
+fn enrol_in(storage: &dyn honnin_receiver::storage::Storage) {
+    storage
+        .add_enrolment_code("handheld-01", "code", i64::MAX)
+        .expect("code");
+    assert!(
+        storage
+            .enrol("handheld-01", "code", &[0], 0)
+            .expect("enrols")
+    );
+}
+
+/// A changed byte inside a string leaves the document JSON, which the old per-page parse let
+/// through; the checksum written with the row catches it, in each of the three documents.
+#[test]
+fn a_byte_changed_inside_a_stored_string_reads_as_null_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("receiver.db");
+    let storage = honnin_receiver::storage::SqliteStorage::open(&path).expect("opens");
+    enrol_in(&storage);
+    let mut records: Vec<_> = (1..=4).map(|seq| record("test-bank", seq)).collect();
+    for r in &mut records {
+        r.receipt = "{\"signature\":\"abcd\"}".into();
+        r.verification = "{\"outcome\":\"genuine\"}".into();
+    }
+    store(&storage, None, &records);
+    assert_eq!(page_size(&path), 16384, "a new database's pages");
+    let untouched = sqlite_pages(&storage, 0);
+    assert_eq!(untouched["entries"][1]["record"]["record_id"], "record-2");
+    // Same length, still JSON: only the checksum can tell.
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(
+                "UPDATE records SET envelope = replace(envelope, 'record-2', 'record-9')
+                     WHERE record_id = 'record-2';
+                 UPDATE records SET receipt = replace(receipt, 'abcd', 'abce')
+                     WHERE record_id = 'record-3';
+                 UPDATE records SET verification = replace(verification, 'genuine', 'genuinf')
+                     WHERE record_id = 'record-4';",
+            )
+        })
+        .expect("damages three documents");
+    let page = sqlite_pages(&storage, 0);
+    let entries = page["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0], untouched["entries"][0]);
+    assert!(entries[1]["record"].is_null(), "{}", entries[1]);
+    assert_eq!(entries[1]["receipt"], untouched["entries"][1]["receipt"]);
+    assert!(entries[2]["receipt"].is_null(), "{}", entries[2]);
+    assert_eq!(entries[2]["record"]["record_id"], "record-3");
+    assert!(entries[3]["verification"].is_null(), "{}", entries[3]);
+    assert_eq!(entries[3]["receipt"]["signature"], "abcd");
+}
+
+/// A database made before the checksums gets their columns when opened (twice: the second
+/// open changes nothing); its rows, without checksums, are still validated as JSON, and rows
+/// stored afterwards get checksums.
+#[test]
+fn a_sqlite_database_from_before_the_checksums_gets_their_columns_and_is_still_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("receiver.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(&format!(
+                "{tables}
+                 INSERT INTO devices (device_id, key_spki, enrolled_at)
+                     VALUES ('handheld-01', x'00', 0);
+                 INSERT INTO records (record_id, record_hash, device_id, seq, sender_id,
+                     item_id, envelope, verification, receipt, received_at, sender_seq)
+                 VALUES ('record-1', 'aa', 'handheld-01', 1, 'test-bank', 'item-1',
+                         '{{\"record_id\":\"record-1\"}}', '{{}}', '{{}}', 0, 1),
+                        ('record-2', 'bb', 'handheld-01', 2, 'test-bank', 'item-2',
+                         '{{\"record_id\":', '{{}}', '{{}}', 0, 2);",
+                tables = old_tables(&Backend::Sqlite).replace(
+                    "received_at INTEGER NOT NULL);",
+                    "received_at INTEGER NOT NULL, sender_seq INTEGER);"
+                ),
+            ))
+        })
+        .expect("makes the tables of before the checksums");
+    let old_page_size = page_size(&path);
+    assert_ne!(old_page_size, 16384, "SQLite's default, not the receiver's");
+    for _ in 0..2 {
+        let storage = honnin_receiver::storage::SqliteStorage::open(&path).expect("opens");
+        let page = sqlite_pages(&storage, 0);
+        assert_eq!(page["entries"][0]["record"]["record_id"], "record-1");
+        assert!(page["entries"][1]["record"].is_null(), "{page}");
+        assert_eq!(page["entries"][1]["receipt"], serde_json::json!({}));
+    }
+    let storage = honnin_receiver::storage::SqliteStorage::open(&path).expect("opens");
+    store(&storage, None, &[record("test-bank", 3)]);
+    let check = rusqlite::Connection::open(&path).expect("opens");
+    let checksums: Vec<(String, Checksums)> = check
+        .prepare(
+            "SELECT record_id, envelope_crc, receipt_crc, verification_crc FROM records
+             ORDER BY cursor",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
+                .collect()
+        })
+        .expect("reads the checksums");
+    assert_eq!(checksums[0], ("record-1".into(), (None, None, None)));
+    let (id, (envelope, receipt, verification)) = &checksums[2];
+    assert_eq!(id, "record-3");
+    assert!(envelope.is_some() && receipt.is_some() && verification.is_some());
+    check
+        .execute(
+            "UPDATE records SET envelope = replace(envelope, 'record-3', 'record-8')
+             WHERE record_id = 'record-3'",
+            [],
+        )
+        .expect("damages the new row");
+    let page = sqlite_pages(&storage, 0);
+    assert_eq!(page["entries"][0]["record"]["record_id"], "record-1");
+    assert!(page["entries"][2]["record"].is_null(), "{page}");
+    // An existing file keeps its page size: changing it would take a VACUUM of the whole file.
+    assert_eq!(page_size(&path), old_page_size);
+}
+
+/// A row's envelope, receipt and verification checksums as stored.
+type Checksums = (Option<i64>, Option<i64>, Option<i64>);
+
+fn page_size(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .and_then(|c| c.query_row("PRAGMA page_size", [], |r| r.get(0)))
+        .expect("reads the page size")
 }
 
 /// The tables a receiver made before cursors were per sender (the columns that matter).

@@ -151,6 +151,19 @@ pub struct FeedRow {
     /// The revocation of the device that made the record, if it was revoked: the feed flags
     /// the record when it was made or received at or after the revocation's cut-off.
     pub revocation: Option<Revocation>,
+    /// Each stored document's checksum as written with the row (SQLite), checked instead of
+    /// parsing the document on every page ([`crate::feed_page`]).
+    pub checksums: DocumentChecksums,
+}
+
+/// CRC-32 of a row's envelope, receipt and verification, written with the row when each was
+/// valid JSON with nothing around it; `None` (rows stored before the checksums, PostgreSQL, or
+/// a document that was not JSON) makes the feed validate that document as JSON instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DocumentChecksums {
+    pub envelope: Option<i64>,
+    pub receipt: Option<i64>,
+    pub verification: Option<i64>,
 }
 
 /// The receiver's storage.

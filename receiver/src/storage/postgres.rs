@@ -563,6 +563,8 @@ impl Storage for PostgresStorage {
                 verification: r.get(4),
                 received_at: r.get(5),
                 revocation: super::devices::revocation_of((r.get(6), r.get(7), r.get(8), r.get(9))),
+                // PostgreSQL keeps no checksums: each document is validated as JSON.
+                checksums: super::DocumentChecksums::default(),
             })
             .collect())
     }

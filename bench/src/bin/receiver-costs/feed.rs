@@ -141,6 +141,14 @@ fn loaded(
             file.parent().unwrap_or(Path::new(".")).display(),
             size_of(database)
         );
+        if let Some(unchecked) = rows_without_checksums(file)? {
+            println!(
+                "  {:<10} {} of them stored before the feed's checksums: each of their \
+                 documents is parsed as JSON on every page (delete DIR to measure the checksums)",
+                "",
+                thousands(unchecked)
+            );
+        }
         return Ok((served, token.trim().to_owned()));
     }
     enrol_device(&served)?;
@@ -161,6 +169,22 @@ fn loaded(
         std::fs::write(&file, &token).map_err(|e| format!("{}: {e}", file.display()))?;
     }
     Ok((served, token))
+}
+
+/// Rows of a kept SQLite database (next to its token file) written before the feed's
+/// checksums, which a reused database from an older build has; `None` when there are none.
+fn rows_without_checksums(token_file: &Path) -> Result<Option<usize>, String> {
+    let path = token_file.with_file_name("receiver.db");
+    let count: i64 = rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM records WHERE envelope_crc IS NULL",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(usize::try_from(count).ok().filter(|n| *n > 0))
 }
 
 fn size_of(database: &Database) -> String {
