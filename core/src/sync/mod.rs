@@ -31,6 +31,8 @@ mod backoff;
 #[cfg(feature = "sync-client")]
 mod client;
 #[cfg(feature = "sync-client")]
+mod enrol;
+#[cfg(feature = "sync-client")]
 mod manifest_fetch;
 #[cfg(feature = "sync-client")]
 mod tls;
@@ -42,7 +44,9 @@ mod upload;
 #[cfg(feature = "sync-client")]
 pub use backoff::Backoff;
 #[cfg(feature = "sync-client")]
-pub use client::{Enrolment, SyncClient, SyncConfig, SyncError, SyncReport};
+pub use client::{SyncClient, SyncConfig, SyncError, SyncReport};
+#[cfg(feature = "sync-client")]
+pub use enrol::Enrolment;
 #[cfg(feature = "sync-client")]
 pub use manifest_fetch::ROTATION_WINDOW_TRIES;
 pub use pin::{PinError, SpkiPin};
