@@ -331,13 +331,11 @@ pub(crate) fn request(
     args: &CheckArgs,
     item: Option<&ItemPolicy>,
 ) -> Result<CheckRequest, CliError> {
+    if let Some(item) = item {
+        follows_item_policy(item, &args.item, args.sender.as_deref(), args.level)
+            .map_err(CliError::Usage)?;
+    }
     let sender_id = match (&args.sender, item) {
-        (Some(given), Some(item)) if *given != item.sender_id => {
-            return Err(CliError::Usage(format!(
-                "item {} is {}'s in the manifest, not {given}'s: check the item id",
-                args.item, item.sender_id
-            )));
-        }
         (Some(given), _) => given.clone(),
         (None, Some(item)) => item.sender_id.clone(),
         (None, None) => {
@@ -347,14 +345,6 @@ pub(crate) fn request(
             )));
         }
     };
-    if let Some(item) = item
-        && !item.allows(args.level)
-    {
-        return Err(CliError::Usage(format!(
-            "{} asks for at least level {:?} for item {}: check with --level {:?} or higher",
-            item.sender_id, item.min_level, args.item, item.min_level
-        )));
-    }
     let addressee = match (&args.addressee, item) {
         (Some(name), _) => Some(Addressee {
             name: name.clone(),
@@ -374,6 +364,31 @@ pub(crate) fn request(
         device_id: args.device.clone(),
         addressee,
     })
+}
+
+/// Whether a check of `item_id` for `sender` (when one was given) at `level` follows the
+/// manifest's `item`: its sender, and its minimum level. The refusal says what to do instead.
+pub(crate) fn follows_item_policy(
+    item: &ItemPolicy,
+    item_id: &str,
+    sender: Option<&str>,
+    level: Level,
+) -> Result<(), String> {
+    if let Some(given) = sender
+        && given != item.sender_id
+    {
+        return Err(format!(
+            "item {item_id} is {}'s in the manifest, not {given}'s: check the item id",
+            item.sender_id
+        ));
+    }
+    if !item.allows(level) {
+        return Err(format!(
+            "{} asks for at least level {:?} for item {item_id}: check it at level {:?} or higher",
+            item.sender_id, item.min_level, item.min_level
+        ));
+    }
+    Ok(())
 }
 
 /// Prints a check's outcome as JSON or as text for people.

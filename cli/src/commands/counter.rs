@@ -12,7 +12,7 @@ use honnin_core::verify::addressee::Addressee;
 use honnin_core::verify::{CheckId, CheckState, Clock, Reason, SystemClock};
 use honnin_pcsc::Pcsc;
 
-use super::check::{HowToAsk, perform, print_output, read_secret};
+use super::check::{HowToAsk, follows_item_policy, perform, print_output, read_secret};
 use super::records::{RecordArgs, Recorder};
 use crate::error::CliError;
 use crate::output::CheckOutput;
@@ -186,18 +186,7 @@ fn counter_request(
         return Err("no item id given: type the item id from the parcel's label".into());
     }
     if let Some(item) = policy {
-        if item.sender_id != args.sender {
-            return Err(format!(
-                "item {item_id} is {}'s in the manifest, not {}'s: check the item id",
-                item.sender_id, args.sender
-            ));
-        }
-        if !item.allows(args.level) {
-            return Err(format!(
-                "{} asks for at least level {:?} for item {item_id}: this counter checks at level {:?}; hand it out at a counter with level {:?} or higher",
-                item.sender_id, item.min_level, args.level, item.min_level
-            ));
-        }
+        follows_item_policy(item, item_id, Some(&args.sender), args.level)?;
     }
     Ok(CheckRequest {
         item_id: item_id.to_owned(),
