@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use honnin_core::record::DeviceKey;
@@ -17,47 +18,67 @@ use crate::operator::secret_hash;
 use crate::storage::NONCE_RETENTION_SECONDS;
 use crate::{Receiver, now};
 
-/// Counts failed authentications per client address in one-minute windows.
+/// Limits failed authentications per client address to `max` a minute.
+///
+/// A generic cell-rate algorithm over the monotonic clock (the one `governor`'s per-minute
+/// quotas use): each failure adds `60 s / max` of debt that drains in real time, and an address
+/// whose next failure would take its debt past sixty seconds is held off. So `max` failures may
+/// come at once, and after that one more every `60 s / max`. Counting per calendar minute instead
+/// let a guesser make `2 × max` tries across a minute's boundary.
 #[derive(Debug, Default)]
 pub struct FailureLimiter {
-    windows: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    debt_until: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+const LIMIT_WINDOW: Duration = Duration::from_secs(60);
+
+/// What one failure adds to an address's debt when `max` are allowed per window.
+fn cost_of_failure(max: u32) -> Duration {
+    LIMIT_WINDOW / max.max(1)
 }
 
 impl FailureLimiter {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<IpAddr, (i64, u32)>) -> T) -> T {
-        let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<IpAddr, Instant>) -> T) -> T {
+        let mut map = self.debt_until.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut map)
     }
 
-    /// 429 when `client` failed too often in the current minute.
+    /// 429 when `client`'s next failure would go over `max` a minute.
     pub fn check(&self, client: IpAddr, max: u32) -> Result<(), ApiError> {
-        let minute = now() / 60;
-        let blocked = self.with(|map| match map.get(&client) {
-            Some((window, count)) => *window == minute && *count >= max,
-            None => false,
-        });
-        if blocked {
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_failures",
-                "too many failed authentications from this address; wait a minute",
-            ))
-        } else {
-            Ok(())
-        }
+        self.check_at(client, max, Instant::now())
     }
 
-    pub fn failed(&self, client: IpAddr) {
-        let minute = now() / 60;
+    /// Counts a failed authentication by `client`.
+    pub fn failed(&self, client: IpAddr, max: u32) {
+        self.failed_at(client, max, Instant::now());
+    }
+
+    fn check_at(&self, client: IpAddr, max: u32, now: Instant) -> Result<(), ApiError> {
+        let allowed_debt = LIMIT_WINDOW.saturating_sub(cost_of_failure(max));
+        let debt = self.with(|map| {
+            map.get(&client)
+                .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+        });
+        if debt <= allowed_debt {
+            return Ok(());
+        }
+        let wait = (debt - allowed_debt).as_secs().max(1);
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            format!("too many failed authentications from this address; try again in {wait} s"),
+        ))
+    }
+
+    fn failed_at(&self, client: IpAddr, max: u32, now: Instant) {
+        let cost = cost_of_failure(max);
         self.with(|map| {
             if map.len() > 100_000 {
-                map.retain(|_, (window, _)| *window == minute);
+                map.retain(|_, until| *until > now);
             }
-            let entry = map.entry(client).or_insert((minute, 0));
-            if entry.0 != minute {
-                *entry = (minute, 0);
-            }
-            entry.1 = entry.1.saturating_add(1);
+            let until = map.entry(client).or_insert(now);
+            // A failure held off by `check` never gets here, so the debt stays within a window.
+            *until = (*until).max(now) + cost;
         });
     }
 }
@@ -190,7 +211,9 @@ pub async fn sender_counted(
     if let Err(error) = &sender
         && error.status == StatusCode::UNAUTHORIZED
     {
-        receiver.limiter.failed(client.ip());
+        receiver
+            .limiter
+            .failed(client.ip(), receiver.limits.max_auth_failures);
     }
     sender
 }
@@ -208,5 +231,81 @@ mod tests {
         }
         assert_eq!(nonce_retention(i64::MAX), i64::MAX);
         assert_eq!(nonce_retention(-5), NONCE_RETENTION_SECONDS);
+    }
+
+    fn address(last: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, last])
+    }
+
+    #[test]
+    fn failures_across_a_minute_boundary_count_together() {
+        let limiter = FailureLimiter::default();
+        let start = Instant::now();
+        let guesser = address(1);
+        // Nine failures at the end of one calendar minute, one just after it turns.
+        let before_turn = start + Duration::from_secs(59);
+        for _ in 0..9 {
+            assert!(limiter.check_at(guesser, 10, before_turn).is_ok());
+            limiter.failed_at(guesser, 10, before_turn);
+        }
+        let after_turn = start + Duration::from_secs(61);
+        assert!(limiter.check_at(guesser, 10, after_turn).is_ok());
+        limiter.failed_at(guesser, 10, after_turn);
+        let refused = limiter
+            .check_at(guesser, 10, after_turn)
+            .expect_err("an 11th failure within sixty seconds is held off");
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.code, "too_many_failures");
+        assert!(
+            refused.message.contains("try again in"),
+            "{}",
+            refused.message
+        );
+        // Another address is not held off by this one.
+        assert!(limiter.check_at(address(2), 10, after_turn).is_ok());
+    }
+
+    #[test]
+    fn a_burst_of_max_is_allowed_and_then_one_more_per_share_of_the_window() {
+        let limiter = FailureLimiter::default();
+        let start = Instant::now();
+        let guesser = address(3);
+        for _ in 0..10 {
+            assert!(limiter.check_at(guesser, 10, start).is_ok());
+            limiter.failed_at(guesser, 10, start);
+        }
+        assert!(limiter.check_at(guesser, 10, start).is_err());
+        assert!(
+            limiter
+                .check_at(guesser, 10, start + Duration::from_secs(5))
+                .is_err()
+        );
+        // 60 s / 10 later, one more failure is allowed, and only one.
+        let later = start + Duration::from_secs(6);
+        assert!(limiter.check_at(guesser, 10, later).is_ok());
+        limiter.failed_at(guesser, 10, later);
+        assert!(limiter.check_at(guesser, 10, later).is_err());
+        // After a quiet minute the full burst is available again.
+        let quiet = later + LIMIT_WINDOW;
+        for _ in 0..10 {
+            assert!(limiter.check_at(guesser, 10, quiet).is_ok());
+            limiter.failed_at(guesser, 10, quiet);
+        }
+        assert!(limiter.check_at(guesser, 10, quiet).is_err());
+    }
+
+    #[test]
+    fn a_limit_of_zero_still_allows_one_failure_a_minute() {
+        // `--max-auth-failures 0` must not divide by zero; it is read as one.
+        let limiter = FailureLimiter::default();
+        let start = Instant::now();
+        assert!(limiter.check_at(address(4), 0, start).is_ok());
+        limiter.failed_at(address(4), 0, start);
+        assert!(limiter.check_at(address(4), 0, start).is_err());
+        assert!(
+            limiter
+                .check_at(address(4), 0, start + LIMIT_WINDOW)
+                .is_ok()
+        );
     }
 }

@@ -301,7 +301,9 @@ pub async fn manifest(
         )),
         Err(error) => {
             if error.status == StatusCode::UNAUTHORIZED {
-                receiver.limiter.failed(client.ip());
+                receiver
+                    .limiter
+                    .failed(client.ip(), receiver.limits.max_auth_failures);
             }
             Err(error)
         }

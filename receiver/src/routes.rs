@@ -247,7 +247,9 @@ async fn enrol(
             })),
         )),
         Ok(false) => {
-            receiver.limiter.failed(client.ip());
+            receiver
+                .limiter
+                .failed(client.ip(), receiver.limits.max_auth_failures);
             Err(ApiError::unauthorized(
                 "the enrolment code is not valid for this device (wrong, used or expired): ask the operator for a new one",
             ))
@@ -308,7 +310,9 @@ async fn batches(
         Err(error) => {
             receiver.metrics.refused(error.code);
             if error.status == StatusCode::UNAUTHORIZED {
-                receiver.limiter.failed(client.ip());
+                receiver
+                    .limiter
+                    .failed(client.ip(), receiver.limits.max_auth_failures);
             }
             Err(error)
         }
@@ -368,7 +372,9 @@ async fn feed(
     if let Err(error) = &page
         && error.status == StatusCode::UNAUTHORIZED
     {
-        receiver.limiter.failed(client.ip());
+        receiver
+            .limiter
+            .failed(client.ip(), receiver.limits.max_auth_failures);
     }
     Ok(([(header::CONTENT_TYPE, "application/json")], page?))
 }

@@ -372,7 +372,9 @@ pub async fn get_trust_bundle(
         )),
         Err(error) => {
             if error.status == StatusCode::UNAUTHORIZED {
-                receiver.limiter.failed(client.ip());
+                receiver
+                    .limiter
+                    .failed(client.ip(), receiver.limits.max_auth_failures);
             }
             Err(error)
         }

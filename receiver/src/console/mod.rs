@@ -171,7 +171,9 @@ impl FromRequestParts<Arc<Receiver>> for Operator {
                 receiver: receiver.clone(),
             }),
             _ => {
-                receiver.limiter.failed(client.ip());
+                receiver
+                    .limiter
+                    .failed(client.ip(), receiver.limits.max_auth_failures);
                 Err(ApiError::unauthorized(
                     "give the operator token as `Authorization: Bearer <token>` (honnin-receiver operator-token makes one)",
                 ))
