@@ -233,3 +233,73 @@ fn counter_at_level_m_without_phone_issuer_anchors_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--mdoc-anchors"), "{stderr}");
 }
+
+#[test]
+fn counter_at_a_card_level_asks_a_phone_for_no_pin_and_records_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("counter.db");
+    let store_arg = store.to_str().expect("utf-8 path");
+    let phone = PhoneProfile::Genuine.build().expect("the phone builds");
+    let Some(reader) = virtual_phone_reader(phone) else {
+        return;
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_honnin"))
+        .args([
+            "counter",
+            "--reader",
+            &format!("pcsc:{}", reader.reader),
+            "--level",
+            "B",
+            "--sender",
+            "bank",
+            "--trust-anchors",
+            ANCHORS,
+            "--stdin",
+            "--max-checks",
+            "1",
+            "--wait-seconds",
+            "3",
+            "--store",
+            store_arg,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("honnin starts");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all("JP-0001\n試験 花子\n2468\n".as_bytes())
+        .expect("writes stdin");
+    drop(input);
+    // The counter names what it found and waits for it to be taken away.
+    let mut stderr = String::new();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("reads stderr");
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.contains("take it away") {
+            break;
+        }
+    }
+    reader.stop();
+    // Then it waits for the next holder, and gives up after --wait-seconds.
+    for line in lines {
+        stderr.push_str(&line.expect("reads stderr"));
+        stderr.push('\n');
+    }
+    let _ = child.wait();
+    // Told apart before the PIN line was read: "no secret was asked for".
+    assert!(stderr.contains("this is a phone wallet"), "{stderr}");
+    assert!(stderr.contains("no secret was asked for"), "{stderr}");
+    let listed = Command::new(env!("CARGO_BIN_EXE_honnin"))
+        .args(["records", "list", "--store", store_arg, "--json"])
+        .output()
+        .expect("honnin runs");
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap_or_default();
+    assert!(
+        rows.as_array().is_none_or(|rows| rows.is_empty()),
+        "a record was made: {rows}"
+    );
+}

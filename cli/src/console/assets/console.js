@@ -14,7 +14,7 @@ const T = {
     compare_question: "写真は来局者本人で、氏名は宛名と一致しますか？",
     matches: "一致する", no_match: "一致しない", escape_cancels: "Esc: 判定せずに中止",
     check: "項目", state: "結果", reason: "理由", history: "本日の確認",
-    next_hint: "次の郵便物: お問い合わせ番号を読み取ってください（カードは取り外す）",
+    next_hint: "次の郵便物: お問い合わせ番号を読み取ってください（カード・スマートフォンは取り外す）",
     take_over: "このタブで使う",
     other_tab: "この画面は別のタブまたはウィンドウで開かれています。そちらを使うか「このタブで使う」を押してください。",
     offer_level_a: "暗証番号の残り回数が1回のため中止しました。暗証番号なしのレベルAで確認できます。",
@@ -33,7 +33,7 @@ const T = {
     hint_B: "来局者ご本人に入力していただきます", hint_C: "来局者ご本人に入力していただきます（英大文字と数字）",
     reading: "カードを読み取っています…そのままにしてください", card_removed: "カードが離れました。リーダーに戻してください",
     bytes: "読み取り済み", waiting_card: "カードをリーダーに置き、お問い合わせ番号を入力してください",
-    card_checked: "このカードは確認済みです。取り外して次のカードを置いてください",
+    card_checked: "このカード（スマートフォン）は確認済みです。取り外して次の方のものを置いてください",
     no_card: "カードなし", card: "カードあり", mute: "応答なし", unknown: "不明",
     no_readers: "カードリーダーが見つかりません", record: "記録", stored: "を保存しました（同期待ち）",
     record_failed: "記録を保存できませんでした: ", item_of: "郵便物", connection: "サーバーとの接続が切れました。再接続しています…",
@@ -48,7 +48,7 @@ const T = {
     compare_question: "Is the photo the person in front of you, and is the name the addressee's?",
     matches: "Matches", no_match: "Does not match", escape_cancels: "Esc: stop without a decision",
     check: "Check", state: "State", reason: "Reason", history: "Today's checks",
-    next_hint: "Next item: scan its number (take the card away)",
+    next_hint: "Next item: scan its number (take the card or phone away)",
     take_over: "Use this tab",
     other_tab: "The console is open in another tab or window: use that one, or press \"Use this tab\".",
     offer_level_a: "Refused: only one PIN try was left. Level A needs no PIN.",
@@ -67,7 +67,7 @@ const T = {
     hint_B: "The holder types it", hint_C: "The holder types it (capital letters and digits)",
     reading: "Reading the card… keep it on the reader", card_removed: "The card left the reader: put it back",
     bytes: "read", waiting_card: "Put the card on the reader and enter the item number",
-    card_checked: "This card was checked: take it away and put the next card",
+    card_checked: "This card (or phone) was checked: take it away and put the next one",
     no_card: "no card", card: "card present", mute: "no answer", unknown: "unknown",
     no_readers: "No card reader found", record: "Record", stored: " stored (to be synced)",
     record_failed: "The record could not be stored: ", item_of: "Item", connection: "Connection to the console lost; reconnecting…",
@@ -349,7 +349,10 @@ function render() {
   if (busy && state.check) {
     $("progress-text").textContent = t(state.check.level === "M" ? phase + "_M" : phase);
     $("progress").className = "panel " + phase;
-    $("progress-detail").textContent = `${t("item_of")} ${state.check.item} · ${t("level_" + state.check.level)} · ${state.check.bytes_read} bytes ${t("bytes")}`;
+    // A phone's data comes in one encrypted session response, counted when it is done, not EF by
+    // EF: no running byte count.
+    const bytes = state.check.level === "M" ? "" : ` · ${state.check.bytes_read} bytes ${t("bytes")}`;
+    $("progress-detail").textContent = `${t("item_of")} ${state.check.item} · ${t("level_" + state.check.level)}${bytes}`;
   }
   if (phase === "awaiting_decision" && state.check) {
     const phone = state.check.level === "M";
