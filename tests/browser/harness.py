@@ -157,7 +157,12 @@ class VirtualCard:
     def __init__(self, profile: str = "genuine", port: int = 35963) -> None:
         self.process = subprocess.Popen(
             [str(BIN / "honnin-vicc"), profile, "--addr", f"127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def qr(self) -> str:
+        """A phone's QR code text (`mdoc:…`), as honnin-vicc prints it first."""
+        assert self.process.stdout is not None
+        return wait_for_line(self.process.stdout, r"^qr: (mdoc:\S+)").group(1)
 
     def remove(self) -> None:
         if self.process.poll() is None:

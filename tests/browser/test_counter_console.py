@@ -252,6 +252,15 @@ def test_escape_ends_a_comparison_without_a_decision(page):
 # ---------------------------------------------------------------------------------------------
 # A phone (level M): the card in the holder's phone wallet, through the same reader.
 
+# APDUs of the phone check over NFC engagement, for the QR one to compare with.
+NFC_APDUS = {}
+
+
+def apdus(page) -> int:
+    """The APDUs the verdict on the page cost (from the console's state)."""
+    return page.evaluate("state.result.output.card.apdus")
+
+
 def start_phone(page, item, qr=None):
     enter_item(page, item)
     page.wait_for_function(
@@ -294,7 +303,22 @@ def test_a_phone_at_level_m_shows_its_portrait_and_is_recorded(page, screenshots
         assert "#" in page.inner_text("#verdict-record")
         rows = history(page)
         assert len(rows) == before + 1 and "JP-1012" in rows[0] and "レベルM" in rows[0], rows
+        NFC_APDUS["genuine"] = apdus(page)
         shoot(page, screenshots, "verdict-phone")
+
+
+def test_a_phone_engaged_by_its_qr_code(page):
+    with card(page, "mdoc-genuine") as phone:
+        # The QR code the phone shows, scanned into the field (a scanner types it, then Enter).
+        start_phone(page, "JP-1015", qr=phone.qr())
+        wait_images(page, ("face",))
+        page.click("#matches")
+        wait_verdict(page, "JP-1015", "genuine")
+        assert check_states(page)["mdoc_session"] == "passed"
+        assert page.input_value("#qr") == ""
+        # The engagement came from the QR code: the phone's NDEF file was not read.
+        if "genuine" in NFC_APDUS:
+            assert apdus(page) < NFC_APDUS["genuine"], (apdus(page), NFC_APDUS)
 
 
 def test_a_phone_whose_issuer_is_not_trusted_is_named_forged(page, screenshots):
