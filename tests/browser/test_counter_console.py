@@ -478,8 +478,9 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
     else:
         print("no non-loopback address on this machine: that refusal is not exercised")
 
-    # A reader that is not there (unplugged, or a wrong name).
-    closed = harness.Console(counter.store, reader="pcsc:Closed Reader 99")
+    # A reader that is not there (unplugged, or a wrong name), on a console started without
+    # phone issuer anchors: cards are still checked, a phone is refused saying what is missing.
+    closed = harness.Console(counter.store, reader="pcsc:Closed Reader 99", phones=False)
     try:
         other = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ja-JP")
         tab = other.new_page()
@@ -488,6 +489,8 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
         assert "Closed Reader 99" in tab.inner_text("#reader-status")
         start(tab, "JP-1010", "B", PIN)
         message(tab, "接続されていません")
+        start_phone(tab, "JP-1012")
+        message(tab, "発行者証明書が設定されていない")
         other.close()
     finally:
         closed.stop()
