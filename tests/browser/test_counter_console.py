@@ -517,6 +517,13 @@ def test_every_counter_check_reaches_the_sender_as_a_counter_record(page, counte
     assert phone["record"]["body"]["level"] == "M", phone
     assert phone["record"]["body"]["verdict"] == "genuine", phone
     assert phone["verification"]["outcome"] == "verified", phone["verification"]
+    # The sender's attribute policy for the item (name only) holds for a phone as for a card.
+    # (a phone record keeps the policy's elements as issuer-signed items, docs/record-format.md).
+    assert phone["record"]["body"]["attributes_requested"] == ["name"], phone
+    elements = phone["record"]["body"]["mdoc"]["elements"]
+    kept = [e["element"] for e in elements if e.get("item")]
+    assert kept and all("name" in element for element in kept), elements
+    assert "portrait" not in kept
     assert by_item["JP-1013"]["record"]["body"]["verdict"] == "forged"
     delivered = receiver.request("GET", "/v1/items/JP-1002")
     assert delivered["delivery"]["record_id"] == genuine_b["record"]["body"]["record_id"]
