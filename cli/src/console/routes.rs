@@ -443,3 +443,65 @@ async fn take_over(State(app): State<App>, body: Bytes) -> Response {
         _ => bad_request(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_code(result: Result<Presented, Refusal>) -> (&'static str, StatusCode) {
+        match result {
+            Ok(_) => panic!("not refused"),
+            Err(refusal) => (refusal.message.code, refusal.status),
+        }
+    }
+
+    #[test]
+    fn a_phone_takes_no_secret_and_only_an_engagement_as_its_qr_text() {
+        assert!(matches!(
+            parse_presented(Level::M, None, None),
+            Ok(Presented::Phone { qr: None })
+        ));
+        // An empty field, as the page may send, is no secret and no QR text.
+        assert!(matches!(
+            parse_presented(Level::M, Some(""), Some("  ")),
+            Ok(Presented::Phone { qr: None })
+        ));
+        assert_eq!(
+            refused_code(parse_presented(Level::M, Some("2468"), None)),
+            ("secret_not_asked", StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            refused_code(parse_presented(
+                Level::M,
+                None,
+                Some("https://example.com/x")
+            )),
+            ("bad_qr", StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn a_card_takes_its_secret_and_no_qr_text() {
+        assert!(matches!(
+            parse_presented(Level::B, Some("2468"), None),
+            Ok(Presented::Card(Secret::Pin(_)))
+        ));
+        assert_eq!(
+            refused_code(parse_presented(Level::B, Some("2468"), Some("mdoc:AAAA"))),
+            ("qr_not_for_card", StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            refused_code(parse_presented(Level::C, None, None)),
+            ("bad_secret", StatusCode::BAD_REQUEST)
+        );
+        // The format error never holds the value.
+        let Err(refusal) = parse_presented(Level::A, Some("12345x"), None) else {
+            panic!("not refused");
+        };
+        assert!(
+            !refusal.message.en.contains("12345x"),
+            "{}",
+            refusal.message.en
+        );
+    }
+}
