@@ -114,7 +114,7 @@ impl Worker {
                     Ok(cost) => counters = cost,
                     Err(error) => {
                         // Nothing was checked (SELECTs only): no record; say what to do.
-                        let notice = wrong_holder(level, &error);
+                        let notice = wrong_holder(level, policy.allows(Level::M), &error);
                         self.console.update(|v| {
                             v.phase = Phase::Idle;
                             v.check = None;
@@ -348,13 +348,19 @@ fn progress(console: Arc<Console>) -> impl FnMut(&ReadEvent) + 'static {
 }
 
 /// Why the check did not start on what is on the reader: a card at level M, a phone at a card
-/// level, or gone before it could be told apart.
-fn wrong_holder(level: Level, error: &CliError) -> Message {
+/// level (the phone offered only where the sender accepts it), or gone before it could be told
+/// apart.
+fn wrong_holder(level: Level, phone_allowed: bool, error: &CliError) -> Message {
     match (error, level) {
         (CliError::Usage(_), Level::M) => Message::new(
             "card_at_phone_level",
             "A My Number Card is on the reader, not a phone: choose level A, B or C for the card, or ask for the phone.",
             "リーダーにあるのはマイナンバーカードです（スマートフォンではありません）。カードはレベルA・B・Cを選んで確認してください。",
+        ),
+        (CliError::Usage(_), _) if !phone_allowed => Message::new(
+            "phone_at_card_level",
+            "A phone is on the reader, not a My Number Card, and this item's sender does not accept a phone (level M): ask for the card itself. No PIN was sent.",
+            "リーダーにあるのはスマートフォンです（マイナンバーカードではありません）。この郵便物の差出人はスマートフォン（レベルM）での確認を認めていません。カードそのものを出していただいてください。暗証番号は送っていません。",
         ),
         (CliError::Usage(_), _) => Message::new(
             "phone_at_card_level",
@@ -376,4 +382,31 @@ fn wait_for_return(reader: &str) -> bool {
     Pcsc::establish()
         .and_then(|pcsc| pcsc.wait_for_card(Some(reader), CARD_RETURN_WAIT))
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clerk_is_told_what_is_on_the_reader_and_what_the_sender_accepts() {
+        let wrong = CliError::Usage("wrong credential".into());
+        assert_eq!(
+            wrong_holder(Level::M, true, &wrong).code,
+            "card_at_phone_level"
+        );
+        let phone = wrong_holder(Level::B, true, &wrong);
+        assert_eq!(phone.code, "phone_at_card_level");
+        assert!(
+            phone.en.contains("choose the phone (level M)"),
+            "{}",
+            phone.en
+        );
+        // A sender asking for B or C: the phone is not offered, the card is asked for.
+        let phone = wrong_holder(Level::B, false, &wrong);
+        assert!(phone.en.contains("does not accept a phone"), "{}", phone.en);
+        assert!(!phone.en.contains("choose the phone"), "{}", phone.en);
+        let gone = wrong_holder(Level::A, true, &CliError::Environment("tag lost".into()));
+        assert_eq!(gone.code, "connect_failed");
+    }
 }
