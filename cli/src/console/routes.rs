@@ -67,7 +67,8 @@ pub fn router(console: Arc<Console>, commands: Commands, guard: Guard) -> Router
         .route("/api/takeover", post(take_over))
         .with_state(App { console, commands })
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
-        // The largest request is a check: an item number, a level and a secret.
+        // The largest request is a check: an item number, a level and a secret, or a phone's
+        // QR text (an engagement longer than 4 KiB is refused as such by the core).
         .layer(DefaultBodyLimit::max(8 * 1024))
         .layer(axum::middleware::map_response(hardened))
 }
