@@ -5,6 +5,7 @@ mod console;
 mod error;
 mod face_art;
 mod output;
+mod phone_trust;
 mod reader_spec;
 mod secrets;
 mod trust;

@@ -29,6 +29,10 @@ ITEMS = [
     ("JP-1009", harness.HOLDER, "A", []),   # page reloaded mid-check
     ("JP-1010", harness.HOLDER, "B", []),   # bad input (never checked)
     ("JP-1011", harness.HOLDER, "A", []),   # comparison ended with Escape
+    ("JP-1012", harness.HOLDER, "A", ["name"]),  # a phone (level M), genuine
+    ("JP-1013", harness.HOLDER, "A", []),   # a phone whose issuer is not trusted
+    ("JP-1014", harness.HOLDER, "B", []),   # a phone where the sender asks for level B
+    ("JP-1015", harness.HOLDER, "A", []),   # a phone engaged by its QR code
 ]
 
 

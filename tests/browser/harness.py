@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("HONNIN_BIN_DIR", ROOT / "target" / "debug"))
 ANCHORS = ROOT / "fixtures" / "pki" / "anchors"
+# The software phone's issuer (its test IACA), as a deployment configures its phone issuers.
+MDOC_ANCHORS = ROOT / "fixtures" / "pki" / "mdoc" / "anchors"
 DEVICE = "counter-01"
 SENDER = "demo-bank"
 
@@ -94,7 +96,7 @@ class Receiver:
         self.log = open(work / "receiver.log", "w+")
         self.process = subprocess.Popen(
             [str(exe), "--db", str(db), "serve", "--listen", "127.0.0.1:0", "--insecure-http",
-             "--trust-anchors", str(ANCHORS)],
+             "--trust-anchors", str(ANCHORS), "--mdoc-anchors", str(MDOC_ANCHORS)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert self.process.stderr is not None
         self.url = wait_for_line(self.process.stderr, r"listening on (http://\S+)").group(1)
@@ -130,11 +132,14 @@ class Counter:
 
 
 class Console:
-    def __init__(self, store: Path, reader: str = "pcsc") -> None:
+    def __init__(self, store: Path, reader: str = "pcsc", phones: bool = True) -> None:
+        """`phones`: with the software phone's issuer as --mdoc-anchors (else phones cannot be
+        checked: the store keeps no trust bundle in these tests)."""
+        phone_anchors = ["--mdoc-anchors", str(MDOC_ANCHORS)] if phones else []
         self.process = subprocess.Popen(
             [str(BIN / "honnin"), "console", "--reader", reader, "--device", DEVICE,
-             "--trust-anchors", str(ANCHORS), "--store", str(store), "--courier", "clerk-01",
-             "--no-open"],
+             "--trust-anchors", str(ANCHORS), *phone_anchors,
+             "--store", str(store), "--courier", "clerk-01", "--no-open"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.url = wait_for_line(self.process.stdout, r"open (http://\S+)").group(1)
@@ -150,12 +155,17 @@ class Console:
 
 class VirtualCard:
     """A software card of `profile` in the virtual reader at `port` (35963: "Virtual PCD 00 00",
-    35964: "Virtual PCD 00 01")."""
+    35964: "Virtual PCD 00 01"); a software phone for an `mdoc-…` profile."""
 
     def __init__(self, profile: str = "genuine", port: int = 35963) -> None:
         self.process = subprocess.Popen(
             [str(BIN / "honnin-vicc"), profile, "--addr", f"127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def qr(self) -> str:
+        """A phone's QR code text (`mdoc:…`), as honnin-vicc prints it first."""
+        assert self.process.stdout is not None
+        return wait_for_line(self.process.stdout, r"^qr: (mdoc:\S+)").group(1)
 
     def remove(self) -> None:
         if self.process.poll() is None:

@@ -1,7 +1,8 @@
 """The counter console end to end: headless Chromium drives `honnin console`, which checks the
-software My Number Card through the real pcscd and vsmartcard's virtual reader, stores each
-record in the counter's store, and `honnin sync` takes them to the receiver, whose sender feed
-shows them as counter records that verify.
+software My Number Card, or the software phone with the card in its wallet (level M), through
+the real pcscd and vsmartcard's virtual reader, stores each record in the counter's store, and
+`honnin sync` takes them to the receiver, whose sender feed shows them as counter records that
+verify.
 
 Screenshots of each screen in Japanese and English go to $HONNIN_SCREENSHOTS (default
 target/counter-screens); scripts/render-counter runs these tests for them.
@@ -249,6 +250,103 @@ def test_escape_ends_a_comparison_without_a_decision(page):
 
 
 # ---------------------------------------------------------------------------------------------
+# A phone (level M): the card in the holder's phone wallet, through the same reader.
+
+# APDUs of the phone check over NFC engagement, for the QR one to compare with.
+NFC_APDUS = {}
+
+
+def apdus(page) -> int:
+    """The APDUs the verdict on the page cost (from the console's state)."""
+    return page.evaluate("state.result.output.card.apdus")
+
+
+def start_phone(page, item, qr=None):
+    enter_item(page, item)
+    page.wait_for_function(
+        "item => { const info = document.getElementById('item-info');"
+        " return !info.hidden && info.dataset.item === item; }", arg=item)
+    page.check("#level-M")
+    if qr is not None:
+        page.fill("#qr", qr)
+    page.press("#qr", "Enter")
+
+
+def test_a_phone_at_level_m_shows_its_portrait_and_is_recorded(page, screenshots):
+    with card(page, "mdoc-genuine"):
+        before = len(history(page))
+        enter_item(page, "JP-1012")
+        page.locator("#item-info").wait_for(state="visible")
+        page.check("#level-M")
+        # No secret is asked of a phone: the field is gone, the optional QR field is there.
+        assert not page.locator("#secret").is_visible()
+        assert page.locator("#qr").is_visible()
+        assert "暗証番号は不要" in page.inner_text("#qr-hint")
+        page.focus("#qr")
+        shoot(page, screenshots, "phone-entry")
+        page.press("#qr", "Enter")
+        # The portrait the phone sent, under its issuer's signature, shown as a card's photo is.
+        wait_images(page, ("face",))
+        assert not page.locator("#img-name").is_visible()
+        assert "スマートフォン" in page.inner_text("#compare-heading")
+        height = page.evaluate("document.getElementById('img-face').getBoundingClientRect().height")
+        assert height >= 350, height
+        assert focused(page) == "matches"
+        shoot(page, screenshots, "compare-phone")
+        page.keyboard.press("Enter")
+        wait_verdict(page, "JP-1012", "genuine")
+        states = check_states(page)
+        for check in ("mdoc_issuer_certificate", "mdoc_issuer_signature",
+                      "mdoc_device_authentication", "face_confirmation", "addressee_match"):
+            assert states.get(check) == "passed", states
+        assert "レベルM" in page.inner_text("#verdict-item")
+        assert "#" in page.inner_text("#verdict-record")
+        rows = history(page)
+        assert len(rows) == before + 1 and "JP-1012" in rows[0] and "レベルM" in rows[0], rows
+        NFC_APDUS["genuine"] = apdus(page)
+        shoot(page, screenshots, "verdict-phone")
+
+
+def test_a_phone_engaged_by_its_qr_code(page):
+    with card(page, "mdoc-genuine") as phone:
+        # The QR code the phone shows, scanned into the field (a scanner types it, then Enter).
+        start_phone(page, "JP-1015", qr=phone.qr())
+        wait_images(page, ("face",))
+        page.click("#matches")
+        wait_verdict(page, "JP-1015", "genuine")
+        assert check_states(page)["mdoc_session"] == "passed"
+        assert page.input_value("#qr") == ""
+        # The engagement came from the QR code: the phone's NDEF file was not read.
+        if "genuine" in NFC_APDUS:
+            assert apdus(page) < NFC_APDUS["genuine"], (apdus(page), NFC_APDUS)
+
+
+def test_a_phone_whose_issuer_is_not_trusted_is_named_forged(page, screenshots):
+    with card(page, "mdoc-unknown-issuer"):
+        start_phone(page, "JP-1013")
+        wait_verdict(page, "JP-1013", "forged")
+        # Never shown for comparison: no decision could make it genuine.
+        assert check_states(page)["mdoc_issuer_certificate"] == "failed"
+        assert check_states(page)["face_confirmation"] == "not_checked"
+        shoot(page, screenshots, "verdict-phone-forged")
+
+
+def test_a_card_is_not_checked_as_a_phone_nor_a_phone_as_a_card(page):
+    before = history(page)
+    with card(page):
+        start_phone(page, "JP-1012")
+        page.wait_for_function(
+            "() => document.getElementById('idle-text').textContent.includes('マイナンバーカードです')")
+    with card(page, "mdoc-genuine"):
+        start(page, "JP-1002", "B", PIN)
+        page.wait_for_function(
+            "() => document.getElementById('idle-text').textContent.includes('スマートフォンです')")
+        assert "暗証番号は送っていません" in page.inner_text("#idle-text")
+    # Told apart with SELECTs only: nothing was checked, so nothing was recorded.
+    assert history(page) == before
+
+
+# ---------------------------------------------------------------------------------------------
 # Bad input: a clear message, and no check started.
 
 def message(page, text):
@@ -280,6 +378,40 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
     status, body = api_check("B", "24x8")
     assert (status, body["error"]) == (400, "bad_secret"), body
     assert "24x8" not in json.dumps(body, ensure_ascii=False)
+
+    # A phone: no secret is taken (one sent is refused, never passed on), a QR text that is not
+    # a phone's engagement is refused before any phone is touched, and a sender that asks for
+    # level B is not satisfied by a phone.
+    def api_phone(item, extra):
+        return page.evaluate(
+            """async ([item, extra]) => {
+                 const r = await fetch('/api/check', {method: 'POST',
+                   headers: {'Content-Type': 'application/json'},
+                   body: JSON.stringify(Object.assign({tab: sessionStorage.getItem('honnin-tab'),
+                                         item, level: 'M'}, extra))});
+                 return [r.status, await r.json()]; }""", [item, extra])
+    status, body = api_phone("JP-1012", {"secret": PIN})
+    assert (status, body["error"]) == (400, "secret_not_asked"), body
+    assert PIN not in json.dumps(body, ensure_ascii=False)
+    status, body = api_phone("JP-1012", {"qr": "https://example.com/JP-1012"})
+    assert (status, body["error"]) == (400, "bad_qr"), body
+    assert "QRコード" in body["message_ja"]
+    status, body = api_phone("JP-1014", {})
+    assert (status, body["error"]) == (409, "level_below_minimum"), body
+    status, body = api_check("B", None)
+    assert (status, body["error"]) == (400, "bad_secret"), body
+    enter_item(page, "JP-1014")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('item-info'); return !i.hidden && i.dataset.item === 'JP-1014'; }")
+    assert page.is_disabled("#level-M")
+    # The page shows the refusal in place of the QR field's value.
+    enter_item(page, "JP-1012")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('item-info'); return !i.hidden && i.dataset.item === 'JP-1012'; }")
+    page.check("#level-M")
+    page.fill("#qr", "not a QR code")
+    page.press("#qr", "Enter")
+    message(page, "QRコードではありません")
 
     # No card on the reader.
     start(page, "JP-1010", "B", PIN)
@@ -346,8 +478,9 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
     else:
         print("no non-loopback address on this machine: that refusal is not exercised")
 
-    # A reader that is not there (unplugged, or a wrong name).
-    closed = harness.Console(counter.store, reader="pcsc:Closed Reader 99")
+    # A reader that is not there (unplugged, or a wrong name), on a console started without
+    # phone issuer anchors: cards are still checked, a phone is refused saying what is missing.
+    closed = harness.Console(counter.store, reader="pcsc:Closed Reader 99", phones=False)
     try:
         other = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ja-JP")
         tab = other.new_page()
@@ -356,6 +489,8 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
         assert "Closed Reader 99" in tab.inner_text("#reader-status")
         start(tab, "JP-1010", "B", PIN)
         message(tab, "接続されていません")
+        start_phone(tab, "JP-1012")
+        message(tab, "発行者証明書が設定されていない")
         other.close()
     finally:
         closed.stop()
@@ -377,6 +512,19 @@ def test_every_counter_check_reaches_the_sender_as_a_counter_record(page, counte
     genuine_b = by_item["JP-1002"]
     assert genuine_b["verification"]["outcome"] == "verified", genuine_b["verification"]
     assert by_item["JP-1005"]["record"]["body"]["verdict"] == "forged"
+    # The phone's check: a counter record at level M, verified by the receiver.
+    phone = by_item["JP-1012"]
+    assert phone["record"]["body"]["level"] == "M", phone
+    assert phone["record"]["body"]["verdict"] == "genuine", phone
+    assert phone["verification"]["outcome"] == "verified", phone["verification"]
+    # The sender's attribute policy for the item (name only) holds for a phone as for a card.
+    # (a phone record keeps the policy's elements as issuer-signed items, docs/record-format.md).
+    assert phone["record"]["body"]["attributes_requested"] == ["name"], phone
+    elements = phone["record"]["body"]["mdoc"]["elements"]
+    kept = [e["element"] for e in elements if e.get("item")]
+    assert kept and all("name" in element for element in kept), elements
+    assert "portrait" not in kept
+    assert by_item["JP-1013"]["record"]["body"]["verdict"] == "forged"
     delivered = receiver.request("GET", "/v1/items/JP-1002")
     assert delivered["delivery"]["record_id"] == genuine_b["record"]["body"]["record_id"]
     # The sender re-verifies the record itself, trusting nothing the counter says.

@@ -1,21 +1,29 @@
-//! `honnin counter`: the post-office counter. Waits for a card on a PC/SC reader, checks it for
-//! the item the clerk names, shows the verdict, waits for the card to be taken away, and starts
-//! over. A card taken away mid-check is reported and the same check starts again when it is back.
-//! With `--store`, every check's signed record is stored (made at a counter) before the next
-//! card, and an item in the synced manifest follows its sender's policy.
+//! `honnin counter`: the post-office counter. Waits for a card (or, at level M, a phone showing
+//! its wallet card) on a PC/SC reader, checks it for the item the clerk names, shows the verdict,
+//! waits for it to be taken away, and starts over. A card or phone taken away mid-check is
+//! reported and the same check starts again when it is back. What is on the reader is told apart
+//! (SELECTs only) before any secret is asked: a phone is never asked for a card's PIN, a card
+//! never run through the phone check. With `--store`, every check's signed record is stored
+//! (made at a counter) before the next holder, and an item in the synced manifest follows its
+//! sender's policy.
 
 use std::time::Duration;
 
-use honnin_core::check::{CheckRequest, Level};
+use honnin_core::check::{CheckRequest, DoorCheckReport, FaceDecision, Level, Verdict, Verifier};
 use honnin_core::manifest::ItemPolicy;
+use honnin_core::mdoc::{Engagement, PhoneVerifier};
+use honnin_core::reader::Counters;
+use honnin_core::record::AttributePolicy;
 use honnin_core::verify::addressee::Addressee;
-use honnin_core::verify::{CheckId, CheckState, Clock, Reason, SystemClock};
+use honnin_core::verify::{CheckId, CheckState, Clock, Reason, SystemClock, SystemRandom};
 use honnin_pcsc::Pcsc;
 
-use super::check::{HowToAsk, follows_item_policy, perform, print_output, read_secret};
+use super::check::{HowToAsk, add, follows_item_policy, perform, print_output, read_secret};
+use super::check_phone::ask_about_portrait;
 use super::records::{RecordArgs, Recorder};
 use crate::error::CliError;
 use crate::output::CheckOutput;
+use crate::phone_trust::{self, AnchorSources};
 use crate::reader_spec::{Reader, ReaderSpec};
 use crate::secrets::SecretSource;
 
@@ -27,6 +35,8 @@ pub struct CounterArgs {
     pub reader: ReaderSpec,
     #[arg(long, value_enum, default_value = "auto")]
     pub extended: crate::reader_spec::ExtendedMode,
+    /// A, B, C: the My Number Card; M: the card in a phone's wallet (no secret, the clerk's look
+    /// at the portrait).
     #[arg(long)]
     pub level: Level,
     /// The sender whose items this counter hands out.
@@ -34,13 +44,20 @@ pub struct CounterArgs {
     pub sender: String,
     #[arg(long, default_value = "counter")]
     pub device: String,
-    /// Directory of trust anchors (JPKI roots, card-data issuers).
+    /// Directory of trust anchors (JPKI roots, card-data issuers); required at levels A, B, C.
     #[arg(long)]
-    pub trust_anchors: std::path::PathBuf,
+    pub trust_anchors: Option<std::path::PathBuf>,
     #[arg(long)]
     pub crl: Vec<std::path::PathBuf>,
-    /// Read item id, addressee, secret (and, at level A, the face confirmation y/n) one per line
-    /// from stdin for each card.
+    /// Level M: directory of the phone issuers' IACA certificates, added to those of the trust
+    /// bundle `honnin sync` keeps beside --store; required without one.
+    #[arg(long)]
+    pub mdoc_anchors: Option<std::path::PathBuf>,
+    /// Level M: which document to ask the phone for (jp-wallet-model, mdl).
+    #[arg(long, default_value = "jp-wallet-model")]
+    pub mdoc_profile: String,
+    /// Read item id, addressee, secret (none at level M) and, at levels A and M, the face
+    /// confirmation y/n, one per line from stdin for each card or phone.
     #[arg(long)]
     pub stdin: bool,
     /// Stop after this many completed checks (default: run until interrupted).
@@ -64,7 +81,7 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
             "honnin counter needs a PC/SC reader: --reader pcsc[:<name>]".into(),
         ));
     };
-    let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
+    let checker = Checker::load(args)?;
     // Before any card: a store that cannot be written must not cost a PIN try.
     let mut recorder = Recorder::open(&args.record, &args.device)?;
     if let Some(recorder) = recorder.as_mut() {
@@ -80,7 +97,7 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
     let mut completed = 0;
 
     while args.max_checks.is_none_or(|max| completed < max) {
-        eprintln!("counter: put the card on the reader");
+        eprintln!("counter: put the {} on the reader", checker.noun());
         let reader = pcsc
             .wait_for_card(wanted.as_deref(), wait)
             .map_err(|e| CliError::Environment(e.to_string()))?;
@@ -102,55 +119,59 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
                 // This item cannot be handed out at this level; the counter goes on with the
                 // next card, and no PIN was asked.
                 eprintln!("counter: {refusal}");
-                eprintln!("counter: take the card away");
+                eprintln!("counter: take the {} away", checker.noun());
                 pcsc.wait_for_removal(&reader, wait)
                     .map_err(|e| CliError::Environment(e.to_string()))?;
                 continue;
             }
         };
+        let attributes = policy
+            .as_ref()
+            .map_or(args.record.record_attributes, |item| item.attributes);
         if let Some(recorder) = recorder.as_mut() {
-            recorder.set_attribute_policy(
-                policy
-                    .as_ref()
-                    .map_or(args.record.record_attributes, |item| item.attributes),
-            );
+            recorder.set_attribute_policy(attributes);
         }
 
         let mut restarts = 0;
         let output = loop {
-            let secret = read_secret(args.level, &source, None)?;
             let transport = pcsc
                 .wait_for_card(Some(&reader), wait)
                 .and_then(|name| pcsc.connect(&name, honnin_pcsc::ConnectOptions::default()))
                 .map_err(|e| CliError::Environment(e.to_string()))?;
-            let how = HowToAsk {
-                face_confirmed: false,
-                interactive: true,
-                quiet: args.json,
+            let mut holder = Reader::Pcsc(transport);
+            // A card at level M or a phone at A, B or C: no check, no record, no secret asked.
+            let identified = match holder.identify(args.level) {
+                Ok(cost) => cost,
+                Err(refusal) => break Err(refusal),
             };
-            let (report, counters) = perform(
-                Reader::Pcsc(transport),
-                &verifier,
-                &request,
-                secret,
-                &SystemClock,
-                &source,
-                how,
-            );
+            let (report, cost) = checker.check(holder, &request, attributes, &source, args)?;
+            let counters = add(identified, cost);
             let removed = report
                 .check(CheckId::CardCommunication)
                 .is_some_and(|r| r.state == CheckState::Failed && r.reason == Reason::CardRemoved);
             if removed && restarts < MAX_RESTARTS {
                 restarts += 1;
                 eprintln!(
-                    "counter: the card was taken away during the check; put it back to check again"
+                    "counter: the {} was taken away during the check; put it back to check again",
+                    checker.noun()
                 );
                 let _ = pcsc.wait_for_removal(&reader, Duration::from_secs(5));
                 continue;
             }
-            break (report, counters);
+            break Ok((report, counters));
         };
-        let (report, counters) = output;
+        let (report, counters) = match output {
+            Ok(done) => done,
+            // Not what this counter checks, or gone before it could tell: the counter goes on
+            // with the next holder.
+            Err(refusal) => {
+                eprintln!("counter: {refusal}");
+                eprintln!("counter: take it away");
+                pcsc.wait_for_removal(&reader, wait)
+                    .map_err(|e| CliError::Environment(e.to_string()))?;
+                continue;
+            }
+        };
         let stored = recorder
             .as_mut()
             .map(|r| r.record(&report, &request, SystemClock.now()))
@@ -167,11 +188,100 @@ pub fn run(args: &CounterArgs) -> Result<std::process::ExitCode, CliError> {
         // handing out parcels without proof.
         stored?;
         completed += 1;
-        eprintln!("counter: take the card away");
+        eprintln!("counter: take the {} away", checker.noun());
         pcsc.wait_for_removal(&reader, wait)
             .map_err(|e| CliError::Environment(e.to_string()))?;
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What this counter checks: cards (levels A, B, C) or phones (level M), with their verifier.
+enum Checker {
+    Card(Box<Verifier>),
+    Phone(Box<PhoneVerifier>),
+}
+
+impl Checker {
+    /// The verifier for `args.level`, loaded before any holder comes to the counter.
+    fn load(args: &CounterArgs) -> Result<Self, CliError> {
+        if args.level == Level::M {
+            let sources = AnchorSources {
+                store: args.record.store.as_deref(),
+                mdoc_anchors: args.mdoc_anchors.as_deref(),
+                simulated: false,
+            };
+            return phone_trust::required_verifier(&sources, &args.mdoc_profile)
+                .map(|verifier| Checker::Phone(Box::new(verifier)));
+        }
+        let anchors = args.trust_anchors.as_ref().ok_or_else(|| {
+            CliError::Usage(format!(
+                "--trust-anchors <dir> is required at level {} (see README: trust anchors)",
+                args.level.code()
+            ))
+        })?;
+        crate::trust::load_verifier(anchors, &args.crl)
+            .map(|verifier| Checker::Card(Box::new(verifier)))
+    }
+
+    fn noun(&self) -> &'static str {
+        match self {
+            Checker::Card(_) => "card",
+            Checker::Phone(_) => "phone",
+        }
+    }
+
+    /// One check of the holder on `reader`: the secret is asked for a card (after the reader
+    /// told it is one), the face confirmation for a phone whose data verified.
+    fn check(
+        &self,
+        reader: Reader,
+        request: &CheckRequest,
+        attributes: AttributePolicy,
+        source: &SecretSource,
+        args: &CounterArgs,
+    ) -> Result<(DoorCheckReport, Counters), CliError> {
+        match self {
+            Checker::Card(verifier) => {
+                let secret = read_secret(args.level, source, None)?;
+                let how = HowToAsk {
+                    face_confirmed: false,
+                    interactive: true,
+                    quiet: args.json,
+                };
+                Ok(perform(
+                    reader,
+                    verifier,
+                    request,
+                    secret,
+                    &SystemClock,
+                    source,
+                    how,
+                ))
+            }
+            Checker::Phone(verifier) => {
+                if !args.json {
+                    eprintln!("counter: keep the phone on the reader…");
+                }
+                let awaiting = verifier.check_phone(
+                    reader,
+                    request,
+                    attributes,
+                    Engagement::Nfc,
+                    &SystemClock,
+                    &mut SystemRandom,
+                );
+                let counters = awaiting.counters();
+                // A phone that failed on its own is not shown for comparison: no decision could
+                // make it genuine.
+                let decision = if awaiting.card_verdict() == Verdict::Genuine {
+                    ask_about_portrait(&awaiting, source)
+                } else {
+                    FaceDecision::NotGiven
+                };
+                Ok((awaiting.confirm(decision), counters))
+            }
+        }
+    }
 }
 
 /// The check's request for one item: the clerk's addressee, or else the manifest's; refused

@@ -2,6 +2,11 @@
 //! which no browser shows; name and address from PNG) and checks their size; here the pixels
 //! are written again as PNG, a format every browser shows, and kept only in wiped memory until
 //! the clerk has decided.
+//!
+//! A phone's portrait (level M) is JPEG or JPEG 2000 (ISO/IEC 18013-5). Its bytes are under the
+//! issuer's signature, verified before it is shown. JPEG goes to the browser as it came (every
+//! browser decodes it, and a re-encoding would need a JPEG decoder here for nothing); JPEG 2000
+//! is decoded and written as PNG like the card's photo.
 
 use honnin_core::check::FaceImages;
 use honnin_core::image::RgbaImage;
@@ -36,9 +41,27 @@ pub fn for_browser(images: &FaceImages) -> Images {
     let encode = |image: &Option<RgbaImage>| image.as_ref().and_then(|i| to_png(i).ok());
     Images {
         face: encode(&images.face),
+        face_type: "image/png",
         name: encode(&images.name),
         address: encode(&images.address),
     }
+}
+
+/// The phone's verified portrait for the browser, or `None` when it is neither JPEG nor a JPEG
+/// 2000 this decoder reads (then nothing is shown, and no decision can be taken on it).
+pub fn for_browser_portrait(portrait: &[u8]) -> Option<Images> {
+    const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF];
+    let (face, face_type) = if portrait.starts_with(JPEG) {
+        (Zeroizing::new(portrait.to_vec()), "image/jpeg")
+    } else {
+        let image = honnin_core::image::decode_jpeg2000(portrait).ok()?;
+        (to_png(&image).ok()?, "image/png")
+    };
+    Some(Images {
+        face: Some(face),
+        face_type,
+        ..Images::default()
+    })
 }
 
 /// Which images there are, by the names the page asks for them.
@@ -79,6 +102,27 @@ mod tests {
             pixels: vec![0; 5],
         };
         assert!(to_png(&image).is_err());
+    }
+
+    #[test]
+    fn a_phone_portrait_is_shown_as_jpeg_or_png_and_anything_else_not_at_all() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'];
+        let shown = for_browser_portrait(&jpeg).expect("JPEG passes");
+        assert_eq!(shown.face_type, "image/jpeg");
+        assert_eq!(shown.face.as_deref().map(Vec::as_slice), Some(&jpeg[..]));
+        assert_eq!(kinds(&shown), vec!["face"]);
+
+        // The software phone sends the card's JPEG 2000 photo: decoded, then PNG.
+        let jp2 = honnin_simcard::Fixtures::embedded()
+            .file(honnin_simcard::names::FACE_IMAGE)
+            .expect("face image")
+            .to_vec();
+        let shown = for_browser_portrait(&jp2).expect("JPEG 2000 decodes");
+        assert_eq!(shown.face_type, "image/png");
+        assert!(shown.face.expect("face").starts_with(b"\x89PNG"));
+
+        assert!(for_browser_portrait(b"GIF89a not a portrait").is_none());
+        assert!(for_browser_portrait(&[]).is_none());
     }
 
     #[test]

@@ -12,8 +12,13 @@
 //! - [`routes`]: the page, its events and the few JSON requests it makes;
 //! - [`state`]: what the page shows (readers, the check in progress, the verdict, the day's
 //!   history) and which browser tab drives the console;
-//! - [`worker`] and [`run_check`]: reader watching, one check per card, records;
-//! - [`images`]: the card's images re-encoded as PNG for the browser.
+//! - [`worker`] and [`run_check`]: reader watching, one check per card or phone, records;
+//! - [`images`]: the card's images re-encoded as PNG for the browser, a phone's portrait.
+//!
+//! A holder may show the card itself (levels A, B, C) or the card in their phone's wallet
+//! (level M, ISO/IEC 18013-5): the phone's issuer anchors come from the trust bundle kept beside
+//! the store and `--mdoc-anchors` (see [`crate::phone_trust`]). A console without any still
+//! checks cards, and refuses level M saying how to configure it.
 
 mod guard;
 mod images;
@@ -27,10 +32,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use honnin_core::mdoc::PhoneVerifier;
 use honnin_core::verify::{Clock, RandomSource, SystemClock, SystemRandom, UnixTime};
 
 use crate::commands::records::{RecordArgs, Recorder};
 use crate::error::CliError;
+use crate::phone_trust::AnchorSources;
 use crate::reader_spec::{ExtendedMode, ReaderSpec};
 
 /// Everything `honnin console` is asked.
@@ -49,6 +56,13 @@ pub struct ConsoleArgs {
     pub trust_anchors: PathBuf,
     #[arg(long)]
     pub crl: Vec<PathBuf>,
+    /// Level M: directory of the phone issuers' IACA certificates, added to those of the trust
+    /// bundle `honnin sync` keeps beside --store. Without either, phones are not checked.
+    #[arg(long)]
+    pub mdoc_anchors: Option<PathBuf>,
+    /// Level M: which document to ask the phone for (jp-wallet-model, mdl).
+    #[arg(long, default_value = "jp-wallet-model")]
+    pub mdoc_profile: String,
     /// Where to listen: a loopback address only (default 127.0.0.1 on a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
@@ -87,6 +101,7 @@ pub fn run(args: &ConsoleArgs) -> Result<ExitCode, CliError> {
     }
     // Everything that can be wrong with the configuration fails here, before the page opens.
     let verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
+    let phone = phone_verifier(args)?;
     let mut recorder = Recorder::open(&args.record, &args.device)?
         .ok_or_else(|| CliError::Usage("--store is required".into()))?;
     recorder.set_station_counter();
@@ -98,7 +113,7 @@ pub fn run(args: &ConsoleArgs) -> Result<ExitCode, CliError> {
         extended: args.extended,
         device: args.device.clone(),
     };
-    let commands = worker::start(console.clone(), settings, verifier, recorder)?;
+    let commands = worker::start(console.clone(), settings, (verifier, phone), recorder)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -146,6 +161,41 @@ async fn serve(
     .await
     .map_err(|e| CliError::Environment(format!("the web server stopped: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The phone check, or why there is none (said on the terminal now, and to the clerk who picks
+/// level M). A broken anchor directory or an unknown profile stops the console: that is a
+/// configuration to fix, not a phone to refuse.
+fn phone_verifier(args: &ConsoleArgs) -> Result<Result<PhoneVerifier, state::Message>, CliError> {
+    let profile = crate::phone_trust::profile(&args.mdoc_profile)?;
+    let sources = AnchorSources {
+        store: args.record.store.as_deref(),
+        mdoc_anchors: args.mdoc_anchors.as_deref(),
+        simulated: false,
+    };
+    let anchors = crate::phone_trust::issuer_anchors(&sources)?;
+    match anchors {
+        Some(anchors) if !anchors.is_empty() => {
+            eprintln!(
+                "honnin console: phones (level M) are checked against {} issuer anchors",
+                anchors.len()
+            );
+            Ok(Ok(PhoneVerifier::new(anchors, profile)))
+        }
+        // No anchors at all: every phone would be "unknown issuer", i.e. named forged. Refuse
+        // level M instead, saying what is missing.
+        _ => {
+            eprintln!(
+                "honnin console: phones (level M) cannot be checked: {}",
+                crate::phone_trust::ANCHORS_REQUIRED
+            );
+            Ok(Err(state::Message::new(
+                "phone_not_configured",
+                "This console has no phone issuer anchors, so it cannot check a phone (level M): check the card itself, or restart the console with --mdoc-anchors <dir> (or after honnin sync brings them).",
+                "この窓口にはスマートフォンの発行者証明書が設定されていないため、スマートフォン（レベルM）は確認できません。カードそのもので確認するか、--mdoc-anchors を指定して（または honnin sync の後に）窓口画面を起動し直してください。",
+            )))
+        }
+    }
 }
 
 /// The records of today (midnight to midnight in Japan, +09:00) for the page's history.

@@ -6,6 +6,12 @@
 //! Secrets arrive only in the body of `POST /api/check` (never in an address, so never in a
 //! history, a log or a Referer); the raw body is wiped once parsed, and the parsed secret is a
 //! zeroizing type from then on. Parse errors never echo the body.
+//!
+//! A phone (level M) asks for no secret. A secret sent with level M is refused (400
+//! `secret_not_asked`), not ignored: it means the page or a script believes one is needed, and
+//! the holder may have typed their card's PIN or password where nothing should take it;
+//! refusing says so at once, and the value is wiped like any other. The optional QR text is
+//! checked to be an mdoc engagement here (400 `bad_qr`), before the phone is touched.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,7 +32,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::guard::{self, Guard};
 use super::state::{Console, Phase};
-use super::worker::{Command, Commands, Refusal};
+use super::worker::{Command, Commands, Presented, Refusal};
 use crate::commands::check::Secret;
 
 const PAGE: &str = include_str!("assets/index.html");
@@ -61,7 +67,8 @@ pub fn router(console: Arc<Console>, commands: Commands, guard: Guard) -> Router
         .route("/api/takeover", post(take_over))
         .with_state(App { console, commands })
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
-        // The largest request is a check: an item number, a level and a secret.
+        // The largest request is a check: an item number, a level and a secret, or a phone's
+        // QR text (an engagement longer than 4 KiB is refused as such by the core).
         .layer(DefaultBodyLimit::max(8 * 1024))
         .layer(axum::middleware::map_response(hardened))
 }
@@ -198,7 +205,7 @@ async fn events(
 
 async fn image(State(app): State<App>, Path(kind): Path<String>) -> Response {
     match app.console.image(&kind) {
-        Some(png) => ([(header::CONTENT_TYPE, "image/png")], png.to_vec()).into_response(),
+        Some((bytes, media)) => ([(header::CONTENT_TYPE, media)], bytes.to_vec()).into_response(),
         None => refusal(
             StatusCode::NOT_FOUND,
             "no_image",
@@ -277,21 +284,58 @@ struct StartBody {
     tab: String,
     item: String,
     level: Level,
-    secret: SecretText,
+    /// The card's secret (levels A, B, C); none at level M.
+    #[serde(default)]
+    secret: Option<SecretText>,
+    /// Level M: the text of the QR code the phone shows, when the clerk scanned one.
+    #[serde(default)]
+    qr: Option<String>,
 }
 
-/// The level's secret, typed; the format error names what is wrong, never the value.
-fn parse_secret(level: Level, text: &str) -> Result<Secret, Refusal> {
-    // A phone (level M) carries no secret and is not read by this console yet: refused before
-    // anything reaches the worker.
+/// What the check starts with: the card's secret, typed, or the phone's engagement. The
+/// format error names what is wrong, never the value.
+fn parse_presented(
+    level: Level,
+    secret: Option<&str>,
+    qr: Option<&str>,
+) -> Result<Presented, Refusal> {
+    let qr = qr.map(str::trim).filter(|text| !text.is_empty());
     if level == Level::M {
+        if secret.is_some_and(|text| !text.is_empty()) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "secret_not_asked",
+                "A phone (level M) is checked without any PIN or password: nothing was sent; clear the field and start again.".to_owned(),
+                "スマートフォン（レベルM）の確認に暗証番号・パスワードは不要です。何も送っていません。入力を消してやり直してください。".to_owned(),
+            ));
+        }
+        if let Some(problem) = qr.and_then(crate::phone_trust::qr_problem) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "bad_qr",
+                format!(
+                    "This is not the QR code of a phone's My Number Card ({problem}): scan the QR code the phone's wallet shows again, or leave the field empty to connect over NFC."
+                ),
+                "スマートフォンのマイナンバーカードのQRコードではありません。ウォレットに表示されたQRコードを読み取り直すか、空欄のままNFCで接続してください。".to_owned(),
+            ));
+        }
+        return Ok(Presented::Phone {
+            qr: qr.map(str::to_owned),
+        });
+    }
+    if qr.is_some() {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "level_not_offered",
-            "the counter console checks My Number Cards (levels A, B, C); a phone (level M) is checked with honnin check --level M".to_owned(),
-            "窓口画面で確認できるのはマイナンバーカード（レベルA・B・C）です。スマートフォン（レベルM）は honnin check --level M で確認してください。".to_owned(),
+            "qr_not_for_card",
+            "A QR code is read from a phone only (level M): a card is checked with its own secret.".to_owned(),
+            "QRコードはスマートフォン（レベルM）の場合だけ使います。カードはレベルに応じた番号で確認します。".to_owned(),
         ));
     }
+    parse_secret(level, secret.unwrap_or_default()).map(Presented::Card)
+}
+
+/// The card level's secret, typed; the format error names what is wrong, never the value.
+fn parse_secret(level: Level, text: &str) -> Result<Secret, Refusal> {
     let bad = |e: honnin_core::card::SecretFormatError| {
         let ja = match level {
             Level::A => {
@@ -335,14 +379,16 @@ async fn start(State(app): State<App>, body: Bytes) -> Response {
             "確認の途中です。先に終えてください。",
         );
     }
-    let secret = match parse_secret(body.level, &body.secret.0) {
-        Ok(secret) => secret,
+    let secret = body.secret.as_ref().map(|s| s.0.as_str());
+    let presented = match parse_presented(body.level, secret, body.qr.as_deref()) {
+        Ok(presented) => presented,
         Err(refusal_) => return refused(refusal_),
     };
+    drop(body.secret);
     match ask(&app, |reply| Command::Start {
         item: body.item,
         level: body.level,
-        secret,
+        presented,
         reply,
     })
     .await
@@ -396,5 +442,67 @@ async fn take_over(State(app): State<App>, body: Bytes) -> Response {
             axum::Json(serde_json::json!({"owner": body.tab})).into_response()
         }
         _ => bad_request(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_code(result: Result<Presented, Refusal>) -> (&'static str, StatusCode) {
+        match result {
+            Ok(_) => panic!("not refused"),
+            Err(refusal) => (refusal.message.code, refusal.status),
+        }
+    }
+
+    #[test]
+    fn a_phone_takes_no_secret_and_only_an_engagement_as_its_qr_text() {
+        assert!(matches!(
+            parse_presented(Level::M, None, None),
+            Ok(Presented::Phone { qr: None })
+        ));
+        // An empty field, as the page may send, is no secret and no QR text.
+        assert!(matches!(
+            parse_presented(Level::M, Some(""), Some("  ")),
+            Ok(Presented::Phone { qr: None })
+        ));
+        assert_eq!(
+            refused_code(parse_presented(Level::M, Some("2468"), None)),
+            ("secret_not_asked", StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            refused_code(parse_presented(
+                Level::M,
+                None,
+                Some("https://example.com/x")
+            )),
+            ("bad_qr", StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn a_card_takes_its_secret_and_no_qr_text() {
+        assert!(matches!(
+            parse_presented(Level::B, Some("2468"), None),
+            Ok(Presented::Card(Secret::Pin(_)))
+        ));
+        assert_eq!(
+            refused_code(parse_presented(Level::B, Some("2468"), Some("mdoc:AAAA"))),
+            ("qr_not_for_card", StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            refused_code(parse_presented(Level::C, None, None)),
+            ("bad_secret", StatusCode::BAD_REQUEST)
+        );
+        // The format error never holds the value.
+        let Err(refusal) = parse_presented(Level::A, Some("12345x"), None) else {
+            panic!("not refused");
+        };
+        assert!(
+            !refusal.message.en.contains("12345x"),
+            "{}",
+            refusal.message.en
+        );
     }
 }

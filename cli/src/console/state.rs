@@ -53,7 +53,8 @@ pub enum Phase {
     Reading,
     /// The card left the reader; waiting for it to come back.
     CardRemoved,
-    /// Level A: the images are shown, waiting for the clerk's decision.
+    /// Level A: the images are shown (level M: the phone's portrait), waiting for the clerk's
+    /// decision.
     AwaitingDecision,
     /// Verdict shown (until the next check).
     Done,
@@ -100,6 +101,9 @@ pub struct HistoryRow {
 #[derive(Default)]
 pub struct Images {
     pub face: Option<Zeroizing<Vec<u8>>>,
+    /// The face image's media type: `image/png` (re-encoded here) or `image/jpeg` (a phone's
+    /// portrait as the issuer signed it); empty means PNG.
+    pub face_type: &'static str,
     pub name: Option<Zeroizing<Vec<u8>>>,
     pub address: Option<Zeroizing<Vec<u8>>>,
 }
@@ -226,14 +230,22 @@ impl Console {
         self.update(|view| view.owner = Some(tab.to_owned()));
     }
 
-    /// One image of the check waiting for the clerk.
-    pub fn image(&self, kind: &str) -> Option<Zeroizing<Vec<u8>>> {
+    /// One image of the check waiting for the clerk, with its media type.
+    pub fn image(&self, kind: &str) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
+        const PNG: &str = "image/png";
         let view = self.lock();
         let images = view.images.as_ref()?;
         match kind {
-            "face" => images.face.clone(),
-            "name" => images.name.clone(),
-            "address" => images.address.clone(),
+            "face" => images.face.clone().map(|face| {
+                let media = if images.face_type.is_empty() {
+                    PNG
+                } else {
+                    images.face_type
+                };
+                (face, media)
+            }),
+            "name" => images.name.clone().map(|i| (i, PNG)),
+            "address" => images.address.clone().map(|i| (i, PNG)),
             _ => None,
         }
     }
@@ -276,8 +288,8 @@ mod tests {
         });
         assert!(!console.snapshot().contains("PNGDATA"));
         assert_eq!(
-            console.image("face").map(|i| i.to_vec()),
-            Some(b"PNGDATA-FACE".to_vec())
+            console.image("face").map(|(i, media)| (i.to_vec(), media)),
+            Some((b"PNGDATA-FACE".to_vec(), "image/png"))
         );
         assert!(console.image("other").is_none());
     }

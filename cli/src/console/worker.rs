@@ -1,10 +1,11 @@
 //! The worker thread: the one place that talks to PC/SC, the verifier and the record store.
 //!
-//! It watches the readers (card in, card out, readers plugged in or out) a few times a second,
-//! and takes commands from the web server one at a time: look an item up in the manifest, start
-//! a check, the clerk's decision. Every request that cannot lead to a check (unknown item, a
-//! level below the sender's minimum, no reader, no card, the card checked already, a check
-//! running) is answered with a [`Refusal`] before anything is sent to a card.
+//! It watches the readers (card or phone in, out, readers plugged in or out) a few times a
+//! second, and takes commands from the web server one at a time: look an item up in the
+//! manifest, start a check, the clerk's decision. Every request that cannot lead to a check
+//! (unknown item, a level below the sender's minimum, a phone check on a console without phone
+//! issuer anchors, no reader, no card, the card checked already, a check running) is answered
+//! with a [`Refusal`] before anything is sent to a card or phone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use honnin_core::check::{FaceDecision, Level, Verifier};
 use honnin_core::manifest::ItemPolicy;
+use honnin_core::mdoc::PhoneVerifier;
 use honnin_pcsc::{CardPresence, Pcsc};
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -56,6 +58,17 @@ pub struct ItemView {
 
 type Reply<T> = oneshot::Sender<Result<T, Refusal>>;
 
+/// What the holder brings, as the clerk started the check.
+pub enum Presented {
+    /// A My Number Card and the secret of the chosen level (A, B, C); wiped when dropped (the
+    /// card secret types zeroize themselves).
+    Card(Secret),
+    /// A phone with the card in its wallet (level M): no secret; the text of the QR code the
+    /// phone shows, when the clerk scanned one (already checked to be an mdoc engagement),
+    /// else the engagement is read over NFC.
+    Phone { qr: Option<String> },
+}
+
 /// What the web server asks of the worker.
 pub enum Command {
     Lookup {
@@ -65,8 +78,7 @@ pub enum Command {
     Start {
         item: String,
         level: Level,
-        /// Wiped when dropped (the card secret types zeroize themselves).
-        secret: Secret,
+        presented: Presented,
         reply: Reply<()>,
     },
     Decide {
@@ -81,14 +93,16 @@ pub type Commands = Sender<Command>;
 pub fn start(
     console: Arc<Console>,
     settings: Settings,
-    verifier: Verifier,
+    verifiers: (Verifier, Result<PhoneVerifier, Message>),
     recorder: Recorder,
 ) -> Result<Commands, CliError> {
     let (commands, receiver) = mpsc::channel();
+    let (verifier, phone) = verifiers;
     let worker = Worker {
         console,
         settings,
         verifier,
+        phone,
         recorder,
         commands: receiver,
         pcsc: None,
@@ -107,6 +121,8 @@ pub(super) struct Worker {
     pub(super) console: Arc<Console>,
     pub(super) settings: Settings,
     pub(super) verifier: Verifier,
+    /// The phone check (level M), or why this console cannot do it.
+    pub(super) phone: Result<PhoneVerifier, Message>,
     pub(super) recorder: Recorder,
     pub(super) commands: Receiver<Command>,
     pcsc: Option<Pcsc>,
@@ -253,12 +269,12 @@ impl Worker {
             Command::Start {
                 item,
                 level,
-                secret,
+                presented,
                 reply,
             } => match self.admit(&item, level) {
                 Ok((policy, reader)) => {
                     let _ = reply.send(Ok(()));
-                    self.check(policy, level, secret, reader);
+                    self.check(policy, level, presented, reader);
                 }
                 Err(refusal) => {
                     let _ = reply.send(Err(refusal));
@@ -346,6 +362,14 @@ impl Worker {
                 ),
             ));
         }
+        if level == Level::M
+            && let Err(why) = &self.phone
+        {
+            return Err(Refusal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: why.clone(),
+            });
+        }
         self.poll_readers();
         let reader = self.chosen_reader()?;
         if self.current_card().is_some() && self.current_card() == self.last_checked {
@@ -367,8 +391,18 @@ fn item_view(policy: &ItemPolicy) -> ItemView {
         sender: policy.sender_id.clone(),
         addressee: policy.addressee.name.clone(),
         min_level: policy.min_level,
-        levels: policy.allowed_levels(),
+        levels: offered_levels(policy),
     }
+}
+
+/// The card levels the sender accepts, then the phone (level M) when it does: a phone satisfies
+/// a sender asking for level A, not one asking for B or C.
+fn offered_levels(policy: &ItemPolicy) -> Vec<Level> {
+    let mut levels = policy.allowed_levels();
+    if policy.allows(Level::M) {
+        levels.push(Level::M);
+    }
+    levels
 }
 
 fn reader_missing(name: &str) -> Message {
@@ -384,12 +418,17 @@ fn reader_missing(name: &str) -> Message {
 fn no_card(reader: Option<&String>) -> Refusal {
     let (en, ja) = match reader {
         Some(name) => (
-            format!("No card on the reader \"{name}\": put the card on it."),
-            format!("リーダー「{name}」にカードがありません。カードを置いてください。"),
+            format!(
+                "No card or phone on the reader \"{name}\": put the card (or the phone) on it."
+            ),
+            format!(
+                "リーダー「{name}」にカードがありません。カード（またはスマートフォン）を置いてください。"
+            ),
         ),
         None => (
-            "No card on the reader: put the card on it.".to_owned(),
-            "リーダーにカードがありません。カードを置いてください。".to_owned(),
+            "No card or phone on the reader: put the card (or the phone) on it.".to_owned(),
+            "リーダーにカードがありません。カード（またはスマートフォン）を置いてください。"
+                .to_owned(),
         ),
     };
     Refusal::new(StatusCode::CONFLICT, "no_card", en, ja)
@@ -402,4 +441,40 @@ fn no_comparison() -> Refusal {
         "No photo is waiting for a decision.".into(),
         "判定待ちの顔写真はありません。".into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use honnin_core::record::AttributePolicy;
+    use honnin_core::verify::addressee::Addressee;
+
+    use super::*;
+
+    fn item(min_level: Level) -> ItemPolicy {
+        ItemPolicy {
+            item_id: "JP-0002".into(),
+            sender_id: "demo-bank".into(),
+            addressee: Addressee {
+                name: "試験 花子".into(),
+                address: None,
+                birth_date: None,
+            },
+            min_level,
+            attributes: AttributePolicy::default(),
+        }
+    }
+
+    #[test]
+    fn a_phone_is_offered_only_where_the_sender_accepts_level_a() {
+        assert_eq!(
+            offered_levels(&item(Level::A)),
+            vec![Level::A, Level::B, Level::C, Level::M]
+        );
+        assert_eq!(
+            offered_levels(&item(Level::M)),
+            vec![Level::B, Level::C, Level::M]
+        );
+        assert_eq!(offered_levels(&item(Level::B)), vec![Level::B, Level::C]);
+        assert_eq!(offered_levels(&item(Level::C)), vec![Level::C]);
+    }
 }

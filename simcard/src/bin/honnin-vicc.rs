@@ -10,7 +10,9 @@
 //! (port 35963, the default) or "Virtual PCD 00 01" (port 35964) of a pcscd that loaded
 //! vsmartcard's vpcd driver, with the My Number Card's ATR; a phone with the pseudo-ATR a
 //! contactless reader shows for an ISO 14443-4 device. Runs until interrupted; the card's PIN
-//! counters live as long as the process.
+//! counters live as long as the process. For a phone, the text of the QR code it would show
+//! (its `mdoc:` engagement) is printed on stdout as `qr: mdoc:…`, for a reader that engages
+//! by QR code (the counter console's QR field).
 
 use std::process::ExitCode;
 
@@ -42,10 +44,17 @@ impl Credential {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn VirtualCard + Send>, honnin_simcard::SimError> {
+    /// The credential, and a phone's QR code text.
+    fn build(
+        &self,
+    ) -> Result<(Box<dyn VirtualCard + Send>, Option<String>), honnin_simcard::SimError> {
         Ok(match self {
-            Credential::Card(p) => Box::new(p.build()?),
-            Credential::Phone(p) => Box::new(p.build()?),
+            Credential::Card(p) => (Box::new(p.build()?), None),
+            Credential::Phone(p) => {
+                let phone = p.build()?;
+                let qr = phone.qr_text();
+                (Box::new(phone), Some(qr))
+            }
         })
     }
 }
@@ -122,13 +131,17 @@ fn main() -> ExitCode {
         }
     };
     let name = args.credential.name();
-    let credential = match args.credential.build() {
-        Ok(c) => c,
+    let (credential, qr) = match args.credential.build() {
+        Ok(built) => built,
         Err(e) => {
             eprintln!("honnin-vicc: cannot build the {name}: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(qr) = qr {
+        println!("qr: {qr}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
     eprintln!("honnin-vicc: serving the {name} to vpcd at {}", args.addr);
     let config = VpcdConfig::new(args.addr)
         .with_atr(args.credential.atr())

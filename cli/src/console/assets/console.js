@@ -1,6 +1,7 @@
 // The counter console's page. Plain JavaScript, no build step: the server sends the whole state
 // on every change (server-sent events), and this file draws it. Secrets are typed into a password
-// field, sent once in a POST body, and the field is emptied at once.
+// field, sent once in a POST body, and the field is emptied at once. A phone (level M) asks for
+// no secret: the field is hidden and nothing of it is sent; the QR code text is optional.
 "use strict";
 
 const T = {
@@ -13,19 +14,26 @@ const T = {
     compare_question: "写真は来局者本人で、氏名は宛名と一致しますか？",
     matches: "一致する", no_match: "一致しない", escape_cancels: "Esc: 判定せずに中止",
     check: "項目", state: "結果", reason: "理由", history: "本日の確認",
-    next_hint: "次の郵便物: お問い合わせ番号を読み取ってください（カードは取り外す）",
+    next_hint: "次の郵便物: お問い合わせ番号を読み取ってください（カード・スマートフォンは取り外す）",
     take_over: "このタブで使う",
     other_tab: "この画面は別のタブまたはウィンドウで開かれています。そちらを使うか「このタブで使う」を押してください。",
     offer_level_a: "暗証番号の残り回数が1回のため中止しました。暗証番号なしのレベルAで確認できます。",
     use_level_a: "レベルAで確認する",
     level_A: "レベルA（照合番号B・顔写真の確認）", level_B: "レベルB（利用者証明用 暗証番号4桁）",
     level_C: "レベルC（署名用パスワード）",
+    level_M: "レベルM（スマートフォン）",
+    qr_label: "QRコード（任意）",
+    qr_hint: "表示されていれば読み取り、なければ空欄でNFC接続（暗証番号は不要）",
+    compare_heading_M: "スマートフォンから届いた顔写真（発行者の署名を確認済み）を来局者と見比べてください",
+    compare_question_M: "写真は来局者本人ですか？",
+    reading_M: "スマートフォンを読み取っています…リーダーに置いたままにしてください",
+    card_removed_M: "スマートフォンが離れました。リーダーに戻してください",
     secret_A: "照合番号B（14桁）", secret_B: "暗証番号（4桁）", secret_C: "署名用パスワード",
     hint_A: "生年月日6桁＋有効期限の西暦4桁＋セキュリティコード4桁（カード表面）",
     hint_B: "来局者ご本人に入力していただきます", hint_C: "来局者ご本人に入力していただきます（英大文字と数字）",
     reading: "カードを読み取っています…そのままにしてください", card_removed: "カードが離れました。リーダーに戻してください",
     bytes: "読み取り済み", waiting_card: "カードをリーダーに置き、お問い合わせ番号を入力してください",
-    card_checked: "このカードは確認済みです。取り外して次のカードを置いてください",
+    card_checked: "このカード（スマートフォン）は確認済みです。取り外して次の方のものを置いてください",
     no_card: "カードなし", card: "カードあり", mute: "応答なし", unknown: "不明",
     no_readers: "カードリーダーが見つかりません", record: "記録", stored: "を保存しました（同期待ち）",
     record_failed: "記録を保存できませんでした: ", item_of: "郵便物", connection: "サーバーとの接続が切れました。再接続しています…",
@@ -40,19 +48,26 @@ const T = {
     compare_question: "Is the photo the person in front of you, and is the name the addressee's?",
     matches: "Matches", no_match: "Does not match", escape_cancels: "Esc: stop without a decision",
     check: "Check", state: "State", reason: "Reason", history: "Today's checks",
-    next_hint: "Next item: scan its number (take the card away)",
+    next_hint: "Next item: scan its number (take the card or phone away)",
     take_over: "Use this tab",
     other_tab: "The console is open in another tab or window: use that one, or press \"Use this tab\".",
     offer_level_a: "Refused: only one PIN try was left. Level A needs no PIN.",
     use_level_a: "Check at level A",
     level_A: "Level A (照合番号B, photo comparison)", level_B: "Level B (4-digit PIN)",
     level_C: "Level C (signing password)",
+    level_M: "Level M (phone wallet)",
+    qr_label: "QR code (optional)",
+    qr_hint: "Scan it if the phone shows one; empty: NFC (no PIN needed)",
+    compare_heading_M: "Compare the portrait the phone sent (its issuer signature verified) with the person",
+    compare_question_M: "Is the photo the person in front of you?",
+    reading_M: "Reading the phone… keep it on the reader",
+    card_removed_M: "The phone left the reader: put it back",
     secret_A: "照合番号B (14 digits)", secret_B: "PIN (4 digits)", secret_C: "Signing password",
     hint_A: "Birth date YYMMDD + expiry year YYYY + security code (card front)",
     hint_B: "The holder types it", hint_C: "The holder types it (capital letters and digits)",
     reading: "Reading the card… keep it on the reader", card_removed: "The card left the reader: put it back",
     bytes: "read", waiting_card: "Put the card on the reader and enter the item number",
-    card_checked: "This card was checked: take it away and put the next card",
+    card_checked: "This card (or phone) was checked: take it away and put the next one",
     no_card: "no card", card: "card present", mute: "no answer", unknown: "unknown",
     no_readers: "No card reader found", record: "Record", stored: " stored (to be synced)",
     record_failed: "The record could not be stored: ", item_of: "Item", connection: "Connection to the console lost; reconnecting…",
@@ -80,6 +95,14 @@ const CHECKS = {
   pin_state: ["暗証番号の残り回数", "PIN tries left"],
   face_confirmation: ["顔写真の確認", "Face confirmation"],
   card_communication: ["カードとの通信", "Card communication"],
+  mdoc_session: ["スマートフォンとの暗号化通信", "Phone session"],
+  mdoc_issuer_certificate: ["発行者証明書", "Issuer certificate"],
+  mdoc_issuer_signature: ["発行者の署名", "Issuer signature"],
+  mdoc_validity: ["データの有効期間", "Data validity"],
+  mdoc_doc_type: ["書類の種類", "Document type"],
+  mdoc_element_digests: ["各項目のハッシュ", "Element digests"],
+  mdoc_elements_complete: ["必要な項目の有無", "Elements complete"],
+  mdoc_device_authentication: ["端末認証（複製でないこと）", "Device authentication"],
 };
 const STATES = {
   passed: ["合格", "passed"], failed: ["不合格", "FAILED"],
@@ -146,7 +169,8 @@ function showItem(view, focus) {
   const options = $("level-options");
   const chosen = document.querySelector("input[name=level]:checked")?.value;
   options.replaceChildren();
-  for (const level of ["A", "B", "C"]) {
+  // The card's levels, then the phone: what the holder shows decides, not a ranking.
+  for (const level of ["A", "B", "C", "M"]) {
     const label = document.createElement("label");
     const input = document.createElement("input");
     input.type = "radio";
@@ -165,7 +189,7 @@ function showItem(view, focus) {
   }
   $("item-info").hidden = false;
   secretField();
-  if (focus) $("secret").focus();
+  if (focus) $(chosenLevel() === "M" ? "qr" : "secret").focus();
 }
 
 function chosenLevel() {
@@ -174,6 +198,13 @@ function chosenLevel() {
 
 function secretField() {
   const level = chosenLevel();
+  const phone = level === "M";
+  $("secret-row").hidden = phone;
+  $("qr-row").hidden = !phone;
+  // Nothing typed for a card goes with a phone check, nor a QR text with a card check.
+  if (phone) $("secret").value = "";
+  else $("qr").value = "";
+  if (phone) return;
   $("secret-label").textContent = t("secret_" + level);
   $("secret-hint").textContent = t("hint_" + level);
   const secret = $("secret");
@@ -185,6 +216,7 @@ function resetEntry() {
   item = null;
   $("item-info").hidden = true;
   $("secret").value = "";
+  $("qr").value = "";
   $("item").value = "";
   $("item").focus();
 }
@@ -212,11 +244,19 @@ async function lookUp(event) {
 async function startCheck(event) {
   event.preventDefault();
   if (!item) return;
-  const secret = $("secret").value;
+  const level = chosenLevel();
+  const body = { item: item.item, level };
+  if (level === "M") {
+    const qr = $("qr").value.trim();
+    if (qr) body.qr = qr;
+  } else {
+    body.secret = $("secret").value;
+  }
   $("secret").value = "";
-  const { ok, data } = await post("/api/check", { item: item.item, level: chosenLevel(), secret });
+  $("qr").value = "";
+  const { ok, data } = await post("/api/check", body);
   setMessage(ok ? null : data);
-  if (!ok) $("secret").focus();
+  if (!ok) $(level === "M" ? "qr" : "secret").focus();
 }
 
 async function decide(decision) {
@@ -292,7 +332,7 @@ function render() {
   const elsewhere = !mine();
   $("banner").hidden = !elsewhere;
   $("banner-text").textContent = t("other_tab");
-  for (const id of ["item", "secret", "start", "matches", "no-match", "use-level-a"]) $(id).disabled = elsewhere;
+  for (const id of ["item", "secret", "qr", "start", "matches", "no-match", "use-level-a"]) $(id).disabled = elsewhere;
   document.querySelectorAll("input[name=level]").forEach((r) => {
     if (elsewhere) r.disabled = true;
     else if (item) r.disabled = !item.levels.includes(r.value);
@@ -307,17 +347,27 @@ function render() {
   $("entry").classList.toggle("locked", busy || phase === "awaiting_decision");
   $("idle-text").textContent = local(state.notice) || t(state.card_checked ? "card_checked" : "waiting_card");
   if (busy && state.check) {
-    $("progress-text").textContent = t(phase);
+    $("progress-text").textContent = t(state.check.level === "M" ? phase + "_M" : phase);
     $("progress").className = "panel " + phase;
-    $("progress-detail").textContent = `${t("item_of")} ${state.check.item} · ${t("level_" + state.check.level)} · ${state.check.bytes_read} bytes ${t("bytes")}`;
+    // A phone's data comes in one encrypted session response, counted when it is done, not EF by
+    // EF: no running byte count.
+    const bytes = state.check.level === "M" ? "" : ` · ${state.check.bytes_read} bytes ${t("bytes")}`;
+    $("progress-detail").textContent = `${t("item_of")} ${state.check.item} · ${t("level_" + state.check.level)}${bytes}`;
   }
   if (phase === "awaiting_decision" && state.check) {
+    const phone = state.check.level === "M";
+    $("compare").classList.toggle("phone", phone);
+    $("compare-heading").textContent = t(phone ? "compare_heading_M" : "compare_heading");
+    $("compare-question").textContent = t(phone ? "compare_question_M" : "compare_question");
     const key = state.check.images_id;
     if (lastImages !== key) {
       lastImages = key;
       for (const kind of ["face", "name", "address"]) {
         const img = $("img-" + kind);
         img.hidden = !state.check.images.includes(kind);
+        // A phone sends a portrait only (its name is text, matched by the check): no empty
+        // frames with captions for what is not there.
+        img.closest("figure").hidden = img.hidden;
         img.alt = t(kind);
         img.src = img.hidden ? "" : `/api/image/${kind}?v=${key}`;
       }
