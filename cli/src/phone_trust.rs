@@ -25,7 +25,8 @@ pub struct AnchorSources<'a> {
 }
 
 /// The issuer anchors from `sources`, or `None` when none was configured (a PC/SC reader with
-/// neither a kept bundle nor `--mdoc-anchors`). Progress and warnings go to stderr, for the
+/// neither a kept bundle nor `--mdoc-anchors`, or a kept bundle without phone anchors and no
+/// `--mdoc-anchors`). Progress and warnings go to stderr, for the
 /// operator's terminal.
 pub fn issuer_anchors(sources: &AnchorSources<'_>) -> Result<Option<IssuerAnchors>, CliError> {
     let load =
@@ -50,10 +51,13 @@ pub fn issuer_anchors(sources: &AnchorSources<'_>) -> Result<Option<IssuerAnchor
     if let Some(dir) = sources.mdoc_anchors {
         certificates.extend(load(dir)?.iter().map(|a| a.certificate_der().to_vec()));
     } else if from_bundle == 0 {
+        // No anchor at all is "not configured", not a verifier that trusts nobody: that one
+        // would name every genuine phone forged to the courier or clerk.
         eprintln!(
-            "warning: the trust bundle {} carries no phone issuer anchors (the operator loaded none), so no phone can be verified: ask the operator, or give --mdoc-anchors",
+            "the trust bundle {} carries no phone issuer anchors (the operator loaded none): ask the operator to load them (honnin-receiver trust-load --mdoc-anchors), or give --mdoc-anchors",
             bundle.serial
         );
+        return Ok(None);
     }
     if from_bundle > 0 {
         eprintln!(
@@ -66,8 +70,8 @@ pub fn issuer_anchors(sources: &AnchorSources<'_>) -> Result<Option<IssuerAnchor
         .map_err(|e| CliError::Environment(e.to_string()))
 }
 
-/// The message for a PC/SC reader without phone issuer anchors.
-pub const ANCHORS_REQUIRED: &str = "--mdoc-anchors <dir> (the IACA certificates of the phone's issuer) is required with a PC/SC reader, unless `honnin sync` brought them in the trust bundle";
+/// The message when no phone issuer anchor is configured.
+pub const ANCHORS_REQUIRED: &str = "no phone can be checked here without the phone issuers' anchors: give --mdoc-anchors <dir> (the IACA certificates of the phone's issuer), or have the operator load them into the trust bundle that `honnin sync` brings";
 
 /// The document profile named by `--mdoc-profile`.
 pub fn profile(name: &str) -> Result<MdocProfile, CliError> {
