@@ -2,7 +2,8 @@
 //! list devices, revoke a lost or stolen one, re-enrol a replacement, and the earlier operator
 //! actions (senders, enrolment codes), each appended to the audit log ([`crate::audit`]): a
 //! revocation and a replacement in their own transaction, the others right after they took
-//! effect.
+//! effect. A device's enrolment with its code is logged too ([`enrolment_entry`]), in the
+//! enrolment's own transaction.
 //!
 //! A revoked device's later requests are refused ([`refusal`], `403 device_revoked`), its
 //! manifest is no longer served, and the feed flags its records made or received at or after
