@@ -240,7 +240,8 @@ pub fn issue_enrolment_code(
 /// Refused attempts (a wrong, used or expired code) get no entry: they are no operator action
 /// and change nothing, anyone can make them by the thousand, and a log the chain keeps forever
 /// would fill with them and bury what an investigation needs. The failed-auth limiter holds
-/// their address off; the receiver's log is where they show.
+/// their address off, and `/metrics` counts them (`honnin_enrolments_total{outcome="refused"}`):
+/// a rise there is what tells of someone guessing codes.
 pub fn enrolment_entry(
     enrolment: &Enrolment<'_>,
     client: IpAddr,

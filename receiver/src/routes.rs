@@ -250,19 +250,23 @@ async fn enrol(
     .await
     .map_err(|_| internal())?;
     match enrolled {
-        Ok(true) => Ok((
-            StatusCode::CREATED,
-            Json(serde_json::json!({
-                "device_id": request.device_id,
-                "device_key_id": key.id_hex(),
-                "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
-                "tls_spki_sha256": served.pin().map(|pin| pin.to_string()),
-            })),
-        )),
+        Ok(true) => {
+            receiver.metrics.enrolment(true);
+            Ok((
+                StatusCode::CREATED,
+                Json(serde_json::json!({
+                    "device_id": request.device_id,
+                    "device_key_id": key.id_hex(),
+                    "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
+                    "tls_spki_sha256": served.pin().map(|pin| pin.to_string()),
+                })),
+            ))
+        }
         Ok(false) => {
             receiver
                 .limiter
                 .failed(client.ip(), receiver.limits.max_auth_failures);
+            receiver.metrics.enrolment(false);
             Err(ApiError::unauthorized(
                 "the enrolment code is not valid for this device (wrong, used or expired): ask the operator for a new one",
             ))

@@ -188,6 +188,7 @@ def main():
         assert 'honnin_devices{state="active"} 1' in metrics.splitlines(), metrics
         assert "honnin_feed_records{sender=\"test-bank\"} 0" in metrics.splitlines(), metrics
         assert "honnin_batches_accepted_total 1" in metrics.splitlines(), metrics
+        assert 'honnin_enrolments_total{outcome="enrolled"} 2' in metrics.splitlines(), metrics
         refused = 'honnin_device_requests_refused_total{code="device_revoked"} 1'
         assert refused in metrics.splitlines(), metrics
         # Each list's nextUpdate, and a warning for the due and the stale one.

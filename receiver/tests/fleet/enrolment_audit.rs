@@ -89,6 +89,9 @@ fn an_enrolment_is_logged_once_with_its_key_address_code_issue_and_senders(backe
         assert_eq!(status, 401, "{answer}");
     }
     assert_eq!(enrolments(&server).len(), 1);
+    // Counted for the operator's metrics instead: the expired, wrong and two used codes.
+    let counts = server.receiver.metrics.counts();
+    assert_eq!((counts.enrolments, counts.enrolments_refused), (1, 4));
 
     // Lost and replaced: the replacement's enrolment is logged with the replacement's code
     // issue and the senders it took over; it sent no app version.
