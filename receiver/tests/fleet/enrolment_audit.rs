@@ -12,7 +12,10 @@ use honnin_receiver::operator::secret_hash;
 use honnin_receiver::{fleet, now};
 
 use super::{enrol, receiver_command, tamper};
-use crate::common::{Backend, Server, post_enrol, start};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::common::{Backend, Server, post, post_enrol, start};
 
 backend_tests!(
     an_enrolment_is_logged_once_with_its_key_address_code_issue_and_senders,
@@ -94,12 +97,23 @@ fn an_enrolment_is_logged_once_with_its_key_address_code_issue_and_senders(backe
     assert_eq!((counts.enrolments, counts.enrolments_refused), (1, 4));
 
     // Lost and replaced: the replacement's enrolment is logged with the replacement's code
-    // issue and the senders it took over; it sent no app version.
+    // issue and the senders it took over. Its app version is not one (65 characters): left
+    // out of the entry, and the enrolment, whose API does not take the header, not refused.
     let t = now();
     fleet::revoke(storage, "cli:test", "handheld-01", "lost", t, t).expect("revokes");
     let (replacement_code, _) =
         fleet::reenrol(storage, "cli:test", "handheld-01", "handheld-02", now()).expect("reenrols");
-    enrol(&server, "handheld-02", &replacement_code, &device_signer());
+    let body = serde_json::json!({
+        "device_id": "handheld-02",
+        "public_key": BASE64.encode(device_signer().device_key().spki_der()),
+        "code": replacement_code,
+    });
+    let (status, answer) = post(
+        &format!("{}/v1/enrol", server.base),
+        &[("x-honnin-app-version", "v".repeat(65))],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "{answer}");
     let logged = enrolments(&server);
     assert_eq!(logged.len(), 2, "{logged:?}");
     assert_eq!(logged[1].subject, "handheld-02");
