@@ -1,8 +1,8 @@
 //! What this receiver instance counted since it started (batches, records by outcome, refused
-//! requests by error code, enrolments by outcome), and the Prometheus text exposition of those counts with the
-//! database's figures ([`crate::storage::Overview`]). The format is a few lines of text
-//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>), written here rather than
-//! through a metrics crate.
+//! requests by error code, enrolments by outcome), and the Prometheus text exposition of those
+//! counts with the database's figures ([`crate::storage::Overview`]). The format is a few lines
+//! of text (<https://prometheus.io/docs/instrumenting/exposition_formats/>), written here rather
+//! than through a metrics crate.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
