@@ -73,6 +73,15 @@ fn sync_follows_a_rotated_receipt_key_and_reports_a_revoked_device() {
         process
     };
     enrol(&store_path, &device, &code);
+    // The operator's audit log has the enrolment, with the app that made it.
+    let logged = honnin_receiver::audit::all_entries(receiver.storage.as_ref()).expect("log");
+    let enrolled = logged
+        .iter()
+        .find(|e| e.action == "enrol_device")
+        .expect("the enrolment is logged");
+    let detail: serde_json::Value = serde_json::from_str(&enrolled.detail).expect("JSON");
+    let told = detail["app_version"].as_str().unwrap_or_default();
+    assert!(told.starts_with("honnin-cli/"), "{detail}");
     let key_file = dir.path().join("device").join("records.db.receiver-key");
     assert_eq!(
         std::fs::read(&key_file).expect("kept"),

@@ -1,6 +1,7 @@
 //! The operator's audit log: every operator action (a sender added, an enrolment code issued, a
 //! device revoked or replaced, trust anchors and CRLs loaded, a TLS key announced or switched,
-//! a key rotated, the operator token replaced) and every sender's webhook change is appended
+//! a key rotated, the operator token replaced), every device's enrolment (from then on its key
+//! signs records senders take as proof) and every sender's webhook change is appended
 //! as an entry that names its number,
 //! time, actor, action, subject and details, the previous entry's hash, and its own hash over
 //! all of that. Editing, removing or reordering an entry breaks the chain at that entry, and
@@ -26,9 +27,12 @@ const DOMAIN: &[u8] = b"honnin/audit/v1\n";
 pub struct NewAuditEntry {
     pub at: i64,
     /// Who acted: `cli:<user>` for `honnin-receiver` commands, `console` for the console,
-    /// `serve` for a TLS key a serving instance took up, `sender:<id>` for a sender's webhook.
+    /// `serve` for a TLS key a serving instance took up, `sender:<id>` for a sender's webhook,
+    /// `device:<id>` for a device's own enrolment.
     pub actor: String,
-    /// `add_sender`, `enrol_code`, `revoke_device`, `reenrol_device`, `trust_load`,
+    /// `add_sender`, `enrol_code`, `enrol_device` (a device enrolled with its code: the key's
+    /// SHA-256, the client address, the code's issue time, the senders, the app version; see
+    /// [`crate::fleet::enrolment_entry`]), `revoke_device`, `reenrol_device`, `trust_load`,
     /// `announce_tls_key`, `clear_tls_key_announcements`, `rotate_tls_key`,
     /// `rotate_receipt_key`, `rotate_secrets_key`, `operator_token`, `set_webhook`,
     /// `delete_webhook`.

@@ -2,20 +2,24 @@
 //! list devices, revoke a lost or stolen one, re-enrol a replacement, and the earlier operator
 //! actions (senders, enrolment codes), each appended to the audit log ([`crate::audit`]): a
 //! revocation and a replacement in their own transaction, the others right after they took
-//! effect.
+//! effect. A device's enrolment with its code is logged too ([`enrolment_entry`]), in the
+//! enrolment's own transaction.
 //!
 //! A revoked device's later requests are refused ([`refusal`], `403 device_revoked`), its
 //! manifest is no longer served, and the feed flags its records made or received at or after
 //! the cut-off ([`feed_flag`]): those before stay as they were, evidence is never removed.
 
+use std::net::IpAddr;
+
 use honnin_core::manifest::check_id;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, NewAuditEntry};
 use crate::error::ApiError;
 use crate::operator;
 use crate::storage::{
-    DeviceRow, FeedRow, ReplaceOutcome, Revocation, RevokeOutcome, Storage, StorageError,
+    DeviceRow, Enrolment, FeedRow, ReplaceOutcome, Revocation, RevokeOutcome, Storage, StorageError,
 };
 
 /// Why a fleet action was refused.
@@ -224,6 +228,39 @@ pub fn issue_enrolment_code(
         now,
     )?;
     Ok(code)
+}
+
+/// The `enrol_device` entry of a device's enrolment, appended in the enrolment's own
+/// transaction ([`Storage::enrol`]): the device, its time, the client address it came from,
+/// the SHA-256 of the key it registered (the `device_key_id` its records carry), when the code
+/// it used was issued (the time of that code's `enrol_code` or `reenrol_device` entry, so the
+/// operator finds the issue without the code ever being logged), the senders it serves, and
+/// the app version it told (`x-honnin-app-version`, if it sent a valid one).
+///
+/// Refused attempts (a wrong, used or expired code) get no entry: they are no operator action
+/// and change nothing, anyone can make them by the thousand, and a log the chain keeps forever
+/// would fill with them and bury what an investigation needs. The failed-auth limiter holds
+/// their address off, and `/metrics` counts them (`honnin_enrolments_total{outcome="refused"}`):
+/// a rise there is what tells of someone guessing codes.
+pub fn enrolment_entry(
+    enrolment: &Enrolment<'_>,
+    client: IpAddr,
+    app_version: Option<&str>,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at: enrolment.enrolled_at,
+        actor: format!("device:{}", enrolment.device_id),
+        action: "enrol_device".into(),
+        subject: enrolment.device_id.to_owned(),
+        detail: serde_json::json!({
+            "device_key_sha256": hex::encode(Sha256::digest(enrolment.key_spki)),
+            "client": client.to_string(),
+            // Every code is valid for the same time from its issue (`operator`).
+            "code_issued_at": enrolment.code_expires_at - operator::ENROLMENT_CODE_SECONDS,
+            "senders": enrolment.senders,
+            "app_version": app_version,
+        }),
+    }
 }
 
 /// The answer to a request of a revoked device: refused, saying why and what to do.

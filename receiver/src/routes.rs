@@ -16,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::record::DeviceKey;
 use honnin_core::sync::SpkiPin;
+use honnin_core::sync::protocol::HEADER_APP_VERSION;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -202,12 +203,18 @@ async fn enrol(
     State(receiver): Shared,
     Extension(served): Extension<ServedTls>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     receiver
         .limiter
         .check(client.ip(), receiver.limits.max_auth_failures)?;
     let request: EnrolRequest = parse_json(&body)?;
+    // Only for the audit entry: the enrolment API does not take the header, so one that is
+    // not a valid version is left out of the entry rather than refusing the enrolment.
+    let app_version = crate::fleet::app_version(headers.get(HEADER_APP_VERSION))
+        .ok()
+        .flatten();
     // Characters, not bytes, as the document's maxLength counts them.
     if request.device_id.is_empty()
         || request.device_id.chars().count() > 256
@@ -232,24 +239,34 @@ async fn enrol(
     let device_id = request.device_id.clone();
     let spki = key.spki_der().to_vec();
     let code_hash = secret_hash(request.code.trim());
-    let enrolled =
-        tokio::task::spawn_blocking(move || storage.enrol(&device_id, &code_hash, &spki, now()))
-            .await
-            .map_err(|_| internal())?;
+    let enrolled = tokio::task::spawn_blocking(move || {
+        // The entry is appended in the enrolment's transaction (see `fleet::enrolment_entry`
+        // for why refused attempts get none).
+        let entry = |enrolment: &crate::storage::Enrolment<'_>| {
+            crate::fleet::enrolment_entry(enrolment, client.ip(), app_version.as_deref())
+        };
+        storage.enrol(&device_id, &code_hash, &spki, now(), &entry)
+    })
+    .await
+    .map_err(|_| internal())?;
     match enrolled {
-        Ok(true) => Ok((
-            StatusCode::CREATED,
-            Json(serde_json::json!({
-                "device_id": request.device_id,
-                "device_key_id": key.id_hex(),
-                "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
-                "tls_spki_sha256": served.pin().map(|pin| pin.to_string()),
-            })),
-        )),
+        Ok(true) => {
+            receiver.metrics.enrolment(true);
+            Ok((
+                StatusCode::CREATED,
+                Json(serde_json::json!({
+                    "device_id": request.device_id,
+                    "device_key_id": key.id_hex(),
+                    "receipt_key": BASE64.encode(receiver.receipt_key().spki_der()),
+                    "tls_spki_sha256": served.pin().map(|pin| pin.to_string()),
+                })),
+            ))
+        }
         Ok(false) => {
             receiver
                 .limiter
                 .failed(client.ip(), receiver.limits.max_auth_failures);
+            receiver.metrics.enrolment(false);
             Err(ApiError::unauthorized(
                 "the enrolment code is not valid for this device (wrong, used or expired): ask the operator for a new one",
             ))

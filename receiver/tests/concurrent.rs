@@ -124,7 +124,12 @@ fn two_receivers_on_one_database_hold_each_record_once_and_keep_the_chain(backen
                 "handheld-01",
                 &operator::secret_hash(&code),
                 signer.device_key().spki_der(),
-                now()
+                now(),
+                &|e| honnin_receiver::fleet::enrolment_entry(
+                    e,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    None
+                )
             )
             .expect("enrols")
     );

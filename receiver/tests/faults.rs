@@ -140,7 +140,17 @@ fn every_record_arrives_exactly_once_through_a_faulty_network(backend: &Backend)
     assert!(
         receiver
             .storage
-            .enrol("handheld-01", &operator::secret_hash(&code), &key, now())
+            .enrol(
+                "handheld-01",
+                &operator::secret_hash(&code),
+                &key,
+                now(),
+                &|e| honnin_receiver::fleet::enrolment_entry(
+                    e,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    None
+                ),
+            )
             .expect("enrols")
     );
 

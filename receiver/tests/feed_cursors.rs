@@ -181,7 +181,13 @@ fn enrol_in(storage: &dyn honnin_receiver::storage::Storage) {
         .expect("code");
     assert!(
         storage
-            .enrol("handheld-01", "code", &[0], 0)
+            .enrol("handheld-01", "code", &[0], 0, &|e| {
+                honnin_receiver::fleet::enrolment_entry(
+                    e,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    None,
+                )
+            })
             .expect("enrols")
     );
 }

@@ -7,6 +7,8 @@
 
 #[macro_use]
 mod common;
+#[path = "fleet/enrolment_audit.rs"]
+mod enrolment_audit;
 
 use std::process::Command;
 
@@ -223,15 +225,17 @@ fn a_lost_device_is_revoked_its_late_records_flagged_and_a_replacement_takes_its
         [
             "add_sender",
             "enrol_code",
+            "enrol_device",
             "revoke_device",
-            "reenrol_device"
+            "reenrol_device",
+            "enrol_device"
         ]
     );
     assert!(
         !entries.iter().any(|e| e.detail.contains(&code)),
         "an enrolment code reached the audit log"
     );
-    assert_eq!(verify_chain(&entries, None).expect("verifies").0, 4);
+    assert_eq!(verify_chain(&entries, None).expect("verifies").0, 6);
 }
 
 /// A raw statement on the test's database, as someone with access to it could run.
@@ -418,7 +422,10 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["actor"].clone())
         .collect();
-    assert_eq!(actors, vec!["cli:operator-a"; 10]);
+    // Each an operator's, but the device's own enrolment.
+    let mut expected = vec!["cli:operator-a"; 10];
+    expected.insert(1, "device:handheld-01");
+    assert_eq!(actors, expected);
     let entries: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
@@ -431,6 +438,7 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
         actions,
         [
             "enrol_code",
+            "enrol_device",
             "revoke_device",
             "reenrol_device",
             "trust_load",
@@ -446,7 +454,7 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
         serde_json::from_str(entries[i]["detail"].as_str().expect("detail")).expect("JSON")
     };
     // The load: its serial, and each root and list by the SHA-256 of its DER.
-    let loaded = detail(3);
+    let loaded = detail(4);
     assert_eq!(loaded["serial"], 1, "{loaded}");
     let root = std::fs::read(pki("anchors/test-jpki-root.cert.der")).expect("reads");
     assert!(
@@ -463,10 +471,10 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
         hex::encode(sha2::Sha256::digest(&crl))
     );
     assert_eq!(loaded["mdoc_anchors"].as_array().map(Vec::len), Some(1));
-    assert_eq!(detail(4)["pin"], next_pin);
-    assert_eq!(detail(5)["withdrawn"], serde_json::json!([next_pin]));
-    assert!(detail(6)["new_key_id"].is_string());
-    let resealed = detail(7);
+    assert_eq!(detail(5)["pin"], next_pin);
+    assert_eq!(detail(6)["withdrawn"], serde_json::json!([next_pin]));
+    assert!(detail(7)["new_key_id"].is_string());
+    let resealed = detail(8);
     for id in ["key_id", "previous_key_id"] {
         assert!(
             resealed[id].as_str().is_some_and(|k| k.len() == 16),
@@ -486,7 +494,7 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
         );
     }
     let (ok, out, _) = receiver_command(&server, backend, &["audit", "verify", "--head", &head]);
-    assert!(ok && out.contains("10 entries"), "{out}");
+    assert!(ok && out.contains("11 entries"), "{out}");
     let edited = text.replacen("stolen", "broken screen", 1);
     std::fs::write(&export, edited).expect("edits the export");
     let (ok, _, err) = Command::new(BIN)
@@ -500,11 +508,11 @@ fn the_operator_commands_list_revoke_reenrol_and_verify(backend: &Backend) {
             )
         })
         .expect("runs");
-    assert!(!ok && err.contains("audit entry 2"), "{err}");
+    assert!(!ok && err.contains("audit entry 3"), "{err}");
     tamper(
         &server.database,
         backend,
-        "DELETE FROM audit_log WHERE seq = 10",
+        "DELETE FROM audit_log WHERE seq = 11",
     );
     let (ok, _, err) = receiver_command(&server, backend, &["audit", "verify", "--head", &head]);
     assert!(!ok && err.contains("is not in the audit log"), "{err}");
@@ -579,13 +587,22 @@ fn revocation_and_replacement_refuse_what_makes_no_sense(backend: &Backend) {
         ))
         .contains("replaced by")
     );
-    // Refusals are not logged: only the code, the revocation and the replacement are.
+    // Refusals are not logged: only the code, the enrolment, the revocation and the
+    // replacement are.
     let actions: Vec<String> = all_entries(storage)
         .expect("log")
         .into_iter()
         .map(|e| e.action)
         .collect();
-    assert_eq!(actions, ["enrol_code", "revoke_device", "reenrol_device"]);
+    assert_eq!(
+        actions,
+        [
+            "enrol_code",
+            "enrol_device",
+            "revoke_device",
+            "reenrol_device"
+        ]
+    );
 }
 
 fn a_revocation_that_cannot_be_logged_is_not_made(backend: &Backend) {

@@ -173,7 +173,12 @@ fn earlier_receipts_verify_after_rotations_and_the_device_follows_them(backend: 
         .collect();
     assert_eq!(
         actions,
-        ["enrol_code", "rotate_receipt_key", "rotate_receipt_key"]
+        [
+            "enrol_code",
+            "enrol_device",
+            "rotate_receipt_key",
+            "rotate_receipt_key"
+        ]
     );
 }
 

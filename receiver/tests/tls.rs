@@ -125,7 +125,12 @@ fn assert_refused(server: &Server, trust: TlsTrust, expected: &TlsRefusal) {
                 &device,
                 &operator::secret_hash(&code),
                 signer.device_key().spki_der(),
-                now()
+                now(),
+                &|e| honnin_receiver::fleet::enrolment_entry(
+                    e,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    None
+                )
             )
             .expect("enrols")
     );

@@ -166,7 +166,9 @@ fn sync_error(error: SyncError) -> CliError {
 }
 
 pub fn enrol(args: &DeviceArgs) -> Result<ExitCode, CliError> {
-    let config = args.config(args.given_trust()?)?;
+    let mut config = args.config(args.given_trust()?)?;
+    // Told at enrolment too: the receiver's audit entry of it names the app that enrolled.
+    config.app_version = Some(format!("honnin-cli/{}", env!("CARGO_PKG_VERSION")));
     let signer = load_device_key(&args.device_key_path())?;
     let source = if args.stdin {
         SecretSource::Stdin

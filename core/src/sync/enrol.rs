@@ -45,15 +45,18 @@ impl SyncClient {
         let placeholder = DeviceKey::from_spki_der(&spki)?;
         let client = SyncClient::new(config.clone(), placeholder);
         let url = format!("{}/v1/enrol", config.base_url);
-        let mut response = client
-            .agent()?
-            .post(&url)
-            .content_type("application/json")
-            .send(body.to_string().as_bytes())
-            .map_err(|e| match classify(e) {
-                Ok(last) => SyncError::Unreachable { attempts: 1, last },
-                Err(fatal) => fatal,
-            })?;
+        let mut request = client.agent()?.post(&url).content_type("application/json");
+        // The receiver's operator sees in the enrolment's audit entry which app enrolled.
+        if let Some(version) = &config.app_version {
+            request = request.header(super::protocol::HEADER_APP_VERSION, version);
+        }
+        let mut response =
+            request
+                .send(body.to_string().as_bytes())
+                .map_err(|e| match classify(e) {
+                    Ok(last) => SyncError::Unreachable { attempts: 1, last },
+                    Err(fatal) => fatal,
+                })?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()

@@ -1,8 +1,8 @@
 //! What this receiver instance counted since it started (batches, records by outcome, refused
-//! requests by error code), and the Prometheus text exposition of those counts with the
-//! database's figures ([`crate::storage::Overview`]). The format is a few lines of text
-//! (<https://prometheus.io/docs/instrumenting/exposition_formats/>), written here rather than
-//! through a metrics crate.
+//! requests by error code, enrolments by outcome), and the Prometheus text exposition of those
+//! counts with the database's figures ([`crate::storage::Overview`]). The format is a few lines
+//! of text (<https://prometheus.io/docs/instrumenting/exposition_formats/>), written here rather
+//! than through a metrics crate.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +22,10 @@ pub struct Metrics {
     records_rejected: AtomicU64,
     /// Refused batch and manifest requests, by the error code answered.
     refused: Mutex<BTreeMap<&'static str, u64>>,
+    enrolments: AtomicU64,
+    /// Enrolments refused for a wrong, used or expired code: counted here, not in the audit
+    /// log (see [`crate::fleet::enrolment_entry`]).
+    enrolments_refused: AtomicU64,
 }
 
 /// The counters as the console shows them.
@@ -32,6 +36,8 @@ pub struct Counts {
     pub records_duplicate: u64,
     pub records_rejected: u64,
     pub refused: BTreeMap<&'static str, u64>,
+    pub enrolments: u64,
+    pub enrolments_refused: u64,
 }
 
 impl Metrics {
@@ -54,6 +60,16 @@ impl Metrics {
         *refused.entry(code).or_insert(0) += 1;
     }
 
+    /// A device enrolled (`true`), or refused for its code (`false`).
+    pub fn enrolment(&self, enrolled: bool) {
+        let counter = if enrolled {
+            &self.enrolments
+        } else {
+            &self.enrolments_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn counts(&self) -> Counts {
         Counts {
             batches_accepted: self.batches_accepted.load(Ordering::Relaxed),
@@ -65,6 +81,8 @@ impl Metrics {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            enrolments: self.enrolments.load(Ordering::Relaxed),
+            enrolments_refused: self.enrolments_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -150,6 +168,19 @@ pub fn exposition(counts: &Counts, overview: &Overview) -> String {
         "Device batch and manifest requests this instance refused, by error code.",
         &refused,
     );
+    family(
+        &mut out,
+        "honnin_enrolments_total",
+        "counter",
+        "Device enrolments this instance answered, by outcome (refused: a wrong, used or expired code).",
+        &[
+            ("{outcome=\"enrolled\"}".into(), count(counts.enrolments)),
+            (
+                "{outcome=\"refused\"}".into(),
+                count(counts.enrolments_refused),
+            ),
+        ],
+    );
     let per_sender = |value: fn(&crate::storage::SenderFigures) -> Option<i64>| {
         overview
             .senders
@@ -194,6 +225,9 @@ mod tests {
         metrics.batch(["accepted", "accepted", "duplicate", "rejected"]);
         metrics.refused("device_revoked");
         metrics.refused("device_revoked");
+        metrics.enrolment(true);
+        metrics.enrolment(false);
+        metrics.enrolment(false);
         let overview = Overview {
             records: 7,
             devices_active: 2,
@@ -219,6 +253,8 @@ mod tests {
             "honnin_devices{state=\"revoked\"} 1",
             "honnin_records_ingested_total{outcome=\"accepted\"} 2",
             "honnin_device_requests_refused_total{code=\"device_revoked\"} 2",
+            "honnin_enrolments_total{outcome=\"enrolled\"} 1",
+            "honnin_enrolments_total{outcome=\"refused\"} 2",
             "honnin_webhook_lag_records{sender=\"bank\\\"a\"} 3",
             "honnin_webhook_failures{sender=\"bank\\\"a\"} 2",
             "honnin_feed_records{sender=\"bank-b\"} 0",

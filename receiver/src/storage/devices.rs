@@ -196,11 +196,12 @@ fn replace_check(revocation: Option<Revocation>, taken: bool) -> Option<ReplaceO
     }
 }
 
-/// A text or integer parameter of the fleet's statements, bound by either backend.
+/// A text, integer or byte parameter of the fleet's statements, bound by either backend.
 #[derive(Clone, Copy)]
-enum Arg<'a> {
+pub(super) enum Arg<'a> {
     Text(&'a str),
     Int(i64),
+    Bytes(&'a [u8]),
 }
 use Arg::{Int, Text};
 
@@ -209,14 +210,15 @@ impl rusqlite::ToSql for Arg<'_> {
         match self {
             Text(text) => text.to_sql(),
             Int(number) => number.to_sql(),
+            Arg::Bytes(bytes) => bytes.to_sql(),
         }
     }
 }
 
-/// A revocation or a replacement's transaction, on either backend: [`revoke_in`] and
-/// [`replace_in`] are written once over it, so the backends cannot disagree on what either
-/// does. Errors name `context`.
-trait FleetTx {
+/// A revocation, a replacement or an enrolment's transaction, on either backend: [`revoke_in`],
+/// [`replace_in`] and [`super::enrolment::enrol_in`] are written once over it, so the backends
+/// cannot disagree on what either does. Errors name `context`.
+pub(super) trait FleetTx {
     /// Runs `sql` with `args`; how many rows it changed.
     fn run(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StorageError>;
     /// Whether `sql` with `args` finds a row.
@@ -228,8 +230,14 @@ trait FleetTx {
     fn append_audit(&mut self, entry: &NewAuditEntry) -> Result<(), StorageError>;
 }
 
-struct SqliteTx<'c>(rusqlite::Transaction<'c>, &'static str);
-struct PostgresTx<'c>(postgres::Transaction<'c>, &'static str);
+pub(super) struct SqliteTx<'c>(
+    pub(super) rusqlite::Transaction<'c>,
+    pub(super) &'static str,
+);
+pub(super) struct PostgresTx<'c>(
+    pub(super) postgres::Transaction<'c>,
+    pub(super) &'static str,
+);
 
 impl FleetTx for SqliteTx<'_> {
     fn run(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StorageError> {
@@ -263,12 +271,13 @@ impl FleetTx for SqliteTx<'_> {
 }
 
 impl PostgresTx<'_> {
-    fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+    pub(super) fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
         args.iter()
             .map(|arg| -> &(dyn postgres::types::ToSql + Sync) {
                 match arg {
                     Text(text) => text,
                     Int(number) => number,
+                    Arg::Bytes(bytes) => bytes,
                 }
             })
             .collect()
@@ -343,7 +352,7 @@ fn replace_in(
 
 impl SqliteStorage {
     /// Runs `work` in an IMMEDIATE transaction (the write lock taken at once) and commits.
-    fn in_fleet_tx<T>(
+    pub(super) fn in_fleet_tx<T>(
         &self,
         context: &'static str,
         work: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StorageError>,
@@ -361,7 +370,7 @@ impl SqliteStorage {
 
 impl PostgresStorage {
     /// Runs `work` in a transaction and commits.
-    fn in_fleet_tx<T>(
+    pub(super) fn in_fleet_tx<T>(
         &self,
         context: &'static str,
         work: impl FnOnce(&mut PostgresTx<'_>) -> Result<T, StorageError>,

@@ -24,6 +24,7 @@ mod audit;
 mod checkpoint;
 mod cursors;
 mod devices;
+mod enrolment;
 mod items;
 mod overview;
 mod postgres;
@@ -32,8 +33,11 @@ mod webhooks;
 
 use std::collections::HashMap;
 
+use crate::audit::NewAuditEntry;
+
 pub use audit::AuditStorage;
 pub use devices::{DeviceRow, DeviceStorage, ReplaceOutcome, Revocation, RevokeOutcome};
+pub use enrolment::Enrolment;
 pub use items::{Delivery, ItemRow, ItemStorage};
 pub use overview::{Overview, OverviewStorage, SenderFigures};
 pub use postgres::PostgresStorage;
@@ -191,14 +195,17 @@ pub trait Storage:
         code_hash: &str,
         expires_at: i64,
     ) -> Result<(), StorageError>;
-    /// Consumes the code and enrols the key, atomically. `Ok(false)`: no such unused, unexpired
-    /// code for this device.
+    /// Consumes the code, enrols the key and appends the audit entry `audit` makes of what the
+    /// enrolment established, in one transaction: should the entry not be written, the device
+    /// is not enrolled and its code stays unused. `Ok(false)`: no such unused, unexpired code
+    /// for this device.
     fn enrol(
         &self,
         device_id: &str,
         code_hash: &str,
         key_spki: &[u8],
         now: i64,
+        audit: &dyn Fn(&Enrolment<'_>) -> NewAuditEntry,
     ) -> Result<bool, StorageError>;
     fn device_key(&self, device_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Lets `device_id`'s records for `sender_id` reach that sender's feed without an item the

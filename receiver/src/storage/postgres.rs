@@ -24,9 +24,10 @@ use r2d2_postgres::postgres::{self, IsolationLevel, NoTls};
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
 use super::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, FeedRow, HeldRecord, Storage, StorageError,
-    next_head, parse_head, seq_column,
+    BatchCommit, BatchState, BatchWrite, ChainHead, Enrolment, FeedRow, HeldRecord, Storage,
+    StorageError, next_head, parse_head, seq_column,
 };
+use crate::audit::NewAuditEntry;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
@@ -276,32 +277,9 @@ impl Storage for PostgresStorage {
         code_hash: &str,
         key_spki: &[u8],
         now: i64,
+        audit: &dyn Fn(&Enrolment<'_>) -> NewAuditEntry,
     ) -> Result<bool, StorageError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(db("enrolling a device"))?;
-        // The UPDATE locks the code's row: of two receivers given the same code, one wins.
-        let used = tx
-            .execute(
-                "UPDATE enrolment_codes SET used_at = $3
-                 WHERE code_hash = $1 AND device_id = $2 AND used_at IS NULL AND expires_at >= $3",
-                &[&code_hash, &device_id, &now],
-            )
-            .map_err(db("enrolling a device"))?;
-        if used != 1 {
-            return Ok(false);
-        }
-        let inserted = tx
-            .execute(
-                "INSERT INTO devices (device_id, key_spki, enrolled_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (device_id) DO NOTHING",
-                &[&device_id, &key_spki, &now],
-            )
-            .map_err(db("enrolling a device"))?;
-        if inserted != 1 {
-            return Err(StorageError::AlreadyEnrolled(device_id.to_owned()));
-        }
-        tx.commit().map_err(db("enrolling a device"))?;
-        Ok(true)
+        self.enrol_logged(device_id, code_hash, key_spki, now, audit)
     }
 
     fn device_key(&self, device_id: &str) -> Result<Option<Vec<u8>>, StorageError> {

@@ -11,9 +11,10 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BatchCommit, BatchState, BatchWrite, ChainHead, DocumentChecksums, FeedRow, HeldRecord,
-    Storage, StorageError, next_head, parse_head, seq_column,
+    BatchCommit, BatchState, BatchWrite, ChainHead, DocumentChecksums, Enrolment, FeedRow,
+    HeldRecord, Storage, StorageError, next_head, parse_head, seq_column,
 };
+use crate::audit::NewAuditEntry;
 use crate::feed_page::checksum_at_insert;
 
 fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
@@ -244,31 +245,9 @@ impl Storage for SqliteStorage {
         code_hash: &str,
         key_spki: &[u8],
         now: i64,
+        audit: &dyn Fn(&Enrolment<'_>) -> NewAuditEntry,
     ) -> Result<bool, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db("enrolling a device"))?;
-        let used = tx
-            .execute(
-                "UPDATE enrolment_codes SET used_at = ?3
-                 WHERE code_hash = ?1 AND device_id = ?2 AND used_at IS NULL AND expires_at >= ?3",
-                params![code_hash, device_id, now],
-            )
-            .map_err(db("enrolling a device"))?;
-        if used != 1 {
-            return Ok(false);
-        }
-        let inserted = tx
-            .execute(
-                "INSERT INTO devices (device_id, key_spki, enrolled_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(device_id) DO NOTHING",
-                params![device_id, key_spki, now],
-            )
-            .map_err(db("enrolling a device"))?;
-        if inserted != 1 {
-            return Err(StorageError::AlreadyEnrolled(device_id.to_owned()));
-        }
-        tx.commit().map_err(db("enrolling a device"))?;
-        Ok(true)
+        self.enrol_logged(device_id, code_hash, key_spki, now, audit)
     }
 
     fn device_key(&self, device_id: &str) -> Result<Option<Vec<u8>>, StorageError> {

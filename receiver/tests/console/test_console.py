@@ -3,9 +3,10 @@
 
 A real `honnin-receiver` serves a real SQLite database on loopback with two enrolled devices
 (keys made here, enrolled over the API as a device would); the test logs in with the operator
-token, lists the devices, revokes one through the page, sees the audit entry, re-enrols a
-replacement, and checks that a wrong token and a sender's token are refused, that a reason
-with markup is shown as text, and that /metrics counts the revoked device. A trust bundle with
+token, lists the devices and their enrolments in the audit log, revokes one through the page,
+sees the audit entry, re-enrols a replacement, and checks that a wrong token and a sender's
+token are refused, that a reason with markup is shown as text, and that /metrics counts the
+revoked device. A trust bundle with
 three revocation lists (made here: one current, one due within the warning margin, one past
 its nextUpdate) is loaded: the page lists each with its next update and warns of the two, and
 /metrics has each list's nextUpdate and warning gauges.
@@ -187,6 +188,7 @@ def main():
         assert 'honnin_devices{state="active"} 1' in metrics.splitlines(), metrics
         assert "honnin_feed_records{sender=\"test-bank\"} 0" in metrics.splitlines(), metrics
         assert "honnin_batches_accepted_total 1" in metrics.splitlines(), metrics
+        assert 'honnin_enrolments_total{outcome="enrolled"} 2' in metrics.splitlines(), metrics
         refused = 'honnin_device_requests_refused_total{code="device_revoked"} 1'
         assert refused in metrics.splitlines(), metrics
         # Each list's nextUpdate, and a warning for the due and the stale one.
@@ -210,9 +212,23 @@ def main():
         log = json.loads(log)
         assert status == 200 and log["chain"]["intact"], log["chain"]
         actions = [entry["action"] for entry in log["entries"]]
-        for action in ("add_sender", "enrol_code", "operator_token", "trust_load",
+        for action in ("add_sender", "enrol_code", "enrol_device", "operator_token", "trust_load",
                        "revoke_device", "reenrol_device", "rotate_receipt_key"):
             assert action in actions, (action, actions)
+        # Each device's enrolment once, with the SHA-256 of the key it enrolled and the address
+        # it came from; never its code.
+        enrolled = {e["subject"]: (e["actor"], json.loads(e["detail"]))
+                    for e in log["entries"] if e["action"] == "enrol_device"}
+        assert actions.count("enrol_device") == len(enrolled) == 2, enrolled
+        for device, key in keys.items():
+            spki = key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            actor, detail = enrolled[device]
+            assert actor == f"device:{device}", actor
+            assert detail["device_key_sha256"] == hashlib.sha256(spki).hexdigest(), detail
+            assert detail["client"] == "127.0.0.1" and detail["senders"] == ["test-bank"], detail
+        assert not any(code in json.dumps(log) for code in codes.values()), "a code was logged"
         loaded = next(e for e in log["entries"] if e["action"] == "trust_load")
         assert json.loads(loaded["detail"])["serial"] == 1, loaded
         assert operator_token not in json.dumps(log) and sender_token not in json.dumps(log)
@@ -264,6 +280,10 @@ def browse(console, operator_token, shots, sync_lost_device):
         expect(lost).to_contain_text("honnin-test/9.8.7")
         expect(page.locator("#overview")).to_contain_text("Batches accepted1")
         expect(page.locator("#overview")).to_contain_text("Active devices")
+        # Each device's enrolment is in the log, by the device itself.
+        enrolments = page.locator("#audit tbody tr").filter(has_text="enrol_device")
+        expect(enrolments).to_have_count(2)
+        expect(enrolments.filter(has_text="device:handheld-01")).to_contain_text("device_key_sha256")
         page.screenshot(path=os.path.join(shots, "2-devices.png"), full_page=True)
 
         # The trust bundle's lists: each with its next update, the due and stale ones warned of.

@@ -307,6 +307,13 @@ fn enrol_device(served: &Served) -> Result<(), String> {
             &operator::secret_hash(&code),
             device_signer().device_key().spki_der(),
             now(),
+            &|e| {
+                honnin_receiver::fleet::enrolment_entry(
+                    e,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    None,
+                )
+            },
         )
         .map_err(|e| e.to_string())?;
     if !enrolled {
