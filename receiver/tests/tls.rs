@@ -161,6 +161,9 @@ fn idle_connections_beyond_the_limit_wait_and_the_next_client_is_served_when_one
         None,
         Limits {
             max_connections: 2,
+            // The idle clients must hold their slots however slowly the test goes on; at the
+            // default handshake timeout (10 s) a loaded machine could see them dropped first.
+            handshake_timeout: Duration::from_secs(600),
             ..Limits::default()
         },
     );
