@@ -55,7 +55,7 @@ def run(*args: str | Path, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def wait_for_line(stream, pattern: str, timeout: float = 30.0) -> re.Match:
+def wait_for_line(stream, pattern: str, timeout: float = 60.0) -> re.Match:
     """Reads `stream` line by line until `pattern` matches."""
     deadline = time.monotonic() + timeout
     seen = []
