@@ -66,7 +66,8 @@ fn config(server: &Server, trust: TlsTrust) -> SyncConfig {
 
 fn config_for(server: &Server, trust: TlsTrust, device: &str) -> SyncConfig {
     let mut config = SyncConfig::new(&server.base, device).with_trust(trust);
-    config.timeout = Duration::from_secs(10);
+    // Generous: a loaded machine only makes the successful calls slower (refusals are at once).
+    config.timeout = Duration::from_secs(30);
     config.max_attempts = 2;
     config
 }
