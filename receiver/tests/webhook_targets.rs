@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use honnin_e2e::records::device_signer;
 use honnin_receiver::operator;
-use honnin_receiver::storage::{OverviewStorage, WebhookRow};
+use honnin_receiver::storage::WebhookRow;
 use honnin_receiver::webhook::{PushSettings, run_pusher};
 
 use common::Backend;

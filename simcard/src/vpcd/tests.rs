@@ -307,8 +307,8 @@ fn stop_while_vpcd_is_absent() {
     // Nothing listens here: the bridge keeps retrying until stopped. The port stays bound (not
     // listening, so connections are refused) for the whole test: a port freed here could be
     // handed to a parallel test's listener, and the bridge would connect to that one.
-    let reserved = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let reserved =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     reserved
         .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .expect("bind");
