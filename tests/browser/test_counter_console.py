@@ -309,7 +309,7 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
 
     # Without the key: the page and the API refuse, saying what is missing.
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(console.base + "/", timeout=10)
+        urllib.request.urlopen(console.base + "/", timeout=60)
     assert refused.value.code == 403
     assert "鍵" in refused.value.read().decode()
     request = urllib.request.Request(
@@ -317,7 +317,7 @@ def test_bad_input_gets_a_message_and_starts_no_check(page, context, console, co
         data=json.dumps({"tab": "0123456789ab", "item": "JP-1010", "level": "B",
                          "secret": PIN}).encode())
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
+        urllib.request.urlopen(request, timeout=60)
     assert refused.value.code == 403
     assert json.loads(refused.value.read())["error"] == "no_key"
 

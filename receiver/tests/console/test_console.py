@@ -242,7 +242,7 @@ def main():
         assert http("GET", f"{console}/api/devices", token=operator_token)[0] == 429
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=60)
     print(f"operator console: every check passed; screenshots in {shots}")
 
 
