@@ -167,13 +167,13 @@ fn waits_for_removal_and_insertion() {
     };
     let pcsc = Pcsc::establish().expect("pcscd runs");
     assert_eq!(
-        pcsc.wait_for_card(Some(&vr.reader), Duration::from_secs(5)),
+        pcsc.wait_for_card(Some(&vr.reader), Duration::from_secs(60)),
         Ok(vr.reader.clone()),
         "a card already there is found at once"
     );
 
     vr.handle().remove_card();
-    pcsc.wait_for_removal(&vr.reader, Duration::from_secs(10))
+    pcsc.wait_for_removal(&vr.reader, Duration::from_secs(60))
         .expect("removal is seen");
     assert_eq!(
         pcsc.wait_for_card(Some(&vr.reader), Duration::from_millis(300)),
@@ -186,7 +186,7 @@ fn waits_for_removal_and_insertion() {
             vr.handle().insert_card();
         });
         let found = pcsc
-            .wait_for_card(None, Duration::from_secs(10))
+            .wait_for_card(None, Duration::from_secs(60))
             .expect("insertion is seen");
         assert_eq!(found, vr.reader);
     });

@@ -90,7 +90,13 @@ fn proxy(upstream: String, schedule: Vec<Fault>) -> (String, Arc<AtomicUsize>) {
                             b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
                         );
                     }
-                    Fault::Stall => std::thread::sleep(Duration::from_secs(3)),
+                    // Holds the request unanswered until the client gives up and closes
+                    // (bounded, should it never): a stall outlasts any client timeout, however
+                    // slow the machine, without the test picking one tight enough to beat it.
+                    Fault::Stall => {
+                        let _ = client.set_read_timeout(Some(Duration::from_secs(120)));
+                        let _ = client.read(&mut [0u8; 1]);
+                    }
                     Fault::Truncate | Fault::Pass => {
                         let Ok(mut server) = TcpStream::connect(&upstream) else {
                             return;
@@ -188,7 +194,8 @@ fn every_record_arrives_exactly_once_through_a_faulty_network(backend: &Backend)
     config.allow_loopback_http = true;
     config.batch_size = 5;
     config.max_attempts = 4;
-    config.timeout = Duration::from_secs(1);
+    // Generous for a loaded machine (a batch is verified within it); the stall outlasts it.
+    config.timeout = Duration::from_secs(5);
     config.backoff = Backoff {
         base: Duration::from_millis(20),
         max: Duration::from_millis(100),

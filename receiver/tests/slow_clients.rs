@@ -160,9 +160,11 @@ fn a_slowloris_flood_is_cut_off_at_the_header_timeout_and_devices_are_served_mea
         .collect();
     let dribblers: Vec<_> = (0..16)
         .map(|_| {
+            // Timed from before the connection: the receiver's header timer starts after it,
+            // so a thread that starts late cannot make the cut look early.
+            let started = Instant::now();
             let mut wire = connect_tls(&server, &config);
             std::thread::spawn(move || {
-                let started = Instant::now();
                 let head = b"GET /v1/health HTTP/1.1\r\nhost: localhost\r\nx-slow: ";
                 if wire.write_all(head).and_then(|()| wire.flush()).is_err() {
                     return (started.elapsed(), true);
@@ -276,6 +278,9 @@ fn plain_http_cuts_off_a_client_that_stops_mid_header() {
         .expect("binds");
     let address = listener.local_addr().expect("address");
     runtime.spawn(routes::serve(listener, receiver));
+    // Timed from before the connection, which starts the receiver's header timer: a pause
+    // here (a loaded machine) cannot make the cut look early.
+    let started = Instant::now();
     let stalled = TcpStream::connect(address).expect("connects");
     stalled
         .set_read_timeout(Some(HEADER_TIMEOUT + GRACE))
@@ -284,7 +289,6 @@ fn plain_http_cuts_off_a_client_that_stops_mid_header() {
     stalled
         .write_all(b"GET /v1/health HTTP/1.1\r\nhost: localhost\r\n")
         .expect("half a header");
-    let started = Instant::now();
     // Meanwhile another client is served.
     let mut other: Box<dyn Wire> = Box::new(TcpStream::connect(address).expect("connects"));
     assert_eq!(health(other.as_mut(), ""), Some(200));

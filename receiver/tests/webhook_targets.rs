@@ -154,6 +154,11 @@ fn a_webhook_kept_for_a_private_address_gets_no_connection(backend: &Backend) {
         let (port, connections) = connection_counter(&server);
         // Kept before the receiver refused them (registered under an older release): a
         // literal loopback http URL, and https URLs whose names resolve to loopback.
+        let senders = ["test-bank", "other-shop", "third-shop"];
+        for sender in senders {
+            // Registered, so the overview shows each webhook's failures (below).
+            operator::add_sender(storage, sender).expect("sender");
+        }
         for (sender, url) in [
             ("test-bank", format!("http://127.0.0.1:{port}/hook")),
             ("other-shop", format!("https://localhost:{port}/hook")),
@@ -179,11 +184,35 @@ fn a_webhook_kept_for_a_private_address_gets_no_connection(backend: &Backend) {
         server
             .runtime
             .spawn(run_pusher(server.receiver.clone(), settings.clone()));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+        // Waits for what each case expects, not for a fixed time (a loaded machine may take
+        // seconds): allowed, a connection to each; refused, two failed pushes of each webhook,
+        // so the pusher has come to every one of them (and then made no connection).
+        let failures = |sender: &str| {
+            storage
+                .overview()
+                .expect("overview")
+                .senders
+                .iter()
+                .find(|figures| figures.sender_id == sender)
+                .map_or(0, |figures| figures.webhook_failures)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while std::time::Instant::now() < deadline
-            && connections.load(std::sync::atomic::Ordering::SeqCst) < 3
+            && if allow {
+                connections.load(std::sync::atomic::Ordering::SeqCst) < 3
+            } else {
+                senders.iter().any(|sender| failures(sender) < 2)
+            }
         {
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if !allow {
+            for sender in senders {
+                assert!(
+                    failures(sender) >= 2,
+                    "the pusher did not try {sender}'s webhook within 60 s"
+                );
+            }
         }
         let made = connections.load(std::sync::atomic::Ordering::SeqCst);
         if allow {

@@ -57,7 +57,7 @@ def run(*args: str | Path, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def wait_for_line(stream, pattern: str, timeout: float = 30.0) -> re.Match:
+def wait_for_line(stream, pattern: str, timeout: float = 60.0) -> re.Match:
     """Reads `stream` line by line until `pattern` matches."""
     deadline = time.monotonic() + timeout
     seen = []
@@ -111,7 +111,7 @@ class Receiver:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=60)
 
 
 class Counter:
@@ -149,7 +149,7 @@ class Console:
     def stop(self) -> str:
         """Ends the console and returns what it wrote to stderr."""
         self.process.terminate()
-        _, stderr = self.process.communicate(timeout=20)
+        _, stderr = self.process.communicate(timeout=60)
         return stderr
 
 
@@ -170,7 +170,7 @@ class VirtualCard:
     def remove(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=60)
 
     def __enter__(self) -> "VirtualCard":
         return self
@@ -183,7 +183,7 @@ def raw_request(port: int, request: bytes, source: str | None = None) -> tuple[i
     """Sends one raw HTTP/1.1 request to the console (from `source` when given) and returns
     the status and body."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(10)
+        sock.settimeout(60)
         if source:
             sock.bind((source, 0))
         sock.connect(("127.0.0.1", port))

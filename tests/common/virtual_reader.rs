@@ -23,8 +23,9 @@ use honnin_simcard::vpcd::{
 };
 
 /// How long to wait for pcscd to start, for the virtual reader to appear, and for the card to
-/// show up in it.
-const STARTUP: Duration = Duration::from_secs(15);
+/// show up in it (or leave it). Each wait ends as soon as it holds; the bound only has to
+/// outlast a loaded CI machine, where pcscd's polling can fall seconds behind.
+const STARTUP: Duration = Duration::from_secs(60);
 
 /// The software card, inserted in a vpcd reader that pcscd serves.
 pub struct VirtualReader<C> {

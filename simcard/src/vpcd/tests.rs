@@ -286,7 +286,7 @@ fn remove_and_insert_card() {
     let handle = serve(FakeCard::default(), config).expect("serve");
     let (mut first, _) = listener.accept().expect("first connection");
     vpcd_session(&mut first, &[]).expect("session");
-    assert!(handle.wait_connected(Duration::from_secs(5)));
+    assert!(handle.wait_connected(Duration::from_secs(60)));
 
     handle.remove_card();
     let mut buf = [0u8; 1];
@@ -304,9 +304,20 @@ fn remove_and_insert_card() {
 
 #[test]
 fn stop_while_vpcd_is_absent() {
-    // Nothing listens here: the bridge keeps retrying until stopped.
-    let (listener, addr) = fake_vpcd();
-    drop(listener);
+    // Nothing listens here: the bridge keeps retrying until stopped. The port stays bound (not
+    // listening, so connections are refused) for the whole test: a port freed here could be
+    // handed to a parallel test's listener, and the bridge would connect to that one.
+    let reserved =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    reserved
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let addr = reserved
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("an IP address")
+        .to_string();
     let (tx, rx) = mpsc::channel();
     let config = VpcdConfig::new(addr)
         .with_retry_interval(Duration::from_millis(10))
@@ -314,7 +325,7 @@ fn stop_while_vpcd_is_absent() {
             let _ = tx.send(e.clone());
         });
     let handle = serve(FakeCard::default(), config).expect("serve");
-    let first = rx.recv_timeout(Duration::from_secs(5)).expect("an event");
+    let first = rx.recv_timeout(Duration::from_secs(60)).expect("an event");
     assert!(
         matches!(first, BridgeEvent::CannotConnect { .. }),
         "{first:?}"

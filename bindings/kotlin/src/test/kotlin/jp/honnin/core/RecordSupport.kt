@@ -183,7 +183,7 @@ class ReceiverProcess(private val dir: Path) : AutoCloseable {
         ).redirectError(log).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
         process = started
         val pattern = Regex("listening on (https://\\S+)")
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60) // a loaded CI machine; ends as soon as it listens
         while (System.nanoTime() < deadline) {
             pattern.find(log.readText())?.let { url = it.groupValues[1]; return url }
             check(started.isAlive) { "the receiver exited: ${log.readText()}" }

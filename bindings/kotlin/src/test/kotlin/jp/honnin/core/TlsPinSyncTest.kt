@@ -78,7 +78,8 @@ class TlsPinSyncTest {
 
             // The operator installs the next certificate; the receiver serves it without a restart.
             receiver.installTlsIdentity(next)
-            val deadline = System.nanoTime() + 40_000_000_000L
+            // The receiver looks for new files every 10 s; 60 s outlasts a loaded machine.
+            val deadline = System.nanoTime() + 60_000_000_000L
             while (servedPin(url) != nextPin) {
                 check(System.nanoTime() < deadline) { "the receiver did not take the new TLS key" }
                 Thread.sleep(250)

@@ -114,11 +114,24 @@ class TrustSyncTest {
             assertNull(store.keptTrustBundle(key), "nothing kept before the operator loads one")
 
             receiver.trustLoad(testAnchorsDirectory(), crlFiles(dir))
+            val before = WallClock.nowUnixSeconds()
             val update = store.sync(Records.config(url, receiver.pin), key).trustBundle
+            val after = WallClock.nowUnixSeconds()
             val kept = (update as? TrustBundleUpdate.Kept ?: throw AssertionError("not kept: $update")).bundle
             assertEquals(1uL, kept.serial)
             assertEquals(2, kept.revocationLists.size)
-            assertTrue(kept.current, kept.summary)
+            // The update reports the bundle as of the sync (the store's clock, the real one): a
+            // fresh bundle, whose lists are stale exactly when the real date is past their
+            // nextUpdate (the fixtures' lists: after 2026-12-31, so not asserted as current).
+            assertFalse(kept.expired, kept.summary)
+            for (list in kept.revocationLists) {
+                val next = checkNotNull(list.nextUpdate) { "a list without nextUpdate: ${kept.summary}" }
+                if (next < before) assertTrue(list.stale, kept.summary)
+                if (next >= after) assertFalse(list.stale, kept.summary)
+            }
+            assertEquals(kept.revocationLists.none { it.stale }, kept.current, kept.summary)
+            // At the fixtures' check time (their lists current then), the kept bundle is current.
+            assertTrue(checkNotNull(store.keptTrustBundle(key)).info(TestClock.SECONDS).current, kept.summary)
             assertTrue(Files.exists(dir.resolve("records.db.trust-bundle")))
 
             // Offline at the door: the verifier comes from the kept bundle alone.
