@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use honnin_core::check::Verifier;
-use honnin_core::verify::x509::{RevocationList, TrustAnchors};
+use honnin_core::verify::x509::{ListSource, RevocationList, TrustAnchors};
 use honnin_receiver::tls::ServerTls;
 use honnin_receiver::{
     Limits, PostgresStorage, Receiver, SecretBox, SqliteStorage, Storage, fleet, now, operator_cli,
@@ -426,9 +426,18 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut lists = Vec::new();
             for path in &crl {
                 let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                // Named in each record's revocation check, beside the loaded bundle's lists.
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 lists.push(
                     RevocationList::from_der(&bytes)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                        .map_err(|e| format!("{}: {e}", path.display()))?
+                        .delivered_by(ListSource {
+                            name: format!("serve --crl {name}"),
+                            expires_at: i64::MAX,
+                        }),
                 );
             }
             let mut verifier = Verifier::new(anchors).with_revocation_lists(lists);

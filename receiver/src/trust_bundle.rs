@@ -46,6 +46,9 @@ use crate::{Receiver, auth, now};
 pub const TRUST_BUNDLE_SECONDS: i64 = 36 * 3600;
 /// The settings entry the loaded anchors and lists are kept under.
 const META_KEY: &str = "trust_bundle.v1";
+/// The settings entry holding the serial of the newest load, written after it: small, so
+/// every batch can read it to notice a load ([`crate::receiver_trust`]).
+pub const SERIAL_KEY: &str = "trust_bundle.serial";
 /// Loads tried before giving up when other loads keep winning the race.
 const LOAD_ATTEMPTS: u32 = 8;
 
@@ -234,6 +237,8 @@ pub fn load_with_mdoc(
             Some(old) => storage.replace_meta(META_KEY, old, &bytes)?,
         };
         if stored {
+            // After the bundle, so an instance that sees the new serial finds its bundle.
+            storage.put_meta(SERIAL_KEY, serial.to_string().as_bytes())?;
             crate::fleet::audit(
                 storage,
                 actor,
