@@ -121,7 +121,9 @@ impl ReceiverTrust {
         }
         let merged = match loaded(storage) {
             Ok(None) => Ok((self.base.clone(), None)),
-            Ok(Some(trust)) => self.merge(&trust).map(|v| (Arc::new(v), Some(trust.serial))),
+            Ok(Some(trust)) => self
+                .merge(&trust)
+                .map(|v| (Arc::new(v), Some(trust.serial))),
             // Not a judgement on the bundle: try again with the next batch.
             Err(TrustLoadError::Storage(e)) => {
                 eprintln!("honnin-receiver: reading the trust bundle: {e}");
@@ -146,9 +148,10 @@ impl ReceiverTrust {
             Err(why) => {
                 let why = format!(
                     "the loaded trust bundle cannot be used ({why}); records are re-verified with {} until a good one is loaded",
-                    current
-                        .serial
-                        .map_or_else(|| "serve's own trust".to_owned(), |s| format!("trust bundle {s}"))
+                    current.serial.map_or_else(
+                        || "serve's own trust".to_owned(),
+                        |s| format!("trust bundle {s}")
+                    )
                 );
                 eprintln!("honnin-receiver: {why}");
                 current.failure = Some(why);
@@ -200,8 +203,8 @@ impl ReceiverTrust {
         let mut lists = self.base.revocation_lists().to_vec();
         for list in &trust.lists {
             let der = decode("list", &list.label, &list.crl)?;
-            let parsed = RevocationList::from_der(&der)
-                .map_err(|e| format!("list {}: {e}", list.label))?;
+            let parsed =
+                RevocationList::from_der(&der).map_err(|e| format!("list {}: {e}", list.label))?;
             lists.push(parsed.delivered_by(source.clone()));
         }
         let mut phones: Vec<Vec<u8>> = self

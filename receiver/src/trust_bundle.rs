@@ -238,7 +238,7 @@ pub fn load_with_mdoc(
         };
         if stored {
             // After the bundle, so an instance that sees the new serial finds its bundle.
-            storage.put_meta(SERIAL_KEY, serial.to_string().as_bytes())?;
+            publish_serial(storage, serial)?;
             crate::fleet::audit(
                 storage,
                 actor,
@@ -251,6 +251,33 @@ pub fn load_with_mdoc(
         }
     }
     Err(TrustLoadError::Contended)
+}
+
+/// Sets [`SERIAL_KEY`] to `serial` unless it holds a higher one already (a slower load that
+/// committed first must not move it back), compare-and-set as the bundle itself.
+fn publish_serial(storage: &dyn Storage, serial: u64) -> Result<(), StorageError> {
+    let text = serial.to_string();
+    for _ in 0..LOAD_ATTEMPTS {
+        let kept = storage.meta(SERIAL_KEY)?;
+        let kept_serial = kept
+            .as_deref()
+            .and_then(|bytes| std::str::from_utf8(bytes).ok()?.parse::<u64>().ok());
+        if kept_serial.is_some_and(|kept| kept >= serial) {
+            return Ok(());
+        }
+        let stored = match &kept {
+            None => {
+                storage.put_meta(SERIAL_KEY, text.as_bytes())?;
+                storage.meta(SERIAL_KEY)?.as_deref() == Some(text.as_bytes())
+            }
+            Some(old) => storage.replace_meta(SERIAL_KEY, old, text.as_bytes())?,
+        };
+        if stored {
+            return Ok(());
+        }
+    }
+    // Other loads kept moving it: each publishes its own, higher serial.
+    Ok(())
 }
 
 /// What the audit log keeps of a load: the serial, and each entry's label and SHA-256 of its

@@ -10,8 +10,7 @@ use crate::check::{Level, Verifier};
 use crate::record::{RecordBody, SignedRecord};
 use crate::verify::x509::{
     ChainPolicy, KeyPurpose, SigningCertificateAttributes, VerifiedChain, check_revocation_among,
-    check_revocation_of,
-    select_revocation_list, validate_chain_with,
+    check_revocation_of, select_revocation_list, validate_chain_with,
 };
 use crate::verify::{CheckState, UnixTime};
 

@@ -406,7 +406,10 @@ pub fn check_revocation_among(
         .collect();
     let revoked = results.iter().position(|r| r.reason == Reason::Revoked);
     let passed = || results.iter().position(|r| r.state == CheckState::Passed);
-    match revoked.or_else(passed).or((!results.is_empty()).then_some(0)) {
+    match revoked
+        .or_else(passed)
+        .or((!results.is_empty()).then_some(0))
+    {
         Some(decided) => results[decided].clone(),
         None => CheckResult::not_checked(CheckId::Revocation, Reason::NoRevocationList),
     }
