@@ -139,7 +139,7 @@ pub fn ingest_batch(
         }
     }
     // The trust of the newest load, once for the batch (a load takes effect from the next one).
-    let verifier = receiver.verifier.verifier(receiver.storage.as_ref());
+    let verifier = receiver.verifier.for_batch(receiver.storage.as_ref());
     // Verifications by entry, with the predecessor each was checked against; a retry reuses
     // those whose predecessor did not change.
     let mut verified: HashMap<usize, (Option<ChainHead>, RecordVerification)> = HashMap::new();

@@ -119,7 +119,7 @@ pub struct Receiver {
     pub storage: Arc<dyn Storage>,
     /// What records are re-verified with: `serve`'s own trust and the newest loaded trust
     /// bundle ([`receiver_trust`]); take it once per batch with
-    /// [`receiver_trust::ReceiverTrust::verifier`].
+    /// [`receiver_trust::ReceiverTrust::for_batch`].
     pub verifier: receiver_trust::ReceiverTrust,
     /// The receipt key: sign with [`rotation::ReceiptKeys::signer`] (it changes in place when
     /// the key is rotated).

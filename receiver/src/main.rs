@@ -459,7 +459,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 usize::try_from(max_items_per_device).unwrap_or(usize::MAX);
             // The loaded trust bundle, merged before the first batch so the console and
             // /metrics show it at once (each batch then looks for a newer load).
-            receiver.verifier.verifier(receiver.storage.as_ref());
+            receiver.verifier.for_batch(receiver.storage.as_ref());
             let receiver = Arc::new(receiver);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {

@@ -98,7 +98,7 @@ impl ReceiverTrust {
     /// The verifier for the next batch: the newest load merged in when the serial entry in
     /// `storage` changed since the last batch. A database error here keeps the verifier in use
     /// (and is logged): the batch itself will meet the same database.
-    pub fn verifier(&self, storage: &dyn Storage) -> Arc<Verifier> {
+    pub fn for_batch(&self, storage: &dyn Storage) -> Arc<Verifier> {
         let entry = match storage.meta(SERIAL_KEY) {
             Ok(entry) => entry,
             Err(e) => {

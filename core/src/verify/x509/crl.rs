@@ -308,6 +308,13 @@ pub fn check_revocation_of(
     if let Some(refused) = untrusted(chain, list, at) {
         return refused;
     }
+    judge_dated(chain, list, at)
+}
+
+/// The Revocation check with a list already found trustworthy ([`untrusted`]): current at
+/// `at`, and what it says of the certificate.
+fn judge_dated(chain: &VerifiedChain, list: &RevocationList, at: UnixTime) -> CheckResult {
+    let id = CheckId::Revocation;
     let invalid = |detail: String| CheckResult::failed(id, Reason::RevocationListInvalid, detail);
     if at.0 < list.this_update {
         return invalid(format!(
@@ -400,7 +407,7 @@ pub fn check_revocation_among(
         .collect();
     // Newest first: among lists that agree, the freshest one is named.
     candidates.sort_by_key(|list| std::cmp::Reverse(list.this_update));
-    let results: Vec<CheckResult> = candidates
+    let mut results: Vec<CheckResult> = candidates
         .iter()
         .map(|list| judge_after_the_fact(chain, list, at))
         .collect();
@@ -410,7 +417,7 @@ pub fn check_revocation_among(
         .or_else(passed)
         .or((!results.is_empty()).then_some(0))
     {
-        Some(decided) => results[decided].clone(),
+        Some(decided) => results.swap_remove(decided),
         None => CheckResult::not_checked(CheckId::Revocation, Reason::NoRevocationList),
     }
 }
@@ -438,7 +445,8 @@ fn judge_after_the_fact(chain: &VerifiedChain, list: &RevocationList, at: UnixTi
             date(revoked)
         )),
         None if later => CheckResult::passed(id, Reason::NotRevoked).with_detail(described),
-        // Current at `at`, stale or without nextUpdate: judged as on the device.
-        _ => check_revocation_of(chain, Some(list), at),
+        // Current at `at`, stale or without nextUpdate: judged as on the device (its
+        // signature is checked above already: the memo is not asked twice per record).
+        _ => judge_dated(chain, list, at),
     }
 }
