@@ -429,22 +429,27 @@ fn judge_after_the_fact(chain: &VerifiedChain, list: &RevocationList, at: UnixTi
         return refused;
     }
     let later = at.0 < list.this_update;
-    let described = if later {
-        format!("{}, issued after the check", list.describe(at))
-    } else {
-        list.describe(at)
+    // Described only when it decides here (every record describes its list once).
+    let described = || {
+        let text = list.describe(at);
+        if later {
+            format!("{text}, issued after the check")
+        } else {
+            text
+        }
     };
     match list.revocation_date(chain.end_entity.serial()) {
         Some(revoked) if revoked <= at.0 => CheckResult::failed(
             id,
             Reason::Revoked,
-            format!("revoked on {} ({described})", date(revoked)),
+            format!("revoked on {} ({})", date(revoked), described()),
         ),
         Some(revoked) if later => CheckResult::passed(id, Reason::NotRevoked).with_detail(format!(
-            "not revoked at the check time; revoked later, on {} ({described})",
-            date(revoked)
+            "not revoked at the check time; revoked later, on {} ({})",
+            date(revoked),
+            described()
         )),
-        None if later => CheckResult::passed(id, Reason::NotRevoked).with_detail(described),
+        None if later => CheckResult::passed(id, Reason::NotRevoked).with_detail(described()),
         // Current at `at`, stale or without nextUpdate: judged as on the device (its
         // signature is checked above already: the memo is not asked twice per record).
         _ => judge_dated(chain, list, at),
