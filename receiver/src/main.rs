@@ -56,15 +56,18 @@ enum Command {
         /// same machine).
         #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "tls_self_signed"])]
         insecure_http: bool,
-        /// Directory of trust anchors (JPKI roots) records are re-verified against.
+        /// Directory of trust anchors (JPKI roots) records are re-verified against, always,
+        /// beside those of the newest `trust-load`.
         #[arg(long)]
         trust_anchors: PathBuf,
         /// A revocation list (X.509 CRL, DER) of a JPKI CA, for operators entitled to one;
-        /// repeatable. Without one, revocation is "not checked".
+        /// repeatable. Used beside the lists of the newest `trust-load` (taken up while
+        /// serving); with neither, revocation is "not checked".
         #[arg(long)]
         crl: Vec<PathBuf>,
         /// Directory of the phone issuers' IACA certificates: level-M (phone) records are
-        /// re-verified under them; without it such records are `unverified` and deliver nothing.
+        /// re-verified under them and those of the newest `trust-load --mdoc-anchors`; with
+        /// neither, such records are `unverified` and deliver nothing.
         #[arg(long)]
         mdoc_anchors: Option<PathBuf>,
         /// Where the operator console and /metrics are served (plain HTTP, loopback only: reach
