@@ -66,6 +66,17 @@ pub fn start(backend: &Backend, configure: impl FnOnce(&mut Receiver)) -> Server
 }
 
 impl Server {
+    /// The database's address as `honnin-receiver` takes it: a SQLite path (`--db`) or a
+    /// PostgreSQL URL (`--database`), and which of the two.
+    pub fn database_flag(&self) -> (&'static str, &str) {
+        let address = self._database.address.as_str();
+        if address.starts_with("postgres") {
+            ("--database", address)
+        } else {
+            ("--db", address)
+        }
+    }
+
     /// Another receiver instance on this server's database, as a second `serve` would be, with
     /// `serve`'s own trust `verifier`, serving TLS on loopback with the same certificate (so
     /// `agent` reaches it too): its base URL and receiver.

@@ -293,8 +293,8 @@ pub fn phone_anchors_loaded_by_trust_load_verify_a_phone_record(backend: &Backen
     assert_eq!(without["outcome"], "unverified", "{without:#}");
 }
 
-/// (d): a second instance on the same database follows a load made through the first, with
-/// no restart.
+/// (d): a second instance on the same database follows a load made through the first, and
+/// both follow one made by the `honnin-receiver trust-load` command, with no restart.
 pub fn a_second_instance_follows_a_load_made_through_the_first(backend: &Backend) {
     let (server, bank) = serve(backend, Verifier::new(anchors()));
     let (second, other) = server.another_instance(Verifier::new(anchors()));
@@ -305,6 +305,28 @@ pub fn a_second_instance_follows_a_load_made_through_the_first(backend: &Backend
     let after = sync(&server, &second, &bank, &device.card(Profile::Revoked));
     assert_eq!(revocation(&after).1, "revoked", "{after:#}");
     assert_eq!(other.verifier.in_use().serial, Some(1));
+
+    // The operator's command, run as a separate process on the same database: a load with no
+    // list leaves the revoked card to the device's word ("not checked") on both instances.
+    let (flag, address) = server.database_flag();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_honnin-receiver"))
+        .args([flag, address, "trust-load", "--anchors"])
+        .arg(Path::new(PKI).join("anchors"))
+        .output()
+        .expect("runs honnin-receiver");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(printed.starts_with("trust bundle 2:"), "{printed}");
+    for base in [server.base.as_str(), second.as_str()] {
+        let verification = sync(&server, base, &bank, &device.card(Profile::Revoked));
+        assert_eq!(
+            revocation(&verification).1,
+            "no_revocation_list",
+            "{verification:#}"
+        );
+    }
+    assert_eq!(other.verifier.in_use().serial, Some(2));
+    assert_eq!(server.receiver.verifier.in_use().serial, Some(2));
 }
 
 /// (e): a damaged stored bundle (not JSON, or a certificate that does not parse) does not stop
