@@ -310,6 +310,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => Vec::new(),
             };
             let (count, listed, phone_count) = (anchors.len(), lists.len(), phones.len());
+            // A damaged kept bundle is refused by the load itself, with its own message.
+            let dropped = match bundle::loaded(storage.as_ref()) {
+                Ok(Some(before)) => bundle::lists_dropped(&before, &lists),
+                _ => Vec::new(),
+            };
             let actor = operator_cli::cli_actor();
             let serial =
                 bundle::load_with_mdoc(storage.as_ref(), &actor, anchors, lists, phones, now())
@@ -317,6 +322,11 @@ fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "trust bundle {serial}: {count} anchors, {listed} revocation lists, {phone_count} phone issuer anchors"
             );
+            for issuer in dropped {
+                eprintln!(
+                    "honnin-receiver: warning: the bundle before had a revocation list of {issuer} and this one has none: devices and the receiver no longer check revocation of its cards against a list (load its current list with --crl)"
+                );
+            }
             Ok(())
         }
         Command::AnnounceTlsKey { cert, pin, clear } => {

@@ -170,6 +170,24 @@ fn label_of(source: &str) -> String {
         .collect()
 }
 
+/// The CAs (issuer names) `before` carried a revocation list of and `lists` carries none of:
+/// a load without them leaves devices and the receiver with no list of those CAs, so a card
+/// only those lists revoked is "not checked" again. `trust-load` warns of each.
+pub fn lists_dropped(before: &LoadedTrust, lists: &[BundleList]) -> Vec<String> {
+    let issuers = |lists: &[BundleList]| -> std::collections::BTreeSet<String> {
+        lists
+            .iter()
+            .filter_map(|list| BASE64.decode(&list.crl).ok())
+            .filter_map(|der| RevocationList::from_der(&der).ok())
+            .map(|list| list.issuer_name().to_owned())
+            .collect()
+    };
+    issuers(&before.lists)
+        .difference(&issuers(lists))
+        .cloned()
+        .collect()
+}
+
 /// The trust the operator loaded last, if any.
 pub fn loaded(storage: &dyn Storage) -> Result<Option<LoadedTrust>, TrustLoadError> {
     match storage.meta(META_KEY)? {

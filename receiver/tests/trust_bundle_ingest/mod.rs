@@ -317,6 +317,13 @@ pub fn a_second_instance_follows_a_load_made_through_the_first(backend: &Backend
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{output:?}");
     assert!(printed.starts_with("trust bundle 2:"), "{printed}");
+    // The operator is told which CA's list the load left out.
+    let warned = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warned.contains("warning: the bundle before had a revocation list of")
+            && warned.contains("JPKI for user authentication"),
+        "{warned}"
+    );
     for base in [server.base.as_str(), second.as_str()] {
         let verification = sync(&server, base, &bank, &device.card(Profile::Revoked));
         assert_eq!(
@@ -327,6 +334,21 @@ pub fn a_second_instance_follows_a_load_made_through_the_first(backend: &Backend
     }
     assert_eq!(other.verifier.in_use().serial, Some(2));
     assert_eq!(server.receiver.verifier.in_use().serial, Some(2));
+
+    // The list loaded again: no warning, and both instances revoke the card again.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_honnin-receiver"))
+        .args([flag, address, "trust-load", "--anchors"])
+        .arg(Path::new(PKI).join("anchors"))
+        .arg("--crl")
+        .arg(fixture_list())
+        .output()
+        .expect("runs honnin-receiver");
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    for base in [server.base.as_str(), second.as_str()] {
+        let verification = sync(&server, base, &bank, &device.card(Profile::Revoked));
+        assert_eq!(revocation(&verification).1, "revoked", "{verification:#}");
+    }
 }
 
 /// (e): a damaged stored bundle (not JSON, or a certificate that does not parse) does not stop

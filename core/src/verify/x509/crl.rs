@@ -191,6 +191,11 @@ impl RevocationList {
         )
     }
 
+    /// The issuer's name as text (the CA whose list it is).
+    pub fn issuer_name(&self) -> &str {
+        &self.issuer_text
+    }
+
     /// Number of revoked certificates listed.
     pub fn len(&self) -> usize {
         self.list
