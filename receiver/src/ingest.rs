@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use honnin_core::check::Verifier;
 use honnin_core::record::{DeviceKey, SignedRecord};
 use honnin_core::sync::protocol::{RECEIPT_FORMAT, ReceiptBody, SignedReceipt};
 use honnin_core::verify::CheckState;
@@ -137,6 +138,8 @@ pub fn ingest_batch(
             *slot = Some(item);
         }
     }
+    // The trust of the newest load, once for the batch (a load takes effect from the next one).
+    let verifier = receiver.verifier.for_batch(receiver.storage.as_ref());
     // Verifications by entry, with the predecessor each was checked against; a retry reuses
     // those whose predecessor did not change.
     let mut verified: HashMap<usize, (Option<ChainHead>, RecordVerification)> = HashMap::new();
@@ -164,6 +167,7 @@ pub fn ingest_batch(
             }
             let context = Context {
                 key,
+                verifier: &verifier,
                 items: &items,
                 device_senders: &device_senders,
                 now: now(),
@@ -313,6 +317,7 @@ fn plan(
 /// What every record of a batch is verified with.
 struct Context<'a> {
     key: &'a DeviceKey,
+    verifier: &'a Verifier,
     items: &'a HashMap<String, Option<ItemRow>>,
     device_senders: &'a [String],
     /// When the batch is verified: a record cannot claim a later time than this plus the clock
@@ -329,7 +334,7 @@ fn verify(
 ) -> RecordVerification {
     let mut verification = verify_record(
         &parsed.record,
-        &receiver.verifier,
+        context.verifier,
         &RecordExpectation {
             device_key: context.key,
             item_id: None,

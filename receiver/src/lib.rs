@@ -15,6 +15,7 @@
 //!
 //! Modules: [`storage`] (SQLite, PostgreSQL), [`ingest`] (batches, receipts), [`routes`] (HTTP),
 //! [`auth`] (request signatures, tokens, rate limit), [`operator`] (enrolment codes, senders),
+//! [`receiver_trust`] (what ingest re-verifies with: `serve`'s trust and the loaded bundle),
 //! [`tls`] (HTTPS with rustls, self-signed certificates and their pins), [`items`] (senders'
 //! items, the signed device manifest, the policy check on ingest), [`webhook`] (signed pushes
 //! of the feed with retries), [`webhook_url`] (where a webhook may point), [`fleet`] (devices:
@@ -37,6 +38,7 @@ pub mod operator;
 pub mod operator_cli;
 pub mod parse_refusals;
 pub mod receipt_signer;
+pub mod receiver_trust;
 pub mod rejections;
 pub mod rotation;
 pub mod routes;
@@ -115,7 +117,10 @@ impl Default for Limits {
 /// What every request handler shares.
 pub struct Receiver {
     pub storage: Arc<dyn Storage>,
-    pub verifier: Verifier,
+    /// What records are re-verified with: `serve`'s own trust and the newest loaded trust
+    /// bundle ([`receiver_trust`]); take it once per batch with
+    /// [`receiver_trust::ReceiverTrust::for_batch`].
+    pub verifier: receiver_trust::ReceiverTrust,
     /// The receipt key: sign with [`rotation::ReceiptKeys::signer`] (it changes in place when
     /// the key is rotated).
     pub key: rotation::ReceiptKeys,
@@ -135,7 +140,8 @@ impl std::fmt::Debug for Receiver {
 
 impl Receiver {
     /// The receiver over `storage`, with its receipt key (made and kept in the storage on first
-    /// use) and `verifier`'s anchors and CRLs.
+    /// use) and `verifier`'s anchors and CRLs (the newest loaded trust bundle is added to them
+    /// at each batch, [`receiver_trust`]).
     pub fn new(storage: Arc<dyn Storage>, verifier: Verifier) -> Result<Self, StorageError> {
         Self::with_secrets(storage, verifier, SecretBox::Plain)
     }
@@ -152,7 +158,7 @@ impl Receiver {
         operator::seal_webhook_secrets(storage.as_ref(), &secrets)?;
         Ok(Self {
             storage,
-            verifier,
+            verifier: verifier.into(),
             key,
             limits: Limits::default(),
             limiter: auth::FailureLimiter::default(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use honnin_core::check::Verifier;
-use honnin_core::verify::x509::{RevocationList, TrustAnchors};
+use honnin_core::verify::x509::{ListSource, RevocationList, TrustAnchors};
 use honnin_receiver::tls::ServerTls;
 use honnin_receiver::{
     Limits, PostgresStorage, Receiver, SecretBox, SqliteStorage, Storage, fleet, now, operator_cli,
@@ -56,15 +56,18 @@ enum Command {
         /// same machine).
         #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "tls_self_signed"])]
         insecure_http: bool,
-        /// Directory of trust anchors (JPKI roots) records are re-verified against.
+        /// Directory of trust anchors (JPKI roots) records are re-verified against, always,
+        /// beside those of the newest `trust-load`.
         #[arg(long)]
         trust_anchors: PathBuf,
         /// A revocation list (X.509 CRL, DER) of a JPKI CA, for operators entitled to one;
-        /// repeatable. Without one, revocation is "not checked".
+        /// repeatable. Used beside the lists of the newest `trust-load` (taken up while
+        /// serving); with neither, revocation is "not checked".
         #[arg(long)]
         crl: Vec<PathBuf>,
         /// Directory of the phone issuers' IACA certificates: level-M (phone) records are
-        /// re-verified under them; without it such records are `unverified` and deliver nothing.
+        /// re-verified under them and those of the newest `trust-load --mdoc-anchors`; with
+        /// neither, such records are `unverified` and deliver nothing.
         #[arg(long)]
         mdoc_anchors: Option<PathBuf>,
         /// Where the operator console and /metrics are served (plain HTTP, loopback only: reach
@@ -307,6 +310,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => Vec::new(),
             };
             let (count, listed, phone_count) = (anchors.len(), lists.len(), phones.len());
+            // A damaged kept bundle is refused by the load itself, with its own message.
+            let dropped = match bundle::loaded(storage.as_ref()) {
+                Ok(Some(before)) => bundle::lists_dropped(&before, &lists),
+                _ => Vec::new(),
+            };
             let actor = operator_cli::cli_actor();
             let serial =
                 bundle::load_with_mdoc(storage.as_ref(), &actor, anchors, lists, phones, now())
@@ -314,6 +322,11 @@ fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "trust bundle {serial}: {count} anchors, {listed} revocation lists, {phone_count} phone issuer anchors"
             );
+            for issuer in dropped {
+                eprintln!(
+                    "honnin-receiver: warning: the bundle before had a revocation list of {issuer} and this one has none: devices and the receiver no longer check revocation of its cards against a list (load its current list with --crl)"
+                );
+            }
             Ok(())
         }
         Command::AnnounceTlsKey { cert, pin, clear } => {
@@ -426,9 +439,18 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut lists = Vec::new();
             for path in &crl {
                 let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                // Named in each record's revocation check, beside the loaded bundle's lists.
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 lists.push(
                     RevocationList::from_der(&bytes)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                        .map_err(|e| format!("{}: {e}", path.display()))?
+                        .delivered_by(ListSource {
+                            name: format!("serve --crl {name}"),
+                            expires_at: i64::MAX,
+                        }),
                 );
             }
             let mut verifier = Verifier::new(anchors).with_revocation_lists(lists);
@@ -448,6 +470,9 @@ fn run(cli: Cli) -> Result<(), String> {
             // At most MAX_ITEMS (the parser's range), so it fits.
             receiver.limits.max_items_per_device =
                 usize::try_from(max_items_per_device).unwrap_or(usize::MAX);
+            // The loaded trust bundle, merged before the first batch so the console and
+            // /metrics show it at once (each batch then looks for a newer load).
+            receiver.verifier.for_batch(receiver.storage.as_ref());
             let receiver = Arc::new(receiver);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {

@@ -46,6 +46,9 @@ use crate::{Receiver, auth, now};
 pub const TRUST_BUNDLE_SECONDS: i64 = 36 * 3600;
 /// The settings entry the loaded anchors and lists are kept under.
 const META_KEY: &str = "trust_bundle.v1";
+/// The settings entry holding the serial of the newest load, written after it: small, so
+/// every batch can read it to notice a load ([`crate::receiver_trust`]).
+pub const SERIAL_KEY: &str = "trust_bundle.serial";
 /// Loads tried before giving up when other loads keep winning the race.
 const LOAD_ATTEMPTS: u32 = 8;
 
@@ -167,6 +170,24 @@ fn label_of(source: &str) -> String {
         .collect()
 }
 
+/// The CAs (issuer names) `before` carried a revocation list of and `lists` carries none of:
+/// a load without them leaves devices and the receiver with no list of those CAs, so a card
+/// only those lists revoked is "not checked" again. `trust-load` warns of each.
+pub fn lists_dropped(before: &LoadedTrust, lists: &[BundleList]) -> Vec<String> {
+    let issuers = |lists: &[BundleList]| -> std::collections::BTreeSet<String> {
+        lists
+            .iter()
+            .filter_map(|list| BASE64.decode(&list.crl).ok())
+            .filter_map(|der| RevocationList::from_der(&der).ok())
+            .map(|list| list.issuer_name().to_owned())
+            .collect()
+    };
+    issuers(&before.lists)
+        .difference(&issuers(lists))
+        .cloned()
+        .collect()
+}
+
 /// The trust the operator loaded last, if any.
 pub fn loaded(storage: &dyn Storage) -> Result<Option<LoadedTrust>, TrustLoadError> {
     match storage.meta(META_KEY)? {
@@ -234,6 +255,8 @@ pub fn load_with_mdoc(
             Some(old) => storage.replace_meta(META_KEY, old, &bytes)?,
         };
         if stored {
+            // After the bundle, so an instance that sees the new serial finds its bundle.
+            publish_serial(storage, serial)?;
             crate::fleet::audit(
                 storage,
                 actor,
@@ -246,6 +269,33 @@ pub fn load_with_mdoc(
         }
     }
     Err(TrustLoadError::Contended)
+}
+
+/// Sets [`SERIAL_KEY`] to `serial` unless it holds a higher one already (a slower load that
+/// committed first must not move it back), compare-and-set as the bundle itself.
+fn publish_serial(storage: &dyn Storage, serial: u64) -> Result<(), StorageError> {
+    let text = serial.to_string();
+    for _ in 0..LOAD_ATTEMPTS {
+        let kept = storage.meta(SERIAL_KEY)?;
+        let kept_serial = kept
+            .as_deref()
+            .and_then(|bytes| std::str::from_utf8(bytes).ok()?.parse::<u64>().ok());
+        if kept_serial.is_some_and(|kept| kept >= serial) {
+            return Ok(());
+        }
+        let stored = match &kept {
+            None => {
+                storage.put_meta(SERIAL_KEY, text.as_bytes())?;
+                storage.meta(SERIAL_KEY)?.as_deref() == Some(text.as_bytes())
+            }
+            Some(old) => storage.replace_meta(SERIAL_KEY, old, text.as_bytes())?,
+        };
+        if stored {
+            return Ok(());
+        }
+    }
+    // Other loads kept moving it: each publishes its own, higher serial.
+    Ok(())
 }
 
 /// What the audit log keeps of a load: the serial, and each entry's label and SHA-256 of its

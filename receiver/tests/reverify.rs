@@ -36,7 +36,7 @@ fn start(backend: &Backend, enrolled_for: &[&str]) -> Server {
 
 /// [`start`] with the receiver re-verifying under `verifier`.
 fn start_with(backend: &Backend, enrolled_for: &[&str], verifier: Verifier) -> Server {
-    let server = hostile_support::start(backend, |receiver| receiver.verifier = verifier);
+    let server = hostile_support::start(backend, |receiver| receiver.verifier = verifier.into());
     let storage = server.receiver.storage.as_ref();
     let code =
         operator::issue_enrolment_code(storage, "handheld-01", enrolled_for, now()).expect("code");

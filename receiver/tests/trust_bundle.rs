@@ -12,6 +12,7 @@
 #[macro_use]
 mod common;
 mod hostile_support;
+mod trust_bundle_ingest;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,18 @@ backend_tests!(
     a_device_checks_revocation_from_the_bundle_it_synced_and_follows_an_anchor_rotation,
     an_unenrolled_device_or_a_receiver_without_a_bundle_gets_a_typed_answer,
 );
+
+// The receiver's own re-verification with what the operator loaded (trust_bundle_ingest).
+mod ingest {
+    use crate::trust_bundle_ingest::*;
+    backend_tests!(
+        a_list_loaded_after_serve_started_revokes_the_next_records,
+        a_fresher_list_beats_the_one_serve_started_with,
+        phone_anchors_loaded_by_trust_load_verify_a_phone_record,
+        a_second_instance_follows_a_load_made_through_the_first,
+        a_damaged_stored_bundle_keeps_the_last_good_trust,
+    );
+}
 
 fn pki(name: &str) -> PathBuf {
     Path::new(PKI).join(name)

@@ -23,6 +23,9 @@ pub struct Verifier {
     pub(crate) known: KnownCertificates,
     /// The phone issuers' IACA anchors, for re-verifying level-M records.
     pub(crate) mdoc_anchors: crate::mdoc::IssuerAnchors,
+    /// Re-verifying records after the fact (the receiver): revocation is judged with every
+    /// list held, a later one included ([`crate::verify::x509::check_revocation_among`]).
+    pub(crate) after_the_fact: bool,
 }
 
 impl Verifier {
@@ -33,6 +36,7 @@ impl Verifier {
             allow_sha1: false,
             known: KnownCertificates::default(),
             mdoc_anchors: crate::mdoc::IssuerAnchors::default(),
+            after_the_fact: false,
         }
     }
 
@@ -54,8 +58,33 @@ impl Verifier {
         self
     }
 
+    /// For re-verifying records after the fact, as the receiver does: a record's revocation is
+    /// judged with every list held for its issuer, lists issued after its check time included,
+    /// and any list that revokes the certificate on or before that time fails it
+    /// ([`crate::verify::x509::check_revocation_among`]). A door check (at the current time)
+    /// keeps choosing the one list current now.
+    pub fn re_verifying_after_the_fact(mut self) -> Self {
+        self.after_the_fact = true;
+        self
+    }
+
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
+    }
+
+    /// The revocation lists, as given.
+    pub fn revocation_lists(&self) -> &[RevocationList] {
+        &self.revocation_lists
+    }
+
+    /// The phone issuers' anchors.
+    pub fn mdoc_anchors(&self) -> &crate::mdoc::IssuerAnchors {
+        &self.mdoc_anchors
+    }
+
+    /// Whether SHA-1 certificate signatures are accepted ([`Self::allowing_sha1`]).
+    pub fn allows_sha1(&self) -> bool {
+        self.allow_sha1
     }
 
     /// Forgets the CA certificates earlier checks verified, so the next check reads them

@@ -97,6 +97,10 @@ async function loadOverview() {
   });
   $("receipt-key-id").textContent = o.receipt_key_id;
   showTrust(o.trust);
+  // This instance's own re-verification: a newer load it could not use keeps the one before.
+  const failure = $("receiver-trust-failure");
+  failure.textContent = o.receiver_trust.failure || "";
+  failure.hidden = !o.receiver_trust.failure;
 }
 
 // What a list's state means to the operator.

@@ -241,6 +241,7 @@ async fn prometheus(operator: Operator) -> Result<impl IntoResponse, ApiError> {
             let overview = r.storage.overview()?;
             let mut text = metrics::exposition(&r.metrics.counts(), &overview);
             text.push_str(&crl_status::exposition(trust_status(r)?.as_ref()));
+            text.push_str(&crate::receiver_trust::exposition(&r.verifier.in_use()));
             Ok(text)
         })
         .await?;
@@ -274,6 +275,7 @@ async fn overview(operator: Operator) -> Result<impl IntoResponse, ApiError> {
                 "instance": r.metrics.counts(),
                 "receipt_key_id": r.receipt_key().id_hex(),
                 "trust": trust_status(r)?,
+                "receiver_trust": r.verifier.in_use(),
             })))
         })
         .await

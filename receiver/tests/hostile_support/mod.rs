@@ -65,6 +65,39 @@ pub fn start(backend: &Backend, configure: impl FnOnce(&mut Receiver)) -> Server
     }
 }
 
+impl Server {
+    /// The database's address as `honnin-receiver` takes it: a SQLite path (`--db`) or a
+    /// PostgreSQL URL (`--database`), and which of the two.
+    pub fn database_flag(&self) -> (&'static str, &str) {
+        let address = self._database.address.as_str();
+        if address.starts_with("postgres") {
+            ("--database", address)
+        } else {
+            ("--db", address)
+        }
+    }
+
+    /// Another receiver instance on this server's database, as a second `serve` would be, with
+    /// `serve`'s own trust `verifier`, serving TLS on loopback with the same certificate (so
+    /// `agent` reaches it too): its base URL and receiver.
+    pub fn another_instance(
+        &self,
+        verifier: honnin_core::check::Verifier,
+    ) -> (String, Arc<Receiver>) {
+        let tls = ServerTls::self_signed(&self._dir.path().join("tls")).expect("tls");
+        let receiver = Arc::new(Receiver::new(self._database.open(), verifier).expect("receiver"));
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("binds");
+        let base = format!("https://{}", listener.local_addr().expect("address"));
+        let shared = receiver.clone();
+        self.runtime
+            .spawn(async move { honnin_receiver::tls::serve(listener, shared, &tls).await });
+        (base, receiver)
+    }
+}
+
 /// Enrols `device_id` with `signer`'s key over the API.
 pub fn enrol(server: &Server, device_id: &str, signer: &SoftwareSigner) {
     let code =

@@ -9,8 +9,8 @@ use crate::card::CertificateDer;
 use crate::check::{Level, Verifier};
 use crate::record::{RecordBody, SignedRecord};
 use crate::verify::x509::{
-    ChainPolicy, KeyPurpose, SigningCertificateAttributes, VerifiedChain, check_revocation_of,
-    select_revocation_list, validate_chain_with,
+    ChainPolicy, KeyPurpose, SigningCertificateAttributes, VerifiedChain, check_revocation_among,
+    check_revocation_of, select_revocation_list, validate_chain_with,
 };
 use crate::verify::{CheckState, UnixTime};
 
@@ -99,10 +99,13 @@ pub(super) fn jpki_checks(
         ));
         return;
     };
-    let list = select_revocation_list(chain, &verifier.revocation_lists);
-    checks.push(RecordCheck::from_result(&check_revocation_of(
-        chain, list, at,
-    )));
+    let revocation = if verifier.after_the_fact {
+        check_revocation_among(chain, &verifier.revocation_lists, at)
+    } else {
+        let list = select_revocation_list(chain, &verifier.revocation_lists);
+        check_revocation_of(chain, list, at)
+    };
+    checks.push(RecordCheck::from_result(&revocation));
     let signature = body
         .card_signature()
         .map(|text| BASE64.decode(text.as_bytes()));

@@ -25,7 +25,7 @@ use super::cert::{
 };
 use super::date;
 use super::report::{ChainReport, VerifiedChain};
-use crate::verify::check::{CheckId, CheckResult, Reason};
+use crate::verify::check::{CheckId, CheckResult, CheckState, Reason};
 use crate::verify::time::UnixTime;
 
 /// Lists larger than this are refused before parsing.
@@ -191,6 +191,11 @@ impl RevocationList {
         )
     }
 
+    /// The issuer's name as text (the CA whose list it is).
+    pub fn issuer_name(&self) -> &str {
+        &self.issuer_text
+    }
+
     /// Number of revoked certificates listed.
     pub fn len(&self) -> usize {
         self.list
@@ -305,7 +310,56 @@ pub fn check_revocation_of(
     let Some(list) = list else {
         return CheckResult::not_checked(id, Reason::NoRevocationList);
     };
+    if let Some(refused) = untrusted(chain, list, at) {
+        return refused;
+    }
+    judge_dated(chain, list, at)
+}
+
+/// The Revocation check with a list already found trustworthy ([`untrusted`]): current at
+/// `at`, and what it says of the certificate.
+fn judge_dated(chain: &VerifiedChain, list: &RevocationList, at: UnixTime) -> CheckResult {
+    let id = CheckId::Revocation;
     let invalid = |detail: String| CheckResult::failed(id, Reason::RevocationListInvalid, detail);
+    if at.0 < list.this_update {
+        return invalid(format!(
+            "the list was issued on {}, after the check time",
+            date(list.this_update)
+        ));
+    }
+    match list.next_update {
+        None => return invalid("the list has no nextUpdate, so its freshness is unknown".into()),
+        Some(next) if at.0 > next => {
+            return invalid(format!(
+                "the list is stale: its next update was due on {} ({})",
+                date(next),
+                list.describe(at)
+            ));
+        }
+        Some(_) => {}
+    }
+    match list.revocation_date(chain.end_entity.serial()) {
+        // The serial number identifies a person's certificate: the detail gives only the date.
+        Some(revoked) => CheckResult::failed(
+            id,
+            Reason::Revoked,
+            format!("revoked on {} ({})", date(revoked), list.describe(at)),
+        ),
+        None => CheckResult::passed(id, Reason::NotRevoked).with_detail(list.describe(at)),
+    }
+}
+
+/// Why `list` cannot be trusted for `chain` at `at` whatever its dates: not signed by the
+/// issuer's key, another issuer's name, a critical extension honnin does not process, or the
+/// trust bundle that delivered it expired.
+fn untrusted(chain: &VerifiedChain, list: &RevocationList, at: UnixTime) -> Option<CheckResult> {
+    let invalid = |detail: String| {
+        Some(CheckResult::failed(
+            CheckId::Revocation,
+            Reason::RevocationListInvalid,
+            detail,
+        ))
+    };
     match list_signature(chain, list) {
         LinkCheck::Verified { .. } => {}
         LinkCheck::BadSignature => {
@@ -335,30 +389,74 @@ pub fn check_revocation_of(
             date(source.expires_at)
         ));
     }
-    if at.0 < list.this_update {
-        return invalid(format!(
-            "the list was issued on {}, after the check time",
-            date(list.this_update)
-        ));
+    None
+}
+
+/// The Revocation check of a record re-verified after the fact (the receiver), with every list
+/// the verifier holds for the chain's issuer. A revocation is final, so any trusted list that
+/// revokes the certificate on or before the check time `at` fails it, whatever the list's own
+/// dates (an older list current at `at` that does not list it yet, or a fresh one, cannot
+/// outvote it). Otherwise the newest list that passes it decides: one current at `at`, or one
+/// issued after `at` (it names every certificate revoked up to its thisUpdate). When no list
+/// can be used, the newest list's reason is reported. The detail names the list that decided.
+pub fn check_revocation_among(
+    chain: &VerifiedChain,
+    lists: &[RevocationList],
+    at: UnixTime,
+) -> CheckResult {
+    let mut candidates: Vec<&RevocationList> = lists
+        .iter()
+        .filter(|list| {
+            list.names_issuer_of(chain) && list.identifies_issuer_key_of(chain) != Some(false)
+        })
+        .collect();
+    // Newest first: among lists that agree, the freshest one is named.
+    candidates.sort_by_key(|list| std::cmp::Reverse(list.this_update));
+    let mut results: Vec<CheckResult> = candidates
+        .iter()
+        .map(|list| judge_after_the_fact(chain, list, at))
+        .collect();
+    let revoked = results.iter().position(|r| r.reason == Reason::Revoked);
+    let passed = || results.iter().position(|r| r.state == CheckState::Passed);
+    match revoked
+        .or_else(passed)
+        .or((!results.is_empty()).then_some(0))
+    {
+        Some(decided) => results.swap_remove(decided),
+        None => CheckResult::not_checked(CheckId::Revocation, Reason::NoRevocationList),
     }
-    match list.next_update {
-        None => return invalid("the list has no nextUpdate, so its freshness is unknown".into()),
-        Some(next) if at.0 > next => {
-            return invalid(format!(
-                "the list is stale: its next update was due on {} ({})",
-                date(next),
-                list.describe(at)
-            ));
+}
+
+/// One list's word on the chain at `at`, for [`check_revocation_among`].
+fn judge_after_the_fact(chain: &VerifiedChain, list: &RevocationList, at: UnixTime) -> CheckResult {
+    let id = CheckId::Revocation;
+    if let Some(refused) = untrusted(chain, list, at) {
+        return refused;
+    }
+    let later = at.0 < list.this_update;
+    // Described only when it decides here (every record describes its list once).
+    let described = || {
+        let text = list.describe(at);
+        if later {
+            format!("{text}, issued after the check")
+        } else {
+            text
         }
-        Some(_) => {}
-    }
+    };
     match list.revocation_date(chain.end_entity.serial()) {
-        // The serial number identifies a person's certificate: the detail gives only the date.
-        Some(revoked) => CheckResult::failed(
+        Some(revoked) if revoked <= at.0 => CheckResult::failed(
             id,
             Reason::Revoked,
-            format!("revoked on {} ({})", date(revoked), list.describe(at)),
+            format!("revoked on {} ({})", date(revoked), described()),
         ),
-        None => CheckResult::passed(id, Reason::NotRevoked).with_detail(list.describe(at)),
+        Some(revoked) if later => CheckResult::passed(id, Reason::NotRevoked).with_detail(format!(
+            "not revoked at the check time; revoked later, on {} ({})",
+            date(revoked),
+            described()
+        )),
+        None if later => CheckResult::passed(id, Reason::NotRevoked).with_detail(described()),
+        // Current at `at`, stale or without nextUpdate: judged as on the device (its
+        // signature is checked above already: the memo is not asked twice per record).
+        _ => judge_dated(chain, list, at),
     }
 }

@@ -50,8 +50,8 @@ pub use attributes::{AttributeError, Era, SigningCertificateAttributes};
 pub(crate) use cert::ParsedCertificate;
 pub use cert::{CertificateError, MAX_CERTIFICATE_LEN};
 pub use crl::{
-    CrlError, ListSource, MAX_CRL_LEN, RevocationList, check_revocation, check_revocation_of,
-    select_revocation_list,
+    CrlError, ListSource, MAX_CRL_LEN, RevocationList, check_revocation, check_revocation_among,
+    check_revocation_of, select_revocation_list,
 };
 pub use path::{
     MAX_CHAIN_LEN, MAX_INTERMEDIATES, MAX_SIGNATURE_CHECKS, validate_chain, validate_chain_with,
@@ -76,7 +76,7 @@ pub(crate) fn policy_arc(purpose: KeyPurpose) -> ObjectIdentifier {
 }
 
 /// `YYYY-MM-DD` (UTC) for details in check results.
-pub(crate) fn date(seconds: i64) -> String {
+pub fn date(seconds: i64) -> String {
     let (year, month, day) = UnixTime(seconds).date();
     format!("{year:04}-{month:02}-{day:02}")
 }

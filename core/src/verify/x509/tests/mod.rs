@@ -3,6 +3,7 @@
 mod anchors;
 mod attributes;
 mod crl;
+mod crl_after_the_fact;
 mod end_entity;
 mod fixtures;
 mod malformed;
