@@ -82,6 +82,10 @@ pub enum TrustLoadError {
     TooMany { anchors: usize, lists: usize },
     #[error("the kept trust bundle cannot be read ({0}); load it again")]
     Damaged(String),
+    #[error(
+        "the kept trust bundle cannot be read ({0}), and no published serial says which number a new load must exceed (devices refuse a lower one): restore the receiver's settings from a backup"
+    )]
+    DamagedWithoutSerial(String),
     #[error("other loads kept changing the trust bundle; try again")]
     Contended,
     #[error(transparent)]
@@ -230,12 +234,20 @@ pub fn load_with_mdoc(
     }
     for _ in 0..LOAD_ATTEMPTS {
         let before = storage.meta(META_KEY)?;
+        let mut replaces_damaged = false;
         let serial = match &before {
             None => 1,
-            Some(bytes) => serde_json::from_slice::<LoadedTrust>(bytes)
-                .map_err(|e| TrustLoadError::Damaged(e.to_string()))?
-                .serial
-                .saturating_add(1),
+            Some(bytes) => match serde_json::from_slice::<LoadedTrust>(bytes) {
+                Ok(kept) => kept.serial.saturating_add(1),
+                // A load is how the operator repairs a damaged bundle; the serial it must
+                // exceed is the one published beside it, so devices take the repair.
+                Err(e) => {
+                    replaces_damaged = true;
+                    published_serial(storage)?
+                        .ok_or_else(|| TrustLoadError::DamagedWithoutSerial(e.to_string()))?
+                        .saturating_add(1)
+                }
+            },
         };
         let next = LoadedTrust {
             serial,
@@ -257,14 +269,11 @@ pub fn load_with_mdoc(
         if stored {
             // After the bundle, so an instance that sees the new serial finds its bundle.
             publish_serial(storage, serial)?;
-            crate::fleet::audit(
-                storage,
-                actor,
-                "trust_load",
-                "trust_bundle",
-                load_detail(&next),
-                at,
-            )?;
+            let mut detail = load_detail(&next);
+            if replaces_damaged {
+                detail["replaced_damaged_bundle"] = true.into();
+            }
+            crate::fleet::audit(storage, actor, "trust_load", "trust_bundle", detail, at)?;
             return Ok(serial);
         }
     }
@@ -277,9 +286,7 @@ fn publish_serial(storage: &dyn Storage, serial: u64) -> Result<(), StorageError
     let text = serial.to_string();
     for _ in 0..LOAD_ATTEMPTS {
         let kept = storage.meta(SERIAL_KEY)?;
-        let kept_serial = kept
-            .as_deref()
-            .and_then(|bytes| std::str::from_utf8(bytes).ok()?.parse::<u64>().ok());
+        let kept_serial = kept.as_deref().and_then(parse_serial);
         if kept_serial.is_some_and(|kept| kept >= serial) {
             return Ok(());
         }
@@ -296,6 +303,15 @@ fn publish_serial(storage: &dyn Storage, serial: u64) -> Result<(), StorageError
     }
     // Other loads kept moving it: each publishes its own, higher serial.
     Ok(())
+}
+
+fn parse_serial(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.parse::<u64>().ok()
+}
+
+/// The serial published by the newest load ([`SERIAL_KEY`]), if one is.
+fn published_serial(storage: &dyn Storage) -> Result<Option<u64>, StorageError> {
+    Ok(storage.meta(SERIAL_KEY)?.as_deref().and_then(parse_serial))
 }
 
 /// What the audit log keeps of a load: the serial, and each entry's label and SHA-256 of its

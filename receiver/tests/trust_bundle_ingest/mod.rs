@@ -397,4 +397,54 @@ pub fn a_damaged_stored_bundle_keeps_the_last_good_trust(backend: &Backend) {
         let text = honnin_receiver::receiver_trust::exposition(&in_use);
         assert!(text.contains("honnin_receiver_trust_failed 1"), "{text}");
     }
+    // The operator repairs it by loading again, even over unreadable bytes: the new serial is
+    // above the published one, so devices take it, and ingest uses it.
+    let key = honnin_receiver::trust_bundle::SERIAL_KEY;
+    let kept = storage.meta(key).expect("reads").expect("kept");
+    let bundle = storage
+        .meta("trust_bundle.v1")
+        .expect("reads")
+        .expect("kept");
+    assert!(
+        storage
+            .replace_meta("trust_bundle.v1", &bundle, b"{not json")
+            .expect("writes")
+    );
+    assert_eq!(kept, b"3".to_vec());
+    assert_eq!(trust_load(&server.receiver, &[fixture_list()], false), 4);
+    let verification = sync(&server, &server.base, &bank, &device.card(Profile::Revoked));
+    assert_eq!(revocation(&verification).1, "revoked", "{verification:#}");
+    let in_use = server.receiver.verifier.in_use();
+    assert_eq!((in_use.serial, in_use.failure.as_deref()), (Some(4), None));
+    let repair = honnin_receiver::audit::all_entries(storage)
+        .expect("log")
+        .into_iter()
+        .rev()
+        .find(|entry| entry.action == "trust_load")
+        .expect("logged");
+    assert!(
+        repair.detail.contains("replaced_damaged_bundle"),
+        "{repair:?}"
+    );
+    // Without a published serial, a load cannot know which number devices would take: it
+    // refuses, saying what to do, and changes nothing.
+    assert!(storage.replace_meta(key, b"4", b"").expect("writes"));
+    let bundle = storage
+        .meta("trust_bundle.v1")
+        .expect("reads")
+        .expect("kept");
+    assert!(
+        storage
+            .replace_meta("trust_bundle.v1", &bundle, b"{not json")
+            .expect("writes")
+    );
+    let (anchors, lists) =
+        read_trust_files(&Path::new(PKI).join("anchors"), &[fixture_list()]).expect("reads");
+    let refused = load_with_mdoc(storage, "t", anchors, lists, Vec::new(), now())
+        .expect_err("no serial to exceed");
+    assert!(refused.to_string().contains("backup"), "{refused}");
+    assert_eq!(
+        storage.meta("trust_bundle.v1").expect("reads").as_deref(),
+        Some(&b"{not json"[..])
+    );
 }
