@@ -106,6 +106,69 @@ fn a_genuine_feed_entry_verifies() {
     assert_eq!(signature["state"], "passed");
 }
 
+/// `dir/name`: a list of the test authentication CA issued 2026-12-01 (after the record's
+/// check on 2026-11-25), revoking the genuine card's certificate on `revoked_on`.
+fn later_list(dir: &std::path::Path, name: &str, revoked_on: u8) -> std::path::PathBuf {
+    use honnin_simcard::generate::x509::{fixture_ca_list, utc};
+    let der = fixture_ca_list(
+        "jpki-auth-ca",
+        9,
+        (utc(2026, 12, 1, 0, 0, 0), utc(2026, 12, 31, 0, 0, 0)),
+        &[(
+            honnin_simcard::generate::pki::serial::CARD_AUTH,
+            utc(2026, 11, revoked_on, 0, 0, 0),
+        )],
+    )
+    .expect("list");
+    let path = dir.join(name);
+    std::fs::write(&path, der).expect("writes");
+    path
+}
+
+fn revocation_check(output: &Output) -> serde_json::Value {
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    result["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["check"] == "revocation")
+        .cloned()
+        .expect("listed")
+}
+
+#[test]
+fn a_list_issued_after_the_check_decides_by_its_revocation_date() {
+    // A sender verifies after the fact: a list from after the check tells whether the card was
+    // revoked at the check time (2026-11-25), rather than being refused as "from the future".
+    let dir = tempfile::tempdir().expect("temp dir");
+    let before = later_list(dir.path(), "revoked-before.crl", 20);
+    let output = verify(
+        &feed_entry(),
+        &["--json", "--crl", before.to_str().expect("utf-8")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let check = revocation_check(&output);
+    assert_eq!(
+        (&check["state"], &check["reason"]),
+        (&"failed".into(), &"revoked".into())
+    );
+
+    let after = later_list(dir.path(), "revoked-after.crl", 28);
+    let output = verify(
+        &feed_entry(),
+        &["--json", "--crl", after.to_str().expect("utf-8")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let check = revocation_check(&output);
+    assert_eq!(check["state"], "passed", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("issued after the check")),
+        "{check}"
+    );
+}
+
 #[test]
 fn the_wrong_item_or_an_edited_record_fails() {
     let output = verify(&feed_entry(), &["--item", "JP-0002"]);

@@ -36,7 +36,9 @@ pub struct VerifyRecordArgs {
     /// trusts only the anchors it configured (`fixtures/pki/anchors` for the software card).
     #[arg(long)]
     pub trust_anchors: PathBuf,
-    /// A revocation list (X.509 CRL, DER) of a JPKI CA; repeatable.
+    /// A revocation list (X.509 CRL, DER) of a JPKI CA; repeatable. Every list given is used,
+    /// lists issued after the record's check time included: one revoking the card on or before
+    /// that time fails the record.
     #[arg(long)]
     pub crl: Vec<PathBuf>,
     /// Directory of the phone issuers' IACA certificates: level-M (phone) records re-verify
@@ -93,7 +95,10 @@ pub fn run(args: &VerifyRecordArgs) -> Result<ExitCode, CliError> {
             .or(entry_received_at)
             .map(|t| t.saturating_add(args.clock_skew)),
     };
-    let mut verifier = crate::trust::load_verifier(&args.trust_anchors, &args.crl)?;
+    // A sender verifies after the fact, as the receiver does: a list issued after the check
+    // still tells whether the card was revoked at the check time.
+    let mut verifier =
+        crate::trust::load_verifier(&args.trust_anchors, &args.crl)?.re_verifying_after_the_fact();
     if let Some(dir) = &args.mdoc_anchors {
         let anchors = honnin_core::mdoc::IssuerAnchors::load_dir(dir)
             .map_err(|e| CliError::Environment(format!("{}: {e}", dir.display())))?;

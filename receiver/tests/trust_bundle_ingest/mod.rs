@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use der::Decode as _;
 use honnin_core::check::{Level, Verifier};
 use honnin_core::reader::CardSession;
 use honnin_core::record::{AttributePolicy, ChainLink, SignedRecord};
@@ -21,7 +20,7 @@ use honnin_receiver::trust_bundle::{load_with_mdoc, read_mdoc_anchors, read_trus
 use honnin_receiver::{Receiver, now, operator};
 use honnin_simcard::Profile;
 use honnin_simcard::generate::pki::serial;
-use honnin_simcard::generate::x509::{crl, utc};
+use honnin_simcard::generate::x509::{fixture_ca_list, utc};
 
 use crate::common::{Backend, signed_batch};
 use crate::hostile_support::{Server, call, start};
@@ -151,13 +150,15 @@ fn auth_list(
     (this_update, next_update): ((u16, u8, u8), (u16, u8, u8)),
     revoked: &[(u32, (u16, u8, u8))],
 ) -> PathBuf {
-    let fixtures = honnin_simcard::Fixtures::embedded();
-    let ca = x509_cert::Certificate::from_der(fixtures.cert("jpki-auth-ca").expect("CA"))
-        .expect("parses");
-    let key = fixtures.key("jpki-auth-ca").expect("CA key");
     let day = |(y, m, d): (u16, u8, u8)| utc(y, m, d, 0, 0, 0);
     let revoked: Vec<(u32, _)> = revoked.iter().map(|&(s, at)| (s, day(at))).collect();
-    let der = crl(&ca, &key, 7, day(this_update), day(next_update), &revoked).expect("list");
+    let der = fixture_ca_list(
+        "jpki-auth-ca",
+        7,
+        (day(this_update), day(next_update)),
+        &revoked,
+    )
+    .expect("list");
     let path = dir.join(name);
     std::fs::write(&path, der).expect("writes");
     path

@@ -183,6 +183,29 @@ pub fn issue(
     Ok(builder.build::<_, Signature>(&signer)?)
 }
 
+/// A list by the fixtures' CA `ca` (e.g. `jpki-auth-ca`), for tests that need one dated on their
+/// own terms: number `number`, issued `this_update`, next update `next_update`, revoking
+/// `revoked`.
+pub fn fixture_ca_list(
+    ca: &str,
+    number: u32,
+    (this_update, next_update): (Time, Time),
+    revoked: &[(u32, Time)],
+) -> Result<Vec<u8>, SimError> {
+    use der::Decode as _;
+    let fixtures = crate::Fixtures::embedded();
+    let issuer = Certificate::from_der(fixtures.cert(ca)?)
+        .map_err(|e| SimError::Encoding(format!("fixture certificate {ca}: {e}")))?;
+    crl(
+        &issuer,
+        &fixtures.key(ca)?,
+        number,
+        this_update,
+        next_update,
+        revoked,
+    )
+}
+
 /// An X.509 v2 CRL by `issuer` listing `revoked` (serial numbers) as revoked at the given times.
 ///
 /// Built by hand rather than with `x509_cert::builder::CrlBuilder`: version 0.3 of that builder
