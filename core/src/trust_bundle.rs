@@ -286,47 +286,70 @@ fn parse_contents(
             "a {TRUST_BUNDLE_FORMAT} bundle carries no phone issuer anchors; use {TRUST_BUNDLE_FORMAT_V2}"
         )));
     }
-    let mut certificates = Vec::with_capacity(body.anchors.len());
-    for anchor in &body.anchors {
-        check_label(&anchor.label)?;
-        certificates.push(
+    let entries = BundleEntries::decode(&body.anchors, &body.lists, &body.mdoc_anchors)?;
+    let anchors =
+        TrustAnchors::from_der(entries.anchor_certificates).map_err(|e| invalid(e.to_string()))?;
+    let mdoc_anchors = IssuerAnchors::from_der(&entries.mdoc_certificates)
+        .map_err(|e| invalid(format!("phone issuer anchors: {e}")))?;
+    Ok((anchors, entries.lists, mdoc_anchors))
+}
+
+/// A bundle's entries decoded: each anchor's and phone issuer anchor's certificate (DER), each
+/// list parsed. The certificates stay DER so that a holder of other anchors (the receiver, with
+/// `serve`'s own) can build one set from both.
+#[derive(Debug, Clone)]
+pub struct BundleEntries {
+    pub anchor_certificates: Vec<Vec<u8>>,
+    pub lists: Vec<RevocationList>,
+    pub mdoc_certificates: Vec<Vec<u8>>,
+}
+
+impl BundleEntries {
+    /// Decodes `anchors`, `lists` and `mdoc_anchors`: labels checked, base64 decoded, lists
+    /// parsed and their stated dates checked against the lists' own.
+    pub fn decode(
+        anchors: &[BundleAnchor],
+        lists: &[BundleList],
+        mdoc_anchors: &[BundleAnchor],
+    ) -> Result<Self, TrustBundleError> {
+        let certificate = |what: &str, anchor: &BundleAnchor| {
+            check_label(&anchor.label)?;
             BASE64
                 .decode(anchor.certificate.as_bytes())
-                .map_err(|_| invalid(format!("anchor {:?} is not base64", anchor.label)))?,
-        );
-    }
-    let anchors = TrustAnchors::from_der(certificates).map_err(|e| invalid(e.to_string()))?;
-    let mut lists = Vec::with_capacity(body.lists.len());
-    for entry in &body.lists {
-        check_label(&entry.label)?;
-        let der = BASE64
-            .decode(entry.crl.as_bytes())
-            .map_err(|_| invalid(format!("list {:?} is not base64", entry.label)))?;
-        let list = RevocationList::from_der(&der)
-            .map_err(|e| invalid(format!("list {:?}: {e}", entry.label)))?;
-        if list.this_update().0 != entry.this_update
-            || list.next_update().map(|t| t.0) != entry.next_update
-        {
-            return Err(invalid(format!(
-                "list {:?}: its stated dates are not the list's own",
-                entry.label
-            )));
+                .map_err(|_| invalid(format!("{what} {:?} is not base64", anchor.label)))
+        };
+        let anchor_certificates = anchors
+            .iter()
+            .map(|anchor| certificate("anchor", anchor))
+            .collect::<Result<_, _>>()?;
+        let mut parsed = Vec::with_capacity(lists.len());
+        for entry in lists {
+            check_label(&entry.label)?;
+            let der = BASE64
+                .decode(entry.crl.as_bytes())
+                .map_err(|_| invalid(format!("list {:?} is not base64", entry.label)))?;
+            let list = RevocationList::from_der(&der)
+                .map_err(|e| invalid(format!("list {:?}: {e}", entry.label)))?;
+            if list.this_update().0 != entry.this_update
+                || list.next_update().map(|t| t.0) != entry.next_update
+            {
+                return Err(invalid(format!(
+                    "list {:?}: its stated dates are not the list's own",
+                    entry.label
+                )));
+            }
+            parsed.push(list);
         }
-        lists.push(list);
+        let mdoc_certificates = mdoc_anchors
+            .iter()
+            .map(|anchor| certificate("phone issuer anchor", anchor))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            anchor_certificates,
+            lists: parsed,
+            mdoc_certificates,
+        })
     }
-    let mut mdoc_certificates = Vec::with_capacity(body.mdoc_anchors.len());
-    for anchor in &body.mdoc_anchors {
-        check_label(&anchor.label)?;
-        mdoc_certificates.push(BASE64.decode(anchor.certificate.as_bytes()).map_err(|_| {
-            invalid(format!(
-                "phone issuer anchor {:?} is not base64",
-                anchor.label
-            ))
-        })?);
-    }
-    let mdoc_anchors = IssuerAnchors::from_der(&mdoc_certificates)
-        .map_err(|e| invalid(format!("phone issuer anchors: {e}")))?;
-    Ok((anchors, lists, mdoc_anchors))
 }
 
 #[path = "trust_bundle_kept.rs"]

@@ -26,11 +26,10 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use honnin_core::check::Verifier;
 use honnin_core::mdoc::IssuerAnchors;
-use honnin_core::verify::x509::{ListSource, RevocationList, TrustAnchors, date};
+use honnin_core::trust_bundle::BundleEntries;
+use honnin_core::verify::x509::{ListSource, TrustAnchors, date};
 use serde::Serialize;
 
 use crate::storage::Storage;
@@ -176,20 +175,15 @@ impl ReceiverTrust {
     /// `serve`'s trust with `trust`'s anchors, lists and phone anchors added; an error naming
     /// what did not parse.
     fn merge(&self, trust: &LoadedTrust) -> Result<Verifier, String> {
-        let decode = |what: &str, label: &str, text: &str| {
-            BASE64
-                .decode(text)
-                .map_err(|e| format!("{what} {label} is not base64: {e}"))
-        };
+        let entries = BundleEntries::decode(&trust.anchors, &trust.lists, &trust.mdoc_anchors)
+            .map_err(|e| e.to_string())?;
         let mut certificates: Vec<Vec<u8>> = self
             .base
             .anchors()
             .iter()
             .map(|a| a.certificate_der().to_vec())
             .collect();
-        for anchor in &trust.anchors {
-            certificates.push(decode("anchor", &anchor.label, &anchor.certificate)?);
-        }
+        certificates.extend(entries.anchor_certificates);
         let anchors = TrustAnchors::from_der(certificates).map_err(|e| e.to_string())?;
         let source = ListSource {
             name: format!(
@@ -201,20 +195,19 @@ impl ReceiverTrust {
             expires_at: i64::MAX,
         };
         let mut lists = self.base.revocation_lists().to_vec();
-        for list in &trust.lists {
-            let der = decode("list", &list.label, &list.crl)?;
-            let parsed =
-                RevocationList::from_der(&der).map_err(|e| format!("list {}: {e}", list.label))?;
-            lists.push(parsed.delivered_by(source.clone()));
-        }
+        lists.extend(
+            entries
+                .lists
+                .into_iter()
+                .map(|list| list.delivered_by(source.clone())),
+        );
         let mut phones: Vec<Vec<u8>> = self
             .base
             .mdoc_anchors()
             .iter()
             .map(|a| a.certificate_der().to_vec())
             .collect();
-        for anchor in &trust.mdoc_anchors {
-            let der = decode("phone issuer anchor", &anchor.label, &anchor.certificate)?;
+        for der in entries.mdoc_certificates {
             // One issuer in both `serve --mdoc-anchors` and the bundle is one anchor.
             if !phones.contains(&der) {
                 phones.push(der);
