@@ -365,6 +365,12 @@ pub fn a_damaged_stored_bundle_keeps_the_last_good_trust(backend: &Backend) {
         .meta("trust_bundle.v1")
         .expect("reads")
         .expect("kept");
+    // Overwrites a settings entry the way a damaged database would, whatever it holds.
+    let overwrite = |key: &str, bytes: &[u8]| {
+        let kept = storage.meta(key).expect("reads").expect("kept");
+        assert!(storage.replace_meta(key, &kept, bytes).expect("writes"));
+    };
+    let key = honnin_receiver::trust_bundle::SERIAL_KEY;
     let mut bad_certificate: serde_json::Value = serde_json::from_slice(&good).expect("json");
     bad_certificate["serial"] = 3.into();
     bad_certificate["anchors"][0]["certificate"] = BASE64.encode(b"not a certificate").into();
@@ -372,18 +378,8 @@ pub fn a_damaged_stored_bundle_keeps_the_last_good_trust(backend: &Backend) {
         (b"2".to_vec(), b"{not json".to_vec()),
         (b"3".to_vec(), bad_certificate.to_string().into_bytes()),
     ] {
-        let kept = storage
-            .meta("trust_bundle.v1")
-            .expect("reads")
-            .expect("kept");
-        assert!(
-            storage
-                .replace_meta("trust_bundle.v1", &kept, &damaged)
-                .expect("writes")
-        );
-        let key = honnin_receiver::trust_bundle::SERIAL_KEY;
-        let kept = storage.meta(key).expect("reads").expect("kept");
-        assert!(storage.replace_meta(key, &kept, &serial).expect("writes"));
+        overwrite("trust_bundle.v1", &damaged);
+        overwrite(key, &serial);
         let verification = sync(&server, &server.base, &bank, &device.card(Profile::Revoked));
         assert_eq!(revocation(&verification).1, "revoked", "{verification:#}");
         let in_use = server.receiver.verifier.in_use();
@@ -400,18 +396,8 @@ pub fn a_damaged_stored_bundle_keeps_the_last_good_trust(backend: &Backend) {
     }
     // The operator repairs it by loading again, even over unreadable bytes: the new serial is
     // above the published one, so devices take it, and ingest uses it.
-    let key = honnin_receiver::trust_bundle::SERIAL_KEY;
-    let kept = storage.meta(key).expect("reads").expect("kept");
-    let bundle = storage
-        .meta("trust_bundle.v1")
-        .expect("reads")
-        .expect("kept");
-    assert!(
-        storage
-            .replace_meta("trust_bundle.v1", &bundle, b"{not json")
-            .expect("writes")
-    );
-    assert_eq!(kept, b"3".to_vec());
+    assert_eq!(storage.meta(key).expect("reads"), Some(b"3".to_vec()));
+    overwrite("trust_bundle.v1", b"{not json");
     assert_eq!(trust_load(&server.receiver, &[fixture_list()], false), 4);
     let verification = sync(&server, &server.base, &bank, &device.card(Profile::Revoked));
     assert_eq!(revocation(&verification).1, "revoked", "{verification:#}");
@@ -430,15 +416,7 @@ pub fn a_damaged_stored_bundle_keeps_the_last_good_trust(backend: &Backend) {
     // Without a published serial, a load cannot know which number devices would take: it
     // refuses, saying what to do, and changes nothing.
     assert!(storage.replace_meta(key, b"4", b"").expect("writes"));
-    let bundle = storage
-        .meta("trust_bundle.v1")
-        .expect("reads")
-        .expect("kept");
-    assert!(
-        storage
-            .replace_meta("trust_bundle.v1", &bundle, b"{not json")
-            .expect("writes")
-    );
+    overwrite("trust_bundle.v1", b"{not json");
     let (anchors, lists) =
         read_trust_files(&Path::new(PKI).join("anchors"), &[fixture_list()]).expect("reads");
     let refused = load_with_mdoc(storage, "t", anchors, lists, Vec::new(), now())
